@@ -1,0 +1,111 @@
+# ward — build, test, demo, bench. `make help` lists the targets.
+#   make WOLFSSL=system ...   link Debian's libwolfssl instead of the cached
+#                             source build with x86-64 assembly (the default)
+WOLFSSL ?= source
+CC ?= cc
+BUILD := build
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wvla -Wno-unused-parameter
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -fstack-protector-strong \
+	-D_FORTIFY_SOURCE=2 -fPIE
+LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now
+
+ifeq ($(WOLFSSL),system)
+WOLF_CFLAGS := $(shell pkg-config --cflags wolfssl 2>/dev/null)
+WOLF_LIBS := $(shell pkg-config --libs wolfssl 2>/dev/null || echo -lwolfssl)
+WOLF_STAMP :=
+else
+# deploy/wolfssl.sh prints the prefix of its cached build (building it once).
+WOLF_PREFIX = $(shell cat $(BUILD)/wolfssl-prefix)
+WOLF_CFLAGS = -I$(WOLF_PREFIX)/include
+WOLF_LIBS = $(WOLF_PREFIX)/lib/libwolfssl.a -lm
+WOLF_STAMP := $(BUILD)/wolfssl-prefix
+endif
+
+DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags libuv jansson 2>/dev/null)
+DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs libuv jansson 2>/dev/null) -lpthread
+CFLAGS_ALL = $(CFLAGS_BASE) $(DEP_CFLAGS) -I. $(CFLAGS)
+
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c certs/*.c spiffe/*.c config/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+HDRS := $(wildcard agent/*.h certs/*.h spiffe/*.h config/*.h tests/unit/*.h)
+
+# Two object trees: the release build and an ASan+UBSan build for the unit tests.
+OBJ := $(BUILD)/obj
+SAN_OBJ := $(BUILD)/san
+SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(SAN_OBJ)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
+
+.PHONY: all deps deps-test deps-bench test unit unit-san e2e demo bench fuzz clean help format
+all: $(BUILD)/ward
+
+help:
+	@echo "make            build build/ward"
+	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
+	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
+	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
+	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
+	@echo "WOLFSSL=system  link Debian's libwolfssl instead of the assembly build"
+
+deps:
+	@deploy/deps.sh build
+deps-test:
+	@deploy/deps.sh test
+deps-bench:
+	@deploy/deps.sh bench
+
+$(BUILD)/wolfssl-prefix: deploy/wolfssl.sh | deps
+	@mkdir -p $(BUILD)
+	deploy/wolfssl.sh > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/%.o: %.c $(HDRS) $(WOLF_STAMP) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(SAN_OBJ)/%.o: %.c $(HDRS) $(WOLF_STAMP) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/ward: $(OBJ)/agent/main.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DEP_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_BASE) -o $@ $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka
+
+$(BUILD)/tests-san/%: tests/unit/%.c $(SAN_LIB_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -o $@ $< $(SAN_LIB_OBJS) $(DEP_LIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+unit-san: $(SAN_UNIT_BINS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run-unit.sh $(SAN_UNIT_BINS)
+
+e2e: $(BUILD)/ward | deps-test
+	@tests/e2e/run.sh
+
+test: deps-test
+	@$(MAKE) --no-print-directory unit unit-san e2e
+
+demo: $(BUILD)/ward | deps-test
+	@tests/e2e/demo.sh
+
+bench: $(BUILD)/ward | deps-bench
+	@tests/bench/bench.sh
+
+fuzz: | deps-test
+	@tests/fuzz/run.sh
+
+format:
+	clang-format -i $(wildcard agent/*.[ch] certs/*.[ch] spiffe/*.[ch] config/*.[ch] tests/unit/*.[ch])
+
+clean:
+	rm -rf $(BUILD)

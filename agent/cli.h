@@ -1,0 +1,9 @@
+/* Subcommand entry points of the `ward` binary. Each takes argc/argv with
+ * argv[0] being the subcommand name, and returns the process exit status. */
+#ifndef WARD_CLI_H
+#define WARD_CLI_H
+
+int ward_agent_main(int argc, char **argv);
+int ward_iptables_main(int argc, char **argv);
+
+#endif

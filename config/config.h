@@ -1,0 +1,120 @@
+/* ward configuration: the JSON file's shape (see README "Configuration"), parsed
+ * into a fresh struct ward_config, validated, then handed to the agent. A
+ * config is immutable once loaded; reload builds a new one. */
+#ifndef WARD_CONFIG_H
+#define WARD_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../agent/err.h"
+
+#define WARD_CONFIG_MAX_LIST 256 /* entries in any list (CIDRs, ports, IDs) */
+
+struct ward_addr {
+	struct sockaddr_storage ss; /* AF_INET or AF_INET6, port set */
+	socklen_t len;
+};
+
+struct ward_cidr {
+	int family;            /* AF_INET or AF_INET6 */
+	uint8_t addr[16];      /* network address, host bits zeroed */
+	unsigned prefix_len;   /* 0..32 or 0..128 */
+};
+
+/* One `allowed_client_ids` entry: port 0 means "*" (any local port). */
+struct ward_port_ids {
+	uint16_t port;
+	char **ids;     /* owned; SPIFFE ID patterns, validated */
+	size_t n_ids;
+};
+
+enum ward_inbound_mode { WARD_INBOUND_STRICT, WARD_INBOUND_PERMISSIVE };
+
+struct ward_config {
+	char *trust_domain; /* owned; validated SPIFFE trust domain name */
+
+	struct {
+		char *workload_api; /* owned or NULL: "unix:///path" */
+		char *cert_file;    /* owned or NULL: PEM chain, leaf first */
+		char *key_file;     /* owned or NULL: PEM private key */
+		char *bundle_file;  /* owned or NULL: PEM trust bundle */
+	} identity;
+
+	struct {
+		uint32_t uid; /* the proxy's uid, excluded from capture */
+		uint32_t gid; /* the proxy's gid (default: same as uid) */
+		unsigned workers; /* 0 = one per CPU */
+	} proxy;
+
+	struct {
+		struct ward_addr listen;
+		struct ward_cidr *mesh_cidrs; size_t n_mesh_cidrs;   /* owned */
+		uint16_t *passthrough_ports; size_t n_passthrough_ports; /* owned */
+		char **allowed_server_ids; size_t n_allowed_server_ids;  /* owned */
+	} outbound;
+
+	struct {
+		struct ward_addr listen;
+		enum ward_inbound_mode mode;
+		struct ward_port_ids *allowed_client_ids; size_t n_allowed_client_ids; /* owned */
+	} inbound;
+
+	struct {
+		char *profile;               /* owned: "modern" or "fips" */
+		char **cipher_suites; size_t n_cipher_suites; /* owned; IANA names, override profile */
+		char **groups; size_t n_groups;               /* owned; override profile */
+		unsigned handshake_timeout_ms;
+	} tls;
+
+	struct {
+		bool nodelay;
+		unsigned keepalive_idle_s, keepalive_interval_s, keepalive_count;
+		char *congestion; /* owned; "" = kernel default */
+		bool fastopen;
+	} tcp;
+
+	struct {
+		unsigned max_connections;
+		size_t buffer_bytes;  /* per direction per connection */
+		unsigned connect_timeout_ms;
+		unsigned idle_timeout_s;
+		unsigned drain_timeout_s;
+	} limits;
+
+	struct {
+		struct ward_addr listen;
+	} admin;
+
+	struct {
+		char *level; /* owned: "debug" | "info" | "warn" | "error" */
+	} log;
+};
+
+/* Fills cfg with every default (README documents each). */
+int ward_config_init_defaults(struct ward_config *cfg) WARD_MUST_CHECK;
+/* Parses and validates a JSON text / file into a fresh config. On error, the
+ * reason names the key path (e.g. "limits.buffer_bytes: must be >= 4096") and
+ * *out is untouched. Relative identity file paths resolve against the config
+ * file's directory. */
+int ward_config_load_file(const char *path, struct ward_config **out) WARD_MUST_CHECK;
+int ward_config_load_string(const char *json, const char *base_dir,
+			    struct ward_config **out) WARD_MUST_CHECK;
+void ward_config_free(struct ward_config *cfg);
+
+/* Lookups used on the data path. */
+bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *dst);
+bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
+bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *addr);
+
+/* "1.2.3.4:80", "[::1]:80", "0.0.0.0:15001" -> addr. */
+int ward_addr_parse(const char *text, struct ward_addr *out) WARD_MUST_CHECK;
+/* "10.0.0.0/8", "::/0" -> cidr. */
+int ward_cidr_parse(const char *text, struct ward_cidr *out) WARD_MUST_CHECK;
+/* Formats "ip:port" / "[ip]:port" into buf. */
+const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ward needs to build, test, demo and benchmark.
+# Idempotent and quick when everything is already there.
+#   deploy/deps.sh build   compiler and libraries
+#   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...)
+#   deploy/deps.sh bench   + HAProxy and wrk for the comparison benchmark
+set -euo pipefail
+
+build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
+  libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
+  libnghttp2-dev libyaml-dev)
+test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
+  libclang-rt-14-dev python3)
+bench_pkgs=(haproxy wrk)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  bench|all) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >&2
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
