@@ -18,14 +18,18 @@ int ward_err_set(int err, const char *fmt, ...)
 
 int ward_err_prefix(int err, const char *fmt, ...)
 {
-	char prefix[256], old[sizeof(last_reason)];
+	char joined[2 * sizeof(last_reason)];
+	size_t n;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	n = (size_t)vsnprintf(joined, sizeof(last_reason), fmt, ap);
 	va_end(ap);
-	memcpy(old, last_reason, sizeof(old));
-	snprintf(last_reason, sizeof(last_reason), "%s: %s", prefix, old);
+	if (n >= sizeof(last_reason))
+		n = sizeof(last_reason) - 1;
+	snprintf(joined + n, sizeof(joined) - n, ": %s", last_reason);
+	joined[sizeof(last_reason) - 1] = '\0'; /* keep the prefix, cut the tail */
+	memcpy(last_reason, joined, sizeof(last_reason));
 	return err;
 }
 

@@ -67,6 +67,7 @@ struct ward_config {
 		char *profile;               /* owned: "modern" or "fips" */
 		char **cipher_suites; size_t n_cipher_suites; /* owned; IANA names, override profile */
 		char **groups; size_t n_groups;               /* owned; override profile */
+		char **signature_algorithms; size_t n_signature_algorithms; /* owned; RFC 8446 names, override profile */
 		unsigned handshake_timeout_ms;
 	} tls;
 
@@ -94,8 +95,13 @@ struct ward_config {
 	} log;
 };
 
-/* Fills cfg with every default (README documents each). */
+/* Fills cfg with every default (README documents each). trust_domain stays
+ * NULL and the allowed_* lists empty: their defaults derive from the trust
+ * domain and are filled by the load functions. Release the members of a
+ * struct filled this way with ward_config_uninit(). */
 int ward_config_init_defaults(struct ward_config *cfg) WARD_MUST_CHECK;
+/* Frees every member and zeroes cfg; safe to call twice. */
+void ward_config_uninit(struct ward_config *cfg);
 /* Parses and validates a JSON text / file into a fresh config. On error, the
  * reason names the key path (e.g. "limits.buffer_bytes: must be >= 4096") and
  * *out is untouched. Relative identity file paths resolve against the config
@@ -103,6 +109,7 @@ int ward_config_init_defaults(struct ward_config *cfg) WARD_MUST_CHECK;
 int ward_config_load_file(const char *path, struct ward_config **out) WARD_MUST_CHECK;
 int ward_config_load_string(const char *json, const char *base_dir,
 			    struct ward_config **out) WARD_MUST_CHECK;
+/* Frees a config from ward_config_load_*(); NULL is fine. */
 void ward_config_free(struct ward_config *cfg);
 
 /* Lookups used on the data path. */
@@ -110,10 +117,15 @@ bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *d
 bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
 bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *addr);
 
-/* "1.2.3.4:80", "[::1]:80", "0.0.0.0:15001" -> addr. */
+/* "1.2.3.4:80", "[::1]:80", "0.0.0.0:15001" -> addr. Numeric only; port 0 is
+ * accepted here (the config's listen keys require 1..65535). */
 int ward_addr_parse(const char *text, struct ward_addr *out) WARD_MUST_CHECK;
-/* "10.0.0.0/8", "::/0" -> cidr. */
+/* "10.0.0.0/8", "::/0" -> cidr. The prefix length is required and host bits
+ * must be zero. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is contained in
+ * a v4 CIDR; a plain IPv4 address is never contained in a v6 CIDR. */
 int ward_cidr_parse(const char *text, struct ward_cidr *out) WARD_MUST_CHECK;
+/* The port of an AF_INET / AF_INET6 addr, in host order (0 otherwise). */
+uint16_t ward_addr_port(const struct ward_addr *addr);
 /* Formats "ip:port" / "[ip]:port" into buf. */
 const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

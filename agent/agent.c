@@ -1,0 +1,220 @@
+/* `ward agent`: load the config and identity, start the workers, and run the
+ * control loop (signals, identity reloads, drain) on the main thread. */
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../config/config.h"
+#include "../config/profile.h"
+#include "cli.h"
+#include "identity.h"
+#include "log.h"
+#include "worker.h"
+
+struct agent {
+	struct ward_config *cfg;
+	struct ward_tls_policy policy;
+	uv_loop_t loop;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	struct ward_identity *identity;
+	struct ward_worker *workers;
+	unsigned n_workers;
+	atomic_uint active_conns;
+	bool draining;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ward agent --config FILE [--check]\n\n"
+		"Runs the sidecar: the outbound listener wraps the app's connections in\n"
+		"mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
+		"  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+		"      --check        validate the configuration and identity, then exit\n"
+		"  -h, --help         this help\n\n"
+		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
+		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files.\n");
+}
+
+static void on_identity(struct ward_tls_ctx *ctx, void *arg)
+{
+	struct agent *a = arg;
+
+	for (unsigned i = 0; i < a->n_workers; i++)
+		ward_worker_set_tls(&a->workers[i], ctx);
+}
+
+static void start_drain(struct agent *a)
+{
+	if (a->draining)
+		return;
+	a->draining = true;
+	ward_log(WARD_LOG_INFO, "draining", "{s:I,s:i}", "active_connections",
+		 (json_int_t)atomic_load(&a->active_conns), "deadline_s",
+		 (int)a->cfg->limits.drain_timeout_s);
+	for (unsigned i = 0; i < a->n_workers; i++)
+		ward_worker_drain(&a->workers[i]);
+	uv_close((uv_handle_t *)&a->sig_term, NULL);
+	uv_close((uv_handle_t *)&a->sig_int, NULL);
+	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	ward_identity_stop(a->identity);
+	a->identity = NULL;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+
+	if (signum == SIGHUP) {
+		if (a->identity)
+			ward_identity_reload(a->identity);
+		return;
+	}
+	start_drain(a);
+}
+
+/* Started as root (a plain container or the demo), the agent gives up root
+ * for the proxy uid once its ports are bound and its key is read: the data
+ * path runs unprivileged and with no capabilities. */
+static int drop_privileges(const struct ward_config *cfg)
+{
+	if (geteuid() != 0 || cfg->proxy.uid == 0)
+		return 0;
+	ENSURE(setgroups(0, NULL) == 0 && setgid(cfg->proxy.gid) == 0 &&
+		       setuid(cfg->proxy.uid) == 0,
+	       WARD_ERR_PERM, "cannot switch to proxy uid %u", cfg->proxy.uid);
+	return 0;
+}
+
+static unsigned worker_count(const struct ward_config *cfg)
+{
+	long n = cfg->proxy.workers ? (long)cfg->proxy.workers : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int start_workers(struct agent *a, struct ward_tls_ctx *tls)
+{
+	unsigned n = worker_count(a->cfg);
+
+	a->workers = calloc(n, sizeof(*a->workers));
+	ENSURE(a->workers, WARD_ERR_NOMEM, "workers");
+	for (; a->n_workers < n; a->n_workers++)
+		GUARD(ward_worker_init(&a->workers[a->n_workers], a->n_workers, a->cfg,
+				       &a->active_conns, tls));
+	GUARD(drop_privileges(a->cfg));
+	for (unsigned i = 0; i < n; i++)
+		GUARD(ward_worker_start(&a->workers[i]));
+	return 0;
+}
+
+static void signal_start(struct agent *a, uv_signal_t *s, int signum)
+{
+	uv_signal_init(&a->loop, s);
+	s->data = a;
+	uv_signal_start(s, on_signal, signum);
+}
+
+static int run(struct agent *a)
+{
+	struct ward_tls_ctx *tls = NULL;
+	char out[64], in[64];
+	int rc;
+
+	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
+	GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a, &a->identity,
+				  &tls));
+	rc = start_workers(a, tls);
+	ward_tls_ctx_put(tls);
+	if (rc < 0)
+		return rc;
+	signal_start(a, &a->sig_term, SIGTERM);
+	signal_start(a, &a->sig_int, SIGINT);
+	signal_start(a, &a->sig_hup, SIGHUP);
+	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:i,s:i}", "outbound",
+		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
+		 "inbound",
+		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
+		 "workers", (int)a->n_workers, "uid", (int)geteuid());
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+static void shutdown_agent(struct agent *a)
+{
+	if (a->identity) {
+		ward_identity_stop(a->identity);
+		a->identity = NULL;
+		uv_run(&a->loop, UV_RUN_NOWAIT);
+	}
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		if (!a->draining)
+			ward_worker_drain(&a->workers[i]);
+		ward_worker_join(&a->workers[i]);
+	}
+	free(a->workers);
+	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
+	uv_loop_close(&a->loop);
+	ward_config_free(a->cfg);
+}
+
+static int check_only(struct agent *a)
+{
+	struct ward_tls_ctx *tls = NULL;
+
+	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
+	GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
+	printf("config ok: trust domain %s, identity %s (expires %ld)\n", a->cfg->trust_domain,
+	       tls->spiffe_id, (long)tls->not_after);
+	ward_tls_ctx_put(tls);
+	return 0;
+}
+
+int ward_agent_main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "check", no_argument, NULL, 'k' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct agent a = { 0 };
+	const char *config = NULL;
+	bool check = false;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'k': check = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, "ward agent: %s\n", config ? "unexpected argument" :
+							     "--config FILE is required");
+		usage(stderr);
+		return 2;
+	}
+	if (ward_config_load_file(config, &a.cfg) < 0) {
+		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
+		return 2;
+	}
+	if (ward_log_set_level_name(a.cfg->log.level) < 0 || ward_tls_global_init() < 0) {
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+		ward_config_free(a.cfg);
+		return 1;
+	}
+	uv_loop_init(&a.loop);
+	rc = check ? check_only(&a) : run(&a);
+	if (rc < 0)
+		ward_log(WARD_LOG_ERROR, "agent_failed", "{s:s}", "reason", ward_err_msg());
+	shutdown_agent(&a);
+	ward_tls_global_cleanup();
+	if (rc < 0 && check)
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+	return rc < 0 ? 1 : 0;
+}

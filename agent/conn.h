@@ -1,0 +1,21 @@
+/* A proxied connection: the socket we accepted (down) and the one we opened
+ * (up), with TLS on the side that faces the other sidecar. Owns both sockets,
+ * its timer, its TLS session and every buffer in flight; ward_conn_close is
+ * the only way out and releases all of it once libuv has closed the handles. */
+#ifndef WARD_CONN_H
+#define WARD_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "worker.h"
+
+/* Accepts one pending connection on a listener. Never fails the listener: a
+ * connection that cannot be served is refused (reset) and logged. */
+void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir);
+
+/* Closes the connection; with reset, both peers see an RST instead of a FIN.
+ * Safe to call more than once. */
+void ward_conn_close(struct ward_conn *c, bool reset);
+
+#endif

@@ -1,0 +1,106 @@
+/* `ward iptables`: the traffic-capture rules of one pod's network namespace.
+ *
+ * Options are parsed into a struct ward_iptables_opts; the rules are rendered
+ * from it as iptables-restore input by a pure function, and applied with
+ * `iptables-restore --noflush` (and ip6tables-restore) so that a namespace
+ * never holds half a ruleset. All of ward's rules live in the nat table, in
+ * chains of its own (WARD_INBOUND, WARD_IN_REDIRECT, WARD_OUTPUT,
+ * WARD_REDIRECT) reached by one jump each from PREROUTING and OUTPUT. */
+#ifndef WARD_IPTABLES_H
+#define WARD_IPTABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Bounds the size of a rendered ruleset (includes × CIDRs is a product). */
+#define WARD_IPTABLES_MAX_LIST 64
+
+struct ward_iptables_ports {
+	bool all; /* "*": every port */
+	size_t n;
+	uint16_t port[WARD_IPTABLES_MAX_LIST];
+};
+
+struct ward_iptables_cidr {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order, host bits cleared */
+	uint8_t prefix;
+};
+
+struct ward_iptables_cidrs {
+	bool all; /* "*": every destination */
+	size_t n;
+	struct ward_iptables_cidr cidr[WARD_IPTABLES_MAX_LIST];
+};
+
+enum ward_iptables_ipv6 {
+	WARD_IPTABLES_IPV6_AUTO,
+	WARD_IPTABLES_IPV6_ON,
+	WARD_IPTABLES_IPV6_OFF,
+};
+
+struct ward_iptables_opts {
+	uid_t proxy_uid;
+	gid_t proxy_gid;
+	uint16_t outbound_port;
+	uint16_t inbound_port;
+	uint16_t admin_port;
+	struct ward_iptables_ports in_include, in_exclude;
+	struct ward_iptables_ports out_include, out_exclude;
+	struct ward_iptables_cidrs out_cidr_include, out_cidr_exclude;
+	enum ward_iptables_ipv6 ipv6;
+	bool dry_run;
+	bool cleanup;
+};
+
+/* How many of ward's own jump rules (`-A PREROUTING -p tcp -j WARD_INBOUND`,
+ * `-A OUTPUT -p tcp -j WARD_OUTPUT`) the namespace holds now. The apply step
+ * asks the kernel, and the rendered input deletes that many before adding one,
+ * so running twice never leaves two jumps. */
+struct ward_iptables_jumps {
+	unsigned prerouting;
+	unsigned output;
+};
+
+/* The documented defaults (see --help): capture all TCP in and out, proxy uid
+ * and gid 1337, ports 15001 / 15006 / 15020, IPv6 auto. */
+void ward_iptables_opts_init(struct ward_iptables_opts *o);
+
+/* Parses argv (argv[0] = "iptables") into o, which it initialises first.
+ * Returns 0, 1 when --help was printed to stdout, or WARD_ERR_INVALID with
+ * a reason that names the option and the value. */
+WARD_MUST_CHECK int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv);
+
+/* Parsers of single option values, exported for the unit tests. */
+WARD_MUST_CHECK int ward_iptables_parse_port(const char *s, uint16_t *port);
+WARD_MUST_CHECK int ward_iptables_parse_id(const char *s, uint32_t *id);
+WARD_MUST_CHECK int ward_iptables_parse_ports(const char *s, bool star_ok,
+					      struct ward_iptables_ports *out);
+WARD_MUST_CHECK int ward_iptables_parse_cidr(const char *s, struct ward_iptables_cidr *out);
+WARD_MUST_CHECK int ward_iptables_parse_cidrs(const char *s, bool star_ok,
+					      struct ward_iptables_cidrs *out);
+
+/* Renders the iptables-restore input that installs ward's rules for family
+ * (AF_INET or AF_INET6): deletes the jumps counted in existing (NULL: none),
+ * (re)creates the WARD_* chains and adds one jump each. Only CIDRs of family
+ * are rendered. Like snprintf: writes at most len bytes (NUL-terminated when
+ * len > 0) and returns the length of the whole text, so a return >= len means
+ * "call again with a bigger buffer"; negative on invalid options. */
+WARD_MUST_CHECK int ward_iptables_render(const struct ward_iptables_opts *o, int family,
+					 const struct ward_iptables_jumps *existing, char *buf,
+					 size_t len);
+
+/* Renders the input that deletes the jumps counted in existing and all four
+ * WARD_* chains, whether or not they exist; same contract as render. */
+WARD_MUST_CHECK int ward_iptables_render_cleanup(const struct ward_iptables_jumps *existing,
+						 char *buf, size_t len);
+
+/* Writes what --dry-run prints: the v4 and (unless --ipv6 off) v6 input. */
+WARD_MUST_CHECK int ward_iptables_dry_run(const struct ward_iptables_opts *o, FILE *out);
+
+#endif

@@ -1,0 +1,307 @@
+#include "tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfio.h>
+
+#include "certs/svid.h"
+#include "spiffe/id.h"
+
+#define TLS_OUT_LIMIT (4u << 20) /* ciphertext produced by one call, flushed after it */
+#define TLS_IN_LIMIT (1u << 20)  /* unread ciphertext held for one session */
+
+static atomic_ullong next_generation = 1;
+
+int ward_tls_global_init(void)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+		return ward_err_set(WARD_ERR_TLS, "wolfSSL_Init failed");
+	return 0;
+}
+
+void ward_tls_global_cleanup(void)
+{
+	wolfSSL_Cleanup();
+}
+
+/* wolfSSL asks for sz bytes; hand it what the socket has delivered so far. */
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct ward_tls_io *io = arg;
+	size_t n;
+
+	(void)ssl;
+	if (ward_buf_len(&io->in) == 0)
+		return io->in_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+	n = ward_buf_read(&io->in, buf, (size_t)sz);
+	return (int)n;
+}
+
+/* Everything wolfSSL writes is queued; the caller flushes `out` to the socket
+ * after each wolfSSL call, so wolfSSL never sees a partial write. */
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct ward_tls_io *io = arg;
+
+	(void)ssl;
+	if (ward_buf_append(&io->out, buf, (size_t)sz) < 0)
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	return sz;
+}
+
+static int apply_policy(WOLFSSL_CTX *c, const struct ward_tls_policy *p)
+{
+	ENSURE(wolfSSL_CTX_set_cipher_list(c, p->cipher_list) == WOLFSSL_SUCCESS, WARD_ERR_TLS,
+	       "tls: cipher list \"%s\" rejected by wolfSSL", p->cipher_list);
+	ENSURE(wolfSSL_CTX_set_groups(c, (int *)p->groups, p->n_groups) == WOLFSSL_SUCCESS,
+	       WARD_ERR_TLS, "tls: key-exchange groups rejected by wolfSSL");
+	ENSURE(wolfSSL_CTX_set1_sigalgs_list(c, p->sigalgs) == WOLFSSL_SUCCESS, WARD_ERR_TLS,
+	       "tls: signature algorithms \"%s\" rejected by wolfSSL", p->sigalgs);
+	return 0;
+}
+
+static int load_identity(WOLFSSL_CTX *c, const struct ward_tls_material *m,
+			 const uint8_t *chain, size_t chain_len)
+{
+	int rc;
+
+	rc = wolfSSL_CTX_use_certificate_chain_buffer_format(c, chain, (long)chain_len,
+							     WOLFSSL_FILETYPE_ASN1);
+	ENSURE(rc == WOLFSSL_SUCCESS, WARD_ERR_TLS, "identity: certificate chain rejected (%s)",
+	       wolfSSL_ERR_reason_error_string((unsigned long)rc));
+	rc = wolfSSL_CTX_use_PrivateKey_buffer(c, m->key.data, (long)m->key.len,
+					       WOLFSSL_FILETYPE_ASN1);
+	ENSURE(rc == WOLFSSL_SUCCESS, WARD_ERR_TLS, "identity: private key rejected (%s)",
+	       wolfSSL_ERR_reason_error_string((unsigned long)rc));
+	ENSURE(wolfSSL_CTX_check_private_key(c) == WOLFSSL_SUCCESS, WARD_ERR_TLS,
+	       "identity: private key does not match the certificate");
+	for (size_t i = 0; i < m->n_bundle; i++) {
+		rc = wolfSSL_CTX_load_verify_buffer(c, m->bundle[i].data, (long)m->bundle[i].len,
+						    WOLFSSL_FILETYPE_ASN1);
+		ENSURE(rc == WOLFSSL_SUCCESS, WARD_ERR_TLS,
+		       "identity: bundle certificate %zu rejected (%s)", i,
+		       wolfSSL_ERR_reason_error_string((unsigned long)rc));
+	}
+	return 0;
+}
+
+static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
+		     const struct ward_tls_policy *p, const uint8_t *chain, size_t chain_len,
+		     WOLFSSL_CTX **out)
+{
+	WOLFSSL_CTX *c;
+	int rc;
+
+	ENSURE(method, WARD_ERR_NOMEM, "tls: no TLS 1.3 method");
+	c = wolfSSL_CTX_new(method);
+	ENSURE(c, WARD_ERR_NOMEM, "tls: wolfSSL_CTX_new failed");
+	/* TLS 1.3 only (the method already pins it); a peer offering less is refused
+	 * with protocol_version (RFC 8446 §4.2.1). Mutual: the server requires a
+	 * client certificate; neither side checks a hostname, identity is the
+	 * SPIFFE ID checked after the chain (X509-SVID §5). */
+	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	wolfSSL_CTX_SetIORecv(c, io_recv);
+	wolfSSL_CTX_SetIOSend(c, io_send);
+	/* Tickets would outlive an SVID rotation; until resumption is tied to the
+	 * SVID's lifetime every handshake is a full one. */
+	wolfSSL_CTX_no_ticket_TLSv13(c);
+	rc = apply_policy(c, p);
+	if (rc == 0)
+		rc = load_identity(c, m, chain, chain_len);
+	if (rc < 0) {
+		wolfSSL_CTX_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int concat_chain(const struct ward_tls_material *m, uint8_t **out, size_t *out_len)
+{
+	size_t total = 0, off = 0;
+	uint8_t *p;
+
+	ENSURE(m->n_chain > 0, WARD_ERR_INVALID, "identity: empty certificate chain");
+	for (size_t i = 0; i < m->n_chain; i++)
+		total += m->chain[i].len;
+	p = malloc(total);
+	ENSURE(p, WARD_ERR_NOMEM, "identity: chain of %zu bytes", total);
+	for (size_t i = 0; i < m->n_chain; i++) {
+		memcpy(p + off, m->chain[i].data, m->chain[i].len);
+		off += m->chain[i].len;
+	}
+	*out = p;
+	*out_len = total;
+	return 0;
+}
+
+static int describe_leaf(struct ward_tls_ctx *t, const struct ward_tls_der *leaf,
+			 const char *trust_domain)
+{
+	struct ward_spiffe_id id;
+	struct ward_svid_info info;
+	size_t td_len;
+	const char *td;
+
+	GUARD(ward_svid_leaf_check(leaf->data, leaf->len, &id));
+	GUARD(ward_svid_info(leaf->data, leaf->len, &info));
+	ENSURE(ward_spiffe_id_member_of(&id, trust_domain, strlen(trust_domain)), WARD_ERR_INVALID,
+	       "identity: SVID %s is not in trust domain %s", id.text, trust_domain);
+	td = ward_spiffe_id_trust_domain(&id, &td_len);
+	snprintf(t->spiffe_id, sizeof(t->spiffe_id), "%s", id.text);
+	snprintf(t->trust_domain, sizeof(t->trust_domain), "%.*s", (int)td_len, td);
+	snprintf(t->serial, sizeof(t->serial), "%s", info.serial_hex);
+	t->not_before = info.not_before;
+	t->not_after = info.not_after;
+	return 0;
+}
+
+int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
+		     const char *trust_domain, struct ward_tls_ctx **out)
+{
+	struct ward_tls_ctx *t;
+	uint8_t *chain = NULL;
+	size_t chain_len = 0;
+	int rc;
+
+	ENSURE(m->n_bundle > 0, WARD_ERR_INVALID, "identity: empty trust bundle");
+	t = calloc(1, sizeof(*t));
+	ENSURE(t, WARD_ERR_NOMEM, "tls context");
+	atomic_init(&t->refs, 1);
+	rc = describe_leaf(t, &m->chain[0], trust_domain);
+	if (rc == 0)
+		rc = concat_chain(m, &chain, &chain_len);
+	if (rc == 0)
+		rc = make_side(wolfTLSv1_3_server_method(), m, policy, chain, chain_len,
+			       &t->server);
+	if (rc == 0)
+		rc = make_side(wolfTLSv1_3_client_method(), m, policy, chain, chain_len,
+			       &t->client);
+	free(chain);
+	if (rc < 0) {
+		ward_tls_ctx_put(t);
+		return rc;
+	}
+	t->generation = atomic_fetch_add(&next_generation, 1);
+	*out = t;
+	return 0;
+}
+
+struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+	return ctx;
+}
+
+void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
+{
+	if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	if (ctx->server)
+		wolfSSL_CTX_free(ctx->server);
+	if (ctx->client)
+		wolfSSL_CTX_free(ctx->client);
+	free(ctx);
+}
+
+int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_io *io, WOLFSSL **out)
+{
+	WOLFSSL *ssl = wolfSSL_new(role == WARD_TLS_SERVER ? ctx->server : ctx->client);
+
+	ENSURE(ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
+	ward_buf_init(&io->in, TLS_IN_LIMIT);
+	ward_buf_init(&io->out, TLS_OUT_LIMIT);
+	io->in_eof = false;
+	wolfSSL_SetIOReadCtx(ssl, io);
+	wolfSSL_SetIOWriteCtx(ssl, io);
+	*out = ssl;
+	return 0;
+}
+
+int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)
+{
+	int rc = wolfSSL_negotiate(ssl);
+	int err;
+
+	if (rc == WOLFSSL_SUCCESS)
+		return 0;
+	err = wolfSSL_get_error(ssl, rc);
+	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE)
+		return WARD_ERR_AGAIN;
+	*wolf_err = err;
+	return ward_err_set(WARD_ERR_TLS, "%s", wolfSSL_ERR_reason_error_string((unsigned long)err));
+}
+
+int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
+{
+	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(ssl);
+	struct ward_spiffe_id peer;
+	const unsigned char *der;
+	int der_len;
+
+	ENSURE(chain && wolfSSL_get_chain_count(chain) > 0, WARD_ERR_DENIED,
+	       "peer presented no certificate");
+	der = wolfSSL_get_chain_cert(chain, 0);
+	der_len = wolfSSL_get_chain_length(chain, 0);
+	ENSURE(der && der_len > 0, WARD_ERR_DENIED, "peer certificate unavailable");
+	GUARD(ward_svid_leaf_check(der, (size_t)der_len, &peer));
+	/* The chain verified against our bundle only; a leaf naming another trust
+	 * domain would be an identity our CA has no authority over (X509-SVID §5.2). */
+	ENSURE(ward_spiffe_id_member_of(&peer, trust_domain, strlen(trust_domain)), WARD_ERR_DENIED,
+	       "peer %s is not in trust domain %s", peer.text, trust_domain);
+	snprintf(id, id_len, "%s", peer.text);
+	return 0;
+}
+
+static const char *alert_reason(int code)
+{
+	switch (code) {
+	case 40: return "no_shared_cipher"; /* handshake_failure */
+	case 42: case 43: return "bad_chain"; /* bad / unsupported certificate */
+	case 45: return "expired";
+	case 48: return "unknown_ca";
+	case 70: return "protocol_version";
+	case 116: return "no_client_cert"; /* certificate_required, RFC 8446 §6.2 */
+	}
+	return "peer_alert";
+}
+
+const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err)
+{
+	WOLFSSL_ALERT_HISTORY h;
+
+	switch (wolf_err) {
+	case NO_PEER_CERT: return "no_client_cert";
+	case ASN_NO_SIGNER_E: return "unknown_ca";
+	case ASN_AFTER_DATE_E: case ASN_BEFORE_DATE_E: return "expired";
+	case ASN_SIG_CONFIRM_E: case VERIFY_CERT_ERROR: case SIG_VERIFY_E: return "bad_chain";
+	case VERSION_ERROR: return "protocol_version";
+	case MATCH_SUITE_ERROR: case UNSUPPORTED_SUITE: return "no_shared_cipher";
+	case SOCKET_PEER_CLOSED_E: case SOCKET_ERROR_E: return "peer_reset";
+	case UNKNOWN_RECORD_TYPE: case PARSE_ERROR: case LENGTH_ERROR: case BUFFER_ERROR:
+		return "not_tls";
+	case FATAL_ERROR:
+		if (ssl && wolfSSL_get_alert_history(ssl, &h) == WOLFSSL_SUCCESS)
+			return alert_reason(h.last_rx.code);
+		return "peer_alert";
+	}
+	return "other";
+}
+
+const char *ward_tls_cipher(WOLFSSL *ssl)
+{
+	const char *wolf = wolfSSL_get_cipher_name(ssl);
+
+	return wolf ? ward_tls_cipher_iana(wolf) : "none";
+}
+
+const char *ward_tls_group(WOLFSSL *ssl)
+{
+	const char *name = wolfSSL_get_curve_name(ssl);
+
+	return name ? ward_tls_group_iana(name) : "none";
+}

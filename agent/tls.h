@@ -1,0 +1,96 @@
+/* TLS 1.3 glue on wolfSSL. wolfSSL never touches a socket: its I/O callbacks
+ * read ciphertext from a connection's input buffer and append ciphertext to an
+ * output buffer, and the connection moves those bytes with libuv. This is what
+ * keeps a slow peer from blocking a loop, and what lets unit tests run a whole
+ * mTLS handshake in memory.
+ *
+ * A ward_tls_ctx is one identity (SVID chain + key + trust bundle) under one
+ * policy, built fresh on every rotation and shared by reference: new
+ * handshakes take the current one, live connections keep theirs until they
+ * close (the last put frees it). */
+#ifndef WARD_TLS_H
+#define WARD_TLS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "../config/profile.h"
+#include "buf.h"
+#include "err.h"
+
+#include "spiffe/id.h"
+
+/* Identity material, all DER. Borrowed for the duration of ward_tls_ctx_new. */
+struct ward_tls_der {
+	const uint8_t *data;
+	size_t len;
+};
+struct ward_tls_material {
+	const struct ward_tls_der *chain; /* leaf first, then intermediates */
+	size_t n_chain;
+	struct ward_tls_der key;          /* PKCS#8 or SEC1 */
+	const struct ward_tls_der *bundle; /* trust anchors of our trust domain */
+	size_t n_bundle;
+};
+
+struct ward_tls_ctx {
+	atomic_uint refs;
+	WOLFSSL_CTX *server; /* owned */
+	WOLFSSL_CTX *client; /* owned */
+	char spiffe_id[WARD_SPIFFE_ID_MAX + 1]; /* ours, from the leaf */
+	char trust_domain[256];
+	time_t not_before, not_after;
+	char serial[80]; /* hex */
+	uint64_t generation; /* increases with every rotation */
+};
+
+int ward_tls_global_init(void) WARD_MUST_CHECK;
+void ward_tls_global_cleanup(void);
+
+/* Builds a context: validates our own leaf as an X509-SVID of trust_domain,
+ * checks the key matches it, loads the bundle, applies policy. */
+int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
+		     const char *trust_domain, struct ward_tls_ctx **out) WARD_MUST_CHECK;
+struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx);
+void ward_tls_ctx_put(struct ward_tls_ctx *ctx);
+
+/* One TLS session's memory I/O. `in` is filled by the caller with ciphertext
+ * from the socket; `out` collects ciphertext to be written to it. */
+struct ward_tls_io {
+	struct ward_buf in;
+	struct ward_buf out;
+	bool in_eof; /* the socket hit EOF: report a closed transport once `in` drains */
+};
+
+enum ward_tls_role { WARD_TLS_CLIENT, WARD_TLS_SERVER };
+
+/* A new session on ctx, reading and writing through io (which must outlive it). */
+int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_io *io, WOLFSSL **out) WARD_MUST_CHECK;
+
+/* Drives the handshake: 0 when done, WARD_ERR_AGAIN when it needs more input,
+ * WARD_ERR_TLS on failure with *wolf_err set (see ward_tls_failure_reason). */
+int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err) WARD_MUST_CHECK;
+
+/* The verified peer's SPIFFE ID, checked against the X509-SVID rules and
+ * required to be in trust_domain. wolfSSL has already verified the chain
+ * against our bundle; this adds what the SPIFFE standards ask of the leaf. */
+int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
+	WARD_MUST_CHECK;
+
+/* A bounded metric-label reason for a failed handshake: no_client_cert,
+ * bad_chain, unknown_ca, expired, protocol_version, no_shared_cipher,
+ * peer_reset, not_tls, bad_svid, other. */
+const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err);
+
+/* Negotiated parameters, IANA names where there are any. */
+const char *ward_tls_cipher(WOLFSSL *ssl);
+const char *ward_tls_group(WOLFSSL *ssl);
+
+#endif

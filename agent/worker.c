@@ -1,0 +1,179 @@
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "conn_impl.h"
+#include "sockopt.h"
+
+#define LISTEN_BACKLOG 4096
+#define DRAIN_POLL_MS 100
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct ward_worker *w = listener->data;
+	enum ward_dir dir = listener == (uv_stream_t *)&w->listeners[WARD_DIR_OUTBOUND] ?
+				    WARD_DIR_OUTBOUND :
+				    WARD_DIR_INBOUND;
+	unsigned long suppressed = 0;
+
+	if (status < 0) { /* EMFILE/ENFILE: libuv already shed the connection */
+		atomic_fetch_add(&w->stats.refused, 1);
+		if (ward_log_limit_allow(&w->fail_log, uv_now(&w->loop), &suppressed))
+			ward_log(WARD_LOG_WARN, "conn_refused", "{s:s,s:s,s:I}", "reason",
+				 uv_strerror(status), "hint",
+				 "file-descriptor limit reached (ulimit -n)", "suppressed",
+				 (json_int_t)suppressed);
+		return;
+	}
+	ward_conn_accept(w, listener, dir);
+}
+
+static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct ward_addr *addr)
+{
+	uv_tcp_t *l = &w->listeners[dir];
+	int fd, rc;
+
+	fd = ward_sockopt_listen(addr, w->cfg->tcp.fastopen, LISTEN_BACKLOG);
+	GUARD(fd);
+	uv_tcp_init(&w->loop, l);
+	l->data = w;
+	w->listening[dir] = true;
+	rc = uv_tcp_open(l, fd);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)l, LISTEN_BACKLOG, on_connection);
+	ENSURE(rc == 0, WARD_ERR_IO, "listen: %s", uv_strerror(rc));
+	return 0;
+}
+
+static void close_listeners(struct ward_worker *w)
+{
+	for (int d = 0; d < 2; d++) {
+		if (w->listening[d])
+			uv_close((uv_handle_t *)&w->listeners[d], NULL);
+		w->listening[d] = false;
+	}
+}
+
+static void finish(struct ward_worker *w)
+{
+	close_listeners(w);
+	for (struct ward_conn *c = w->conns; c; c = c->next)
+		ward_conn_close(c, false);
+	uv_close((uv_handle_t *)&w->wake, NULL);
+	uv_close((uv_handle_t *)&w->drain_timer, NULL);
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+	struct ward_worker *w = t->data;
+	uint64_t deadline_ms = (uint64_t)w->cfg->limits.drain_timeout_s * 1000;
+
+	if (w->n_conns == 0 || (uint64_t)t->start_id * DRAIN_POLL_MS >= deadline_ms) {
+		if (w->n_conns)
+			ward_log(WARD_LOG_WARN, "drain_deadline", "{s:i,s:I}", "worker", (int)w->id,
+				 "closed", (json_int_t)w->n_conns);
+		uv_timer_stop(t);
+		finish(w);
+		return;
+	}
+	t->start_id++; /* polls so far; start_id is unused by libuv's users */
+}
+
+static void on_wake(uv_async_t *a)
+{
+	struct ward_worker *w = a->data;
+	struct ward_tls_ctx *tls;
+	bool drain;
+
+	uv_mutex_lock(&w->cmd_lock);
+	tls = w->cmd_tls;
+	w->cmd_tls = NULL;
+	drain = w->cmd_drain && !w->draining;
+	uv_mutex_unlock(&w->cmd_lock);
+	if (tls) { /* live connections keep the context they started with */
+		ward_tls_ctx_put(w->tls);
+		w->tls = tls;
+	}
+	if (drain) {
+		w->draining = true;
+		close_listeners(w);
+		w->drain_timer.start_id = 0;
+		uv_timer_start(&w->drain_timer, on_drain_timer, 0, DRAIN_POLL_MS);
+	}
+}
+
+int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_config *cfg,
+		     atomic_uint *active_conns, struct ward_tls_ctx *tls)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = cfg;
+	w->active_conns = active_conns;
+	w->tls = tls ? ward_tls_ctx_get(tls) : NULL;
+	ward_log_limit_init(&w->fail_log, 5, 20);
+	ward_log_limit_init(&w->deny_log, 5, 20);
+	rc = uv_loop_init(&w->loop);
+	ENSURE(rc == 0, WARD_ERR_IO, "loop: %s", uv_strerror(rc));
+	uv_mutex_init(&w->cmd_lock);
+	uv_async_init(&w->loop, &w->wake, on_wake);
+	w->wake.data = w;
+	uv_timer_init(&w->loop, &w->drain_timer);
+	w->drain_timer.data = w;
+	rc = open_listener(w, WARD_DIR_OUTBOUND, &cfg->outbound.listen);
+	if (rc == 0)
+		rc = open_listener(w, WARD_DIR_INBOUND, &cfg->inbound.listen);
+	if (rc < 0) {
+		finish(w);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		ward_worker_join(w);
+	}
+	return rc;
+}
+
+static void run(void *arg)
+{
+	struct ward_worker *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int ward_worker_start(struct ward_worker *w)
+{
+	int rc = uv_thread_create(&w->thread, run, w);
+
+	ENSURE(rc == 0, WARD_ERR_IO, "worker thread: %s", uv_strerror(rc));
+	return 0;
+}
+
+void ward_worker_set_tls(struct ward_worker *w, struct ward_tls_ctx *tls)
+{
+	uv_mutex_lock(&w->cmd_lock);
+	ward_tls_ctx_put(w->cmd_tls); /* a newer one supersedes one not yet taken */
+	w->cmd_tls = ward_tls_ctx_get(tls);
+	uv_mutex_unlock(&w->cmd_lock);
+	uv_async_send(&w->wake);
+}
+
+void ward_worker_drain(struct ward_worker *w)
+{
+	uv_mutex_lock(&w->cmd_lock);
+	w->cmd_drain = true;
+	uv_mutex_unlock(&w->cmd_lock);
+	uv_async_send(&w->wake);
+}
+
+void ward_worker_join(struct ward_worker *w)
+{
+	if (w->thread)
+		uv_thread_join(&w->thread);
+	w->thread = 0;
+	uv_loop_close(&w->loop);
+	uv_mutex_destroy(&w->cmd_lock);
+	ward_tls_ctx_put(w->cmd_tls);
+	ward_tls_ctx_put(w->tls);
+	w->cmd_tls = w->tls = NULL;
+}

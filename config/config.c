@@ -1,0 +1,1187 @@
+/* ward configuration (see config.h and the README's Configuration section).
+ *
+ * Loading runs init / feed / finish: ward_config_init_defaults() fills a fresh
+ * struct, the table-driven walker feeds it the JSON (every object in the
+ * schema is a table of fields, so unknown keys, wrong types and ranges are
+ * checked in one place), and finish() settles the defaults that derive from
+ * other keys and the checks that span sections. Any error frees the fresh
+ * struct, so a caller's current config is never touched. */
+#include "config.h"
+#include "profile.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_PATH_LEN 192
+#define MAX_TRUST_DOMAIN 255 /* a DNS name's limit; SPIFFE IDs are <= 2048 */
+#define MAX_SUN_PATH 107     /* sizeof(sockaddr_un.sun_path) - 1 */
+
+enum seen_bit {
+	SEEN_GID = 1 << 0,
+	SEEN_SERVER_IDS = 1 << 1,
+	SEEN_CLIENT_IDS = 1 << 2,
+};
+
+struct parser {
+	struct ward_config *cfg;
+	const char *base_dir; /* relative identity paths resolve here; may be NULL */
+	unsigned seen;        /* enum seen_bit: keys whose absence means "derive" */
+};
+
+typedef int (*field_fn)(struct parser *p, json_t *v, const char *path);
+
+enum field_kind { F_UINT, F_BOOL, F_ADDR, F_PATH, F_OBJ, F_FN };
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+	size_t off;  /* F_UINT, F_BOOL, F_ADDR, F_PATH: offset in struct ward_config */
+	size_t size; /* F_UINT: width of the integer at off */
+	long long min, max;      /* F_UINT */
+	const struct field *sub; /* F_OBJ */
+	field_fn fn;             /* F_FN */
+};
+
+#define MEMBER_SIZE(m) sizeof(((struct ward_config *)0)->m)
+#define UINT_FIELD(k, m, lo, hi)                                                                  \
+	{ .key = (k), .kind = F_UINT, .off = offsetof(struct ward_config, m),                      \
+	  .size = MEMBER_SIZE(m), .min = (lo), .max = (hi) }
+#define BOOL_FIELD(k, m) { .key = (k), .kind = F_BOOL, .off = offsetof(struct ward_config, m) }
+#define ADDR_FIELD(k, m) { .key = (k), .kind = F_ADDR, .off = offsetof(struct ward_config, m) }
+#define PATH_FIELD(k, m) { .key = (k), .kind = F_PATH, .off = offsetof(struct ward_config, m) }
+#define OBJ_FIELD(k, s) { .key = (k), .kind = F_OBJ, .sub = (s) }
+#define FN_FIELD(k, f) { .key = (k), .kind = F_FN, .fn = (f) }
+
+/* ---- error text ---------------------------------------------------------- */
+
+/* Renders a JSON value for "(got ...)": strings quoted and cut short,
+ * containers named rather than dumped. */
+static const char *describe(const json_t *v, char *buf, size_t len)
+{
+	const char *s;
+	size_t i, o = 0;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		s = json_string_value(v);
+		buf[o++] = '"';
+		for (i = 0; s[i] && o + 5 < len && i < 64; i++)
+			buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
+		snprintf(buf + o, len - o, "%s\"", s[i] ? "..." : "");
+		return buf;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(v));
+		return buf;
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
+	case JSON_ARRAY: return "an array";
+	case JSON_OBJECT: return "an object";
+	}
+	return "?";
+}
+
+static int type_error(const char *path, const char *want, const json_t *v)
+{
+	char got[80];
+
+	return ward_err_set(WARD_ERR_INVALID, "%s: must be %s (got %s)", path, want,
+			    describe(v, got, sizeof(got)));
+}
+
+static int nomem(const char *path)
+{
+	return ward_err_set(WARD_ERR_NOMEM, "%s: out of memory", path);
+}
+
+static void join_path(char *buf, size_t len, const char *path, const char *key)
+{
+	snprintf(buf, len, "%s%s%.64s", path, *path ? "." : "", key);
+}
+
+/* ---- owned strings and vectors ------------------------------------------ */
+
+static void free_str_vec(char **vec, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(vec[i]);
+	free(vec);
+}
+
+static void free_port_ids(struct ward_port_ids *vec, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free_str_vec(vec[i].ids, vec[i].n_ids);
+	free(vec);
+}
+
+/* Replaces the owned string *dst with a copy of s. */
+static int replace_str(char **dst, const char *s, const char *path)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return nomem(path);
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* ---- value checks (the SPIFFE ones are swapped for spiffe/id.c later) ---- */
+
+static int check_trust_domain(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	ENSURE(strncmp(s, "spiffe://", 9), WARD_ERR_INVALID,
+	       "\"%.64s\" is a SPIFFE ID; give the bare trust domain name", s);
+	ENSURE(n > 0 && n <= MAX_TRUST_DOMAIN, WARD_ERR_INVALID, "must be 1 to %d characters",
+	       MAX_TRUST_DOMAIN);
+	/* SPIFFE ID standard section 2.1: lowercase letters, digits, '.', '-', '_'. */
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+			       c == '_',
+		       WARD_ERR_INVALID,
+		       "\"%.64s\": character %zu not allowed (lowercase letters, digits, '.', '-', '_')",
+		       s, i + 1);
+	}
+	return 0;
+}
+
+static int check_id_pattern(const char *s)
+{
+	ENSURE(!strncmp(s, "spiffe://", 9) && s[9] != '\0' && s[9] != '/', WARD_ERR_INVALID,
+	       "\"%.64s\" must start with spiffe:// and a trust domain", s);
+	return 0;
+}
+
+/* The SPIFFE Workload API endpoint, restricted to what ward dials: a unix
+ * socket by absolute path that fits in sun_path. */
+static int check_workload_api(const char *s)
+{
+	ENSURE(!strncmp(s, "unix:///", 8) && s[8] != '\0', WARD_ERR_INVALID,
+	       "\"%.64s\" must be unix:///absolute/path", s);
+	ENSURE(strlen(s + 7) <= MAX_SUN_PATH, WARD_ERR_INVALID,
+	       "socket path longer than %d bytes", MAX_SUN_PATH);
+	return 0;
+}
+
+/* A Linux TCP_CONGESTION name: TCP_CA_NAME_MAX is 16 including the NUL. */
+static int check_congestion(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		ENSURE(i < 15 && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+				  c == '-'),
+		       WARD_ERR_INVALID,
+		       "\"%.64s\" is not a congestion control name (lowercase letters, digits, "
+		       "'_', '-'; at most 15)",
+		       s);
+	}
+	return 0;
+}
+
+/* ---- scalar values ------------------------------------------------------- */
+
+static int parse_int(json_t *v, const char *path, long long min, long long max, long long *out)
+{
+	char want[96];
+
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		snprintf(want, sizeof(want), "an integer between %lld and %lld", min, max);
+		return type_error(path, want, v);
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int parse_string(json_t *v, const char *path, const char **out)
+{
+	*out = NULL;
+	if (!json_is_string(v))
+		return type_error(path, "a string", v);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A string that must be one of words (NULL-terminated); stored as a copy. */
+static int parse_word(json_t *v, const char *path, const char *const *words, char **dst)
+{
+	char want[96] = "one of ";
+	const char *s;
+	size_t i;
+
+	for (i = 0; words[i]; i++) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), words[i])) {
+			GUARD(parse_string(v, path, &s));
+			return replace_str(dst, s, path);
+		}
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s", i ? ", " : "",
+			 words[i]);
+	}
+	return type_error(path, want, v);
+}
+
+static void store_uint(void *dst, size_t size, long long v)
+{
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+	uint64_t u64 = (uint64_t)v;
+
+	if (size == sizeof(u16))
+		memcpy(dst, &u16, size);
+	else if (size == sizeof(u32))
+		memcpy(dst, &u32, size);
+	else if (size == sizeof(u64))
+		memcpy(dst, &u64, size);
+}
+
+static int parse_listen(json_t *v, const char *path, struct ward_addr *dst)
+{
+	const char *s;
+	struct ward_addr a;
+	int rc;
+
+	GUARD(parse_string(v, path, &s));
+	rc = ward_addr_parse(s, &a);
+	if (rc < 0)
+		return ward_err_prefix(rc, "%s", path);
+	ENSURE(ward_addr_port(&a) != 0, WARD_ERR_INVALID, "%s: port must be between 1 and 65535",
+	       path);
+	*dst = a;
+	return 0;
+}
+
+/* Identity files: relative paths are taken from the config file's directory,
+ * so that a config and its certificates can move together. */
+static int parse_file_path(struct parser *p, json_t *v, const char *path, char **dst)
+{
+	const char *s;
+	char *full;
+
+	GUARD(parse_string(v, path, &s));
+	ENSURE(*s, WARD_ERR_INVALID, "%s: must not be empty", path);
+	if (s[0] == '/' || !p->base_dir)
+		return replace_str(dst, s, path);
+	if (asprintf(&full, "%s/%s", p->base_dir, s) < 0)
+		return nomem(path);
+	free(*dst);
+	*dst = full;
+	return 0;
+}
+
+/* ---- the walker ---------------------------------------------------------- */
+
+static int parse_object(struct parser *p, json_t *obj, const char *path,
+			const struct field *fields);
+
+static int parse_field(struct parser *p, const struct field *f, json_t *v, const char *path)
+{
+	char *dst = (char *)p->cfg + f->off;
+	long long n;
+
+	switch (f->kind) {
+	case F_UINT:
+		GUARD(parse_int(v, path, f->min, f->max, &n));
+		store_uint(dst, f->size, n);
+		return 0;
+	case F_BOOL:
+		if (!json_is_boolean(v))
+			return type_error(path, "true or false", v);
+		*(bool *)dst = json_is_true(v);
+		return 0;
+	case F_ADDR:
+		return parse_listen(v, path, (struct ward_addr *)dst);
+	case F_PATH:
+		return parse_file_path(p, v, path, (char **)dst);
+	case F_OBJ:
+		return parse_object(p, v, path, f->sub);
+	case F_FN:
+		return f->fn(p, v, path);
+	}
+	return ward_err_set(WARD_ERR_INVALID, "%s: no such field kind", path);
+}
+
+static int parse_object(struct parser *p, json_t *obj, const char *path,
+			const struct field *fields)
+{
+	char sub[KEY_PATH_LEN];
+	const struct field *f;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return type_error(*path ? path : "config", "an object", obj);
+	json_object_foreach(obj, key, v) {
+		join_path(sub, sizeof(sub), path, key);
+		for (f = fields; f->key && strcmp(f->key, key); f++)
+			;
+		ENSURE(f->key, WARD_ERR_INVALID, "%s: unknown key", sub);
+		GUARD(parse_field(p, f, v, sub));
+	}
+	return 0;
+}
+
+/* ---- lists --------------------------------------------------------------- */
+
+static int expect_array(json_t *v, const char *path, const char *what, size_t *n)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "an array of %s", what);
+	if (!json_is_array(v))
+		return type_error(path, want, v);
+	*n = json_array_size(v);
+	ENSURE(*n <= WARD_CONFIG_MAX_LIST, WARD_ERR_INVALID, "%s: more than %d entries", path,
+	       WARD_CONFIG_MAX_LIST);
+	return 0;
+}
+
+static int parse_str_entry(json_t *v, const char *path, size_t i, int (*check)(const char *),
+			   char **out)
+{
+	char sub[KEY_PATH_LEN];
+	const char *s;
+	int rc;
+
+	snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+	GUARD(parse_string(v, sub, &s));
+	if (check && (rc = check(s)) < 0)
+		return ward_err_prefix(rc, "%s", sub);
+	*out = strdup(s);
+	return *out ? 0 : nomem(sub);
+}
+
+/* An array of strings into a fresh owned vector that replaces *vec. */
+static int parse_str_list(json_t *v, const char *path, int (*check)(const char *), char ***vec,
+			  size_t *n_vec)
+{
+	size_t i, n;
+	char **out;
+	int rc;
+
+	GUARD(expect_array(v, path, "strings", &n));
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out)
+		return nomem(path);
+	for (i = 0; i < n; i++) {
+		rc = parse_str_entry(json_array_get(v, i), path, i, check, &out[i]);
+		if (rc < 0) {
+			free_str_vec(out, i);
+			return rc;
+		}
+	}
+	free_str_vec(*vec, *n_vec);
+	*vec = out;
+	*n_vec = n;
+	return 0;
+}
+
+static int parse_cidr_entry(json_t *v, const char *path, size_t i, struct ward_cidr *out)
+{
+	char sub[KEY_PATH_LEN];
+	const char *s;
+	int rc;
+
+	snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+	GUARD(parse_string(v, sub, &s));
+	rc = ward_cidr_parse(s, out);
+	return rc < 0 ? ward_err_prefix(rc, "%s", sub) : 0;
+}
+
+static int parse_mesh_cidrs(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+	struct ward_cidr *out;
+	size_t i, n;
+	int rc;
+
+	GUARD(expect_array(v, path, "CIDRs", &n));
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out)
+		return nomem(path);
+	for (i = 0; i < n; i++) {
+		rc = parse_cidr_entry(json_array_get(v, i), path, i, &out[i]);
+		if (rc < 0) {
+			free(out);
+			return rc;
+		}
+	}
+	free(c->outbound.mesh_cidrs);
+	c->outbound.mesh_cidrs = out;
+	c->outbound.n_mesh_cidrs = n;
+	return 0;
+}
+
+static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+	char sub[KEY_PATH_LEN];
+	uint16_t *out;
+	long long port;
+	size_t i, n;
+	int rc = 0;
+
+	GUARD(expect_array(v, path, "ports", &n));
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out)
+		return nomem(path);
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		rc = parse_int(json_array_get(v, i), sub, 1, 65535, &port);
+		out[i] = (uint16_t)port;
+	}
+	if (rc < 0) {
+		free(out);
+		return rc;
+	}
+	free(c->outbound.passthrough_ports);
+	c->outbound.passthrough_ports = out;
+	c->outbound.n_passthrough_ports = n;
+	return 0;
+}
+
+static int parse_server_ids(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	GUARD(parse_str_list(v, path, check_id_pattern, &c->outbound.allowed_server_ids,
+			     &c->outbound.n_allowed_server_ids));
+	p->seen |= SEEN_SERVER_IDS;
+	return 0;
+}
+
+/* ---- inbound.allowed_client_ids: { "<port>" | "*": [patterns] } ---------- */
+
+static int parse_port_key(const char *key, uint16_t *port)
+{
+	long n = 0;
+	size_t i;
+
+	if (!strcmp(key, "*")) {
+		*port = 0;
+		return 0;
+	}
+	for (i = 0; key[i] >= '0' && key[i] <= '9' && i < 5; i++)
+		n = n * 10 + (key[i] - '0');
+	if (i == 0 || key[i] != '\0' || key[0] == '0' || n > 65535)
+		return WARD_ERR_INVALID;
+	*port = (uint16_t)n;
+	return 0;
+}
+
+static int parse_port_ids(json_t *v, const char *path, const char *key,
+			  const struct ward_port_ids *prev, size_t n_prev, struct ward_port_ids *out)
+{
+	char sub[KEY_PATH_LEN];
+	size_t i;
+
+	snprintf(sub, sizeof(sub), "%s.\"%.64s\"", path, key);
+	ENSURE(parse_port_key(key, &out->port) == 0, WARD_ERR_INVALID,
+	       "%s: key must be a port number or \"*\"", sub);
+	for (i = 0; i < n_prev; i++)
+		ENSURE(prev[i].port != out->port, WARD_ERR_INVALID, "%s: port listed twice", sub);
+	return parse_str_list(v, sub, check_id_pattern, &out->ids, &out->n_ids);
+}
+
+static int parse_client_ids(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+	struct ward_port_ids *out;
+	const char *key;
+	json_t *ids;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!json_is_object(v))
+		return type_error(path, "an object of port: [SPIFFE ID patterns]", v);
+	ENSURE(json_object_size(v) <= WARD_CONFIG_MAX_LIST, WARD_ERR_INVALID,
+	       "%s: more than %d entries", path, WARD_CONFIG_MAX_LIST);
+	out = calloc(json_object_size(v) + 1, sizeof(*out));
+	if (!out)
+		return nomem(path);
+	json_object_foreach(v, key, ids) {
+		rc = parse_port_ids(ids, path, key, out, n, &out[n]);
+		if (rc < 0)
+			break;
+		n++;
+	}
+	if (rc < 0) {
+		free_port_ids(out, n + 1); /* out[n] may hold a half-built entry */
+		return rc;
+	}
+	free_port_ids(c->inbound.allowed_client_ids, c->inbound.n_allowed_client_ids);
+	c->inbound.allowed_client_ids = out;
+	c->inbound.n_allowed_client_ids = n;
+	p->seen |= SEEN_CLIENT_IDS;
+	return 0;
+}
+
+/* ---- the remaining keys that need more than a range check ---------------- */
+
+static int parse_trust_domain(struct parser *p, json_t *v, const char *path)
+{
+	const char *s;
+	int rc;
+
+	GUARD(parse_string(v, path, &s));
+	rc = check_trust_domain(s);
+	if (rc < 0)
+		return ward_err_prefix(rc, "%s", path);
+	return replace_str(&p->cfg->trust_domain, s, path);
+}
+
+static int parse_workload_api(struct parser *p, json_t *v, const char *path)
+{
+	const char *s;
+	int rc;
+
+	GUARD(parse_string(v, path, &s));
+	rc = check_workload_api(s);
+	if (rc < 0)
+		return ward_err_prefix(rc, "%s", path);
+	return replace_str(&p->cfg->identity.workload_api, s, path);
+}
+
+static const struct field files_fields[] = {
+	PATH_FIELD("cert", identity.cert_file),
+	PATH_FIELD("key", identity.key_file),
+	PATH_FIELD("bundle", identity.bundle_file),
+	{ 0 },
+};
+
+static int parse_files(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	GUARD(parse_object(p, v, path, files_fields));
+	ENSURE(c->identity.cert_file, WARD_ERR_INVALID, "%s.cert: required (with key and bundle)",
+	       path);
+	ENSURE(c->identity.key_file, WARD_ERR_INVALID, "%s.key: required (with cert and bundle)",
+	       path);
+	ENSURE(c->identity.bundle_file, WARD_ERR_INVALID,
+	       "%s.bundle: required (with cert and key)", path);
+	return 0;
+}
+
+static const struct field identity_fields[] = {
+	FN_FIELD("workload_api", parse_workload_api),
+	FN_FIELD("files", parse_files),
+	{ 0 },
+};
+
+static int parse_identity(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	GUARD(parse_object(p, v, path, identity_fields));
+	ENSURE(!(c->identity.workload_api && c->identity.cert_file), WARD_ERR_INVALID,
+	       "%s: set either workload_api or files, not both", path);
+	return 0;
+}
+
+static int parse_gid(struct parser *p, json_t *v, const char *path)
+{
+	long long n;
+
+	GUARD(parse_int(v, path, 0, UINT32_MAX - 1, &n));
+	p->cfg->proxy.gid = (uint32_t)n;
+	p->seen |= SEEN_GID;
+	return 0;
+}
+
+static int parse_mode(struct parser *p, json_t *v, const char *path)
+{
+	static const char *const words[] = { "strict", "permissive", NULL };
+	char *s = NULL;
+
+	GUARD(parse_word(v, path, words, &s));
+	p->cfg->inbound.mode = strcmp(s, "strict") ? WARD_INBOUND_PERMISSIVE : WARD_INBOUND_STRICT;
+	free(s);
+	return 0;
+}
+
+static int parse_profile(struct parser *p, json_t *v, const char *path)
+{
+	static const char *const words[] = { "modern", "fips", NULL };
+
+	return parse_word(v, path, words, &p->cfg->tls.profile);
+}
+
+static int parse_level(struct parser *p, json_t *v, const char *path)
+{
+	static const char *const words[] = { "debug", "info", "warn", "error", NULL };
+
+	return parse_word(v, path, words, &p->cfg->log.level);
+}
+
+static int parse_congestion(struct parser *p, json_t *v, const char *path)
+{
+	const char *s;
+	int rc;
+
+	GUARD(parse_string(v, path, &s));
+	rc = check_congestion(s);
+	if (rc < 0)
+		return ward_err_prefix(rc, "%s", path);
+	return replace_str(&p->cfg->tcp.congestion, s, path);
+}
+
+/* The TLS name lists are checked against the profile tables in finish(). */
+static int parse_suites(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	return parse_str_list(v, path, NULL, &c->tls.cipher_suites, &c->tls.n_cipher_suites);
+}
+
+static int parse_groups(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	return parse_str_list(v, path, NULL, &c->tls.groups, &c->tls.n_groups);
+}
+
+static int parse_sigalgs(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	return parse_str_list(v, path, NULL, &c->tls.signature_algorithms,
+			      &c->tls.n_signature_algorithms);
+}
+
+/* ---- the schema (README documents each key, default and range) ----------- */
+
+static const struct field proxy_fields[] = {
+	UINT_FIELD("uid", proxy.uid, 0, UINT32_MAX - 1), /* (uid_t)-1 means "no change" */
+	FN_FIELD("gid", parse_gid),
+	UINT_FIELD("workers", proxy.workers, 0, 256),
+	{ 0 },
+};
+
+static const struct field outbound_fields[] = {
+	ADDR_FIELD("listen", outbound.listen),
+	FN_FIELD("mesh_cidrs", parse_mesh_cidrs),
+	FN_FIELD("passthrough_ports", parse_passthrough_ports),
+	FN_FIELD("allowed_server_ids", parse_server_ids),
+	{ 0 },
+};
+
+static const struct field inbound_fields[] = {
+	ADDR_FIELD("listen", inbound.listen),
+	FN_FIELD("mode", parse_mode),
+	FN_FIELD("allowed_client_ids", parse_client_ids),
+	{ 0 },
+};
+
+static const struct field tls_fields[] = {
+	FN_FIELD("profile", parse_profile),
+	FN_FIELD("cipher_suites", parse_suites),
+	FN_FIELD("groups", parse_groups),
+	FN_FIELD("signature_algorithms", parse_sigalgs),
+	UINT_FIELD("handshake_timeout_ms", tls.handshake_timeout_ms, 100, 60000),
+	{ 0 },
+};
+
+/* Linux caps TCP_KEEPIDLE / TCP_KEEPINTVL at 32767 s and TCP_KEEPCNT at 127. */
+static const struct field keepalive_fields[] = {
+	UINT_FIELD("idle_s", tcp.keepalive_idle_s, 1, 32767),
+	UINT_FIELD("interval_s", tcp.keepalive_interval_s, 1, 32767),
+	UINT_FIELD("count", tcp.keepalive_count, 1, 127),
+	{ 0 },
+};
+
+static const struct field tcp_fields[] = {
+	BOOL_FIELD("nodelay", tcp.nodelay),
+	OBJ_FIELD("keepalive", keepalive_fields),
+	FN_FIELD("congestion", parse_congestion),
+	BOOL_FIELD("fastopen", tcp.fastopen),
+	{ 0 },
+};
+
+static const struct field limits_fields[] = {
+	UINT_FIELD("max_connections", limits.max_connections, 1, 1000000),
+	UINT_FIELD("buffer_bytes", limits.buffer_bytes, 4096, 16777216),
+	UINT_FIELD("connect_timeout_ms", limits.connect_timeout_ms, 100, 300000),
+	UINT_FIELD("idle_timeout_s", limits.idle_timeout_s, 0, 604800),
+	UINT_FIELD("drain_timeout_s", limits.drain_timeout_s, 0, 3600),
+	{ 0 },
+};
+
+static const struct field admin_fields[] = {
+	ADDR_FIELD("listen", admin.listen),
+	{ 0 },
+};
+
+static const struct field log_fields[] = {
+	FN_FIELD("level", parse_level),
+	{ 0 },
+};
+
+static const struct field top_fields[] = {
+	FN_FIELD("trust_domain", parse_trust_domain),
+	FN_FIELD("identity", parse_identity),
+	OBJ_FIELD("proxy", proxy_fields),
+	OBJ_FIELD("outbound", outbound_fields),
+	OBJ_FIELD("inbound", inbound_fields),
+	OBJ_FIELD("tls", tls_fields),
+	OBJ_FIELD("tcp", tcp_fields),
+	OBJ_FIELD("limits", limits_fields),
+	OBJ_FIELD("admin", admin_fields),
+	OBJ_FIELD("log", log_fields),
+	{ 0 },
+};
+
+/* ---- defaults and finish ------------------------------------------------- */
+
+static int default_lists(struct ward_config *c)
+{
+	static const char *const cidrs[] = { "0.0.0.0/0", "::/0" };
+	size_t i;
+
+	c->outbound.mesh_cidrs = calloc(2, sizeof(*c->outbound.mesh_cidrs));
+	if (!c->outbound.mesh_cidrs)
+		return nomem("outbound.mesh_cidrs");
+	for (i = 0; i < 2; i++)
+		GUARD(ward_cidr_parse(cidrs[i], &c->outbound.mesh_cidrs[i]));
+	c->outbound.n_mesh_cidrs = 2;
+	return 0;
+}
+
+static int default_strings(struct ward_config *c)
+{
+	GUARD(replace_str(&c->tls.profile, "modern", "tls.profile"));
+	GUARD(replace_str(&c->tcp.congestion, "", "tcp.congestion"));
+	GUARD(replace_str(&c->log.level, "info", "log.level"));
+	GUARD(ward_addr_parse("0.0.0.0:15001", &c->outbound.listen));
+	GUARD(ward_addr_parse("0.0.0.0:15006", &c->inbound.listen));
+	return ward_addr_parse("0.0.0.0:15020", &c->admin.listen);
+}
+
+int ward_config_init_defaults(struct ward_config *c)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->proxy.uid = c->proxy.gid = 1337;
+	c->inbound.mode = WARD_INBOUND_STRICT;
+	c->tls.handshake_timeout_ms = 5000;
+	c->tcp.nodelay = true;
+	c->tcp.keepalive_idle_s = 60;
+	c->tcp.keepalive_interval_s = 10;
+	c->tcp.keepalive_count = 3;
+	c->limits.max_connections = 10000;
+	c->limits.buffer_bytes = 65536;
+	c->limits.connect_timeout_ms = 5000;
+	c->limits.idle_timeout_s = 3600;
+	c->limits.drain_timeout_s = 30;
+	rc = default_strings(c);
+	if (rc == 0)
+		rc = default_lists(c);
+	if (rc < 0)
+		ward_config_uninit(c);
+	return rc;
+}
+
+/* identity may be omitted when SPIFFE_ENDPOINT_SOCKET names the Workload API,
+ * as SPIFFE's Workload Endpoint standard (section 4) has clients do. */
+static int finish_identity(struct ward_config *c)
+{
+	const char *env;
+	int rc;
+
+	if (c->identity.workload_api || c->identity.cert_file)
+		return 0;
+	env = getenv("SPIFFE_ENDPOINT_SOCKET");
+	ENSURE(env && *env, WARD_ERR_INVALID,
+	       "identity: set identity.files or identity.workload_api (or SPIFFE_ENDPOINT_SOCKET)");
+	rc = check_workload_api(env);
+	if (rc < 0)
+		return ward_err_prefix(rc, "SPIFFE_ENDPOINT_SOCKET");
+	return replace_str(&c->identity.workload_api, env, "SPIFFE_ENDPOINT_SOCKET");
+}
+
+/* allowed_* default to "any ID in our own trust domain". */
+static int finish_id_defaults(struct parser *p)
+{
+	struct ward_config *c = p->cfg;
+	json_t *v;
+	char *pattern;
+	int rc = 0;
+
+	if (asprintf(&pattern, "spiffe://%s/**", c->trust_domain) < 0)
+		return nomem("trust_domain");
+	v = json_pack("[s]", pattern);
+	free(pattern);
+	if (!v)
+		return nomem("trust_domain");
+	if (!(p->seen & SEEN_SERVER_IDS))
+		rc = parse_server_ids(p, v, "outbound.allowed_server_ids");
+	if (rc == 0 && !(p->seen & SEEN_CLIENT_IDS)) {
+		json_t *obj = json_pack("{sO}", "*", v);
+
+		rc = obj ? parse_client_ids(p, obj, "inbound.allowed_client_ids")
+			 : nomem("trust_domain");
+		json_decref(obj);
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* All three listeners live in the same network namespace. */
+static int check_listen_ports(const struct ward_config *c)
+{
+	uint16_t out = ward_addr_port(&c->outbound.listen);
+	uint16_t in = ward_addr_port(&c->inbound.listen);
+	uint16_t adm = ward_addr_port(&c->admin.listen);
+
+	ENSURE(in != out, WARD_ERR_INVALID, "inbound.listen: port %u is also outbound.listen's",
+	       in);
+	ENSURE(adm != out && adm != in, WARD_ERR_INVALID,
+	       "admin.listen: port %u is also a proxy listener's", adm);
+	return 0;
+}
+
+static int finish(struct parser *p)
+{
+	struct ward_config *c = p->cfg;
+	struct ward_tls_policy policy;
+
+	ENSURE(c->trust_domain, WARD_ERR_INVALID, "trust_domain: required");
+	GUARD(finish_identity(c));
+	if (!(p->seen & SEEN_GID))
+		c->proxy.gid = c->proxy.uid;
+	GUARD(finish_id_defaults(p));
+	GUARD(check_listen_ports(c));
+	/* Resolving now turns a bad TLS name into a load error naming its key. */
+	return ward_tls_policy_resolve(c, &policy);
+}
+
+/* ---- load / free --------------------------------------------------------- */
+
+static int load_json(json_t *root, const char *base_dir, struct ward_config **out)
+{
+	struct parser p = { .base_dir = base_dir };
+	int rc;
+
+	p.cfg = calloc(1, sizeof(*p.cfg));
+	if (!p.cfg)
+		return nomem("config");
+	rc = ward_config_init_defaults(p.cfg);
+	if (rc == 0)
+		rc = parse_object(&p, root, "", top_fields);
+	if (rc == 0)
+		rc = finish(&p);
+	if (rc < 0) {
+		ward_config_free(p.cfg);
+		return rc;
+	}
+	*out = p.cfg;
+	return 0;
+}
+
+int ward_config_load_string(const char *json, const char *base_dir, struct ward_config **out)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	ENSURE(json, WARD_ERR_INVALID, "config: no text");
+	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return ward_err_set(WARD_ERR_INVALID, "config: line %d column %d: %s", jerr.line,
+				    jerr.column, jerr.text);
+	rc = load_json(root, base_dir, out);
+	json_decref(root);
+	return rc;
+}
+
+/* The directory of path, made absolute so that identity paths stay right
+ * whatever the agent's working directory later is. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
+
+	if (!slash)
+		return realpath(".", NULL);
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return NULL;
+	abs = realpath(dir, NULL);
+	free(dir);
+	return abs;
+}
+
+int ward_config_load_file(const char *path, struct ward_config **out)
+{
+	json_error_t jerr;
+	json_t *root;
+	char *dir;
+	int rc;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && json_error_code(&jerr) == json_error_cannot_open_file)
+		return ward_err_set(WARD_ERR_IO, "%s", jerr.text);
+	if (!root)
+		return ward_err_set(WARD_ERR_INVALID, "%s: line %d column %d: %s", path, jerr.line,
+				    jerr.column, jerr.text);
+	dir = dir_of(path);
+	if (!dir) {
+		json_decref(root);
+		return ward_err_set(WARD_ERR_IO, "%s: cannot resolve its directory", path);
+	}
+	rc = load_json(root, dir, out);
+	if (rc < 0 && rc != WARD_ERR_NOMEM)
+		ward_err_prefix(rc, "%s", path);
+	free(dir);
+	json_decref(root);
+	return rc;
+}
+
+void ward_config_uninit(struct ward_config *c)
+{
+	if (!c)
+		return;
+	free(c->trust_domain);
+	free(c->identity.workload_api);
+	free(c->identity.cert_file);
+	free(c->identity.key_file);
+	free(c->identity.bundle_file);
+	free(c->outbound.mesh_cidrs);
+	free(c->outbound.passthrough_ports);
+	free_str_vec(c->outbound.allowed_server_ids, c->outbound.n_allowed_server_ids);
+	free_port_ids(c->inbound.allowed_client_ids, c->inbound.n_allowed_client_ids);
+	free(c->tls.profile);
+	free_str_vec(c->tls.cipher_suites, c->tls.n_cipher_suites);
+	free_str_vec(c->tls.groups, c->tls.n_groups);
+	free_str_vec(c->tls.signature_algorithms, c->tls.n_signature_algorithms);
+	free(c->tcp.congestion);
+	free(c->log.level);
+	memset(c, 0, sizeof(*c));
+}
+
+void ward_config_free(struct ward_config *c)
+{
+	ward_config_uninit(c);
+	free(c);
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+bool ward_config_in_mesh(const struct ward_config *c, const struct sockaddr *dst)
+{
+	size_t i;
+
+	for (i = 0; i < c->outbound.n_mesh_cidrs; i++)
+		if (ward_cidr_contains(&c->outbound.mesh_cidrs[i], dst))
+			return true;
+	return false;
+}
+
+bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < c->outbound.n_passthrough_ports; i++)
+		if (c->outbound.passthrough_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* ---- addresses and CIDRs ------------------------------------------------- */
+
+/* Strict decimal: no sign, no spaces, at most 5 digits. */
+static int parse_port(const char *s, uint16_t *out)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 5; i++)
+		n = n * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || s[i] != '\0' || n > 65535)
+		return WARD_ERR_INVALID;
+	*out = (uint16_t)n;
+	return 0;
+}
+
+/* Splits "ip:port" / "[ip6]:port" into a NUL-terminated host and the port text. */
+static int split_host_port(const char *text, char *host, size_t len, const char **port,
+			   bool *v6)
+{
+	const char *start = text, *end;
+
+	*v6 = text[0] == '[';
+	if (*v6) {
+		start = text + 1;
+		end = strchr(start, ']');
+		if (!end || end[1] != ':')
+			return WARD_ERR_INVALID;
+		*port = end + 2;
+	} else {
+		end = strchr(text, ':');
+		if (!end || strchr(end + 1, ':'))
+			return WARD_ERR_INVALID;
+		*port = end + 1;
+	}
+	if (end == start || (size_t)(end - start) >= len)
+		return WARD_ERR_INVALID;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = '\0';
+	return 0;
+}
+
+int ward_addr_parse(const char *text, struct ward_addr *out)
+{
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	char host[INET6_ADDRSTRLEN];
+	struct ward_addr a;
+	const char *port_s;
+	uint16_t port;
+	bool v6;
+
+	memset(&a, 0, sizeof(a));
+	sin = (struct sockaddr_in *)&a.ss;
+	sin6 = (struct sockaddr_in6 *)&a.ss;
+	if (split_host_port(text, host, sizeof(host), &port_s, &v6) < 0 ||
+	    parse_port(port_s, &port) < 0)
+		goto bad;
+	if (v6 && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		a.len = sizeof(*sin6);
+	} else if (!v6 && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		a.len = sizeof(*sin);
+	} else {
+		goto bad;
+	}
+	*out = a;
+	return 0;
+bad:
+	return ward_err_set(WARD_ERR_INVALID,
+			    "\"%.64s\" is not an address (want ip:port or [ipv6]:port)", text);
+}
+
+uint16_t ward_addr_port(const struct ward_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return 0;
+}
+
+const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!buf || !len)
+		return "";
+	if (sa && sa->sa_family == AF_INET && inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
+	else if (sa && sa->sa_family == AF_INET6 &&
+		 inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip)))
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
+	else
+		snprintf(buf, len, "(no address)");
+	return buf;
+}
+
+/* True if the first prefix_len bits of a and b are equal. */
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix_len)
+{
+	unsigned whole = prefix_len / 8, rest = prefix_len % 8;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+	if (memcmp(a, b, whole))
+		return false;
+	return rest == 0 || ((a[whole] ^ b[whole]) & mask) == 0;
+}
+
+static bool host_bits_zero(const uint8_t *addr, unsigned prefix_len, unsigned bits)
+{
+	unsigned i;
+
+	for (i = prefix_len; i < bits; i++)
+		if (addr[i / 8] & (0x80u >> (i % 8)))
+			return false;
+	return true;
+}
+
+int ward_cidr_parse(const char *text, struct ward_cidr *out)
+{
+	struct ward_cidr c;
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	unsigned long len = 0, max;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	if (!slash || slash == text || (size_t)(slash - text) >= sizeof(host))
+		goto bad;
+	memcpy(host, text, (size_t)(slash - text));
+	host[slash - text] = '\0';
+	c.family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	max = c.family == AF_INET ? 32 : 128;
+	if (inet_pton(c.family, host, c.addr) != 1)
+		goto bad;
+	for (i = 1; slash[i] >= '0' && slash[i] <= '9' && i <= 3; i++)
+		len = len * 10 + (unsigned long)(slash[i] - '0');
+	if (i == 1 || slash[i] != '\0' || len > max)
+		goto bad;
+	c.prefix_len = (unsigned)len;
+	/* Host bits set usually means a typo in the prefix; say so rather than guess. */
+	ENSURE(host_bits_zero(c.addr, c.prefix_len, (unsigned)max), WARD_ERR_INVALID,
+	       "\"%.64s\" has host bits set", text);
+	*out = c;
+	return 0;
+bad:
+	return ward_err_set(WARD_ERR_INVALID, "\"%.64s\" is not a CIDR", text);
+}
+
+bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+
+	if (sa->sa_family == AF_INET) {
+		if (cidr->family != AF_INET)
+			return false;
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		a = in6->s6_addr;
+		/* ::ffff:a.b.c.d is how a dual-stack socket shows an IPv4 peer. */
+		if (cidr->family == AF_INET) {
+			if (!IN6_IS_ADDR_V4MAPPED(in6))
+				return false;
+			a += 12;
+		} else if (cidr->family != AF_INET6) {
+			return false;
+		}
+	} else {
+		return false;
+	}
+	return prefix_equal(cidr->addr, a, cidr->prefix_len);
+}
