@@ -1,0 +1,287 @@
+/* Full mTLS 1.3 handshakes in memory: two wolfSSL sessions wired through their
+ * ward_tls_io buffers, no sockets. Covers the success path, half-close, and the
+ * failure reasons the agent reports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/tls.h"
+#include "certs/pem.h"
+
+#define FIX "tests/unit/fixtures/"
+
+struct ident {
+	struct ward_pem_certs chain, bundle;
+	struct ward_pem_key key;
+};
+
+static void ident_load(struct ident *id, const char *cert, const char *key, const char *bundle)
+{
+	assert_int_equal(ward_pem_certs_load_file(cert, &id->chain), 0);
+	assert_int_equal(ward_pem_key_load_file(key, &id->key), 0);
+	assert_int_equal(ward_pem_certs_load_file(bundle, &id->bundle), 0);
+}
+
+static void ident_free(struct ident *id)
+{
+	ward_pem_certs_free(&id->chain);
+	ward_pem_certs_free(&id->bundle);
+	ward_pem_key_free(&id->key);
+}
+
+static const struct ward_tls_policy modern = {
+	.cipher_list = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256",
+	.groups = { WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1 },
+	.n_groups = 2,
+	.sigalgs = "ECDSA+SHA256:ECDSA+SHA384",
+};
+
+static int ctx_new(struct ident *id, const struct ward_tls_policy *p, const char *td,
+		   struct ward_tls_ctx **out)
+{
+	struct ward_tls_der ders[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < id->chain.count; i++, n++)
+		ders[n] = (struct ward_tls_der){ id->chain.certs[i].data, id->chain.certs[i].len };
+	for (size_t i = 0; i < id->bundle.count; i++)
+		ders[n + i] = (struct ward_tls_der){ id->bundle.certs[i].data,
+						     id->bundle.certs[i].len };
+	struct ward_tls_material m = { .chain = ders, .n_chain = id->chain.count,
+				       .key = { id->key.der, id->key.len },
+				       .bundle = ders + n, .n_bundle = id->bundle.count };
+	return ward_tls_ctx_new(&m, p, td, out);
+}
+
+struct pair {
+	struct ward_tls_ctx *cctx, *sctx;
+	struct ward_tls_io cio, sio;
+	WOLFSSL *client, *server;
+	int cerr, serr;
+};
+
+/* Moves whatever each side wrote into the other side's input. */
+static void shuttle(struct pair *p)
+{
+	size_t len;
+	uint8_t *d;
+
+	if ((d = ward_buf_detach(&p->cio.out, &len))) {
+		assert_int_equal(ward_buf_append(&p->sio.in, d, len), 0);
+		free(d);
+	}
+	if ((d = ward_buf_detach(&p->sio.out, &len))) {
+		assert_int_equal(ward_buf_append(&p->cio.in, d, len), 0);
+		free(d);
+	}
+}
+
+/* Runs the handshake to completion or failure; returns 0 if both succeeded. */
+static int handshake(struct pair *p)
+{
+	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN;
+
+	assert_int_equal(ward_tls_session_new(p->cctx, WARD_TLS_CLIENT, &p->cio, &p->client), 0);
+	assert_int_equal(ward_tls_session_new(p->sctx, WARD_TLS_SERVER, &p->sio, &p->server), 0);
+	for (int round = 0; round < 10; round++) {
+		if (crc == WARD_ERR_AGAIN)
+			crc = ward_tls_handshake(p->client, &p->cerr);
+		shuttle(p);
+		if (src == WARD_ERR_AGAIN)
+			src = ward_tls_handshake(p->server, &p->serr);
+		shuttle(p);
+		if (crc != WARD_ERR_AGAIN && src != WARD_ERR_AGAIN)
+			break;
+	}
+	return crc < 0 ? crc : src;
+}
+
+static void pair_free(struct pair *p)
+{
+	if (p->client)
+		wolfSSL_free(p->client);
+	if (p->server)
+		wolfSSL_free(p->server);
+	ward_buf_free(&p->cio.in);
+	ward_buf_free(&p->cio.out);
+	ward_buf_free(&p->sio.in);
+	ward_buf_free(&p->sio.out);
+	ward_tls_ctx_put(p->cctx);
+	ward_tls_ctx_put(p->sctx);
+}
+
+static void good_pair(struct pair *p, struct ident *id)
+{
+	memset(p, 0, sizeof(*p));
+	ident_load(id, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	assert_int_equal(ctx_new(id, &modern, "example.org", &p->cctx), 0);
+	p->sctx = ward_tls_ctx_get(p->cctx);
+}
+
+static void test_mtls_handshake_and_data(void **state)
+{
+	struct pair p;
+	struct ident id;
+	char peer[WARD_SPIFFE_ID_MAX + 1], buf[64];
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(handshake(&p), 0);
+	assert_string_equal(wolfSSL_get_version(p.client), "TLSv1.3");
+	assert_string_equal(ward_tls_cipher(p.client), "TLS_AES_128_GCM_SHA256");
+	assert_string_equal(ward_tls_group(p.client), "x25519");
+	assert_int_equal(ward_tls_peer_id(p.server, "example.org", peer, sizeof(peer)), 0);
+	assert_string_equal(peer, "spiffe://example.org/ns/default/sa/web");
+	assert_int_equal(ward_tls_peer_id(p.client, "example.org", peer, sizeof(peer)), 0);
+	/* A peer from our CA that names another trust domain is not ours. */
+	assert_int_equal(ward_tls_peer_id(p.client, "other.org", peer, sizeof(peer)),
+			 WARD_ERR_DENIED);
+
+	assert_int_equal(wolfSSL_write(p.client, "ping", 4), 4);
+	shuttle(&p);
+	assert_int_equal(wolfSSL_read(p.server, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	pair_free(&p);
+	ident_free(&id);
+}
+
+/* RFC 8446 §6.1: close_notify closes one direction only. The relay depends on
+ * the server still being able to answer after the client's close_notify. */
+static void test_half_close(void **state)
+{
+	struct pair p;
+	struct ident id;
+	char buf[64];
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(handshake(&p), 0);
+	assert_int_equal(wolfSSL_write(p.client, "request", 7), 7);
+	wolfSSL_shutdown(p.client);
+	shuttle(&p);
+	assert_int_equal(wolfSSL_read(p.server, buf, sizeof(buf)), 7);
+	assert_true(wolfSSL_read(p.server, buf, sizeof(buf)) <= 0);
+	assert_int_equal(wolfSSL_get_error(p.server, 0), WOLFSSL_ERROR_ZERO_RETURN);
+	assert_int_equal(wolfSSL_write(p.server, "reply", 5), 5);
+	shuttle(&p);
+	assert_int_equal(wolfSSL_read(p.client, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "reply", 5);
+	pair_free(&p);
+	ident_free(&id);
+}
+
+static void test_unknown_ca(void **state)
+{
+	struct pair p = { 0 };
+	struct ident good, other;
+
+	(void)state;
+	/* The server trusts only a CA that did not sign the client. */
+	ident_load(&good, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	ident_load(&other, FIX "good.pem", FIX "leaf.key", FIX "intermediate.pem");
+	assert_int_equal(ctx_new(&good, &modern, "example.org", &p.cctx), 0);
+	assert_int_equal(ctx_new(&other, &modern, "example.org", &p.sctx), 0);
+	assert_int_equal(handshake(&p), WARD_ERR_TLS);
+	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "unknown_ca");
+	pair_free(&p);
+	ident_free(&good);
+	ident_free(&other);
+}
+
+static void test_no_shared_cipher(void **state)
+{
+	struct ward_tls_policy aes = modern, chacha = modern;
+	struct pair p = { 0 };
+	struct ident id;
+
+	(void)state;
+	strcpy(aes.cipher_list, "TLS13-AES256-GCM-SHA384");
+	strcpy(chacha.cipher_list, "TLS13-CHACHA20-POLY1305-SHA256");
+	ident_load(&id, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	assert_int_equal(ctx_new(&id, &chacha, "example.org", &p.cctx), 0);
+	assert_int_equal(ctx_new(&id, &aes, "example.org", &p.sctx), 0);
+	assert_int_equal(handshake(&p), WARD_ERR_TLS);
+	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "no_shared_cipher");
+	pair_free(&p);
+	ident_free(&id);
+}
+
+static void test_expired_peer(void **state)
+{
+	struct pair p = { 0 };
+	struct ident good, old;
+
+	(void)state;
+	ident_load(&good, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	ident_load(&old, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	ward_pem_certs_free(&old.chain);
+	assert_int_equal(ward_pem_certs_load_file(FIX "expired.pem", &old.chain), 0);
+	assert_int_equal(ctx_new(&old, &modern, "example.org", &p.cctx), 0);
+	assert_int_equal(ctx_new(&good, &modern, "example.org", &p.sctx), 0);
+	assert_int_equal(handshake(&p), WARD_ERR_TLS);
+	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "expired");
+	pair_free(&p);
+	ident_free(&good);
+	ident_free(&old);
+}
+
+static void test_ctx_rejects_bad_identity(void **state)
+{
+	struct ward_tls_ctx *ctx = NULL;
+	struct ident id;
+
+	(void)state;
+	/* Our own certificate must be an X509-SVID of our trust domain. */
+	ident_load(&id, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	assert_int_equal(ctx_new(&id, &modern, "other.org", &ctx), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "not in trust domain other.org"));
+	ident_free(&id);
+	ident_load(&id, FIX "leaf-ca.pem", FIX "leaf.key", FIX "ca.pem");
+	assert_true(ctx_new(&id, &modern, "example.org", &ctx) < 0);
+	ident_free(&id);
+	/* A key that does not match the certificate. */
+	ident_load(&id, FIX "good.pem", FIX "ca.key", FIX "ca.pem");
+	assert_int_equal(ctx_new(&id, &modern, "example.org", &ctx), WARD_ERR_TLS);
+	assert_non_null(strstr(ward_err_msg(), "private key"));
+	ident_free(&id);
+	assert_null(ctx);
+}
+
+static void test_not_tls(void **state)
+{
+	struct pair p;
+	struct ident id;
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(ward_tls_session_new(p.sctx, WARD_TLS_SERVER, &p.sio, &p.server), 0);
+	assert_int_equal(ward_buf_append(&p.sio.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
+	assert_int_equal(ward_tls_handshake(p.server, &p.serr), WARD_ERR_TLS);
+	const char *reason = ward_tls_failure_reason(p.server, p.serr);
+	assert_true(!strcmp(reason, "not_tls") || !strcmp(reason, "protocol_version"));
+	pair_free(&p);
+	ident_free(&id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mtls_handshake_and_data),
+		cmocka_unit_test(test_half_close),
+		cmocka_unit_test(test_unknown_ca),
+		cmocka_unit_test(test_no_shared_cipher),
+		cmocka_unit_test(test_expired_peer),
+		cmocka_unit_test(test_ctx_rejects_bad_identity),
+		cmocka_unit_test(test_not_tls),
+	};
+
+	if (ward_tls_global_init() < 0)
+		return 1;
+	int rc = cmocka_run_group_tests_name("tls", tests, NULL, NULL);
+	ward_tls_global_cleanup();
+	return rc;
+}
