@@ -41,6 +41,7 @@ SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(SAN_OBJ)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
+.SECONDARY:
 .PHONY: all deps deps-test deps-bench test unit unit-san e2e demo bench fuzz clean help format
 all: $(BUILD)/ward
 

@@ -159,6 +159,61 @@ static int describe_leaf(struct ward_tls_ctx *t, const struct ward_tls_der *leaf
 	return 0;
 }
 
+static void shuttle(struct ward_buf *from, struct ward_buf *to)
+{
+	size_t len;
+	uint8_t *d = ward_buf_detach(from, &len);
+
+	if (d && ward_buf_append(to, d, len) < 0)
+		to->limit = 0; /* the next handshake step fails: reported below */
+	free(d);
+}
+
+/* Before a context serves traffic it must complete an mTLS handshake with
+ * itself, in memory. This proves what no single library check does on every
+ * wolfSSL build: the key matches the certificate, the chain verifies against
+ * our own bundle, and the SVID is within its validity period. */
+static int self_check(struct ward_tls_ctx *t)
+{
+	struct ward_tls_io cio, sio;
+	WOLFSSL *client = NULL, *server = NULL;
+	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN, cerr = 0, serr = 0, rc;
+
+	rc = ward_tls_session_new(t, WARD_TLS_CLIENT, &cio, &client);
+	if (rc == 0)
+		rc = ward_tls_session_new(t, WARD_TLS_SERVER, &sio, &server);
+	for (int round = 0; rc == 0 && round < 8; round++) {
+		if (crc == WARD_ERR_AGAIN)
+			crc = ward_tls_handshake(client, &cerr);
+		shuttle(&cio.out, &sio.in);
+		if (src == WARD_ERR_AGAIN)
+			src = ward_tls_handshake(server, &serr);
+		shuttle(&sio.out, &cio.in);
+		if (crc != WARD_ERR_AGAIN && src != WARD_ERR_AGAIN)
+			break;
+	}
+	if (rc == 0 && (crc != 0 || src != 0)) {
+		const char *why = src != 0 && src != WARD_ERR_AGAIN ?
+					  ward_tls_failure_reason(server, serr) :
+					  ward_tls_failure_reason(client, cerr);
+
+		rc = ward_err_set(WARD_ERR_TLS,
+				  "identity: self-check handshake failed (%s): the key must match "
+				  "the certificate, the chain must verify against the bundle, and "
+				  "the SVID must be valid now",
+				  why);
+	}
+	if (client)
+		wolfSSL_free(client);
+	if (server)
+		wolfSSL_free(server);
+	ward_buf_free(&cio.in);
+	ward_buf_free(&cio.out);
+	ward_buf_free(&sio.in);
+	ward_buf_free(&sio.out);
+	return rc;
+}
+
 int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
 		     const char *trust_domain, struct ward_tls_ctx **out)
 {
@@ -180,6 +235,8 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 	if (rc == 0)
 		rc = make_side(wolfTLSv1_3_client_method(), m, policy, chain, chain_len,
 			       &t->client);
+	if (rc == 0)
+		rc = self_check(t);
 	free(chain);
 	if (rc < 0) {
 		ward_tls_ctx_put(t);

@@ -102,7 +102,8 @@ static int add_cert(const char *name, const char *blk, size_t len, struct ward_p
 	n = wc_CertPemToDer((const unsigned char *)blk, (int)len, der, (int)len, CERT_TYPE);
 	if (n <= 0) {
 		free(der);
-		return ward_err_set(WARD_ERR_INVALID, "%s: CERTIFICATE block %zu does not decode (wolfSSL error %d)",
+		return ward_err_set(WARD_ERR_INVALID,
+				    "%s: CERTIFICATE block %zu does not decode (wolfSSL error %d)",
 				    name, out->count + 1, n);
 	}
 	certs[out->count].data = der;
@@ -130,7 +131,8 @@ int ward_pem_certs_load(const char *name, const char *pem, size_t len, struct wa
 		p = stop;
 	}
 	if (begin) {
-		rc = ward_err_set(WARD_ERR_INVALID, "%s: a PEM block is not terminated by its END line", name);
+		rc = ward_err_set(WARD_ERR_INVALID,
+				  "%s: a PEM block is not terminated by its END line", name);
 		goto fail;
 	}
 	ENSURE(out->count > 0, WARD_ERR_INVALID, "%s: no CERTIFICATE block", name);
@@ -189,8 +191,8 @@ static int decode_key(const char *name, const char *blk, size_t len, struct ward
 	if (n <= 0) {
 		free_secret((char *)out->der, len);
 		out->der = NULL;
-		return ward_err_set(WARD_ERR_INVALID, "%s: private key does not decode (wolfSSL error %d)",
-				    name, n);
+		return ward_err_set(WARD_ERR_INVALID,
+				    "%s: private key does not decode (wolfSSL error %d)", name, n);
 	}
 	out->len = (size_t)n;
 	return 0;

@@ -40,7 +40,7 @@ struct ward_der {
 
 struct ward_pem_certs {
 	struct ward_der *certs; /* owned array of count blobs, in file order */
-	size_t count;           /* >= 1 after a successful load */
+	size_t count;		/* >= 1 after a successful load */
 };
 
 enum ward_pem_key_format {
@@ -53,7 +53,7 @@ struct ward_pem_key {
 	uint8_t *der; /* owned; zeroed by ward_pem_key_free() */
 	size_t len;
 	enum ward_pem_key_format format; /* the PEM label it came from */
-	bool mode_too_open;              /* file mode has group/other bits (see above) */
+	bool mode_too_open;		 /* file mode has group/other bits (see above) */
 };
 
 /* Reads every CERTIFICATE block of the file at path into *out (which the call

@@ -28,16 +28,15 @@ static int parse(DecodedCert *dc, const uint8_t *der, size_t len, const char *wh
 	rc = wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL);
 	if (rc != 0) {
 		wc_FreeDecodedCert(dc);
-		return ward_err_set(WARD_ERR_INVALID, "%s: certificate does not parse (wolfSSL error %d)",
-				    what, rc);
+		return ward_err_set(WARD_ERR_INVALID,
+				    "%s: certificate does not parse (wolfSSL error %d)", what, rc);
 	}
 	return 0;
 }
 
 /* X509-SVID §2: an SVID has exactly one URI SAN, which is its SPIFFE ID; more
  * than one MUST be rejected (§5.2). Other SAN types are ignored. */
-static int uri_san(const DecodedCert *dc, const char *what, struct ward_spiffe_id *id,
-		   bool *found)
+static int uri_san(const DecodedCert *dc, const char *what, struct ward_spiffe_id *id, bool *found)
 {
 	const DNS_entry *e, *uri = NULL;
 	size_t n = 0;
@@ -99,7 +98,8 @@ static int leaf_rules(const DecodedCert *dc, struct ward_spiffe_id *id)
 	/* §4.4: optional, but when present both TLS purposes, since every
 	 * mesh workload is both a client and a server. */
 	ENSURE(!dc->extExtKeyUsageSet || (dc->extExtKeyUsage & both) == both, WARD_ERR_INVALID,
-	       LEAF ": extended key usage must have both serverAuth and clientAuth (X509-SVID §4.4)");
+	       LEAF
+	       ": extended key usage must have both serverAuth and clientAuth (X509-SVID §4.4)");
 	return 0;
 }
 
@@ -138,8 +138,7 @@ static int signing_rules(const DecodedCert *dc, struct ward_spiffe_id *id, bool 
 	return 0;
 }
 
-int ward_svid_signing_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id,
-			    bool *has_id)
+int ward_svid_signing_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id, bool *has_id)
 {
 	DecodedCert dc;
 	int rc;
@@ -184,7 +183,7 @@ static int cert_time(const byte *raw, int raw_len, time_t *out)
 
 	memset(&tm, 0, sizeof(tm));
 	ENSURE(raw && wc_GetDateInfo(raw, raw_len, &date, &format, &len) == 0 &&
-		       wc_GetDateAsCalendarTime(date, len, format, &tm) == 0,
+		   wc_GetDateAsCalendarTime(date, len, format, &tm) == 0,
 	       WARD_ERR_INVALID, "certificate date does not parse");
 	*out = timegm(&tm);
 	return 0;

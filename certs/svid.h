@@ -53,14 +53,13 @@ struct ward_svid_info {
 	time_t not_before;
 	time_t not_after;
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1]; /* lowercase, no separators */
-	bool is_ca;                                    /* basicConstraints cA */
+	bool is_ca;				       /* basicConstraints cA */
 };
 
 /* Checks der[0..len) against the leaf rules above and stores its SPIFFE ID in
  * *id. WARD_ERR_INVALID with a reason if the certificate does not parse or
  * breaks a rule; *id is then empty (len 0). */
-int ward_svid_leaf_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id)
-	WARD_MUST_CHECK;
+int ward_svid_leaf_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id) WARD_MUST_CHECK;
 
 /* Checks der[0..len) against the signing certificate rules above. If it
  * carries a SPIFFE ID, stores it in *id and sets *has_id; otherwise *id is
@@ -72,8 +71,8 @@ int ward_svid_signing_check(const uint8_t *der, size_t len, struct ward_spiffe_i
  * is the leaf, the rest are signing certificates. Only the per-certificate
  * rules: the issuer links and signatures are the TLS layer's (§5.1). The
  * reason names the certificate's position ("certificate 2: ..."). */
-int ward_svid_chain_check(const struct ward_der *certs, size_t count, struct ward_spiffe_id *id)
-	WARD_MUST_CHECK;
+int ward_svid_chain_check(const struct ward_der *certs, size_t count,
+			  struct ward_spiffe_id *id) WARD_MUST_CHECK;
 
 /* Validity dates, serial and cA of der[0..len). WARD_ERR_INVALID if it does
  * not parse. */

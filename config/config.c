@@ -29,7 +29,7 @@ enum seen_bit {
 struct parser {
 	struct ward_config *cfg;
 	const char *base_dir; /* relative identity paths resolve here; may be NULL */
-	unsigned seen;        /* enum seen_bit: keys whose absence means "derive" */
+	unsigned seen;	      /* enum seen_bit: keys whose absence means "derive" */
 };
 
 typedef int (*field_fn)(struct parser *p, json_t *v, const char *path);
@@ -39,22 +39,39 @@ enum field_kind { F_UINT, F_BOOL, F_ADDR, F_PATH, F_OBJ, F_FN };
 struct field {
 	const char *key;
 	enum field_kind kind;
-	size_t off;  /* F_UINT, F_BOOL, F_ADDR, F_PATH: offset in struct ward_config */
-	size_t size; /* F_UINT: width of the integer at off */
-	long long min, max;      /* F_UINT */
+	size_t off;		 /* F_UINT, F_BOOL, F_ADDR, F_PATH: offset in struct ward_config */
+	size_t size;		 /* F_UINT: width of the integer at off */
+	long long min, max;	 /* F_UINT */
 	const struct field *sub; /* F_OBJ */
-	field_fn fn;             /* F_FN */
+	field_fn fn;		 /* F_FN */
 };
 
 #define MEMBER_SIZE(m) sizeof(((struct ward_config *)0)->m)
-#define UINT_FIELD(k, m, lo, hi)                                                                  \
-	{ .key = (k), .kind = F_UINT, .off = offsetof(struct ward_config, m),                      \
-	  .size = MEMBER_SIZE(m), .min = (lo), .max = (hi) }
-#define BOOL_FIELD(k, m) { .key = (k), .kind = F_BOOL, .off = offsetof(struct ward_config, m) }
-#define ADDR_FIELD(k, m) { .key = (k), .kind = F_ADDR, .off = offsetof(struct ward_config, m) }
-#define PATH_FIELD(k, m) { .key = (k), .kind = F_PATH, .off = offsetof(struct ward_config, m) }
-#define OBJ_FIELD(k, s) { .key = (k), .kind = F_OBJ, .sub = (s) }
-#define FN_FIELD(k, f) { .key = (k), .kind = F_FN, .fn = (f) }
+#define UINT_FIELD(k, m, lo, hi)                                                                   \
+	{                                                                                          \
+		.key = (k), .kind = F_UINT, .off = offsetof(struct ward_config, m),                \
+		.size = MEMBER_SIZE(m), .min = (lo), .max = (hi)                                   \
+	}
+#define BOOL_FIELD(k, m)                                                                           \
+	{                                                                                          \
+		.key = (k), .kind = F_BOOL, .off = offsetof(struct ward_config, m)                 \
+	}
+#define ADDR_FIELD(k, m)                                                                           \
+	{                                                                                          \
+		.key = (k), .kind = F_ADDR, .off = offsetof(struct ward_config, m)                 \
+	}
+#define PATH_FIELD(k, m)                                                                           \
+	{                                                                                          \
+		.key = (k), .kind = F_PATH, .off = offsetof(struct ward_config, m)                 \
+	}
+#define OBJ_FIELD(k, s)                                                                            \
+	{                                                                                          \
+		.key = (k), .kind = F_OBJ, .sub = (s)                                              \
+	}
+#define FN_FIELD(k, f)                                                                             \
+	{                                                                                          \
+		.key = (k), .kind = F_FN, .fn = (f)                                                \
+	}
 
 /* ---- error text ---------------------------------------------------------- */
 
@@ -79,11 +96,16 @@ static const char *describe(const json_t *v, char *buf, size_t len)
 	case JSON_REAL:
 		snprintf(buf, len, "%g", json_real_value(v));
 		return buf;
-	case JSON_TRUE: return "true";
-	case JSON_FALSE: return "false";
-	case JSON_NULL: return "null";
-	case JSON_ARRAY: return "an array";
-	case JSON_OBJECT: return "an object";
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	case JSON_NULL:
+		return "null";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_OBJECT:
+		return "an object";
 	}
 	return "?";
 }
@@ -153,9 +175,10 @@ static int check_trust_domain(const char *s)
 		char c = s[i];
 
 		ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-			       c == '_',
+			   c == '_',
 		       WARD_ERR_INVALID,
-		       "\"%.64s\": character %zu not allowed (lowercase letters, digits, '.', '-', '_')",
+		       "\"%.64s\": character %zu not allowed (lowercase letters, digits, '.', '-', "
+		       "'_')",
 		       s, i + 1);
 	}
 	return 0;
@@ -174,8 +197,8 @@ static int check_workload_api(const char *s)
 {
 	ENSURE(!strncmp(s, "unix:///", 8) && s[8] != '\0', WARD_ERR_INVALID,
 	       "\"%.64s\" must be unix:///absolute/path", s);
-	ENSURE(strlen(s + 7) <= MAX_SUN_PATH, WARD_ERR_INVALID,
-	       "socket path longer than %d bytes", MAX_SUN_PATH);
+	ENSURE(strlen(s + 7) <= MAX_SUN_PATH, WARD_ERR_INVALID, "socket path longer than %d bytes",
+	       MAX_SUN_PATH);
 	return 0;
 }
 
@@ -318,8 +341,7 @@ static int parse_field(struct parser *p, const struct field *f, json_t *v, const
 	return ward_err_set(WARD_ERR_INVALID, "%s: no such field kind", path);
 }
 
-static int parse_object(struct parser *p, json_t *obj, const char *path,
-			const struct field *fields)
+static int parse_object(struct parser *p, json_t *obj, const char *path, const struct field *fields)
 {
 	char sub[KEY_PATH_LEN];
 	const struct field *f;
@@ -328,7 +350,8 @@ static int parse_object(struct parser *p, json_t *obj, const char *path,
 
 	if (!json_is_object(obj))
 		return type_error(*path ? path : "config", "an object", obj);
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		join_path(sub, sizeof(sub), path, key);
 		for (f = fields; f->key && strcmp(f->key, key); f++)
 			;
@@ -487,7 +510,8 @@ static int parse_port_key(const char *key, uint16_t *port)
 }
 
 static int parse_port_ids(json_t *v, const char *path, const char *key,
-			  const struct ward_port_ids *prev, size_t n_prev, struct ward_port_ids *out)
+			  const struct ward_port_ids *prev, size_t n_prev,
+			  struct ward_port_ids *out)
 {
 	char sub[KEY_PATH_LEN];
 	size_t i;
@@ -516,7 +540,8 @@ static int parse_client_ids(struct parser *p, json_t *v, const char *path)
 	out = calloc(json_object_size(v) + 1, sizeof(*out));
 	if (!out)
 		return nomem(path);
-	json_object_foreach(v, key, ids) {
+	json_object_foreach(v, key, ids)
+	{
 		rc = parse_port_ids(ids, path, key, out, n, &out[n]);
 		if (rc < 0)
 			break;
@@ -560,10 +585,10 @@ static int parse_workload_api(struct parser *p, json_t *v, const char *path)
 }
 
 static const struct field files_fields[] = {
-	PATH_FIELD("cert", identity.cert_file),
-	PATH_FIELD("key", identity.key_file),
-	PATH_FIELD("bundle", identity.bundle_file),
-	{ 0 },
+    PATH_FIELD("cert", identity.cert_file),
+    PATH_FIELD("key", identity.key_file),
+    PATH_FIELD("bundle", identity.bundle_file),
+    {0},
 };
 
 static int parse_files(struct parser *p, json_t *v, const char *path)
@@ -575,15 +600,15 @@ static int parse_files(struct parser *p, json_t *v, const char *path)
 	       path);
 	ENSURE(c->identity.key_file, WARD_ERR_INVALID, "%s.key: required (with cert and bundle)",
 	       path);
-	ENSURE(c->identity.bundle_file, WARD_ERR_INVALID,
-	       "%s.bundle: required (with cert and key)", path);
+	ENSURE(c->identity.bundle_file, WARD_ERR_INVALID, "%s.bundle: required (with cert and key)",
+	       path);
 	return 0;
 }
 
 static const struct field identity_fields[] = {
-	FN_FIELD("workload_api", parse_workload_api),
-	FN_FIELD("files", parse_files),
-	{ 0 },
+    FN_FIELD("workload_api", parse_workload_api),
+    FN_FIELD("files", parse_files),
+    {0},
 };
 
 static int parse_identity(struct parser *p, json_t *v, const char *path)
@@ -608,7 +633,7 @@ static int parse_gid(struct parser *p, json_t *v, const char *path)
 
 static int parse_mode(struct parser *p, json_t *v, const char *path)
 {
-	static const char *const words[] = { "strict", "permissive", NULL };
+	static const char *const words[] = {"strict", "permissive", NULL};
 	char *s = NULL;
 
 	GUARD(parse_word(v, path, words, &s));
@@ -619,14 +644,14 @@ static int parse_mode(struct parser *p, json_t *v, const char *path)
 
 static int parse_profile(struct parser *p, json_t *v, const char *path)
 {
-	static const char *const words[] = { "modern", "fips", NULL };
+	static const char *const words[] = {"modern", "fips", NULL};
 
 	return parse_word(v, path, words, &p->cfg->tls.profile);
 }
 
 static int parse_level(struct parser *p, json_t *v, const char *path)
 {
-	static const char *const words[] = { "debug", "info", "warn", "error", NULL };
+	static const char *const words[] = {"debug", "info", "warn", "error", NULL};
 
 	return parse_word(v, path, words, &p->cfg->log.level);
 }
@@ -669,90 +694,90 @@ static int parse_sigalgs(struct parser *p, json_t *v, const char *path)
 /* ---- the schema (README documents each key, default and range) ----------- */
 
 static const struct field proxy_fields[] = {
-	UINT_FIELD("uid", proxy.uid, 0, UINT32_MAX - 1), /* (uid_t)-1 means "no change" */
-	FN_FIELD("gid", parse_gid),
-	UINT_FIELD("workers", proxy.workers, 0, 256),
-	{ 0 },
+    UINT_FIELD("uid", proxy.uid, 0, UINT32_MAX - 1), /* (uid_t)-1 means "no change" */
+    FN_FIELD("gid", parse_gid),
+    UINT_FIELD("workers", proxy.workers, 0, 256),
+    {0},
 };
 
 static const struct field outbound_fields[] = {
-	ADDR_FIELD("listen", outbound.listen),
-	FN_FIELD("mesh_cidrs", parse_mesh_cidrs),
-	FN_FIELD("passthrough_ports", parse_passthrough_ports),
-	FN_FIELD("allowed_server_ids", parse_server_ids),
-	{ 0 },
+    ADDR_FIELD("listen", outbound.listen),
+    FN_FIELD("mesh_cidrs", parse_mesh_cidrs),
+    FN_FIELD("passthrough_ports", parse_passthrough_ports),
+    FN_FIELD("allowed_server_ids", parse_server_ids),
+    {0},
 };
 
 static const struct field inbound_fields[] = {
-	ADDR_FIELD("listen", inbound.listen),
-	FN_FIELD("mode", parse_mode),
-	FN_FIELD("allowed_client_ids", parse_client_ids),
-	{ 0 },
+    ADDR_FIELD("listen", inbound.listen),
+    FN_FIELD("mode", parse_mode),
+    FN_FIELD("allowed_client_ids", parse_client_ids),
+    {0},
 };
 
 static const struct field tls_fields[] = {
-	FN_FIELD("profile", parse_profile),
-	FN_FIELD("cipher_suites", parse_suites),
-	FN_FIELD("groups", parse_groups),
-	FN_FIELD("signature_algorithms", parse_sigalgs),
-	UINT_FIELD("handshake_timeout_ms", tls.handshake_timeout_ms, 100, 60000),
-	{ 0 },
+    FN_FIELD("profile", parse_profile),
+    FN_FIELD("cipher_suites", parse_suites),
+    FN_FIELD("groups", parse_groups),
+    FN_FIELD("signature_algorithms", parse_sigalgs),
+    UINT_FIELD("handshake_timeout_ms", tls.handshake_timeout_ms, 100, 60000),
+    {0},
 };
 
 /* Linux caps TCP_KEEPIDLE / TCP_KEEPINTVL at 32767 s and TCP_KEEPCNT at 127. */
 static const struct field keepalive_fields[] = {
-	UINT_FIELD("idle_s", tcp.keepalive_idle_s, 1, 32767),
-	UINT_FIELD("interval_s", tcp.keepalive_interval_s, 1, 32767),
-	UINT_FIELD("count", tcp.keepalive_count, 1, 127),
-	{ 0 },
+    UINT_FIELD("idle_s", tcp.keepalive_idle_s, 1, 32767),
+    UINT_FIELD("interval_s", tcp.keepalive_interval_s, 1, 32767),
+    UINT_FIELD("count", tcp.keepalive_count, 1, 127),
+    {0},
 };
 
 static const struct field tcp_fields[] = {
-	BOOL_FIELD("nodelay", tcp.nodelay),
-	OBJ_FIELD("keepalive", keepalive_fields),
-	FN_FIELD("congestion", parse_congestion),
-	BOOL_FIELD("fastopen", tcp.fastopen),
-	{ 0 },
+    BOOL_FIELD("nodelay", tcp.nodelay),
+    OBJ_FIELD("keepalive", keepalive_fields),
+    FN_FIELD("congestion", parse_congestion),
+    BOOL_FIELD("fastopen", tcp.fastopen),
+    {0},
 };
 
 static const struct field limits_fields[] = {
-	UINT_FIELD("max_connections", limits.max_connections, 1, 1000000),
-	UINT_FIELD("buffer_bytes", limits.buffer_bytes, 4096, 16777216),
-	UINT_FIELD("connect_timeout_ms", limits.connect_timeout_ms, 100, 300000),
-	UINT_FIELD("idle_timeout_s", limits.idle_timeout_s, 0, 604800),
-	UINT_FIELD("drain_timeout_s", limits.drain_timeout_s, 0, 3600),
-	{ 0 },
+    UINT_FIELD("max_connections", limits.max_connections, 1, 1000000),
+    UINT_FIELD("buffer_bytes", limits.buffer_bytes, 4096, 16777216),
+    UINT_FIELD("connect_timeout_ms", limits.connect_timeout_ms, 100, 300000),
+    UINT_FIELD("idle_timeout_s", limits.idle_timeout_s, 0, 604800),
+    UINT_FIELD("drain_timeout_s", limits.drain_timeout_s, 0, 3600),
+    {0},
 };
 
 static const struct field admin_fields[] = {
-	ADDR_FIELD("listen", admin.listen),
-	{ 0 },
+    ADDR_FIELD("listen", admin.listen),
+    {0},
 };
 
 static const struct field log_fields[] = {
-	FN_FIELD("level", parse_level),
-	{ 0 },
+    FN_FIELD("level", parse_level),
+    {0},
 };
 
 static const struct field top_fields[] = {
-	FN_FIELD("trust_domain", parse_trust_domain),
-	FN_FIELD("identity", parse_identity),
-	OBJ_FIELD("proxy", proxy_fields),
-	OBJ_FIELD("outbound", outbound_fields),
-	OBJ_FIELD("inbound", inbound_fields),
-	OBJ_FIELD("tls", tls_fields),
-	OBJ_FIELD("tcp", tcp_fields),
-	OBJ_FIELD("limits", limits_fields),
-	OBJ_FIELD("admin", admin_fields),
-	OBJ_FIELD("log", log_fields),
-	{ 0 },
+    FN_FIELD("trust_domain", parse_trust_domain),
+    FN_FIELD("identity", parse_identity),
+    OBJ_FIELD("proxy", proxy_fields),
+    OBJ_FIELD("outbound", outbound_fields),
+    OBJ_FIELD("inbound", inbound_fields),
+    OBJ_FIELD("tls", tls_fields),
+    OBJ_FIELD("tcp", tcp_fields),
+    OBJ_FIELD("limits", limits_fields),
+    OBJ_FIELD("admin", admin_fields),
+    OBJ_FIELD("log", log_fields),
+    {0},
 };
 
 /* ---- defaults and finish ------------------------------------------------- */
 
 static int default_lists(struct ward_config *c)
 {
-	static const char *const cidrs[] = { "0.0.0.0/0", "::/0" };
+	static const char *const cidrs[] = {"0.0.0.0/0", "::/0"};
 	size_t i;
 
 	c->outbound.mesh_cidrs = calloc(2, sizeof(*c->outbound.mesh_cidrs));
@@ -877,7 +902,7 @@ static int finish(struct parser *p)
 
 static int load_json(json_t *root, const char *base_dir, struct ward_config **out)
 {
-	struct parser p = { .base_dir = base_dir };
+	struct parser p = {.base_dir = base_dir};
 	int rc;
 
 	p.cfg = calloc(1, sizeof(*p.cfg));
@@ -1022,8 +1047,7 @@ static int parse_port(const char *s, uint16_t *out)
 }
 
 /* Splits "ip:port" / "[ip6]:port" into a NUL-terminated host and the port text. */
-static int split_host_port(const char *text, char *host, size_t len, const char **port,
-			   bool *v6)
+static int split_host_port(const char *text, char *host, size_t len, const char **port, bool *v6)
 {
 	const char *start = text, *end;
 

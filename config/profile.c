@@ -19,9 +19,9 @@ struct suite {
 };
 
 static const struct suite suites[] = {
-	{ "TLS_AES_128_GCM_SHA256", "TLS13-AES128-GCM-SHA256", true },
-	{ "TLS_AES_256_GCM_SHA384", "TLS13-AES256-GCM-SHA384", true },
-	{ "TLS_CHACHA20_POLY1305_SHA256", "TLS13-CHACHA20-POLY1305-SHA256", false },
+    {"TLS_AES_128_GCM_SHA256", "TLS13-AES128-GCM-SHA256", true},
+    {"TLS_AES_256_GCM_SHA384", "TLS13-AES256-GCM-SHA384", true},
+    {"TLS_CHACHA20_POLY1305_SHA256", "TLS13-CHACHA20-POLY1305-SHA256", false},
 };
 
 /* IANA "TLS Supported Groups" names first, then the aliases people type. */
@@ -32,9 +32,9 @@ struct group {
 };
 
 static const struct group groups[] = {
-	{ { "x25519" }, WOLFSSL_ECC_X25519, false },
-	{ { "secp256r1", "P-256", "prime256v1" }, WOLFSSL_ECC_SECP256R1, true },
-	{ { "secp384r1", "P-384" }, WOLFSSL_ECC_SECP384R1, true },
+    {{"x25519"}, WOLFSSL_ECC_X25519, false},
+    {{"secp256r1", "P-256", "prime256v1"}, WOLFSSL_ECC_SECP256R1, true},
+    {{"secp384r1", "P-384"}, WOLFSSL_ECC_SECP384R1, true},
 };
 
 /* RFC 8446 section 4.2.3 SignatureScheme names -> wolfSSL's "<sig>+<hash>"
@@ -48,17 +48,17 @@ struct sigalg {
 };
 
 static const struct sigalg sigalgs[] = {
-	{ "ecdsa_secp256r1_sha256", "ECDSA+SHA256", true },
-	{ "ecdsa_secp384r1_sha384", "ECDSA+SHA384", true },
-	{ "ecdsa_secp521r1_sha512", "ECDSA+SHA512", true },
-	{ "rsa_pss_rsae_sha256", "RSA-PSS+SHA256", true },
-	{ "rsa_pss_rsae_sha384", "RSA-PSS+SHA384", true },
-	{ "rsa_pss_rsae_sha512", "RSA-PSS+SHA512", true },
-	{ "rsa_pss_pss_sha256", "RSA-PSS+SHA256", true },
-	{ "rsa_pss_pss_sha384", "RSA-PSS+SHA384", true },
-	{ "rsa_pss_pss_sha512", "RSA-PSS+SHA512", true },
+    {"ecdsa_secp256r1_sha256", "ECDSA+SHA256", true},
+    {"ecdsa_secp384r1_sha384", "ECDSA+SHA384", true},
+    {"ecdsa_secp521r1_sha512", "ECDSA+SHA512", true},
+    {"rsa_pss_rsae_sha256", "RSA-PSS+SHA256", true},
+    {"rsa_pss_rsae_sha384", "RSA-PSS+SHA384", true},
+    {"rsa_pss_rsae_sha512", "RSA-PSS+SHA512", true},
+    {"rsa_pss_pss_sha256", "RSA-PSS+SHA256", true},
+    {"rsa_pss_pss_sha384", "RSA-PSS+SHA384", true},
+    {"rsa_pss_pss_sha512", "RSA-PSS+SHA512", true},
 #ifdef HAVE_ED25519
-	{ "ed25519", "ED25519", false },
+    {"ed25519", "ED25519", false},
 #endif
 };
 
@@ -71,22 +71,22 @@ struct profile {
 	size_t n_suites, n_groups, n_sigalgs;
 };
 
-static const char *const modern_suites[] = { "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-					     "TLS_CHACHA20_POLY1305_SHA256" };
-static const char *const modern_groups[] = { "x25519", "secp256r1" };
+static const char *const modern_suites[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+					    "TLS_CHACHA20_POLY1305_SHA256"};
+static const char *const modern_groups[] = {"x25519", "secp256r1"};
 /* RSA-PSS stays in modern because SPIRE can issue RSA SVIDs; Ed25519 stays
  * out so that the profile is the same whichever wolfSSL ward is linked to. */
-static const char *const modern_sigalgs[] = { "ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384",
-					      "rsa_pss_rsae_sha256" };
-static const char *const fips_suites[] = { "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384" };
-static const char *const fips_groups[] = { "secp256r1", "secp384r1" };
-static const char *const fips_sigalgs[] = { "ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384" };
+static const char *const modern_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384",
+					     "rsa_pss_rsae_sha256"};
+static const char *const fips_suites[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
+static const char *const fips_groups[] = {"secp256r1", "secp384r1"};
+static const char *const fips_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384"};
 
 static const struct profile profiles[] = {
-	{ "modern", false, modern_suites, modern_groups, modern_sigalgs, N(modern_suites),
-	  N(modern_groups), N(modern_sigalgs) },
-	{ "fips", true, fips_suites, fips_groups, fips_sigalgs, N(fips_suites), N(fips_groups),
-	  N(fips_sigalgs) },
+    {"modern", false, modern_suites, modern_groups, modern_sigalgs, N(modern_suites),
+     N(modern_groups), N(modern_sigalgs)},
+    {"fips", true, fips_suites, fips_groups, fips_sigalgs, N(fips_suites), N(fips_groups),
+     N(fips_sigalgs)},
 };
 
 static int find_profile(const char *name, const struct profile **out)
@@ -101,8 +101,8 @@ static int find_profile(const char *name, const struct profile **out)
 			return 0;
 		}
 	}
-	return ward_err_set(WARD_ERR_INVALID, "tls.profile: must be one of modern, fips (got \"%.64s\")",
-			    name);
+	return ward_err_set(WARD_ERR_INVALID,
+			    "tls.profile: must be one of modern, fips (got \"%.64s\")", name);
 }
 
 /* Appends tok to a ':'-joined list. */
@@ -149,9 +149,9 @@ static int find_suite(const char *name, bool fips, const struct suite **out)
 	       "\"%.64s\" is a TLS 1.2 cipher suite; ward is TLS 1.3 only", name);
 	ENSURE(strncmp(name, "TLS_AES_128_CCM", 15), WARD_ERR_INVALID,
 	       "\"%s\" is not supported (AES-GCM and ChaCha20-Poly1305 only)", name);
-	return ward_err_set(WARD_ERR_INVALID,
-			    "unknown cipher suite \"%.64s\" (use IANA names, e.g. TLS_AES_128_GCM_SHA256)",
-			    name);
+	return ward_err_set(
+	    WARD_ERR_INVALID,
+	    "unknown cipher suite \"%.64s\" (use IANA names, e.g. TLS_AES_128_GCM_SHA256)", name);
 }
 
 static int find_group(const char *name, bool fips, const struct group **out)
@@ -168,9 +168,9 @@ static int find_group(const char *name, bool fips, const struct group **out)
 			return 0;
 		}
 	}
-	return ward_err_set(WARD_ERR_INVALID,
-			    "unknown group \"%.64s\" (known: x25519, secp256r1 (P-256), secp384r1 (P-384))",
-			    name);
+	return ward_err_set(
+	    WARD_ERR_INVALID,
+	    "unknown group \"%.64s\" (known: x25519, secp256r1 (P-256), secp384r1 (P-384))", name);
 }
 
 static int find_sigalg(const char *name, bool fips, const struct sigalg **out)
@@ -188,7 +188,7 @@ static int find_sigalg(const char *name, bool fips, const struct sigalg **out)
 	/* RFC 8446 section 4.2.3: PKCS#1 v1.5, SHA-1 and DSA schemes may not
 	 * sign a TLS 1.3 handshake. */
 	ENSURE(strncmp(name, "rsa_pkcs1_", 10) && strncmp(name, "dsa_", 4) &&
-		       strcmp(name, "ecdsa_sha1"),
+		   strcmp(name, "ecdsa_sha1"),
 	       WARD_ERR_INVALID, "\"%s\" is a TLS 1.2 signature algorithm; ward is TLS 1.3 only",
 	       name);
 	ENSURE(strcmp(name, "ed25519") && strcmp(name, "ed448"), WARD_ERR_INVALID,
@@ -291,16 +291,26 @@ const char *ward_tls_cipher_iana(const char *wolf_name)
 const char *ward_tls_group_name(int wolf_group)
 {
 	switch (wolf_group) {
-	case WOLFSSL_ECC_SECP256R1: return "secp256r1";
-	case WOLFSSL_ECC_SECP384R1: return "secp384r1";
-	case WOLFSSL_ECC_SECP521R1: return "secp521r1";
-	case WOLFSSL_ECC_X25519: return "x25519";
-	case WOLFSSL_ECC_X448: return "x448";
-	case WOLFSSL_FFDHE_2048: return "ffdhe2048";
-	case WOLFSSL_FFDHE_3072: return "ffdhe3072";
-	case WOLFSSL_FFDHE_4096: return "ffdhe4096";
-	case WOLFSSL_FFDHE_6144: return "ffdhe6144";
-	case WOLFSSL_FFDHE_8192: return "ffdhe8192";
+	case WOLFSSL_ECC_SECP256R1:
+		return "secp256r1";
+	case WOLFSSL_ECC_SECP384R1:
+		return "secp384r1";
+	case WOLFSSL_ECC_SECP521R1:
+		return "secp521r1";
+	case WOLFSSL_ECC_X25519:
+		return "x25519";
+	case WOLFSSL_ECC_X448:
+		return "x448";
+	case WOLFSSL_FFDHE_2048:
+		return "ffdhe2048";
+	case WOLFSSL_FFDHE_3072:
+		return "ffdhe3072";
+	case WOLFSSL_FFDHE_4096:
+		return "ffdhe4096";
+	case WOLFSSL_FFDHE_6144:
+		return "ffdhe6144";
+	case WOLFSSL_FFDHE_8192:
+		return "ffdhe8192";
 	}
 	return "unknown";
 }
@@ -312,11 +322,11 @@ const char *ward_tls_group_iana(const char *wolf_curve_name)
 	static const struct {
 		const char *wolf, *iana;
 	} map[] = {
-		{ "X25519", "x25519" },       { "X448", "x448" },
-		{ "SECP256R1", "secp256r1" }, { "SECP384R1", "secp384r1" },
-		{ "SECP521R1", "secp521r1" }, { "FFDHE_2048", "ffdhe2048" },
-		{ "FFDHE_3072", "ffdhe3072" }, { "FFDHE_4096", "ffdhe4096" },
-		{ "FFDHE_6144", "ffdhe6144" }, { "FFDHE_8192", "ffdhe8192" },
+	    {"X25519", "x25519"},	 {"X448", "x448"},
+	    {"SECP256R1", "secp256r1"},	 {"SECP384R1", "secp384r1"},
+	    {"SECP521R1", "secp521r1"},	 {"FFDHE_2048", "ffdhe2048"},
+	    {"FFDHE_3072", "ffdhe3072"}, {"FFDHE_4096", "ffdhe4096"},
+	    {"FFDHE_6144", "ffdhe6144"}, {"FFDHE_8192", "ffdhe8192"},
 	};
 	size_t i;
 

@@ -9,8 +9,7 @@
  * trust domain has one spelling and compares byte-wise. */
 static bool td_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-	       c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
 /* Characters of a path segment (SPIFFE-ID §2.2): the RFC 3986 unreserved set
@@ -147,8 +146,8 @@ int ward_spiffe_id_parse(const char *s, size_t len, struct ward_spiffe_id *out)
 	out->text[len] = '\0';
 	out->len = len;
 	slash = memchr(s + WARD_SPIFFE_SCHEME_LEN, '/', len - WARD_SPIFFE_SCHEME_LEN);
-	out->td_len = slash ? (size_t)(slash - s) - WARD_SPIFFE_SCHEME_LEN
-			    : len - WARD_SPIFFE_SCHEME_LEN;
+	out->td_len =
+	    slash ? (size_t)(slash - s) - WARD_SPIFFE_SCHEME_LEN : len - WARD_SPIFFE_SCHEME_LEN;
 	return 0;
 }
 

@@ -24,7 +24,7 @@
 #include "agent/err.h"
 
 #define WARD_SPIFFE_ID_MAX 2048 /* bytes, SPIFFE-ID §2.3 */
-#define WARD_SPIFFE_TD_MAX 255  /* bytes, SPIFFE-ID §2.3 (RFC 3986 host) */
+#define WARD_SPIFFE_TD_MAX 255	/* bytes, SPIFFE-ID §2.3 (RFC 3986 host) */
 #define WARD_SPIFFE_SCHEME "spiffe://"
 #define WARD_SPIFFE_SCHEME_LEN 9
 
@@ -32,8 +32,8 @@
  * value or memcpy. Fill it only with ward_spiffe_id_parse(). */
 struct ward_spiffe_id {
 	char text[WARD_SPIFFE_ID_MAX + 1]; /* the ID, NUL-terminated */
-	size_t len;                         /* strlen(text) */
-	size_t td_len; /* trust domain is text[9 .. 9 + td_len) */
+	size_t len;			   /* strlen(text) */
+	size_t td_len;			   /* trust domain is text[9 .. 9 + td_len) */
 };
 
 /* Validates s[0..len) and copies it into *out. On failure returns

@@ -139,3 +139,89 @@ summary() {
   echo "$1: $WARD_PASS passed, $WARD_FAIL failed"
   [ "$WARD_FAIL" -eq 0 ]
 }
+
+# --- helpers for the mesh scenario suites (test_mesh*.sh, test_lifecycle.sh) ---
+WARD_PY=${WARD_PY:-/usr/bin/python3}
+WARD_MESH_PY=$WARD_ROOT/tests/e2e/mesh.py
+declare -A WARD_HOLD_FD=()
+
+# wait_port NAME PORT: until something listens on PORT in pod NAME (5 s).
+wait_port() {
+  local i
+  for i in $(seq 1 50); do
+    pod "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  echo "nothing listening on $2 in pod $1" >&2
+  return 1
+}
+
+# serve NAME KIND PORT: a tests/e2e/mesh.py server (echo, banner, eof) in pod NAME.
+serve() {
+  pod_bg "$1" "$WARD_PY" "$WARD_MESH_PY" "$2" "$3"
+  wait_port "$1" "$3"
+}
+
+# mesh NAME CMD ARGS...: a tests/e2e/mesh.py client in pod NAME, with a timeout.
+mesh() {
+  local name=$1
+  shift
+  pod "$name" timeout "${MESH_CLIENT_TIMEOUT:-30}" "$WARD_PY" "$WARD_MESH_PY" "$@"
+}
+
+# log_mark NAME: the current length of NAME's log, for log_since.
+log_mark() { wc -l <"$WARD_TMP/$1.log" 2>/dev/null || echo 0; }
+# log_since NAME MARK: the log lines written after log_mark returned MARK.
+log_since() { tail -n "+$(($2 + 1))" "$WARD_TMP/$1.log"; }
+# log_grep NAME MARK PATTERN...: a line after MARK holds every (fixed) PATTERN.
+log_grep() {
+  local name=$1 mark=$2 lines p
+  shift 2
+  lines=$(log_since "$name" "$mark")
+  for p in "$@"; do
+    lines=$(grep -F -- "$p" <<<"$lines" || true)
+  done
+  [ -n "$lines" ] || { echo "  no line in $name.log after $mark with: $*" >&2; return 1; }
+}
+# wait_log NAME MARK SECONDS PATTERN...: log_grep, retried for up to SECONDS.
+wait_log() {
+  local name=$1 mark=$2 secs=$3 i
+  shift 3
+  for i in $(seq 1 $((secs * 10))); do
+    log_grep "$name" "$mark" "$@" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log_grep "$name" "$mark" "$@"
+}
+
+# A long-lived connection from pod NAME: hold_open ID NAME HOST PORT starts it
+# (mesh.py hold fed through a fifo); hold_ping ID TEXT round-trips one line on
+# it; hold_quit ID half-closes it and waits for the server's close.
+hold_open() {
+  local id=$1 name=$2 host=$3 port=$4 fd
+  mkfifo "$WARD_TMP/hold-$id.in"
+  exec {fd}<>"$WARD_TMP/hold-$id.in"
+  WARD_HOLD_FD[$id]=$fd
+  pod_bg "$name" "$WARD_PY" "$WARD_MESH_PY" hold "$host" "$port" \
+    <"$WARD_TMP/hold-$id.in" >"$WARD_TMP/hold-$id.out"
+  hold_wait "$id" "connected" 10
+}
+hold_wait() { # ID PREFIX SECONDS
+  local i
+  for i in $(seq 1 $(($3 * 10))); do
+    grep -q "^$2" "$WARD_TMP/hold-$1.out" 2>/dev/null && return 0
+    grep -q "^fail" "$WARD_TMP/hold-$1.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  echo "  hold $1: no '$2'; output:" >&2
+  sed 's/^/    /' "$WARD_TMP/hold-$1.out" >&2
+  return 1
+}
+hold_ping() {
+  echo "$2" >&"${WARD_HOLD_FD[$1]}"
+  hold_wait "$1" "ok $2$" 10
+}
+hold_quit() {
+  echo quit >&"${WARD_HOLD_FD[$1]}"
+  hold_wait "$1" "closed" "${3:-10}"
+}

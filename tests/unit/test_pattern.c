@@ -20,14 +20,14 @@ static void invalid(const char *pattern, const char *why)
 static void test_validate(void **state)
 {
 	static const char *ok[] = {
-		"spiffe://example.org",
-		"spiffe://example.org/web",
-		"spiffe://example.org/*",
-		"spiffe://example.org/**",
-		"spiffe://example.org/ns/*/sa/web",
-		"spiffe://example.org/ns/*/sa/*",
-		"spiffe://example.org/*/*/**",
-		"spiffe://example.org/ns/prod/**",
+	    "spiffe://example.org",
+	    "spiffe://example.org/web",
+	    "spiffe://example.org/*",
+	    "spiffe://example.org/**",
+	    "spiffe://example.org/ns/*/sa/web",
+	    "spiffe://example.org/ns/*/sa/*",
+	    "spiffe://example.org/*/*/**",
+	    "spiffe://example.org/ns/prod/**",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (ward_id_pattern_validate(ok[i]) != 0)
@@ -48,7 +48,8 @@ static void test_validate(void **state)
 	invalid("spiffe://example.org/../*", "\".\" or \"..\"");
 	invalid("spiffe://example.org/*?x", "\"*\" must be a whole path segment");
 	invalid("spiffe://example.org/a?x", "query");
-	assert_string_equal(ward_err_msg(), "id pattern \"spiffe://example.org/a?x\": a query is not allowed");
+	assert_string_equal(ward_err_msg(),
+			    "id pattern \"spiffe://example.org/a?x\": a query is not allowed");
 }
 
 struct row {
@@ -57,49 +58,49 @@ struct row {
 };
 
 static const struct row table[] = {
-	/* Literal patterns match byte for byte. */
-	{"spiffe://example.org/web", "spiffe://example.org/web", true},
-	{"spiffe://example.org/web", "spiffe://example.org/Web", false},
-	{"spiffe://example.org/web", "spiffe://example.org/web/x", false},
-	{"spiffe://example.org/web", "spiffe://example.org/we", false},
-	{"spiffe://example.org/web", "spiffe://example.com/web", false},
-	{"spiffe://example.org", "spiffe://example.org", true},
-	{"spiffe://example.org", "spiffe://example.org/web", false},
-	/* The trust domain is literal and whole: no suffix or prefix match. */
-	{"spiffe://example.org/**", "spiffe://evil-example.org/web", false},
-	{"spiffe://example.org/**", "spiffe://example.org.evil/web", false},
-	{"spiffe://example.org/**", "spiffe://sub.example.org/web", false},
-	/* "*" is exactly one segment. */
-	{"spiffe://example.org/*", "spiffe://example.org/web", true},
-	{"spiffe://example.org/*", "spiffe://example.org", false},
-	{"spiffe://example.org/*", "spiffe://example.org/a/b", false},
-	{"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/prod/sa/web", true},
-	{"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/a/b/sa/web", false},
-	{"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/prod/sa/db", false},
-	{"spiffe://example.org/ns/*/sa/*", "spiffe://example.org/ns/prod/sa/db", true},
-	/* "**" is zero or more trailing segments. */
-	{"spiffe://example.org/**", "spiffe://example.org", true},
-	{"spiffe://example.org/**", "spiffe://example.org/web", true},
-	{"spiffe://example.org/**", "spiffe://example.org/anything/deep", true},
-	{"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/prod", true},
-	{"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/prod/sa/web", true},
-	{"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/production/sa/web", false},
-	{"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns", false},
-	{"spiffe://example.org/*/**", "spiffe://example.org", false},
-	{"spiffe://example.org/*/**", "spiffe://example.org/a", true},
-	{"spiffe://example.org/*/**", "spiffe://example.org/a/b/c", true},
-	/* Invalid IDs never match, whatever the pattern. */
-	{"spiffe://example.org/**", "spiffe://example.org/", false},
-	{"spiffe://example.org/**", "spiffe://example.org/a//b", false},
-	{"spiffe://example.org/**", "spiffe://example.org/../x", false},
-	{"spiffe://example.org/**", "spiffe://Example.org/x", false},
-	{"spiffe://example.org/*", "spiffe://example.org/*", false},
-	{"spiffe://example.org/**", "", false},
-	/* Invalid patterns never match. */
-	{"spiffe://*/**", "spiffe://example.org/x", false},
-	{"spiffe://example.org/**/x", "spiffe://example.org/a/x", false},
-	{"spiffe://example.org/web-*", "spiffe://example.org/web-1", false},
-	{"", "spiffe://example.org/x", false},
+    /* Literal patterns match byte for byte. */
+    {"spiffe://example.org/web", "spiffe://example.org/web", true},
+    {"spiffe://example.org/web", "spiffe://example.org/Web", false},
+    {"spiffe://example.org/web", "spiffe://example.org/web/x", false},
+    {"spiffe://example.org/web", "spiffe://example.org/we", false},
+    {"spiffe://example.org/web", "spiffe://example.com/web", false},
+    {"spiffe://example.org", "spiffe://example.org", true},
+    {"spiffe://example.org", "spiffe://example.org/web", false},
+    /* The trust domain is literal and whole: no suffix or prefix match. */
+    {"spiffe://example.org/**", "spiffe://evil-example.org/web", false},
+    {"spiffe://example.org/**", "spiffe://example.org.evil/web", false},
+    {"spiffe://example.org/**", "spiffe://sub.example.org/web", false},
+    /* "*" is exactly one segment. */
+    {"spiffe://example.org/*", "spiffe://example.org/web", true},
+    {"spiffe://example.org/*", "spiffe://example.org", false},
+    {"spiffe://example.org/*", "spiffe://example.org/a/b", false},
+    {"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/prod/sa/web", true},
+    {"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/a/b/sa/web", false},
+    {"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/prod/sa/db", false},
+    {"spiffe://example.org/ns/*/sa/*", "spiffe://example.org/ns/prod/sa/db", true},
+    /* "**" is zero or more trailing segments. */
+    {"spiffe://example.org/**", "spiffe://example.org", true},
+    {"spiffe://example.org/**", "spiffe://example.org/web", true},
+    {"spiffe://example.org/**", "spiffe://example.org/anything/deep", true},
+    {"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/prod", true},
+    {"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/prod/sa/web", true},
+    {"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/production/sa/web", false},
+    {"spiffe://example.org/ns/prod/**", "spiffe://example.org/ns", false},
+    {"spiffe://example.org/*/**", "spiffe://example.org", false},
+    {"spiffe://example.org/*/**", "spiffe://example.org/a", true},
+    {"spiffe://example.org/*/**", "spiffe://example.org/a/b/c", true},
+    /* Invalid IDs never match, whatever the pattern. */
+    {"spiffe://example.org/**", "spiffe://example.org/", false},
+    {"spiffe://example.org/**", "spiffe://example.org/a//b", false},
+    {"spiffe://example.org/**", "spiffe://example.org/../x", false},
+    {"spiffe://example.org/**", "spiffe://Example.org/x", false},
+    {"spiffe://example.org/*", "spiffe://example.org/*", false},
+    {"spiffe://example.org/**", "", false},
+    /* Invalid patterns never match. */
+    {"spiffe://*/**", "spiffe://example.org/x", false},
+    {"spiffe://example.org/**/x", "spiffe://example.org/a/x", false},
+    {"spiffe://example.org/web-*", "spiffe://example.org/web-1", false},
+    {"", "spiffe://example.org/x", false},
 };
 
 static void test_match_table(void **state)
@@ -120,15 +121,16 @@ static void test_match_length(void **state)
 
 	assert_true(ward_id_pattern_match("spiffe://example.org/web", buf, 24));
 	assert_false(ward_id_pattern_match("spiffe://example.org/web", buf, sizeof(buf) - 1));
-	assert_false(ward_id_pattern_match("spiffe://example.org/**", "spiffe://example.org/w\0b", 24));
+	assert_false(
+	    ward_id_pattern_match("spiffe://example.org/**", "spiffe://example.org/w\0b", 24));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_match_table),
-		cmocka_unit_test(test_match_length),
+	    cmocka_unit_test(test_validate),
+	    cmocka_unit_test(test_match_table),
+	    cmocka_unit_test(test_match_length),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,14 +30,14 @@ static void refused(const char *s, const char *why)
 static void test_valid(void **state)
 {
 	static const char *ok[] = {
-		"spiffe://example.org",
-		"spiffe://example.org/web",
-		"spiffe://example.org/ns/default/sa/web",
-		"spiffe://a",
-		"spiffe://1.2.3.4/x",
-		"spiffe://my_td-1.example.org/Mixed.Case-path_0",
-		"spiffe://example.org/...",
-		"spiffe://example.org/.a/a./..b",
+	    "spiffe://example.org",
+	    "spiffe://example.org/web",
+	    "spiffe://example.org/ns/default/sa/web",
+	    "spiffe://a",
+	    "spiffe://1.2.3.4/x",
+	    "spiffe://my_td-1.example.org/Mixed.Case-path_0",
+	    "spiffe://example.org/...",
+	    "spiffe://example.org/.a/a./..b",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (parse(ok[i]) != 0)
@@ -169,8 +169,9 @@ static void test_length_delimited(void **state)
 static void test_reason_format(void **state)
 {
 	assert_int_equal(parse("spiffe://Example.org/x"), WARD_ERR_INVALID);
-	assert_string_equal(ward_err_msg(),
-			    "spiffe id \"spiffe://Example.org/x\": trust domain has an uppercase letter");
+	assert_string_equal(
+	    ward_err_msg(),
+	    "spiffe id \"spiffe://Example.org/x\": trust domain has an uppercase letter");
 	assert_string_equal(ward_spiffe_id_check("spiffe://Example.org/x", 22),
 			    "trust domain has an uppercase letter");
 }
@@ -191,15 +192,15 @@ static void test_trust_domain_validate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_parts),
-		cmocka_unit_test(test_scheme),
-		cmocka_unit_test(test_trust_domain),
-		cmocka_unit_test(test_path),
-		cmocka_unit_test(test_length),
-		cmocka_unit_test(test_length_delimited),
-		cmocka_unit_test(test_reason_format),
-		cmocka_unit_test(test_trust_domain_validate),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_parts),
+	    cmocka_unit_test(test_scheme),
+	    cmocka_unit_test(test_trust_domain),
+	    cmocka_unit_test(test_path),
+	    cmocka_unit_test(test_length),
+	    cmocka_unit_test(test_length_delimited),
+	    cmocka_unit_test(test_reason_format),
+	    cmocka_unit_test(test_trust_domain_validate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

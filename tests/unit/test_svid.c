@@ -75,8 +75,9 @@ static void test_leaf_san(void **state)
 	leaf_refused("https-uri.pem", "scheme is not");
 	leaf_refused("bad-id.pem", "trust domain has an uppercase letter");
 	leaf_refused("root-id.pem", "has no path");
-	assert_string_equal(ward_err_msg(), "leaf SVID: SPIFFE ID \"spiffe://example.org\" has no path, "
-					    "a leaf's must (X509-SVID §3.1)");
+	assert_string_equal(ward_err_msg(),
+			    "leaf SVID: SPIFFE ID \"spiffe://example.org\" has no path, "
+			    "a leaf's must (X509-SVID §3.1)");
 }
 
 static void test_leaf_ca(void **state)
@@ -159,7 +160,8 @@ static void test_garbage_der(void **state)
 	assert_int_equal(ward_svid_leaf_check(junk, sizeof(junk), &id), WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "does not parse"));
 	assert_int_equal(ward_svid_leaf_check(junk, 0, &id), WARD_ERR_INVALID);
-	assert_int_equal(ward_svid_signing_check(junk, sizeof(junk), &id, &has_id), WARD_ERR_INVALID);
+	assert_int_equal(ward_svid_signing_check(junk, sizeof(junk), &id, &has_id),
+			 WARD_ERR_INVALID);
 	assert_int_equal(ward_svid_info(junk, sizeof(junk), &info), WARD_ERR_INVALID);
 	/* Every truncation of a good certificate is refused, never read past. */
 	for (size_t n = 1; n < c.certs[0].len; n++) {
@@ -216,7 +218,8 @@ static void test_pem_certs(void **state)
 	assert_non_null(strstr(ward_err_msg(), "missing.pem: No such file"));
 	assert_int_equal(ward_pem_certs_load("svid.pem", "", 0, &c), WARD_ERR_INVALID);
 	assert_string_equal(ward_err_msg(), "svid.pem: no CERTIFICATE block");
-	assert_int_equal(ward_pem_certs_load("svid.pem", bad, sizeof(bad) - 1, &c), WARD_ERR_INVALID);
+	assert_int_equal(ward_pem_certs_load("svid.pem", bad, sizeof(bad) - 1, &c),
+			 WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "svid.pem: CERTIFICATE block 1 does not decode"));
 	assert_null(c.certs);
 
@@ -261,7 +264,8 @@ static void test_pem_key(void **state)
 	assert_string_equal(ward_err_msg(), FIX "good.pem: not a PEM private key");
 	assert_int_equal(ward_pem_key_load("key.pem", "hello", 5, &k), WARD_ERR_INVALID);
 	assert_string_equal(ward_err_msg(), "key.pem: not a PEM private key");
-	assert_int_equal(ward_pem_key_load("key.pem", enc, sizeof(enc) - 1, &k), WARD_ERR_UNSUPPORTED);
+	assert_int_equal(ward_pem_key_load("key.pem", enc, sizeof(enc) - 1, &k),
+			 WARD_ERR_UNSUPPORTED);
 	assert_non_null(strstr(ward_err_msg(), "encrypted"));
 	assert_null(k.der);
 }
@@ -298,17 +302,12 @@ static void test_pem_key_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_leaf_good),
-		cmocka_unit_test(test_leaf_san),
-		cmocka_unit_test(test_leaf_ca),
-		cmocka_unit_test(test_leaf_key_usage),
-		cmocka_unit_test(test_signing),
-		cmocka_unit_test(test_chain),
-		cmocka_unit_test(test_garbage_der),
-		cmocka_unit_test(test_info),
-		cmocka_unit_test(test_pem_certs),
-		cmocka_unit_test(test_pem_key),
-		cmocka_unit_test(test_pem_key_mode),
+	    cmocka_unit_test(test_leaf_good),	 cmocka_unit_test(test_leaf_san),
+	    cmocka_unit_test(test_leaf_ca),	 cmocka_unit_test(test_leaf_key_usage),
+	    cmocka_unit_test(test_signing),	 cmocka_unit_test(test_chain),
+	    cmocka_unit_test(test_garbage_der),	 cmocka_unit_test(test_info),
+	    cmocka_unit_test(test_pem_certs),	 cmocka_unit_test(test_pem_key),
+	    cmocka_unit_test(test_pem_key_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds each libFuzzer target into $BUILD/fuzz (default build/fuzz) and runs it
+# for FUZZ_SECONDS (default 60) on a corpus kept under $BUILD/fuzz/corpus.
+# Exits non-zero if a target fails to build or finds a crash, leak or
+# sanitizer report; the reproducer is left in $BUILD/fuzz/crashes.
+#   tests/fuzz/run.sh [target...]      (from the repo root; default: all)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+build=${BUILD:-build}/fuzz
+seconds=${FUZZ_SECONDS:-60}
+cc=${FUZZ_CC:-clang}
+flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.)
+
+# Sources each target needs besides its own file.
+declare -A srcs=(
+  [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
+)
+# Seed inputs: valid and nearly valid IDs.
+declare -A seeds=(
+  [fuzz_spiffe_id]="spiffe://example.org/ns/default/sa/web spiffe://example.org spiffe://example.org/** spiffe://Example.org/a//b/../c?x#y"
+)
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${!srcs[@]}")
+mkdir -p "$build/crashes"
+fail=0
+for t in "${targets[@]}"; do
+  [ -n "${srcs[$t]:-}" ] || { echo "fuzz: unknown target $t" >&2; exit 2; }
+  echo "fuzz: building $t" >&2
+  # shellcheck disable=SC2086
+  "$cc" "${flags[@]}" -o "$build/$t" "tests/fuzz/$t.c" ${srcs[$t]}
+  corpus="$build/corpus/$t"
+  mkdir -p "$corpus"
+  i=0
+  for s in ${seeds[$t]:-}; do printf '%s' "$s" >"$corpus/seed-$i"; i=$((i + 1)); done
+  echo "fuzz: running $t for ${seconds}s" >&2
+  if ! "$build/$t" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+    -artifact_prefix="$build/crashes/$t-" "$corpus" >"$build/$t.log" 2>&1; then
+    echo "fuzz: $t FAILED; see $build/$t.log and $build/crashes/" >&2
+    tail -n 30 "$build/$t.log" >&2
+    fail=1
+  else
+    echo "fuzz: $t ok ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$build/$t.log" | grep -o '[0-9]*$') runs)" >&2
+  fi
+done
+exit "$fail"
