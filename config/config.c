@@ -8,6 +8,8 @@
  * struct, so a caller's current config is never touched. */
 #include "config.h"
 #include "profile.h"
+#include "spiffe/id.h"
+#include "spiffe/pattern.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -17,7 +19,6 @@
 #include <string.h>
 
 #define KEY_PATH_LEN 192
-#define MAX_TRUST_DOMAIN 255 /* a DNS name's limit; SPIFFE IDs are <= 2048 */
 #define MAX_SUN_PATH 107     /* sizeof(sockaddr_un.sun_path) - 1 */
 
 enum seen_bit {
@@ -160,35 +161,18 @@ static int replace_str(char **dst, const char *s, const char *path)
 	return 0;
 }
 
-/* ---- value checks (the SPIFFE ones are swapped for spiffe/id.c later) ---- */
+/* ---- value checks -------------------------------------------------------- */
 
 static int check_trust_domain(const char *s)
 {
-	size_t i, n = strlen(s);
-
 	ENSURE(strncmp(s, "spiffe://", 9), WARD_ERR_INVALID,
 	       "\"%.64s\" is a SPIFFE ID; give the bare trust domain name", s);
-	ENSURE(n > 0 && n <= MAX_TRUST_DOMAIN, WARD_ERR_INVALID, "must be 1 to %d characters",
-	       MAX_TRUST_DOMAIN);
-	/* SPIFFE ID standard section 2.1: lowercase letters, digits, '.', '-', '_'. */
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		ENSURE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-			   c == '_',
-		       WARD_ERR_INVALID,
-		       "\"%.64s\": character %zu not allowed (lowercase letters, digits, '.', '-', "
-		       "'_')",
-		       s, i + 1);
-	}
-	return 0;
+	return ward_spiffe_trust_domain_validate(s, strlen(s));
 }
 
 static int check_id_pattern(const char *s)
 {
-	ENSURE(!strncmp(s, "spiffe://", 9) && s[9] != '\0' && s[9] != '/', WARD_ERR_INVALID,
-	       "\"%.64s\" must start with spiffe:// and a trust domain", s);
-	return 0;
+	return ward_id_pattern_validate(s);
 }
 
 /* The SPIFFE Workload API endpoint, restricted to what ward dials: a unix
