@@ -70,6 +70,8 @@ int ward_sockopt_listen(const struct ward_addr *addr, bool fastopen, int backlog
 	if (fd < 0)
 		return ward_err_set(WARD_ERR_IO, "socket: %s", strerror(errno));
 	rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+	if (rc == 0 && addr->ss.ss_family == AF_INET6) /* IPv4 has its own listener */
+		rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
 	if (rc == 0)
 		rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
 	if (rc == 0 && fastopen)

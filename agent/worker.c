@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +15,7 @@
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_worker *w = listener->data;
-	enum ward_dir dir = listener == (uv_stream_t *)&w->listeners[WARD_DIR_OUTBOUND] ?
-				    WARD_DIR_OUTBOUND :
-				    WARD_DIR_INBOUND;
+	enum ward_dir dir = (enum ward_dir)((uv_tcp_t *)listener - w->listeners) / 2;
 	unsigned long suppressed = 0;
 
 	if (status < 0) { /* EMFILE/ENFILE: libuv already shed the connection */
@@ -30,16 +30,16 @@ static void on_connection(uv_stream_t *listener, int status)
 	ward_conn_accept(w, listener, dir);
 }
 
-static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct ward_addr *addr)
+static int open_one(struct ward_worker *w, int slot, const struct ward_addr *addr)
 {
-	uv_tcp_t *l = &w->listeners[dir];
+	uv_tcp_t *l = &w->listeners[slot];
 	int fd, rc;
 
 	fd = ward_sockopt_listen(addr, w->cfg->tcp.fastopen, LISTEN_BACKLOG);
 	GUARD(fd);
 	uv_tcp_init(&w->loop, l);
 	l->data = w;
-	w->listening[dir] = true;
+	w->listening[slot] = true;
 	rc = uv_tcp_open(l, fd);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)l, LISTEN_BACKLOG, on_connection);
@@ -47,12 +47,40 @@ static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct 
 	return 0;
 }
 
+static bool host_has_ipv6(void)
+{
+	FILE *f = fopen("/proc/net/if_inet6", "r");
+	bool any = f && fgetc(f) != EOF;
+
+	if (f)
+		fclose(f);
+	return any;
+}
+
+/* ip6tables redirects IPv6 connections to the same port: an IPv4 wildcard
+ * listen address gets an IPv6-only twin on [::] where the host has IPv6. */
+static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct ward_addr *addr)
+{
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&addr->ss;
+	struct ward_addr v6 = { .len = sizeof(struct sockaddr_in6) };
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&v6.ss;
+
+	GUARD(open_one(w, (int)dir * 2, addr));
+	if (addr->ss.ss_family != AF_INET || v4->sin_addr.s_addr != htonl(INADDR_ANY) ||
+	    !host_has_ipv6())
+		return 0;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = in6addr_any;
+	sin6->sin6_port = v4->sin_port;
+	return open_one(w, (int)dir * 2 + 1, &v6);
+}
+
 static void close_listeners(struct ward_worker *w)
 {
-	for (int d = 0; d < 2; d++) {
-		if (w->listening[d])
-			uv_close((uv_handle_t *)&w->listeners[d], NULL);
-		w->listening[d] = false;
+	for (int i = 0; i < 4; i++) {
+		if (w->listening[i])
+			uv_close((uv_handle_t *)&w->listeners[i], NULL);
+		w->listening[i] = false;
 	}
 }
 

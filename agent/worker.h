@@ -31,8 +31,9 @@ struct ward_worker {
 	uv_thread_t thread;
 	const struct ward_config *cfg;  /* borrowed; immutable, outlives the worker */
 	atomic_uint *active_conns;      /* borrowed; shared across workers */
-	uv_tcp_t listeners[2];          /* [direction] */
-	bool listening[2];
+	/* [direction * 2 + (1 for the IPv6 twin of an IPv4 wildcard address)] */
+	uv_tcp_t listeners[4];
+	bool listening[4];
 	uv_async_t wake;                /* main thread -> worker commands */
 	uv_mutex_t cmd_lock;            /* guards the cmd_* fields only */
 	struct ward_tls_ctx *cmd_tls;   /* owned ref, handed over on wake */
