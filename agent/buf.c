@@ -77,6 +77,30 @@ uint8_t *ward_buf_detach(struct ward_buf *b, size_t *len)
 	return p;
 }
 
+int ward_buf_adopt(struct ward_buf *b, uint8_t *block, size_t len, size_t cap)
+{
+	int rc;
+
+	if (ward_buf_len(b) > 0 || cap > b->limit) {
+		rc = ward_buf_append(b, block, len);
+		free(block);
+		return rc;
+	}
+	free(b->data);
+	b->data = block;
+	b->cap = cap;
+	b->rd = 0;
+	b->wr = len;
+	return 0;
+}
+
+void ward_buf_drop(struct ward_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->cap = b->rd = b->wr = 0;
+}
+
 void ward_buf_free(struct ward_buf *b)
 {
 	if (b->data) {

@@ -31,7 +31,13 @@ static inline size_t ward_buf_len(const struct ward_buf *b)
  * frees) and leaves the buffer empty; NULL when empty. Avoids a copy when the
  * bytes are about to be queued for a socket write. */
 uint8_t *ward_buf_detach(struct ward_buf *b, size_t *len);
+/* Takes ownership of a malloc'd block of which the first len bytes are data
+ * (capacity cap). An empty buffer adopts it as its storage, which saves a
+ * copy of every read; otherwise the bytes are appended and the block freed. */
+int ward_buf_adopt(struct ward_buf *b, uint8_t *block, size_t len, size_t cap) WARD_MUST_CHECK;
 /* Frees the storage (zeroed first: it may have held plaintext). */
 void ward_buf_free(struct ward_buf *b);
+/* Frees the storage without zeroing: for ciphertext, on the hot path. */
+void ward_buf_drop(struct ward_buf *b);
 
 #endif

@@ -61,27 +61,41 @@ static void on_write(uv_write_t *req, int status)
 		ward_conn_close(c, false);
 }
 
-/* Queues data (ownership taken) for writing on dst. */
+/* Writes data (ownership taken) on dst: straight to the kernel when nothing is
+ * queued ahead of it and the socket takes it all (the common case, with no
+ * request to allocate), otherwise the rest is queued behind a uv_write. */
 static int side_write(struct conn_side *dst, uint8_t *data, size_t len)
 {
-	struct write_req *wr = malloc(sizeof(*wr));
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc;
+	struct write_req *wr;
+	int n, rc;
 
+	n = dst->queued ? UV_EAGAIN : uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
+	if (n == (int)len) {
+		free(data);
+		return 0;
+	}
+	if (n < 0 && n != UV_EAGAIN) {
+		free(data);
+		return ward_err_set(WARD_ERR_IO, "write: %s", uv_strerror(n));
+	}
+	if (n > 0)
+		b = uv_buf_init((char *)data + n, (unsigned)(len - (size_t)n));
+	wr = malloc(sizeof(*wr));
 	if (!wr) {
 		free(data);
 		return ward_err_set(WARD_ERR_NOMEM, "write request");
 	}
 	wr->dst = dst;
 	wr->data = data;
-	wr->len = len;
+	wr->len = b.len;
 	rc = uv_write(&wr->req, (uv_stream_t *)&dst->tcp, &b, 1, on_write);
 	if (rc < 0) {
 		free(data);
 		free(wr);
 		return ward_err_set(WARD_ERR_IO, "write: %s", uv_strerror(rc));
 	}
-	dst->queued += len;
+	dst->queued += wr->len;
 	return 0;
 }
 
@@ -223,6 +237,10 @@ void relay_tls_input(struct ward_conn *c)
 			}
 		}
 	}
+	/* The app is not keeping up: leave the rest in the peer's socket buffer
+	 * (TCP flow control reaches the sender) rather than in ours. */
+	if (over_limit(c, dst))
+		side_read_stop(tls);
 	if (relay_flush_tls(c) < 0 || (tls->eof && side_shutdown(c, dst) < 0)) {
 		conn_fail(c, "relay_failed", ward_err_msg());
 		return;
@@ -289,10 +307,7 @@ static void side_eof(struct ward_conn *c, struct conn_side *s)
 
 static int tls_bytes(struct ward_conn *c, uint8_t *data, size_t n)
 {
-	int rc = ward_buf_append(&c->io.in, data, n);
-
-	free(data);
-	return rc;
+	return ward_buf_adopt(&c->io.in, data, n, chunk_size(c));
 }
 
 void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -322,6 +337,8 @@ void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			conn_handshake_input(c);
 		else
 			relay_tls_input(c);
+		if (ward_buf_len(&c->io.in) == 0) /* idle connections hold no buffer */
+			ward_buf_drop(&c->io.in);
 	} else if (plain_input(c, s, data, (size_t)nread) < 0) {
 		conn_fail(c, "relay_failed", ward_err_msg());
 	}

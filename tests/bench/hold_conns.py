@@ -1,23 +1,25 @@
 #!/usr/bin/python3
-"""Opens N connections to HOST:PORT, sends one keep-alive HTTP GET on each and
-reads the whole response (so every connection is proven end to end, through
-any proxies), then prints "held N" and keeps them all open and idle until
-killed.  Exits 1 if any connection or response fails.
-    hold_conns.py HOST PORT N"""
+"""Opens N connections to HOST:PORT and keeps them open and idle until killed.
+Mode "request" (default) first sends one keep-alive HTTP GET on each and reads
+the whole response (every connection proven end to end, through any proxies);
+mode "connect" sends nothing (the caller checks the far end).  Prints "held N"
+once done; exits 1 if any connection or response fails.
+    hold_conns.py HOST PORT N [request|connect]"""
 import socket
 import sys
 import time
 
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+mode = sys.argv[4] if len(sys.argv) > 4 else "request"
 req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 socks = []
 try:
     for _ in range(n):
         s = socket.create_connection((host, port), timeout=10)
         socks.append(s)
-    for s in socks:
+    for s in socks if mode == "request" else []:
         s.sendall(req)
-    for s in socks:
+    for s in socks if mode == "request" else []:
         buf = b""
         while b"\r\n\r\n" not in buf:
             d = s.recv(65536)
