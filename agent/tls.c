@@ -295,17 +295,17 @@ int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)
 
 int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
 {
-	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(ssl);
+	WOLFSSL_X509 *leaf = wolfSSL_get_peer_certificate(ssl);
 	struct ward_spiffe_id peer;
 	const unsigned char *der;
-	int der_len;
+	int der_len = 0, rc;
 
-	ENSURE(chain && wolfSSL_get_chain_count(chain) > 0, WARD_ERR_DENIED,
-	       "peer presented no certificate");
-	der = wolfSSL_get_chain_cert(chain, 0);
-	der_len = wolfSSL_get_chain_length(chain, 0);
-	ENSURE(der && der_len > 0, WARD_ERR_DENIED, "peer certificate unavailable");
-	GUARD(ward_svid_leaf_check(der, (size_t)der_len, &peer));
+	ENSURE(leaf, WARD_ERR_DENIED, "peer presented no certificate");
+	der = wolfSSL_X509_get_der(leaf, &der_len);
+	rc = der && der_len > 0 ? ward_svid_leaf_check(der, (size_t)der_len, &peer) :
+				  ward_err_set(WARD_ERR_DENIED, "peer certificate unavailable");
+	wolfSSL_X509_free(leaf);
+	GUARD(rc);
 	/* The chain verified against our bundle only; a leaf naming another trust
 	 * domain would be an identity our CA has no authority over (X509-SVID §5.2). */
 	ENSURE(ward_spiffe_id_member_of(&peer, trust_domain, strlen(trust_domain)), WARD_ERR_DENIED,

@@ -98,15 +98,13 @@ static void on_drain_timer(uv_timer_t *t)
 	struct ward_worker *w = t->data;
 	uint64_t deadline_ms = (uint64_t)w->cfg->limits.drain_timeout_s * 1000;
 
-	if (w->n_conns == 0 || (uint64_t)t->start_id * DRAIN_POLL_MS >= deadline_ms) {
+	if (w->n_conns == 0 || uv_now(&w->loop) - w->drain_started_ms >= deadline_ms) {
 		if (w->n_conns)
 			ward_log(WARD_LOG_WARN, "drain_deadline", "{s:i,s:I}", "worker", (int)w->id,
 				 "closed", (json_int_t)w->n_conns);
 		uv_timer_stop(t);
 		finish(w);
-		return;
 	}
-	t->start_id++; /* polls so far; start_id is unused by libuv's users */
 }
 
 static void on_wake(uv_async_t *a)
@@ -127,7 +125,7 @@ static void on_wake(uv_async_t *a)
 	if (drain) {
 		w->draining = true;
 		close_listeners(w);
-		w->drain_timer.start_id = 0;
+		w->drain_started_ms = uv_now(&w->loop);
 		uv_timer_start(&w->drain_timer, on_drain_timer, 0, DRAIN_POLL_MS);
 	}
 }

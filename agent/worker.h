@@ -39,6 +39,7 @@ struct ward_worker {
 	struct ward_tls_ctx *cmd_tls;   /* owned ref, handed over on wake */
 	bool cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
+	uint64_t drain_started_ms;      /* uv_now() when draining began */
 	struct ward_tls_ctx *tls;       /* owned ref: new handshakes use this */
 	struct ward_conn *conns;        /* live connections, doubly linked */
 	unsigned n_conns;

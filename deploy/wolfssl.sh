@@ -18,7 +18,7 @@ flags=(
   --enable-supportedcurves --enable-ecc --enable-curve25519 --enable-aesgcm
   --enable-chacha --enable-poly1305 --enable-sha384 --enable-sha512
   --enable-certgen --enable-certreq --enable-certext --enable-keygen
-  --enable-crl --enable-opensslextra --enable-sessioncerts --enable-altcertchains
+  --enable-crl --enable-opensslextra
   --enable-intelasm --enable-sp --enable-sp-asm --enable-aesni
 )
 [ "$(uname -m)" = x86_64 ] || flags=("${flags[@]/--enable-intelasm/}")

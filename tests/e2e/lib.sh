@@ -202,15 +202,17 @@ hold_open() {
   mkfifo "$WARD_TMP/hold-$id.in"
   exec {fd}<>"$WARD_TMP/hold-$id.in"
   WARD_HOLD_FD[$id]=$fd
-  pod_bg "$name" "$WARD_PY" "$WARD_MESH_PY" hold "$host" "$port" \
-    <"$WARD_TMP/hold-$id.in" >"$WARD_TMP/hold-$id.out"
+  # Not pod_bg: a background command's stdin would be /dev/null.
+  ip netns exec "$WARD_RUN-$name" "$WARD_PY" "$WARD_MESH_PY" hold "$host" "$port" \
+    <"$WARD_TMP/hold-$id.in" >"$WARD_TMP/hold-$id.out" &
+  WARD_PIDS+=($!)
   hold_wait "$id" "connected" 10
 }
-hold_wait() { # ID PREFIX SECONDS
+hold_wait() { # ID PREFIX SECONDS [FAIL_PREFIX]
   local i
   for i in $(seq 1 $(($3 * 10))); do
     grep -q "^$2" "$WARD_TMP/hold-$1.out" 2>/dev/null && return 0
-    grep -q "^fail" "$WARD_TMP/hold-$1.out" 2>/dev/null && break
+    grep -q "^${4:-fail connect}" "$WARD_TMP/hold-$1.out" 2>/dev/null && break
     sleep 0.1
   done
   echo "  hold $1: no '$2'; output:" >&2
@@ -219,9 +221,32 @@ hold_wait() { # ID PREFIX SECONDS
 }
 hold_ping() {
   echo "$2" >&"${WARD_HOLD_FD[$1]}"
-  hold_wait "$1" "ok $2$" 10
+  hold_wait "$1" "ok $2$" 10 "fail $2 "
 }
 hold_quit() {
   echo quit >&"${WARD_HOLD_FD[$1]}"
-  hold_wait "$1" "closed" "${3:-10}"
+  hold_wait "$1" "closed" "${2:-10}" "fail quit"
+}
+
+# capture_start POD FILE FILTER...: tcpdump on POD's veth in the bridge namespace
+# (the wire between pods) into FILE; capture_stop ends it and flushes FILE.
+capture_start() {
+  local name=$1 file=$2 i
+  shift 2
+  ip netns exec "$WARD_RUN-net" tcpdump -i "$(pod_wire "$name")" --immediate-mode -U -s 0 \
+    -Z root -w "$file" "$@" 2>"$file.err" &
+  WARD_CAPTURE_PID=$!
+  WARD_PIDS+=("$WARD_CAPTURE_PID")
+  for i in $(seq 1 50); do
+    grep -q "listening on" "$file.err" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "tcpdump did not start:" >&2
+  cat "$file.err" >&2
+  return 1
+}
+capture_stop() {
+  sleep 0.3
+  kill -INT "$WARD_CAPTURE_PID" 2>/dev/null || true
+  wait "$WARD_CAPTURE_PID" 2>/dev/null || true
 }

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-ward=$(realpath "${WARD:-$root/build/ward}")
+ward=$(realpath "${WARD_BIN:-${WARD:-$root/build/ward}}")
 ns=ward-ipt-$$
 peer=ward-ipt-$$-peer
 tmp=$(mktemp -d /tmp/ward-ipt-e2e.XXXXXX)

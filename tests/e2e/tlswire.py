@@ -324,6 +324,14 @@ def main(argv):
     except (OSError, ValueError) as e:
         print("tlswire: %s: %s" % (a.pcap, e), file=sys.stderr)
         return 2
+    if a.format == "shell":  # the same variables whether or not a hello was seen
+        res["client_hello"] = res["client_hello"] or dict.fromkeys(
+            ("cipher_suites", "supported_versions", "supported_groups", "key_shares", "sni",
+             "extensions", "first_bytes", "record_version", "record_length"))
+        res["server_hello"] = res["server_hello"] or dict.fromkeys(("cipher", "version", "group"))
+        for k in ("supported_versions", "supported_groups", "key_shares"):
+            res["client_hello"].setdefault(k, None)
+        res["server_hello"].setdefault("group", None)
     if a.format == "json":
         print(json.dumps(res, indent=2))
     else:
