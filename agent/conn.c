@@ -137,9 +137,11 @@ static void arm_timer(struct ward_conn *c, uint64_t ms, bool repeat)
 	uv_timer_start(&c->timer, on_timer, ms, repeat ? ms : 0);
 }
 
-static int side_init(struct ward_conn *c, struct conn_side *s)
+/* family AF_UNSPEC: the socket comes later (uv_accept); otherwise it is
+ * created now, so options can be set before connect. */
+static int side_init(struct ward_conn *c, struct conn_side *s, int family)
 {
-	int rc = uv_tcp_init(&c->worker->loop, &s->tcp);
+	int rc = uv_tcp_init_ex(&c->worker->loop, &s->tcp, (unsigned)family);
 
 	ENSURE(rc == 0, WARD_ERR_IO, "tcp init: %s", uv_strerror(rc));
 	s->tcp.data = s;
@@ -352,7 +354,11 @@ static void start_connect(struct ward_conn *c)
 	c->phase = PHASE_CONNECT;
 	c->t_connect = uv_hrtime();
 	arm_timer(c, c->worker->cfg->limits.connect_timeout_ms, false);
-	rc = side_init(c, &c->up);
+	rc = side_init(c, &c->up, to.ss_family);
+	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
+	 * (a ClientHello, for mesh traffic); harmless when it does not. */
+	if (rc == 0 && c->worker->cfg->tcp.fastopen)
+		rc = ward_sockopt_fastopen_connect(side_fd(&c->up));
 	if (rc == 0) {
 		c->connect_req.data = c;
 		rc = uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to,
@@ -508,7 +514,7 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 
 	if (!c)
 		return; /* left in the backlog; libuv offers it again */
-	rc = side_init(c, &c->down);
+	rc = side_init(c, &c->down, AF_UNSPEC);
 	if (rc == 0 && uv_accept(listener, (uv_stream_t *)&c->down.tcp) < 0)
 		rc = ward_err_set(WARD_ERR_IO, "accept failed");
 	if (rc < 0) {

@@ -40,6 +40,11 @@ int ward_sockopt_apply(int fd, const struct ward_config *cfg, bool upstream)
 	return 0;
 }
 
+int ward_sockopt_fastopen_connect(int fd)
+{
+	return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1, "TCP_FASTOPEN_CONNECT");
+}
+
 int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out)
 {
 	struct sockaddr_storage local;

@@ -15,6 +15,9 @@
  * with a reason, so the caller can log it once and carry on. */
 int ward_sockopt_apply(int fd, const struct ward_config *cfg, bool upstream) WARD_MUST_CHECK;
 
+/* TCP_FASTOPEN_CONNECT on a not-yet-connected upstream socket. */
+int ward_sockopt_fastopen_connect(int fd) WARD_MUST_CHECK;
+
 /* SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of an accepted fd. */
 int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out) WARD_MUST_CHECK;
 
