@@ -97,16 +97,16 @@ unit-valgrind: $(UNIT_BINS) | deps-test
 		tests/run-unit.sh $(UNIT_BINS)
 
 e2e: $(BUILD)/ward | deps-test
-	@tests/e2e/run.sh
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/run.sh
 
 test: deps-test
 	@$(MAKE) --no-print-directory unit unit-san unit-valgrind e2e
 
 demo: $(BUILD)/ward | deps-test
-	@tests/e2e/demo.sh
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh
 
 bench: $(BUILD)/ward | deps-bench
-	@tests/bench/bench.sh
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/bench.sh
 
 fuzz: | deps-test
 	@tests/fuzz/run.sh
