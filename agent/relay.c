@@ -52,6 +52,10 @@ static void on_write(uv_write_t *req, int status)
 	free(wr);
 	if (c->phase == PHASE_CLOSING)
 		return;
+	if (status == UV_ECONNRESET || status == UV_EPIPE) {
+		ward_conn_close(c, true); /* the peer reset: carry it to the other side */
+		return;
+	}
 	if (status < 0) {
 		conn_fail(c, "write_failed", uv_err_name(status));
 		return;
@@ -77,7 +81,8 @@ static int side_write(struct conn_side *dst, uint8_t *data, size_t len)
 	}
 	if (n < 0 && n != UV_EAGAIN) {
 		free(data);
-		return ward_err_set(WARD_ERR_IO, "write: %s", uv_strerror(n));
+		return ward_err_set(n == UV_ECONNRESET || n == UV_EPIPE ? WARD_ERR_AGAIN : WARD_ERR_IO,
+				    "write: %s", uv_strerror(n));
 	}
 	if (n > 0)
 		b = uv_buf_init((char *)data + n, (unsigned)(len - (size_t)n));
@@ -315,6 +320,7 @@ void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	struct conn_side *s = stream->data;
 	struct ward_conn *c = s->conn;
 	uint8_t *data = (uint8_t *)buf->base;
+	int rc;
 
 	if (nread <= 0 || c->phase == PHASE_CLOSING) {
 		free(data);
@@ -339,8 +345,11 @@ void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			relay_tls_input(c);
 		if (ward_buf_len(&c->io.in) == 0) /* idle connections hold no buffer */
 			ward_buf_drop(&c->io.in);
-	} else if (plain_input(c, s, data, (size_t)nread) < 0) {
-		conn_fail(c, "relay_failed", ward_err_msg());
+	} else if ((rc = plain_input(c, s, data, (size_t)nread)) < 0) {
+		if (rc == WARD_ERR_AGAIN) /* the other side reset: carry it through */
+			ward_conn_close(c, true);
+		else
+			conn_fail(c, "relay_failed", ward_err_msg());
 	}
 }
 
