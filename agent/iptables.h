@@ -103,4 +103,17 @@ WARD_MUST_CHECK int ward_iptables_render_cleanup(const struct ward_iptables_jump
 /* Writes what --dry-run prints: the v4 and (unless --ipv6 off) v6 input. */
 WARD_MUST_CHECK int ward_iptables_dry_run(const struct ward_iptables_opts *o, FILE *out);
 
+/* The jump rules from the nat table's built-in chains into ward's own. */
+extern const char ward_iptables_jump_prerouting[];
+extern const char ward_iptables_jump_output[];
+
+/* Renders into a malloc'd buffer (*text, freed by the caller) sized by a
+ * first, counting pass; cleanup rules when o->cleanup. Returns the length. */
+int ward_iptables_render_alloc(const struct ward_iptables_opts *o, int family,
+			       const struct ward_iptables_jumps *existing, char **text) WARD_MUST_CHECK;
+
+/* Installs (or, with o->cleanup, removes) the rules in this network
+ * namespace, IPv6 too when o->ipv6 asks for it. */
+int ward_iptables_apply(const struct ward_iptables_opts *o) WARD_MUST_CHECK;
+
 #endif
