@@ -14,7 +14,7 @@ LOG_LEVEL=info agent_start b "$(LOG_LEVEL=info agent_config b)"
 head -c $((24 * 1048576)) /dev/urandom >"$WARD_TMP/blob"
 want=$(sha256sum <"$WARD_TMP/blob" | cut -d' ' -f1)
 pod_bg b /usr/bin/python3 -m http.server 8080 --directory "$WARD_TMP" --bind 0.0.0.0 2>/dev/null
-for _ in $(seq 50); do pod b ss -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+wait_port b 8080
 
 a_pid=${WARD_PIDS[0]}
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$a_pid/status")

@@ -16,7 +16,7 @@ pod_bg b prlimit --nofile=64:64 "$WARD_BIN" agent --config "$cfg" 2>>"$WARD_TMP/
 b_pid=${WARD_PIDS[-1]}
 for _ in $(seq 100); do grep -q '"event":"ready"' "$WARD_TMP/b.log" && break; sleep 0.05; done
 pod_bg b socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat'
-for _ in $(seq 50); do pod b ss -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+wait_port b 8080
 
 # A long-lived connection made before the flood.
 exec 7> >(pod a socat -t 30 - "TCP:$(pod_ip b):8080" >"$WARD_TMP/long.out")

@@ -14,7 +14,7 @@ agent_start a "$(agent_config a)"
 agent_start b "$(agent_config b)"
 echo "ipv6-through-ward" >"$WARD_TMP/index.html"
 pod_bg b /usr/bin/python3 -m http.server 8080 --directory "$WARD_TMP" --bind :: 2>/dev/null
-for _ in $(seq 50); do pod b ss -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+wait_port b 8080
 
 body=$(pod a curl -sS --max-time 5 "http://[fd00:$WARD_NET::2]:8080/index.html" || true)
 sleep 0.2

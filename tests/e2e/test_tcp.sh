@@ -16,7 +16,7 @@ agent_start a "$(agent_config a ", $tcp")"
 agent_start b "$(agent_config b ", $tcp")"
 echo tcp-knobs >"$WARD_TMP/index.html"
 pod_bg b /usr/bin/python3 -m http.server 8080 --directory "$WARD_TMP" --bind 0.0.0.0 2>/dev/null
-for _ in $(seq 50); do pod b ss -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+wait_port b 8080
 
 ok=0
 for _ in 1 2 3; do
