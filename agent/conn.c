@@ -466,8 +466,7 @@ static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 	uv_timer_init(&w->loop, &c->timer);
 	c->timer.data = c;
 	c->handles_open = 1;
-	ward_buf_init(&c->io.in, 1u << 20);
-	ward_buf_init(&c->io.out, 4u << 20);
+	ward_tls_io_init(&c->io);
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;

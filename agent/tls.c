@@ -179,6 +179,8 @@ static int self_check(struct ward_tls_ctx *t)
 	WOLFSSL *client = NULL, *server = NULL;
 	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN, cerr = 0, serr = 0, rc;
 
+	ward_tls_io_init(&cio);
+	ward_tls_io_init(&sio);
 	rc = ward_tls_session_new(t, WARD_TLS_CLIENT, &cio, &client);
 	if (rc == 0)
 		rc = ward_tls_session_new(t, WARD_TLS_SERVER, &sio, &server);
@@ -264,15 +266,19 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 	free(ctx);
 }
 
+void ward_tls_io_init(struct ward_tls_io *io)
+{
+	ward_buf_init(&io->in, TLS_IN_LIMIT);
+	ward_buf_init(&io->out, TLS_OUT_LIMIT);
+	io->in_eof = false;
+}
+
 int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_io *io, WOLFSSL **out)
 {
 	WOLFSSL *ssl = wolfSSL_new(role == WARD_TLS_SERVER ? ctx->server : ctx->client);
 
 	ENSURE(ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
-	ward_buf_init(&io->in, TLS_IN_LIMIT);
-	ward_buf_init(&io->out, TLS_OUT_LIMIT);
-	io->in_eof = false;
 	wolfSSL_SetIOReadCtx(ssl, io);
 	wolfSSL_SetIOWriteCtx(ssl, io);
 	*out = ssl;

@@ -70,7 +70,13 @@ struct ward_tls_io {
 
 enum ward_tls_role { WARD_TLS_CLIENT, WARD_TLS_SERVER };
 
-/* A new session on ctx, reading and writing through io (which must outlive it). */
+/* Empty buffers with ward's limits: what one session may hold unread, and what
+ * one wolfSSL call may produce before the caller flushes it. */
+void ward_tls_io_init(struct ward_tls_io *io);
+
+/* A new session on ctx, reading and writing through io, which the caller has
+ * initialised with ward_tls_io_init (bytes already in io.in are the session's
+ * first input) and which must outlive the session. */
 int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_io *io, WOLFSSL **out) WARD_MUST_CHECK;
 

@@ -85,6 +85,8 @@ static int handshake(struct pair *p)
 {
 	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN;
 
+	ward_tls_io_init(&p->cio);
+	ward_tls_io_init(&p->sio);
 	assert_int_equal(ward_tls_session_new(p->cctx, WARD_TLS_CLIENT, &p->cio, &p->client), 0);
 	assert_int_equal(ward_tls_session_new(p->sctx, WARD_TLS_SERVER, &p->sio, &p->server), 0);
 	for (int round = 0; round < 10; round++) {
@@ -278,6 +280,7 @@ static void test_not_tls(void **state)
 
 	(void)state;
 	good_pair(&p, &id);
+	ward_tls_io_init(&p.sio);
 	assert_int_equal(ward_tls_session_new(p.sctx, WARD_TLS_SERVER, &p.sio, &p.server), 0);
 	assert_int_equal(ward_buf_append(&p.sio.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
 	assert_int_equal(ward_tls_handshake(p.server, &p.serr), WARD_ERR_TLS);
