@@ -23,13 +23,15 @@ WOLF_LIBS = $(WOLF_PREFIX)/lib/libwolfssl.a -lm
 WOLF_STAMP := $(BUILD)/wolfssl-prefix
 endif
 
-DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags libuv jansson 2>/dev/null)
-DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs libuv jansson 2>/dev/null) -lpthread
+PKGS := libuv jansson libcurl libnghttp2 yaml-0.1
+DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# http-parser ships no pkg-config file.
+DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 CFLAGS_ALL = $(CFLAGS_BASE) $(DEP_CFLAGS) -I. $(CFLAGS)
 
-LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c certs/*.c spiffe/*.c config/*.c))
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c certs/*.c spiffe/*.c config/*.c kube/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-HDRS := $(wildcard agent/*.h certs/*.h spiffe/*.h config/*.h tests/unit/*.h)
+HDRS := $(wildcard agent/*.h certs/*.h spiffe/*.h config/*.h kube/*.h tests/unit/*.h)
 
 # Two object trees: the release build and an ASan+UBSan build for the unit tests.
 OBJ := $(BUILD)/obj
@@ -112,7 +114,7 @@ fuzz: | deps-test
 	@tests/fuzz/run.sh
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] certs/*.[ch] spiffe/*.[ch] config/*.[ch] tests/unit/*.[ch])
+	clang-format -i $(wildcard agent/*.[ch] certs/*.[ch] spiffe/*.[ch] config/*.[ch] kube/*.[ch] tests/unit/*.[ch])
 
 clean:
 	rm -rf $(BUILD)
