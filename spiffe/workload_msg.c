@@ -217,30 +217,30 @@ static int bundles_response_field(struct ward_proto_reader *r, uint32_t field,
 }
 
 /* A failed decode leaves *out empty, never half filled. */
-int ward_wl_x509_svid_response_decode(const uint8_t *msg, size_t len,
-				      struct ward_wl_x509_svid_response *out)
+static int decode_top(const uint8_t *msg, size_t len, const char *name, uint32_t max,
+		      field_fn known, void *out, size_t size)
 {
 	struct decode d = {.out = out};
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	rc = walk(msg, len, "X509SVIDResponse", 3, svid_response_field, &d);
+	memset(out, 0, size);
+	rc = walk(msg, len, name, max, known, &d);
 	if (rc < 0)
-		memset(out, 0, sizeof(*out));
+		memset(out, 0, size);
 	return rc;
+}
+
+int ward_wl_x509_svid_response_decode(const uint8_t *msg, size_t len,
+				      struct ward_wl_x509_svid_response *out)
+{
+	return decode_top(msg, len, "X509SVIDResponse", 3, svid_response_field, out, sizeof(*out));
 }
 
 int ward_wl_x509_bundles_response_decode(const uint8_t *msg, size_t len,
 					 struct ward_wl_x509_bundles_response *out)
 {
-	struct decode d = {.out = out};
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	rc = walk(msg, len, "X509BundlesResponse", 2, bundles_response_field, &d);
-	if (rc < 0)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return decode_top(msg, len, "X509BundlesResponse", 2, bundles_response_field, out,
+			  sizeof(*out));
 }
 
 /* proto3 leaves a string or bytes field holding its default (empty) off the

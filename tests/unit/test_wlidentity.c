@@ -122,7 +122,7 @@ static void spiffe_id_field_must_match_cert(void **state)
 
 	(void)state;
 	wire_load(&w, FIX "good.pem", "spiffe://example.org/ns/default/sa/db");
-	expect_refused(&w, "does not match the certificate");
+	expect_refused(&w, "match the certificate"); /* wolfSSL's check or the self-check */
 	wire_free(&w);
 }
 
@@ -185,7 +185,7 @@ static void key_not_matching_refused(void **state)
 	wire_load(&w, FIX "good.pem", ID_WEB);
 	assert_int_equal(ward_pem_key_load_file(FIX "ca.key", &ca_key), 0);
 	w.svid.x509_svid_key = (struct ward_wl_bytes){ ca_key.der, ca_key.len };
-	expect_refused(&w, "does not match the certificate");
+	expect_refused(&w, "match the certificate"); /* wolfSSL's check or the self-check */
 	ward_pem_key_free(&ca_key);
 	wire_free(&w);
 }
