@@ -122,7 +122,7 @@ static void spiffe_id_field_must_match_cert(void **state)
 
 	(void)state;
 	wire_load(&w, FIX "good.pem", "spiffe://example.org/ns/default/sa/db");
-	expect_refused(&w, "match the certificate"); /* wolfSSL's check or the self-check */
+	expect_refused(&w, "does not match the certificate's");
 	wire_free(&w);
 }
 
