@@ -7,11 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "../config/config.h"
 #include "../config/profile.h"
 #include "cli.h"
 #include "identity.h"
 #include "log.h"
+#include "wlidentity.h"
 #include "worker.h"
 
 struct agent {
@@ -19,7 +22,8 @@ struct agent {
 	struct ward_tls_policy policy;
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	struct ward_identity *identity;
+	struct ward_identity *identity;     /* identity.files, or */
+	struct ward_wlidentity *wlidentity; /* the Workload API */
 	struct ward_worker *workers;
 	unsigned n_workers;
 	atomic_uint active_conns;
@@ -36,7 +40,8 @@ static void usage(FILE *out)
 		"      --check        validate the configuration and identity, then exit\n"
 		"  -h, --help         this help\n\n"
 		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
-		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files.\n");
+		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files\n"
+		"or reconnects to the Workload API.\n");
 }
 
 static void on_identity(struct ward_tls_ctx *ctx, void *arg)
@@ -45,6 +50,14 @@ static void on_identity(struct ward_tls_ctx *ctx, void *arg)
 
 	for (unsigned i = 0; i < a->n_workers; i++)
 		ward_worker_set_tls(&a->workers[i], ctx);
+}
+
+static void stop_identity(struct agent *a)
+{
+	ward_identity_stop(a->identity);
+	ward_wlidentity_stop(a->wlidentity);
+	a->identity = NULL;
+	a->wlidentity = NULL;
 }
 
 static void start_drain(struct agent *a)
@@ -60,8 +73,7 @@ static void start_drain(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
-	ward_identity_stop(a->identity);
-	a->identity = NULL;
+	stop_identity(a);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -71,6 +83,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	if (signum == SIGHUP) {
 		if (a->identity)
 			ward_identity_reload(a->identity);
+		if (a->wlidentity)
+			ward_wlidentity_restart(a->wlidentity);
 		return;
 	}
 	start_drain(a);
@@ -125,12 +139,18 @@ static int run(struct agent *a)
 	int rc;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
-	GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a, &a->identity,
-				  &tls));
+	if (a->cfg->identity.cert_file)
+		GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a,
+					  &a->identity, &tls));
 	rc = start_workers(a, tls);
 	ward_tls_ctx_put(tls);
 	if (rc < 0)
 		return rc;
+	/* Dialled only now, as the proxy uid: the Workload API attests the
+	 * caller by its credentials at connect time. */
+	if (!a->identity)
+		GUARD(ward_wlidentity_start(&a->loop, a->cfg, &a->policy, on_identity, a,
+					    &a->wlidentity));
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
@@ -145,9 +165,8 @@ static int run(struct agent *a)
 
 static void shutdown_agent(struct agent *a)
 {
-	if (a->identity) {
-		ward_identity_stop(a->identity);
-		a->identity = NULL;
+	if (a->identity || a->wlidentity) {
+		stop_identity(a);
 		uv_run(&a->loop, UV_RUN_NOWAIT);
 	}
 	for (unsigned i = 0; i < a->n_workers; i++) {
@@ -166,6 +185,11 @@ static int check_only(struct agent *a)
 	struct ward_tls_ctx *tls = NULL;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
+	if (!a->cfg->identity.cert_file) {
+		printf("config ok: trust domain %s, identity from the Workload API at %s\n",
+		       a->cfg->trust_domain, a->cfg->identity.workload_api);
+		return 0;
+	}
 	GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
 	printf("config ok: trust domain %s, identity %s (expires %ld)\n", a->cfg->trust_domain,
 	       tls->spiffe_id, (long)tls->not_after);
@@ -208,11 +232,13 @@ int ward_agent_main(int argc, char **argv)
 		ward_config_free(a.cfg);
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	uv_loop_init(&a.loop);
 	rc = check ? check_only(&a) : run(&a);
 	if (rc < 0)
 		ward_log(WARD_LOG_ERROR, "agent_failed", "{s:s}", "reason", ward_err_msg());
 	shutdown_agent(&a);
+	curl_global_cleanup();
 	ward_tls_global_cleanup();
 	if (rc < 0 && check)
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg());

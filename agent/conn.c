@@ -238,7 +238,7 @@ static void handshake_done(struct ward_conn *c)
 	char id[WARD_SPIFFE_ID_MAX + 1];
 
 	c->t_handshake = uv_hrtime();
-	if (ward_tls_peer_id(c->ssl, c->worker->cfg->trust_domain, id, sizeof(id)) < 0) {
+	if (ward_tls_peer_id(c->ssl, c->tls_ctx, id, sizeof(id)) < 0) {
 		handshake_failed(c, "bad_svid", ward_err_msg());
 		return;
 	}

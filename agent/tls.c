@@ -89,8 +89,8 @@ static int load_identity(WOLFSSL_CTX *c, const struct ward_tls_material *m,
 }
 
 static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
-		     const struct ward_tls_policy *p, const uint8_t *chain, size_t chain_len,
-		     WOLFSSL_CTX **out)
+		     const struct ward_tls_policy *p, const struct ward_fed *fed,
+		     const uint8_t *chain, size_t chain_len, WOLFSSL_CTX **out)
 {
 	WOLFSSL_CTX *c;
 	int rc;
@@ -111,6 +111,8 @@ static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
 	rc = apply_policy(c, p);
 	if (rc == 0)
 		rc = load_identity(c, m, chain, chain_len);
+	if (rc == 0)
+		rc = ward_fed_install(fed, c);
 	if (rc < 0) {
 		wolfSSL_CTX_free(c);
 		return rc;
@@ -232,10 +234,13 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 	if (rc == 0)
 		rc = concat_chain(m, &chain, &chain_len);
 	if (rc == 0)
-		rc = make_side(wolfTLSv1_3_server_method(), m, policy, chain, chain_len,
+		rc = ward_fed_new(t->trust_domain, m->bundle, m->n_bundle, m->federated,
+				  m->n_federated, &t->fed);
+	if (rc == 0)
+		rc = make_side(wolfTLSv1_3_server_method(), m, policy, t->fed, chain, chain_len,
 			       &t->server);
 	if (rc == 0)
-		rc = make_side(wolfTLSv1_3_client_method(), m, policy, chain, chain_len,
+		rc = make_side(wolfTLSv1_3_client_method(), m, policy, t->fed, chain, chain_len,
 			       &t->client);
 	if (rc == 0)
 		rc = self_check(t);
@@ -251,7 +256,8 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 
 struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx)
 {
-	atomic_fetch_add(&ctx->refs, 1);
+	if (ctx)
+		atomic_fetch_add(&ctx->refs, 1);
 	return ctx;
 }
 
@@ -263,6 +269,7 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 		wolfSSL_CTX_free(ctx->server);
 	if (ctx->client)
 		wolfSSL_CTX_free(ctx->client);
+	ward_fed_free(ctx->fed); /* after the contexts whose callback reads it */
 	free(ctx);
 }
 
@@ -299,8 +306,10 @@ int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)
 	return ward_err_set(WARD_ERR_TLS, "%s", wolfSSL_ERR_reason_error_string((unsigned long)err));
 }
 
-int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
+int ward_tls_peer_id(WOLFSSL *ssl, const struct ward_tls_ctx *ctx, char *id, size_t id_len)
 {
+	const char *td;
+	size_t td_len;
 	WOLFSSL_X509 *leaf = wolfSSL_get_peer_certificate(ssl);
 	struct ward_spiffe_id peer;
 	const unsigned char *der;
@@ -312,10 +321,12 @@ int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id
 				  ward_err_set(WARD_ERR_DENIED, "peer certificate unavailable");
 	wolfSSL_X509_free(leaf);
 	GUARD(rc);
-	/* The chain verified against our bundle only; a leaf naming another trust
-	 * domain would be an identity our CA has no authority over (X509-SVID §5.2). */
-	ENSURE(ward_spiffe_id_member_of(&peer, trust_domain, strlen(trust_domain)), WARD_ERR_DENIED,
-	       "peer %s is not in trust domain %s", peer.text, trust_domain);
+	/* A leaf naming a trust domain we hold no bundle for is an identity none
+	 * of our anchors has authority over (X509-SVID §5.2). */
+	td = ward_spiffe_id_trust_domain(&peer, &td_len);
+	ENSURE(ward_fed_knows(ctx->fed, td, td_len), WARD_ERR_DENIED,
+	       "peer %s is not in trust domain %s or one it federates with", peer.text,
+	       ctx->trust_domain);
 	snprintf(id, id_len, "%s", peer.text);
 	return 0;
 }

@@ -111,14 +111,16 @@ static void on_wake(uv_async_t *a)
 {
 	struct ward_worker *w = a->data;
 	struct ward_tls_ctx *tls;
-	bool drain;
+	bool drain, set_tls;
 
 	uv_mutex_lock(&w->cmd_lock);
 	tls = w->cmd_tls;
+	set_tls = w->cmd_set_tls;
 	w->cmd_tls = NULL;
+	w->cmd_set_tls = false;
 	drain = w->cmd_drain && !w->draining;
 	uv_mutex_unlock(&w->cmd_lock);
-	if (tls) { /* live connections keep the context they started with */
+	if (set_tls) { /* live connections keep the context they started with */
 		ward_tls_ctx_put(w->tls);
 		w->tls = tls;
 	}
@@ -180,6 +182,7 @@ void ward_worker_set_tls(struct ward_worker *w, struct ward_tls_ctx *tls)
 	uv_mutex_lock(&w->cmd_lock);
 	ward_tls_ctx_put(w->cmd_tls); /* a newer one supersedes one not yet taken */
 	w->cmd_tls = ward_tls_ctx_get(tls);
+	w->cmd_set_tls = true;
 	uv_mutex_unlock(&w->cmd_lock);
 	uv_async_send(&w->wake);
 }

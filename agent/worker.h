@@ -36,8 +36,8 @@ struct ward_worker {
 	bool listening[4];
 	uv_async_t wake;                /* main thread -> worker commands */
 	uv_mutex_t cmd_lock;            /* guards the cmd_* fields only */
-	struct ward_tls_ctx *cmd_tls;   /* owned ref, handed over on wake */
-	bool cmd_drain, cmd_stop;
+	struct ward_tls_ctx *cmd_tls;   /* owned ref (NULL: no identity), handed over on wake */
+	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
 	uint64_t drain_started_ms;      /* uv_now() when draining began */
 	struct ward_tls_ctx *tls;       /* owned ref: new handshakes use this */
@@ -54,7 +54,8 @@ enum ward_dir { WARD_DIR_OUTBOUND = 0, WARD_DIR_INBOUND = 1 };
 int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_config *cfg,
 		     atomic_uint *active_conns, struct ward_tls_ctx *tls) WARD_MUST_CHECK;
 int ward_worker_start(struct ward_worker *w) WARD_MUST_CHECK;
-/* From another thread: swap the TLS context for new handshakes (takes a ref). */
+/* From another thread: swap the TLS context for new handshakes (takes a ref;
+ * NULL withdraws the identity: mesh traffic is refused until the next one). */
 void ward_worker_set_tls(struct ward_worker *w, struct ward_tls_ctx *tls);
 /* From another thread: stop accepting, let connections finish for up to
  * drain_timeout_s, then close what is left and end the loop. */

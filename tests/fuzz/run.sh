@@ -16,10 +16,17 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 # Sources each target needs besides its own file.
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
+  [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
 )
 # Seed inputs: valid and nearly valid IDs.
 declare -A seeds=(
   [fuzz_spiffe_id]="spiffe://example.org/ns/default/sa/web spiffe://example.org spiffe://example.org/** spiffe://Example.org/a//b/../c?x#y"
+)
+# Binary seed inputs, in hex: an X509SVIDResponse and an X509BundlesResponse
+# (as in tests/unit/test_workload_msg.c), the first again in a gRPC frame, two
+# DER elements, and a percent-encoded grpc-message.
+declare -A hex_seeds=(
+  [fuzz_workload_msg]="0a1e0a0d7370696666653a2f2f74642f77120230001a023000220230002a01781a120a0c7370696666653a2f2f66656412023000 0a01ff12110a0b7370696666653a2f2f746412023000 00000000340a1e0a0d7370696666653a2f2f74642f77120230001a023000220230002a01781a120a0c7370696666653a2f2f66656412023000 30030201003000 6e6f25323053564944253235"
 )
 
 targets=("$@")
@@ -35,6 +42,10 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   i=0
   for s in ${seeds[$t]:-}; do printf '%s' "$s" >"$corpus/seed-$i"; i=$((i + 1)); done
+  for s in ${hex_seeds[$t]:-}; do
+    printf '%b' "$(sed 's/../\\x&/g' <<<"$s")" >"$corpus/seed-$i"
+    i=$((i + 1))
+  done
   echo "fuzz: running $t for ${seconds}s" >&2
   if ! "$build/$t" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/$t-" "$corpus" >"$build/$t.log" 2>&1; then
