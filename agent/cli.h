@@ -5,5 +5,6 @@
 
 int ward_agent_main(int argc, char **argv);
 int ward_iptables_main(int argc, char **argv);
+int ward_server_main(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
 	{ "agent", ward_agent_main, "run the sidecar proxy (mTLS 1.3 in and out)" },
 	{ "iptables", ward_iptables_main, "install or remove the pod's capture rules" },
+	{ "server", ward_server_main, "SPIFFE identity server: CA, entries, Workload API" },
 };
 
 static void usage(FILE *out)
