@@ -33,14 +33,14 @@ struct ward_ca_manager {
 	uint64_t version;
 };
 
-time_t ward_ca_prepare_at(time_t not_before, time_t not_after)
+time_t ward_ca_prepare_at(time_t issued_at, time_t not_after)
 {
-	return not_before + (not_after - not_before) / 2;
+	return issued_at + (not_after - issued_at) / 2;
 }
 
-time_t ward_ca_activate_at(time_t not_before, time_t not_after)
+time_t ward_ca_activate_at(time_t issued_at, time_t not_after)
 {
-	return not_after - (not_after - not_before) / 6;
+	return not_after - (not_after - issued_at) / 6;
 }
 
 /* ---- upstream CA --------------------------------------------------------- */
@@ -198,6 +198,7 @@ static int sign_slot(struct ward_ca_manager *m, struct ward_ca_slot *s, time_t n
 	GUARD(ward_svid_info(s->cert.data, s->cert.len, &info));
 	s->not_before = info.not_before;
 	s->not_after = info.not_after;
+	s->issued_at = now;
 	memcpy(s->serial_hex, info.serial_hex, sizeof(s->serial_hex));
 	return ward_ca_store_put_slot(m->dir, s);
 }
@@ -284,13 +285,13 @@ static int schedule(struct ward_ca_manager *m, time_t now, bool *changed)
 		*changed = true;
 		return new_slot(m, WARD_CA_ACTIVE, now);
 	}
-	if (!p && can_prepare(m, a) && now >= ward_ca_prepare_at(a->not_before, a->not_after)) {
+	if (!p && can_prepare(m, a) && now >= ward_ca_prepare_at(a->issued_at, a->not_after)) {
 		*changed = true;
 		GUARD(new_slot(m, WARD_CA_PREPARED, now));
 		p = find(m, WARD_CA_PREPARED);
 		a = find(m, WARD_CA_ACTIVE);
 	}
-	if (p && now >= ward_ca_activate_at(a->not_before, a->not_after)) {
+	if (p && now >= ward_ca_activate_at(a->issued_at, a->not_after)) {
 		activate(m, p);
 		*changed = true;
 	}
@@ -338,9 +339,9 @@ time_t ward_ca_manager_next_event(const struct ward_ca_manager *m, time_t now)
 		if (s->state != WARD_CA_ACTIVE)
 			continue;
 		if (prepared)
-			t = earliest(t, ward_ca_activate_at(s->not_before, s->not_after));
+			t = earliest(t, ward_ca_activate_at(s->issued_at, s->not_after));
 		else if (can_prepare(m, s))
-			t = earliest(t, ward_ca_prepare_at(s->not_before, s->not_after));
+			t = earliest(t, ward_ca_prepare_at(s->issued_at, s->not_after));
 	}
 	return t > now ? t : now + 1;
 }

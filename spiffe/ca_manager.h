@@ -51,6 +51,7 @@ struct ward_ca_slot {
 	struct ward_key *key; /* owned */
 	struct ward_der cert; /* owned */
 	time_t not_before, not_after;
+	time_t issued_at;    /* not_before without the backdating: its life starts here */
 	time_t issued_until; /* latest not_after of an SVID this CA signed; 0 if none */
 	time_t drop_at;	     /* 0, or when it leaves the bundle before expiring */
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1];
@@ -104,8 +105,9 @@ size_t ward_ca_manager_chain(const struct ward_ca_manager *m, struct ward_der *o
 uint64_t ward_ca_manager_version(const struct ward_ca_manager *m);
 bool ward_ca_manager_is_upstream(const struct ward_ca_manager *m);
 
-/* The schedule itself, for a CA valid [not_before, not_after]. */
-time_t ward_ca_prepare_at(time_t not_before, time_t not_after);
-time_t ward_ca_activate_at(time_t not_before, time_t not_after);
+/* The schedule itself, for a CA issued at issued_at that expires at
+ * not_after (the backdated part of its validity does not count). */
+time_t ward_ca_prepare_at(time_t issued_at, time_t not_after);
+time_t ward_ca_activate_at(time_t issued_at, time_t not_after);
 
 #endif

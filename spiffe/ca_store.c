@@ -102,6 +102,7 @@ static int load_files(const char *dir, struct ward_ca_slot *s)
 	ENSURE(info.is_ca, WARD_ERR_INVALID, "%s: not a CA certificate", path);
 	s->not_before = info.not_before;
 	s->not_after = info.not_after;
+	s->issued_at = info.not_before + WARD_CA_BACKDATE_S; /* as ca_manager.c backdates */
 	memcpy(s->serial_hex, info.serial_hex, sizeof(s->serial_hex));
 	slot_path(path, sizeof(path), dir, s->id, "key");
 	GUARD(ward_key_load_file(path, &s->key));

@@ -16,9 +16,14 @@ struct ward_issuer {
 	uint64_t generation;
 };
 
-time_t ward_issuer_rotate_at(time_t not_before, time_t not_after)
+time_t ward_issuer_rotate_at(time_t issued_at, time_t not_after)
 {
-	return not_before + (not_after - not_before) / 2;
+	return issued_at + (not_after - issued_at) / 2;
+}
+
+uint64_t ward_issuer_generation(const struct ward_issuer *iss)
+{
+	return iss->generation;
 }
 
 static void issued_free(struct ward_issued *s)
@@ -109,6 +114,7 @@ static int sign(struct ward_issued *s, const struct ward_reg_entry *e, unsigned 
 	s->id = e->id;
 	s->not_before = info.not_before;
 	s->not_after = info.not_after;
+	s->issued_at = now;
 	s->ca_id = a->id;
 	memcpy(s->serial_hex, info.serial_hex, sizeof(s->serial_hex));
 	return ward_ca_manager_note_issued(ca, s->not_after);
@@ -141,7 +147,7 @@ static bool due(const struct ward_issued *s, const struct ward_ca_manager *ca, t
 {
 	const struct ward_ca_slot *a = ward_ca_manager_active(ca);
 
-	return now >= ward_issuer_rotate_at(s->not_before, s->not_after) || !a ||
+	return now >= ward_issuer_rotate_at(s->issued_at, s->not_after) || !a ||
 	       a->id != s->ca_id;
 }
 
@@ -217,7 +223,7 @@ time_t ward_issuer_next_event(const struct ward_issuer *iss)
 
 		if (!s)
 			continue;
-		r = ward_issuer_rotate_at(s->not_before, s->not_after);
+		r = ward_issuer_rotate_at(s->issued_at, s->not_after);
 		if (!t || r < t)
 			t = r;
 	}

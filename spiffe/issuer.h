@@ -31,6 +31,7 @@ struct ward_issued {
 	struct ward_der chain;	     /* owned: leaf DER, then the CA chain, concatenated */
 	size_t leaf_len;	     /* chain.data[0 .. leaf_len) is the leaf */
 	time_t not_before, not_after;
+	time_t issued_at; /* not_before without the backdating */
 	unsigned ca_id;		     /* the CA that signed it */
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1];
 	uint64_t generation;
@@ -65,7 +66,12 @@ time_t ward_issuer_next_event(const struct ward_issuer *iss);
 const struct ward_issued *ward_issuer_at(const struct ward_issuer *iss, size_t i);
 size_t ward_issuer_count(const struct ward_issuer *iss);
 
-/* Half-life: when an SVID valid [not_before, not_after] is rotated. */
-time_t ward_issuer_rotate_at(time_t not_before, time_t not_after);
+/* Half-life: when an SVID issued at issued_at that expires at not_after is
+ * rotated (the backdated part of its validity does not count: a 4-second
+ * SVID is rotated after 2 seconds). */
+time_t ward_issuer_rotate_at(time_t issued_at, time_t not_after);
+/* The highest generation issued so far: a caller that sees it change knows
+ * an SVID was (re)issued. */
+uint64_t ward_issuer_generation(const struct ward_issuer *iss);
 
 #endif

@@ -16,6 +16,8 @@ static time_t wall_now(void)
 	return time(NULL);
 }
 
+static void on_issued(void *arg);
+
 /* Every trust domain an entry federates with needs a bundle to send. */
 static int check_federates_with(const struct ward_server *s)
 {
@@ -107,6 +109,8 @@ int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)
 		.attest = { .want_sha256 = s->reg->uses_sha256,
 			    .size_limit = cfg->workload_size_limit },
 		.now = wall_now,
+		.issued = on_issued,
+		.issued_arg = s,
 	};
 	return 0;
 }
@@ -139,6 +143,15 @@ static void schedule(struct ward_server *s, time_t now)
 		next = svid;
 	ms = next > now ? (uint64_t)(next - now) * 1000 : 0;
 	uv_timer_start(&s->timer, on_timer, ms < MIN_TICK_MS ? MIN_TICK_MS : ms, 0);
+}
+
+/* A call issued an SVID: its half-life may come before the timer. */
+static void on_issued(void *arg)
+{
+	struct ward_server *s = arg;
+
+	if (!s->stopping)
+		schedule(s, wall_now());
 }
 
 void ward_server_tick(struct ward_server *s)
@@ -196,6 +209,9 @@ int ward_server_run(struct ward_server *s)
 	const struct ward_ca_slot *a;
 	int rc;
 
+	/* libuv writes to unix sockets with write(2): a caller that hung up
+	 * must cost an EPIPE on its connection, not the server. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&s->loop);
 	uv_timer_init(&s->loop, &s->timer);
 	s->timer.data = s;

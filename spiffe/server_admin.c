@@ -63,7 +63,7 @@ static json_t *list_svids(const struct ward_server *s)
 			json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I}", "entry", (json_int_t)i,
 				  "spiffe_id", v->id.text, "serial", v->serial_hex, "not_before",
 				  when(v->not_before), "not_after", when(v->not_after), "rotate_at",
-				  when(ward_issuer_rotate_at(v->not_before, v->not_after)), "ca",
+				  when(ward_issuer_rotate_at(v->issued_at, v->not_after)), "ca",
 				  (json_int_t)v->ca_id, "streams",
 				  (json_int_t)ward_issuer_holders(s->issuer, i)));
 	}
@@ -85,9 +85,9 @@ static json_t *list_cas(const struct ward_server *s)
 					(json_int_t)c->id, "state", ca_states[c->state], "serial",
 					c->serial_hex, "not_before", when(c->not_before), "not_after",
 					when(c->not_after), "prepare_at",
-					when(ward_ca_prepare_at(c->not_before, c->not_after)),
+					when(ward_ca_prepare_at(c->issued_at, c->not_after)),
 					"activate_at",
-					when(ward_ca_activate_at(c->not_before, c->not_after)),
+					when(ward_ca_activate_at(c->issued_at, c->not_after)),
 					"leaves_bundle_at", when(c->drop_at ? c->drop_at : c->not_after),
 					"issued_until", when(c->issued_until)));
 	}

@@ -91,7 +91,7 @@ static void test_prepare_activate_drop(void **state)
 	struct ward_ca_manager *m = open_at(t0);
 	const struct ward_ca_slot *a = ward_ca_manager_active(m), *slots;
 	time_t nb = t0 - WARD_CA_BACKDATE_S, na = t0 + TTL;
-	time_t prep = ward_ca_prepare_at(nb, na), act = ward_ca_activate_at(nb, na);
+	time_t prep = t0 + TTL / 2, act = t0 + TTL * 5 / 6;
 	uint64_t v = ward_ca_manager_version(m);
 	unsigned first;
 	size_t n;
@@ -100,6 +100,9 @@ static void test_prepare_activate_drop(void **state)
 	first = a->id;
 	assert_int_equal(a->not_before, nb);
 	assert_int_equal(a->not_after, na);
+	assert_int_equal(a->issued_at, t0);
+	assert_int_equal(ward_ca_prepare_at(a->issued_at, a->not_after), prep);
+	assert_int_equal(ward_ca_activate_at(a->issued_at, a->not_after), act);
 	assert_int_equal(bundle_size(m, t0), 1);
 	assert_int_equal(ward_ca_manager_next_event(m, t0), prep);
 
@@ -119,20 +122,17 @@ static void test_prepare_activate_drop(void **state)
 	assert_int_not_equal(a->id, first);
 	assert_int_equal(slots[0].state, WARD_CA_OLD);
 	assert_int_equal(bundle_size(m, act), 2); /* the old CA's SVIDs still verify */
-	/* The new active CA runs the same schedule; its half-life comes just
-	 * before the old CA expires. */
-	prep = ward_ca_prepare_at(a->not_before, a->not_after);
-	assert_true(prep < na);
-	assert_int_equal(ward_ca_manager_next_event(m, act), prep);
-	assert_true(tick(m, prep));
-	assert_int_equal(bundle_size(m, prep), 3);
-	/* The old CA leaves the bundle at its expiry. */
-	assert_int_equal(ward_ca_manager_next_event(m, prep), na);
+	/* The old CA leaves the bundle at its expiry, which is also when the new
+	 * active CA (issued at prep) reaches its own half-life. */
+	assert_int_equal(ward_ca_prepare_at(a->issued_at, a->not_after), na);
+	assert_int_equal(ward_ca_manager_next_event(m, act), na);
+	assert_false(tick(m, na - 1));
 	assert_true(tick(m, na));
-	assert_int_equal(bundle_size(m, na), 2);
 	slots = ward_ca_manager_slots(m, &n);
 	assert_int_equal(n, 2);
-	assert_int_not_equal(slots[0].id, first);
+	assert_int_equal(slots[0].state, WARD_CA_ACTIVE);
+	assert_int_equal(slots[1].state, WARD_CA_PREPARED);
+	assert_int_equal(bundle_size(m, na), 2);
 	ward_ca_manager_free(m);
 }
 
@@ -141,6 +141,7 @@ static void test_restart_keeps_cas(void **state)
 	struct ward_ca_manager *m = open_at(t0);
 	char serial[sizeof(((struct ward_ca_slot *)0)->serial_hex)], path[128];
 	unsigned id = ward_ca_manager_active(m)->id;
+	time_t issued = ward_ca_manager_active(m)->issued_at;
 	struct stat st;
 
 	strcpy(serial, ward_ca_manager_active(m)->serial_hex);
@@ -148,6 +149,7 @@ static void test_restart_keeps_cas(void **state)
 	m = open_at(t0 + 1);
 	assert_int_equal(ward_ca_manager_active(m)->id, id);
 	assert_string_equal(ward_ca_manager_active(m)->serial_hex, serial);
+	assert_int_equal(ward_ca_manager_active(m)->issued_at, issued);
 	snprintf(path, sizeof(path), "%s/ca-%u.key", dir, id);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
