@@ -214,6 +214,29 @@ static int self_check(struct ward_tls_ctx *t)
 	return rc;
 }
 
+static int summarize(const struct ward_tls_der *certs, size_t n,
+		     struct ward_tls_cert_summary **out, size_t *n_out)
+{
+	struct ward_tls_cert_summary *s = calloc(n, sizeof(*s));
+	struct ward_svid_info info;
+
+	ENSURE(s, WARD_ERR_NOMEM, "certificate summaries");
+	for (size_t i = 0; i < n; i++) {
+		if (ward_svid_info(certs[i].data, certs[i].len, &info) < 0) {
+			free(s);
+			return ward_err_prefix(WARD_ERR_INVALID, "certificate %zu", i);
+		}
+		snprintf(s[i].subject, sizeof(s[i].subject), "%s", info.subject);
+		snprintf(s[i].issuer, sizeof(s[i].issuer), "%s", info.issuer);
+		snprintf(s[i].serial, sizeof(s[i].serial), "%s", info.serial_hex);
+		s[i].not_before = info.not_before;
+		s[i].not_after = info.not_after;
+	}
+	*out = s;
+	*n_out = n;
+	return 0;
+}
+
 int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
 		     const char *trust_domain, struct ward_tls_ctx **out)
 {
@@ -237,6 +260,10 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 			       &t->client);
 	if (rc == 0)
 		rc = self_check(t);
+	if (rc == 0)
+		rc = summarize(m->chain, m->n_chain, &t->chain_info, &t->n_chain_info);
+	if (rc == 0)
+		rc = summarize(m->bundle, m->n_bundle, &t->bundle_info, &t->n_bundle_info);
 	free(chain);
 	if (rc < 0) {
 		ward_tls_ctx_put(t);
@@ -261,6 +288,8 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 		wolfSSL_CTX_free(ctx->server);
 	if (ctx->client)
 		wolfSSL_CTX_free(ctx->client);
+	free(ctx->chain_info);
+	free(ctx->bundle_info);
 	free(ctx);
 }
 

@@ -39,6 +39,13 @@ struct ward_tls_material {
 	size_t n_bundle;
 };
 
+/* Facts about one certificate of the context, for /certs and `ward doctor`. */
+struct ward_tls_cert_summary {
+	char subject[332], issuer[332];
+	char serial[80]; /* hex */
+	time_t not_before, not_after;
+};
+
 struct ward_tls_ctx {
 	atomic_uint refs;
 	WOLFSSL_CTX *server; /* owned */
@@ -48,6 +55,8 @@ struct ward_tls_ctx {
 	time_t not_before, not_after;
 	char serial[80]; /* hex */
 	uint64_t generation; /* increases with every rotation */
+	struct ward_tls_cert_summary *chain_info, *bundle_info; /* owned */
+	size_t n_chain_info, n_bundle_info;
 };
 
 int ward_tls_global_init(void) WARD_MUST_CHECK;
