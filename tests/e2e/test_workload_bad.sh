@@ -43,6 +43,8 @@ agent_start client "$WARD_TMP/client.json"
 CLIENT_PID=${WARD_PIDS[-1]}
 check "missing socket reported" \
   wait_log client 0 5 '"code":"connect_failed"' "No such file or directory" "$SOCK"
+admin() { pod client curl -s -o "$WARD_TMP/admin.out" -w '%{http_code}' "http://127.0.0.1:15020$1"; }
+check "not ready without an SVID" test "$(admin /ready)" = 503
 
 echo "== a good SVID"
 fake svid "$C/svid.pem" "$C/svid.key" "$C/bundle.pem"
@@ -100,5 +102,13 @@ check "the same SVID again is not a rotation" \
   bash -c "! tail -n +$((mark + 1)) '$WARD_TMP/client.log' | grep -q identity_rotated"
 check "long-lived connection closes cleanly" hold_quit h1
 check "no handshake failed" bash -c "! grep -q handshake_failed '$WARD_TMP/client.log'"
+check "ready with an SVID" test "$(admin /ready)" = 200
+admin /metrics >/dev/null
+for code in connect_failed permission_denied invalid_argument; do
+  check "metrics count $code" grep -Eq "^ward_workload_api_errors_total\{code=\"$code\"\} [1-9]" \
+    "$WARD_TMP/admin.out"
+done
+check "metrics show the Workload API connected" grep -q '^ward_workload_api_connected 1' \
+  "$WARD_TMP/admin.out"
 
 summary "workload api bad inputs e2e"
