@@ -9,5 +9,6 @@ int ward_agent_main(int argc, char **argv);
 int ward_iptables_main(int argc, char **argv);
 int ward_inject_main(int argc, char **argv);
 int ward_uninject_main(int argc, char **argv);
+int ward_wait_main(int argc, char **argv);
 
 #endif
