@@ -13,6 +13,7 @@ struct frame {
 	json_t *node;  /* owned: the object or array being filled */
 	json_t *seen;  /* owned, mappings: keys given explicitly (dup check) */
 	char *key;     /* owned, mappings: the key waiting for its value */
+	yaml_mark_t key_mark; /* where that key is, for errors about it */
 	bool merge;    /* the waiting key is the merge key "<<" */
 	char *anchor;  /* owned: registered once the node is complete */
 };
@@ -29,10 +30,15 @@ struct loader {
 	unsigned doc;
 };
 
-static int fail(struct loader *l, const char *fmt, const char *what)
+static int fail_at(struct loader *l, const yaml_mark_t *at, const char *why, const char *what)
 {
 	return ward_err_set(WARD_ERR_INVALID, "document %u: line %zu column %zu: %s%s", l->doc,
-			    l->ev.start_mark.line + 1, l->ev.start_mark.column + 1, fmt, what);
+			    at->line + 1, at->column + 1, why, what);
+}
+
+static int fail(struct loader *l, const char *why, const char *what)
+{
+	return fail_at(l, &l->ev.start_mark, why, what);
 }
 
 /* fail() with the reason a helper recorded (copied: it is the same buffer). */
@@ -313,7 +319,7 @@ static int add_value(struct loader *l, json_t *v)
 	if (f->merge)
 		rc = merge_into(l, f->node, v);
 	else if (json_object_get(f->seen, f->key))
-		rc = fail(l, "duplicate key ", f->key);
+		rc = fail_at(l, &f->key_mark, "duplicate key ", f->key);
 	else if (json_object_set(f->seen, f->key, json_true()) < 0 ||
 		 json_object_set(f->node, f->key, v) < 0)
 		rc = ward_err_set(WARD_ERR_NOMEM, "mapping");
@@ -346,6 +352,7 @@ static int on_scalar(struct loader *l)
 	GUARD(spend(l, 1));
 	if (wants_key(l)) {
 		GUARD(scalar_key(l, &f->key));
+		f->key_mark = l->ev.start_mark;
 		f->merge = l->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			   !strcmp(f->key, "<<");
 		return 0;
@@ -370,6 +377,7 @@ static int on_alias(struct loader *l)
 		if (!json_is_string(target))
 			return fail(l, "an alias used as a key must name a string: *", name);
 		f->key = strdup(json_string_value(target));
+		f->key_mark = l->ev.start_mark;
 		return f->key ? 0 : ward_err_set(WARD_ERR_NOMEM, "key");
 	}
 	GUARD(spend(l, count_nodes(target)));
