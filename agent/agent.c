@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,9 @@ int ward_agent_main(int argc, char **argv)
 		ward_config_free(a.cfg);
 		return 1;
 	}
+	/* libuv writes with write(2): a peer that reset must be an EPIPE error
+	 * on that connection, not a signal that kills the agent. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a.loop);
 	rc = check ? check_only(&a) : run(&a);
 	if (rc < 0)

@@ -103,8 +103,6 @@ static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
 	 * client certificate; neither side checks a hostname, identity is the
 	 * SPIFFE ID checked after the chain (X509-SVID §5). */
 	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	wolfSSL_CTX_SetIORecv(c, io_recv);
-	wolfSSL_CTX_SetIOSend(c, io_send);
 	/* Tickets would outlive an SVID rotation; until resumption is tied to the
 	 * SVID's lifetime every handshake is a full one. */
 	wolfSSL_CTX_no_ticket_TLSv13(c);
@@ -273,16 +271,24 @@ void ward_tls_io_init(struct ward_tls_io *io)
 	io->in_eof = false;
 }
 
-int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
-			 struct ward_tls_io *io, WOLFSSL **out)
+int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **out)
 {
-	WOLFSSL *ssl = wolfSSL_new(role == WARD_TLS_SERVER ? ctx->server : ctx->client);
+	WOLFSSL *ssl = wolfSSL_new(ctx);
 
 	ENSURE(ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
+	wolfSSL_SSLSetIORecv(ssl, io_recv);
+	wolfSSL_SSLSetIOSend(ssl, io_send);
 	wolfSSL_SetIOReadCtx(ssl, io);
 	wolfSSL_SetIOWriteCtx(ssl, io);
 	*out = ssl;
 	return 0;
+}
+
+int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_io *io, WOLFSSL **out)
+{
+	return ward_tls_session_attach(role == WARD_TLS_SERVER ? ctx->server : ctx->client, io,
+				       out);
 }
 
 int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)

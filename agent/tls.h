@@ -80,6 +80,12 @@ void ward_tls_io_init(struct ward_tls_io *io);
 int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_io *io, WOLFSSL **out) WARD_MUST_CHECK;
 
+/* A session on a context the caller built (the admin or webhook server's
+ * HTTPS), with ward's memory I/O attached to the session, so the context
+ * needs no I/O callbacks of its own. io as for ward_tls_session_new. */
+int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **out)
+	WARD_MUST_CHECK;
+
 /* Drives the handshake: 0 when done, WARD_ERR_AGAIN when it needs more input,
  * WARD_ERR_TLS on failure with *wolf_err set (see ward_tls_failure_reason). */
 int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err) WARD_MUST_CHECK;
