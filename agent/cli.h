@@ -10,5 +10,6 @@ int ward_iptables_main(int argc, char **argv);
 int ward_inject_main(int argc, char **argv);
 int ward_uninject_main(int argc, char **argv);
 int ward_wait_main(int argc, char **argv);
+int ward_webhook_main(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "iptables", ward_iptables_main, "install or remove the pod's capture rules" },
 	{ "inject", ward_inject_main, "add ward's sidecar to Kubernetes manifests" },
 	{ "uninject", ward_uninject_main, "remove what inject added from manifests" },
+	{ "webhook", ward_webhook_main, "serve the Kubernetes sidecar-injection webhook" },
 	{ "wait", ward_wait_main, "wait until the local agent is ready (postStart hook)" },
 };
 
