@@ -2,6 +2,7 @@
  * control loop (signals, identity reloads, drain) on the main thread. */
 #include <getopt.h>
 #include <grp.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ static void usage(FILE *out)
 		"Runs the sidecar: the outbound listener wraps the app's connections in\n"
 		"mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 		"  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+		"      --override JSON  a JSON object merged over the file's, key by key\n"
+		"                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
+		"                     passes a pod's ward.io/ annotations this way)\n"
 		"      --check        validate the configuration and identity, then exit\n"
 		"  -h, --help         this help\n\n"
 		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
@@ -292,14 +296,51 @@ static int check_only(struct agent *a)
 	return 0;
 }
 
+/* The config file with `override` merged over it, through the same
+ * validating loader (so an override gets the same key-naming errors). */
+static int load_config(const char *path, const char *override, struct ward_config **out)
+{
+	json_error_t err;
+	json_t *base, *over;
+	char *text, *dir, *abs = NULL;
+	int rc;
+
+	if (!override)
+		return ward_config_load_file(path, out);
+	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
+	ENSURE(json_is_object(over), WARD_ERR_INVALID, "--override: not a JSON object (%s)",
+	       over ? "got another JSON value" : err.text);
+	base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(base) || json_object_update_recursive(base, over) < 0) {
+		json_decref(over);
+		json_decref(base);
+		return ward_err_set(WARD_ERR_INVALID, "line %d: %s", err.line,
+				    base ? "not a JSON object" : err.text);
+	}
+	text = json_dumps(base, JSON_COMPACT);
+	/* Absolute, as the file loader makes it: identity paths must not
+	 * depend on the working directory. */
+	if ((dir = strdup(path)))
+		abs = realpath(dirname(dir), NULL);
+	rc = text && abs ? ward_config_load_string(text, abs, out)
+			 : ward_err_set(WARD_ERR_IO, "%s: directory not found", path);
+	free(text);
+	free(dir);
+	free(abs);
+	json_decref(over);
+	json_decref(base);
+	return rc;
+}
+
 int ward_agent_main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "check", no_argument, NULL, 'k' },
+					      { "override", required_argument, NULL, 'O' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct agent a = { 0 };
-	const char *config = NULL;
+	const char *config = NULL, *override = NULL;
 	bool check = false;
 	int opt, rc;
 
@@ -308,6 +349,7 @@ int ward_agent_main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'k': check = true; break;
+		case 'O': override = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -318,7 +360,7 @@ int ward_agent_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (ward_config_load_file(config, &a.cfg) < 0) {
+	if (load_config(config, override, &a.cfg) < 0) {
 		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
 		return 2;
 	}
