@@ -5,5 +5,7 @@
 
 int ward_agent_main(int argc, char **argv);
 int ward_iptables_main(int argc, char **argv);
+int ward_doctor_main(int argc, char **argv);
+int ward_status_main(int argc, char **argv);
 
 #endif

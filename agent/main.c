@@ -15,6 +15,8 @@ struct command {
 static const struct command commands[] = {
 	{ "agent", ward_agent_main, "run the sidecar proxy (mTLS 1.3 in and out)" },
 	{ "iptables", ward_iptables_main, "install or remove the pod's capture rules" },
+	{ "doctor", ward_doctor_main, "check the host or pod's TCP, limits, capture and identity" },
+	{ "status", ward_status_main, "summarise a running agent (identity, connections, handshakes)" },
 };
 
 static void usage(FILE *out)
