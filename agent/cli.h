@@ -11,5 +11,7 @@ int ward_inject_main(int argc, char **argv);
 int ward_uninject_main(int argc, char **argv);
 int ward_wait_main(int argc, char **argv);
 int ward_webhook_main(int argc, char **argv);
+int ward_doctor_main(int argc, char **argv);
+int ward_status_main(int argc, char **argv);
 
 #endif

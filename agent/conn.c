@@ -13,7 +13,7 @@
 
 static void on_timer(uv_timer_t *t);
 
-static int side_fd(struct conn_side *s)
+int conn_side_fd(struct conn_side *s)
 {
 	uv_os_fd_t fd = -1;
 
@@ -42,7 +42,7 @@ static const char *dir_name(const struct ward_conn *c)
 	return c->dir == WARD_DIR_OUTBOUND ? "outbound" : "inbound";
 }
 
-static json_t *conn_fields(const struct ward_conn *c)
+json_t *conn_fields(const struct ward_conn *c)
 {
 	char dst[64];
 
@@ -114,90 +114,10 @@ static void close_side(struct conn_side *s, bool reset)
 		uv_close((uv_handle_t *)&s->tcp, on_close);
 }
 
-static const char *mode_name(const struct ward_conn *c)
+const char *conn_mode_name(const struct ward_conn *c)
 {
 	return c->mode == MODE_MTLS ? "mtls" : c->mode == MODE_PASSTHROUGH ? "passthrough" :
 									 "plaintext";
-}
-
-static const char *tcp_state_name(uint8_t state)
-{
-	static const char *const names[] = { "unknown",	  "established", "syn_sent",
-					     "syn_recv",  "fin_wait1",	 "fin_wait2",
-					     "time_wait", "close",	 "close_wait",
-					     "last_ack",  "listen",	 "closing" };
-
-	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
-}
-
-/* The kernel's view of the peer-facing socket (RTTs in microseconds). */
-static json_t *tcp_json(struct conn_side *s)
-{
-	struct tcp_info ti;
-	char cc[32] = "";
-	socklen_t len = sizeof(cc) - 1;
-	int fd;
-
-	if (!s || !s->open)
-		return json_null();
-	fd = side_fd(s);
-	if (ward_sockopt_tcp_info(fd, &ti) < 0)
-		return json_null();
-	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
-		cc[0] = '\0';
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "state", tcp_state_name(ti.tcpi_state),
-			 "rtt_us", (json_int_t)ti.tcpi_rtt, "rttvar_us", (json_int_t)ti.tcpi_rttvar,
-			 "snd_cwnd", (json_int_t)ti.tcpi_snd_cwnd, "retransmits",
-			 (json_int_t)ti.tcpi_total_retrans, "unacked", (json_int_t)ti.tcpi_unacked,
-			 "congestion", cc);
-}
-
-static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *ss)
-{
-	char text[64];
-
-	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
-		json_object_set_new(o, key, json_string(ward_addr_format((const struct sockaddr *)ss,
-									  text, sizeof(text))));
-}
-
-static const char *phase_name(enum conn_phase p)
-{
-	static const char *const names[] = { "connect", "peek", "handshake", "relay", "closing" };
-
-	return names[p];
-}
-
-json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
-{
-	struct conn_side *s = conn_peer_side(c);
-	struct sockaddr_storage local = { 0 }, peer = { 0 };
-	int len = sizeof(local);
-	json_t *o = conn_fields(c);
-
-	if (!o)
-		return NULL;
-	if (s && s->open) {
-		uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&local, &len);
-		len = sizeof(peer);
-		uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&peer, &len);
-	}
-	set_addr(o, "local", &local);
-	set_addr(o, "peer", &peer);
-	json_object_set_new(o, "mode", json_string(mode_name(c)));
-	json_object_set_new(o, "phase", json_string(phase_name(c->phase)));
-	json_object_set_new(o, "worker", json_integer(c->worker->id));
-	json_object_set_new(o, "age_s", json_real((double)(now_ns - c->t_start) / 1e9));
-	json_object_set_new(o, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
-	json_object_set_new(o, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
-	if (c->ssl && c->t_handshake) {
-		json_object_set_new(o, "tls_version", json_string(wolfSSL_get_version(c->ssl)));
-		json_object_set_new(o, "cipher", json_string(ward_tls_cipher(c->ssl)));
-		json_object_set_new(o, "group", json_string(ward_tls_group(c->ssl)));
-		json_object_set_new(o, "resumed", json_boolean(wolfSSL_session_reused(c->ssl)));
-	}
-	json_object_set_new(o, "tcp", tcp_json(s));
-	return o;
 }
 
 static void log_close(struct ward_conn *c)
@@ -207,7 +127,7 @@ static void log_close(struct ward_conn *c)
 	if (!ward_log_enabled(WARD_LOG_DEBUG) || c->phase != PHASE_RELAY)
 		return;
 	f = conn_fields(c);
-	json_object_set_new(f, "mode", json_string(mode_name(c)));
+	json_object_set_new(f, "mode", json_string(conn_mode_name(c)));
 	json_object_set_new(f, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
 	json_object_set_new(f, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
 	if (c->ssl) {
@@ -223,24 +143,12 @@ static void log_close(struct ward_conn *c)
 	ward_log_emit(WARD_LOG_DEBUG, "conn_close", f);
 }
 
-/* The kernel's last word on the peer-facing socket. */
-static void count_tcp_info(struct ward_conn *c)
-{
-	struct conn_side *s = conn_peer_side(c);
-	struct tcp_info ti;
-
-	if (!s || !s->open || ward_sockopt_tcp_info(side_fd(s), &ti) < 0 || ti.tcpi_rtt == 0)
-		return;
-	ward_hist_observe(&c->worker->stats.rtt_seconds[c->dir], (uint64_t)ti.tcpi_rtt * 1000);
-	ward_metric_add(&c->worker->stats.retransmits[c->dir], ti.tcpi_total_retrans);
-}
-
 void ward_conn_close(struct ward_conn *c, bool reset)
 {
 	if (c->phase == PHASE_CLOSING)
 		return;
 	log_close(c);
-	count_tcp_info(c);
+	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
 	uv_close((uv_handle_t *)&c->timer, on_close);
 	close_side(&c->down, reset);
@@ -270,7 +178,7 @@ static void apply_sockopts(struct ward_conn *c, struct conn_side *s, bool upstre
 {
 	static _Thread_local bool warned;
 
-	if (ward_sockopt_apply(side_fd(s), c->worker->cfg, upstream) < 0 && !warned) {
+	if (ward_sockopt_apply(conn_side_fd(s), c->worker->cfg, upstream) < 0 && !warned) {
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
@@ -481,7 +389,7 @@ static void start_connect(struct ward_conn *c)
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. */
 	if (rc == 0 && c->worker->cfg->tcp.fastopen)
-		rc = ward_sockopt_fastopen_connect(side_fd(&c->up));
+		rc = ward_sockopt_fastopen_connect(conn_side_fd(&c->up));
 	if (rc == 0) {
 		c->connect_req.data = c;
 		rc = uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to,
@@ -568,7 +476,7 @@ static int original_destination(struct ward_conn *c)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
-	int fd = side_fd(&c->down);
+	int fd = conn_side_fd(&c->down);
 
 	GUARD(ward_sockopt_original_dst(fd, &c->dst));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))

@@ -237,12 +237,17 @@ static int write_bytes(struct client *c, uint8_t *data, size_t len)
 	return 0;
 }
 
-static void send_response(struct client *c, struct ward_http_response *r, bool keep_alive)
+/* A HEAD answer has the GET's headers, Content-Length included, and no
+ * body (RFC 9110 §9.3.2). */
+static void send_response(struct client *c, struct ward_http_response *r, bool keep_alive,
+			  bool head)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
 	int rc = ward_http_response_format(r, keep_alive, &data, &len);
 
+	if (rc == 0 && head)
+		len -= r->body_len; /* the body is the block's tail */
 	free(r->body);
 	r->body = NULL;
 	c->state = C_WRITING;
@@ -265,7 +270,7 @@ static void send_error(struct client *c, int status, const char *why)
 		client_close(c);
 		return;
 	}
-	send_response(c, &r, false);
+	send_response(c, &r, false, false);
 }
 
 /* --- reading and dispatch --- */
@@ -290,7 +295,7 @@ static void dispatch(struct client *c)
 		client_close(c);
 		return;
 	}
-	send_response(c, &r, req->keep_alive);
+	send_response(c, &r, req->keep_alive, req->method == HTTP_HEAD);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -633,5 +638,5 @@ void ward_http_pending_reply(struct ward_http_pending *p, struct ward_http_respo
 		client_release(c);
 		return;
 	}
-	send_response(c, resp, c->parser.req.keep_alive);
+	send_response(c, resp, c->parser.req.keep_alive, c->parser.req.method == HTTP_HEAD);
 }

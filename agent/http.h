@@ -107,7 +107,6 @@ struct ward_http_parser {
 	size_t n_hdr;
 	bool in_value;          /* the last header callback was a value */
 	bool complete;
-	bool started;           /* a byte of the current request has arrived */
 	int error_status;
 	struct ward_http_request req; /* valid after WARD_HTTP_REQUEST */
 };

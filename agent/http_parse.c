@@ -35,12 +35,6 @@ static int head_append(struct ward_http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
-static int on_message_begin(http_parser *hp)
-{
-	parser_of(hp)->started = true;
-	return 0;
-}
-
 static int on_url(http_parser *hp, const char *at, size_t len)
 {
 	struct ward_http_parser *p = parser_of(hp);
@@ -110,7 +104,6 @@ static int on_message_complete(http_parser *hp)
 }
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_message_begin,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,

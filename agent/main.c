@@ -17,6 +17,8 @@ static const struct command commands[] = {
 	{ "uninject", ward_uninject_main, "remove what inject added from manifests" },
 	{ "webhook", ward_webhook_main, "serve the Kubernetes sidecar-injection webhook" },
 	{ "wait", ward_wait_main, "wait until the local agent is ready (postStart hook)" },
+	{ "doctor", ward_doctor_main, "check the host or pod's TCP, limits, capture and identity" },
+	{ "status", ward_status_main, "summarise a running agent (identity, connections, handshakes)" },
 };
 
 static void usage(FILE *out)

@@ -17,6 +17,11 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
   [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
+  [fuzz_http]="agent/http_parse.c agent/buf.c agent/err.c"
+)
+# Libraries each target links besides the sanitizer runtimes.
+declare -A libs=(
+  [fuzz_http]="-lhttp_parser"
 )
 # Seed inputs: valid and nearly valid IDs.
 declare -A seeds=(
@@ -37,7 +42,7 @@ for t in "${targets[@]}"; do
   [ -n "${srcs[$t]:-}" ] || { echo "fuzz: unknown target $t" >&2; exit 2; }
   echo "fuzz: building $t" >&2
   # shellcheck disable=SC2086
-  "$cc" "${flags[@]}" -o "$build/$t" "tests/fuzz/$t.c" ${srcs[$t]}
+  "$cc" "${flags[@]}" -o "$build/$t" "tests/fuzz/$t.c" ${srcs[$t]} ${libs[$t]:-}
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   i=0

@@ -161,6 +161,11 @@ static void plain_client(struct harness *h)
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "Connection: keep-alive"));
 	assert_non_null(strstr(out, "HTTP/1.1 404 Not Found\r\n"));
+	/* HEAD: the headers of the GET, no body, and the connection stays in step */
+	out = exchange(h, "HEAD /echo HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(out, "Content-Length: 6\r\n")); /* of "HEAD \n", not sent */
+	assert_non_null(strstr(out, "keep-alive\r\n\r\nHTTP/1.1 404 "));
 	out = exchange(h, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "\r\n\r\nlater\n"));
