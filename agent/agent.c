@@ -236,51 +236,6 @@ static void shutdown_agent(struct agent *a)
 	ward_config_free(a->cfg);
 }
 
-#define CHECK_FETCH_TIMEOUT_MS 5000
-
-struct check_fetch {
-	struct ward_tls_ctx *tls;
-	uv_timer_t timeout;
-	bool timed_out;
-};
-
-static void on_check_identity(struct ward_tls_ctx *ctx, void *arg)
-{
-	struct check_fetch *f = arg;
-
-	if (ctx && !f->tls)
-		f->tls = ward_tls_ctx_get(ctx);
-}
-
-static void on_check_timeout(uv_timer_t *t)
-{
-	struct check_fetch *f = t->data;
-
-	f->timed_out = true;
-}
-
-/* --check with the Workload API: one SVID fetched and self-checked, as the
- * uid running the check (the uid the server attests). */
-static int check_fetch(struct agent *a, struct ward_tls_ctx **out)
-{
-	struct check_fetch f = { 0 };
-
-	GUARD(ward_wlidentity_start(&a->loop, a->cfg, &a->policy, on_check_identity, &f,
-				    &a->wlidentity));
-	uv_timer_init(&a->loop, &f.timeout);
-	f.timeout.data = &f;
-	uv_timer_start(&f.timeout, on_check_timeout, CHECK_FETCH_TIMEOUT_MS, 0);
-	while (!f.tls && !f.timed_out)
-		uv_run(&a->loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&f.timeout, NULL);
-	stop_identity(a);
-	uv_run(&a->loop, UV_RUN_DEFAULT);
-	ENSURE(f.tls, WARD_ERR_NOTFOUND, "no usable SVID from the Workload API at %s within %d ms",
-	       a->cfg->identity.workload_api, CHECK_FETCH_TIMEOUT_MS);
-	*out = f.tls;
-	return 0;
-}
-
 static int check_only(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
@@ -289,7 +244,7 @@ static int check_only(struct agent *a)
 	if (a->cfg->identity.cert_file)
 		GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
 	else
-		GUARD(check_fetch(a, &tls));
+		GUARD(ward_wlidentity_fetch_once(a->cfg, &a->policy, 5000, &tls));
 	printf("config ok: trust domain %s, identity %s (expires %ld)\n", a->cfg->trust_domain,
 	       tls->spiffe_id, (long)tls->not_after);
 	ward_tls_ctx_put(tls);

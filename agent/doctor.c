@@ -13,6 +13,7 @@
 #include "certs/pem.h"
 #include "certs/svid.h"
 #include "iptables.h"
+#include "wlidentity.h"
 
 #define WANT_SOMAXCONN 4096    /* the backlog ward asks for on its listeners */
 #define DEFAULT_PORT_RANGE 28232 /* Linux's default 32768-60999 */
@@ -408,13 +409,30 @@ static void workload_api(const struct ward_doctor_env *env, struct ward_check *c
 	set(c, "workload_api_socket", rc == 0 ? WARD_CHECK_OK : WARD_CHECK_FAIL, why);
 }
 
+/* With the Workload API, the SVID the server issues to the doctor's uid:
+ * run it as the proxy uid to see the agent's. */
+static int fetched_info(const struct ward_config *cfg, struct ward_svid_info *info)
+{
+	struct ward_tls_policy policy;
+	struct ward_tls_ctx *tls;
+
+	ENSURE(cfg->identity.workload_api && cfg->trust_domain, WARD_ERR_INVALID,
+	       "no identity source configured");
+	GUARD(ward_tls_policy_resolve(cfg, &policy));
+	GUARD(ward_wlidentity_fetch_once(cfg, &policy, 3000, &tls));
+	info->not_before = tls->not_before;
+	info->not_after = tls->not_after;
+	ward_tls_ctx_put(tls);
+	return 0;
+}
+
 static int leaf_info(const struct ward_config *cfg, struct ward_svid_info *info)
 {
 	struct ward_pem_certs chain = { 0 };
 	int rc;
 
-	ENSURE(cfg->identity.cert_file, WARD_ERR_UNSUPPORTED,
-	       "identity from the Workload API: see `ward status` for the SVID in service");
+	if (!cfg->identity.cert_file)
+		return fetched_info(cfg, info);
 	GUARD(ward_pem_certs_load_file(cfg->identity.cert_file, &chain));
 	rc = chain.count ? ward_svid_info(chain.certs[0].data, chain.certs[0].len, info) :
 			   ward_err_set(WARD_ERR_INVALID, "%s: no certificate",

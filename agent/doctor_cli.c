@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include <curl/curl.h>
+
 #include "cli.h"
 #include "doctor.h"
+#include "log.h"
+#include "tls.h"
 
 static void usage(FILE *out)
 {
@@ -87,7 +91,17 @@ int ward_doctor_main(int argc, char **argv)
 	env.cfg = cfg;
 	env.have_config = config != NULL;
 	env.fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long)rl.rlim_cur : 0;
+	/* The identity checks may fetch an SVID from the Workload API; its
+	 * client's progress is not the doctor's output, its failures are. */
+	ward_log_set_level(WARD_LOG_WARN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (ward_tls_global_init() < 0) {
+		fprintf(stderr, "ward doctor: %s\n", ward_err_msg());
+		return 1;
+	}
 	failed = ward_doctor_run(&env, checks);
+	ward_tls_global_cleanup();
+	curl_global_cleanup();
 	if (json) {
 		json_t *j = ward_doctor_json(checks, WARD_DOCTOR_CHECKS);
 

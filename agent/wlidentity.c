@@ -308,3 +308,52 @@ void ward_wlidentity_stop(struct ward_wlidentity *id)
 	ward_wlclient_stop(id->client);
 	uv_close((uv_handle_t *)&id->expiry, on_closed);
 }
+
+struct fetch_once {
+	struct ward_tls_ctx *tls;
+	bool timed_out;
+};
+
+static void on_fetched(struct ward_tls_ctx *ctx, void *arg)
+{
+	struct fetch_once *f = arg;
+
+	if (ctx && !f->tls)
+		f->tls = ward_tls_ctx_get(ctx);
+}
+
+static void on_fetch_timeout(uv_timer_t *t)
+{
+	struct fetch_once *f = t->data;
+
+	f->timed_out = true;
+}
+
+int ward_wlidentity_fetch_once(const struct ward_config *cfg, const struct ward_tls_policy *policy,
+			       unsigned timeout_ms, struct ward_tls_ctx **out)
+{
+	struct fetch_once f = { 0 };
+	struct ward_wlidentity *id;
+	uv_timer_t timeout;
+	uv_loop_t loop;
+	int rc;
+
+	ENSURE(uv_loop_init(&loop) == 0, WARD_ERR_IO, "workload api: event loop");
+	rc = ward_wlidentity_start(&loop, cfg, policy, on_fetched, &f, &id);
+	if (rc == 0) {
+		uv_timer_init(&loop, &timeout);
+		timeout.data = &f;
+		uv_timer_start(&timeout, on_fetch_timeout, timeout_ms, 0);
+		while (!f.tls && !f.timed_out)
+			uv_run(&loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&timeout, NULL);
+		ward_wlidentity_stop(id);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	GUARD(rc);
+	ENSURE(f.tls, WARD_ERR_NOTFOUND, "no usable SVID from the Workload API at %s within %u ms",
+	       cfg->identity.workload_api, timeout_ms);
+	*out = f.tls;
+	return 0;
+}
