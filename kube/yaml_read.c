@@ -489,7 +489,8 @@ int ward_yaml_load(const char *data, size_t len, json_t **docs)
 		rc = ward_err_set(WARD_ERR_NOMEM, "yaml loader");
 		goto out;
 	}
-	yaml_parser_set_input_string(&l->parser, (const unsigned char *)data, len);
+	/* libyaml asserts on a NULL input, even an empty one. */
+	yaml_parser_set_input_string(&l->parser, (const unsigned char *)(data ? data : ""), len);
 	while (!done && rc == 0) {
 		if (!yaml_parser_parse(&l->parser, &l->ev)) {
 			rc = parse_error(l);
