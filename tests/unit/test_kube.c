@@ -99,13 +99,12 @@ static void test_admission(void **state)
 	assert_int_equal(ward_admission_review(&o, body, strlen(body), &r), 0);
 	assert_int_equal(r.status, 200);
 	answer = parse(r.body);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(answer, "response"),
-							       "uid")),
-			    "u-1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(answer, "response"), "uid")), "u-1");
 	assert_true(json_is_true(json_object_get(json_object_get(answer, "response"), "allowed")));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(answer, "response"),
-							       "patchType")),
-			    "JSONPatch");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(answer, "response"), "patchType")),
+	    "JSONPatch");
 	json_decref(answer);
 	ward_admission_reply_free(&r);
 	free(body);
@@ -114,14 +113,16 @@ static void test_admission(void **state)
 				  "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
 	review(&o, body, 200, "skipped", "ward.io/inject is false");
 	free(body);
-	body = make_review("u-3", "{\"metadata\":{\"annotations\":{\"ward.io/log-level\":\"loud\"}},"
-				  "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
+	body =
+	    make_review("u-3", "{\"metadata\":{\"annotations\":{\"ward.io/log-level\":\"loud\"}},"
+			       "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
 	review(&o, body, 200, "denied", "ward.io/log-level");
 	free(body);
 	review(&o, "[]", 400, "malformed", "not a JSON object");
 	review(&o, "{", 400, "malformed", "not JSON");
-	review(&o, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
-		   "\"request\":{\"uid\":\"\"}}",
+	review(&o,
+	       "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+	       "\"request\":{\"uid\":\"\"}}",
 	       400, "malformed", "request.uid");
 	ward_inject_opts_free(&o);
 }
@@ -167,15 +168,19 @@ static void test_roundtrip(void **state)
 	for (int legacy = 0; legacy < 2; legacy++) {
 		o.legacy_sidecar = legacy;
 		for (const char *const *t = templates; *t; t++) {
-			json_t *orig = parse(*t), *tmpl = json_deep_copy(orig), *notes = json_array();
+			json_t *orig = parse(*t), *tmpl = json_deep_copy(orig),
+			       *notes = json_array();
 
-			assert_int_equal(ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
-					 WARD_INJECT_CHANGED);
+			assert_int_equal(
+			    ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
+			    WARD_INJECT_CHANGED);
 			assert_false(json_equal(orig, tmpl));
-			assert_int_equal(ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
-					 WARD_INJECT_UNCHANGED);
-			assert_int_equal(ward_inject_template(&o, WARD_UNINJECT, tmpl, "", "t", notes),
-					 WARD_INJECT_CHANGED);
+			assert_int_equal(
+			    ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
+			    WARD_INJECT_UNCHANGED);
+			assert_int_equal(
+			    ward_inject_template(&o, WARD_UNINJECT, tmpl, "", "t", notes),
+			    WARD_INJECT_CHANGED);
 			assert_true(json_equal(orig, tmpl));
 			json_decref(orig);
 			json_decref(tmpl);
