@@ -9,11 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "../config/config.h"
 #include "../config/profile.h"
+#include "admin.h"
 #include "cli.h"
 #include "identity.h"
 #include "log.h"
+#include "wlidentity.h"
 #include "worker.h"
 
 struct agent {
@@ -21,11 +25,15 @@ struct agent {
 	struct ward_tls_policy policy;
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	struct ward_identity *identity;
+	struct ward_identity *identity;     /* identity.files, or */
+	struct ward_wlidentity *wlidentity; /* the Workload API */
 	struct ward_worker *workers;
 	unsigned n_workers;
 	atomic_uint active_conns;
 	bool draining;
+	struct ward_admin *admin;
+	uv_async_t from_workers; /* workers -> main: snapshot filled, loop finished */
+	bool from_workers_open;
 };
 
 static void usage(FILE *out)
@@ -41,7 +49,8 @@ static void usage(FILE *out)
 		"      --check        validate the configuration and identity, then exit\n"
 		"  -h, --help         this help\n\n"
 		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
-		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files.\n");
+		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files\n"
+		"or reconnects to the Workload API.\n");
 }
 
 static void on_identity(struct ward_tls_ctx *ctx, void *arg)
@@ -50,6 +59,37 @@ static void on_identity(struct ward_tls_ctx *ctx, void *arg)
 
 	for (unsigned i = 0; i < a->n_workers; i++)
 		ward_worker_set_tls(&a->workers[i], ctx);
+	ward_admin_set_identity(a->admin, ctx);
+}
+
+/* The admin stays up while the workers drain (probes see 503 "draining"),
+ * and closes once every worker's loop has finished. */
+static void stop_admin(struct agent *a)
+{
+	ward_admin_stop(a->admin);
+	if (a->from_workers_open)
+		uv_close((uv_handle_t *)&a->from_workers, NULL);
+	a->from_workers_open = false;
+}
+
+static void on_workers(uv_async_t *h)
+{
+	struct agent *a = h->data;
+	unsigned done = 0;
+
+	ward_admin_poll(a->admin);
+	for (unsigned i = 0; i < a->n_workers; i++)
+		done += atomic_load(&a->workers[i].finished);
+	if (a->draining && done == a->n_workers)
+		stop_admin(a);
+}
+
+static void stop_identity(struct agent *a)
+{
+	ward_identity_stop(a->identity);
+	ward_wlidentity_stop(a->wlidentity);
+	a->identity = NULL;
+	a->wlidentity = NULL;
 }
 
 static void start_drain(struct agent *a)
@@ -57,6 +97,7 @@ static void start_drain(struct agent *a)
 	if (a->draining)
 		return;
 	a->draining = true;
+	ward_admin_set_draining(a->admin);
 	ward_log(WARD_LOG_INFO, "draining", "{s:I,s:i}", "active_connections",
 		 (json_int_t)atomic_load(&a->active_conns), "deadline_s",
 		 (int)a->cfg->limits.drain_timeout_s);
@@ -65,8 +106,14 @@ static void start_drain(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
-	ward_identity_stop(a->identity);
-	a->identity = NULL;
+	stop_identity(a);
+	if (a->n_workers == 0)
+		stop_admin(a);
+}
+
+static void admin_drain(void *arg)
+{
+	start_drain(arg);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -76,6 +123,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	if (signum == SIGHUP) {
 		if (a->identity)
 			ward_identity_reload(a->identity);
+		if (a->wlidentity)
+			ward_wlidentity_restart(a->wlidentity);
 		return;
 	}
 	start_drain(a);
@@ -107,12 +156,15 @@ static int start_workers(struct agent *a, struct ward_tls_ctx *tls)
 
 	a->workers = calloc(n, sizeof(*a->workers));
 	ENSURE(a->workers, WARD_ERR_NOMEM, "workers");
-	for (; a->n_workers < n; a->n_workers++)
+	for (; a->n_workers < n; a->n_workers++) {
 		GUARD(ward_worker_init(&a->workers[a->n_workers], a->n_workers, a->cfg,
 				       &a->active_conns, tls));
+		a->workers[a->n_workers].notify = &a->from_workers;
+	}
 	GUARD(drop_privileges(a->cfg));
 	for (unsigned i = 0; i < n; i++)
 		GUARD(ward_worker_start(&a->workers[i]));
+	ward_admin_set_workers(a->admin, a->workers, a->n_workers);
 	return 0;
 }
 
@@ -126,44 +178,107 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
-	char out[64], in[64];
+	char out[64], in[64], adm[64];
+	bool have_identity;
 	int rc;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
-	GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a, &a->identity,
-				  &tls));
+	ward_metrics_process_start();
+	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
+	uv_async_init(&a->loop, &a->from_workers, on_workers);
+	a->from_workers.data = a;
+	a->from_workers_open = true;
+	if (a->cfg->identity.cert_file)
+		GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a,
+					  &a->identity, &tls));
+	have_identity = tls != NULL;
+	if (tls)
+		ward_admin_set_identity(a->admin, tls);
 	rc = start_workers(a, tls);
 	ward_tls_ctx_put(tls);
 	if (rc < 0)
 		return rc;
+	/* Dialled only now, as the proxy uid: the Workload API attests the
+	 * caller by its credentials at connect time. */
+	if (!a->identity)
+		GUARD(ward_wlidentity_start(&a->loop, a->cfg, &a->policy, on_identity, a,
+					    &a->wlidentity));
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:i,s:i}", "outbound",
+	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b}", "outbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
 		 "inbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid());
+		 "admin",
+		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
+		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
 
 static void shutdown_agent(struct agent *a)
 {
-	if (a->identity) {
-		ward_identity_stop(a->identity);
-		a->identity = NULL;
+	if (a->identity || a->wlidentity) {
+		stop_identity(a);
 		uv_run(&a->loop, UV_RUN_NOWAIT);
 	}
+	stop_admin(a);
 	for (unsigned i = 0; i < a->n_workers; i++) {
 		if (!a->draining)
 			ward_worker_drain(&a->workers[i]);
 		ward_worker_join(&a->workers[i]);
 	}
-	free(a->workers);
 	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
+	ward_admin_free(a->admin); /* the workers, joined, signal it no more */
+	free(a->workers);
 	uv_loop_close(&a->loop);
 	ward_config_free(a->cfg);
+}
+
+#define CHECK_FETCH_TIMEOUT_MS 5000
+
+struct check_fetch {
+	struct ward_tls_ctx *tls;
+	uv_timer_t timeout;
+	bool timed_out;
+};
+
+static void on_check_identity(struct ward_tls_ctx *ctx, void *arg)
+{
+	struct check_fetch *f = arg;
+
+	if (ctx && !f->tls)
+		f->tls = ward_tls_ctx_get(ctx);
+}
+
+static void on_check_timeout(uv_timer_t *t)
+{
+	struct check_fetch *f = t->data;
+
+	f->timed_out = true;
+}
+
+/* --check with the Workload API: one SVID fetched and self-checked, as the
+ * uid running the check (the uid the server attests). */
+static int check_fetch(struct agent *a, struct ward_tls_ctx **out)
+{
+	struct check_fetch f = { 0 };
+
+	GUARD(ward_wlidentity_start(&a->loop, a->cfg, &a->policy, on_check_identity, &f,
+				    &a->wlidentity));
+	uv_timer_init(&a->loop, &f.timeout);
+	f.timeout.data = &f;
+	uv_timer_start(&f.timeout, on_check_timeout, CHECK_FETCH_TIMEOUT_MS, 0);
+	while (!f.tls && !f.timed_out)
+		uv_run(&a->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&f.timeout, NULL);
+	stop_identity(a);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	ENSURE(f.tls, WARD_ERR_NOTFOUND, "no usable SVID from the Workload API at %s within %d ms",
+	       a->cfg->identity.workload_api, CHECK_FETCH_TIMEOUT_MS);
+	*out = f.tls;
+	return 0;
 }
 
 static int check_only(struct agent *a)
@@ -171,7 +286,10 @@ static int check_only(struct agent *a)
 	struct ward_tls_ctx *tls = NULL;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
-	GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
+	if (a->cfg->identity.cert_file)
+		GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
+	else
+		GUARD(check_fetch(a, &tls));
 	printf("config ok: trust domain %s, identity %s (expires %ld)\n", a->cfg->trust_domain,
 	       tls->spiffe_id, (long)tls->not_after);
 	ward_tls_ctx_put(tls);
@@ -251,6 +369,7 @@ int ward_agent_main(int argc, char **argv)
 		ward_config_free(a.cfg);
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* libuv writes with write(2): a peer that reset must be an EPIPE error
 	 * on that connection, not a signal that kills the agent. */
 	signal(SIGPIPE, SIG_IGN);
@@ -259,6 +378,7 @@ int ward_agent_main(int argc, char **argv)
 	if (rc < 0)
 		ward_log(WARD_LOG_ERROR, "agent_failed", "{s:s}", "reason", ward_err_msg());
 	shutdown_agent(&a);
+	curl_global_cleanup();
 	ward_tls_global_cleanup();
 	if (rc < 0 && check)
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg());

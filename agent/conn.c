@@ -13,6 +13,23 @@
 
 static void on_timer(uv_timer_t *t);
 
+static int side_fd(struct conn_side *s)
+{
+	uv_os_fd_t fd = -1;
+
+	uv_fileno((uv_handle_t *)&s->tcp, &fd);
+	return fd;
+}
+
+/* The socket that crosses the network: upstream for outbound, the accepted
+ * one for inbound. NULL before an outbound connect completes. */
+struct conn_side *conn_peer_side(struct ward_conn *c)
+{
+	if (c->dir == WARD_DIR_INBOUND)
+		return &c->down;
+	return c->t_connected ? &c->up : NULL;
+}
+
 static uint16_t addr_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET6)
@@ -69,6 +86,7 @@ static void release(struct ward_conn *c)
 		c->next->prev = c->prev;
 	w->n_conns--;
 	atomic_fetch_sub(w->active_conns, 1);
+	ward_metric_add(&w->stats.closed[c->dir], 1);
 	if (c->ssl)
 		wolfSSL_free(c->ssl);
 	ward_buf_free(&c->io.in);
@@ -96,6 +114,92 @@ static void close_side(struct conn_side *s, bool reset)
 		uv_close((uv_handle_t *)&s->tcp, on_close);
 }
 
+static const char *mode_name(const struct ward_conn *c)
+{
+	return c->mode == MODE_MTLS ? "mtls" : c->mode == MODE_PASSTHROUGH ? "passthrough" :
+									 "plaintext";
+}
+
+static const char *tcp_state_name(uint8_t state)
+{
+	static const char *const names[] = { "unknown",	  "established", "syn_sent",
+					     "syn_recv",  "fin_wait1",	 "fin_wait2",
+					     "time_wait", "close",	 "close_wait",
+					     "last_ack",  "listen",	 "closing" };
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
+/* The kernel's view of the peer-facing socket (RTTs in microseconds). */
+static json_t *tcp_json(struct conn_side *s)
+{
+	struct tcp_info ti;
+	char cc[32] = "";
+	socklen_t len = sizeof(cc) - 1;
+	int fd;
+
+	if (!s || !s->open)
+		return json_null();
+	fd = side_fd(s);
+	if (ward_sockopt_tcp_info(fd, &ti) < 0)
+		return json_null();
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
+		cc[0] = '\0';
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "state", tcp_state_name(ti.tcpi_state),
+			 "rtt_us", (json_int_t)ti.tcpi_rtt, "rttvar_us", (json_int_t)ti.tcpi_rttvar,
+			 "snd_cwnd", (json_int_t)ti.tcpi_snd_cwnd, "retransmits",
+			 (json_int_t)ti.tcpi_total_retrans, "unacked", (json_int_t)ti.tcpi_unacked,
+			 "congestion", cc);
+}
+
+static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *ss)
+{
+	char text[64];
+
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		json_object_set_new(o, key, json_string(ward_addr_format((const struct sockaddr *)ss,
+									  text, sizeof(text))));
+}
+
+static const char *phase_name(enum conn_phase p)
+{
+	static const char *const names[] = { "connect", "peek", "handshake", "relay", "closing" };
+
+	return names[p];
+}
+
+json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
+{
+	struct conn_side *s = conn_peer_side(c);
+	struct sockaddr_storage local = { 0 }, peer = { 0 };
+	int len = sizeof(local);
+	json_t *o = conn_fields(c);
+
+	if (!o)
+		return NULL;
+	if (s && s->open) {
+		uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&local, &len);
+		len = sizeof(peer);
+		uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&peer, &len);
+	}
+	set_addr(o, "local", &local);
+	set_addr(o, "peer", &peer);
+	json_object_set_new(o, "mode", json_string(mode_name(c)));
+	json_object_set_new(o, "phase", json_string(phase_name(c->phase)));
+	json_object_set_new(o, "worker", json_integer(c->worker->id));
+	json_object_set_new(o, "age_s", json_real((double)(now_ns - c->t_start) / 1e9));
+	json_object_set_new(o, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
+	json_object_set_new(o, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
+	if (c->ssl && c->t_handshake) {
+		json_object_set_new(o, "tls_version", json_string(wolfSSL_get_version(c->ssl)));
+		json_object_set_new(o, "cipher", json_string(ward_tls_cipher(c->ssl)));
+		json_object_set_new(o, "group", json_string(ward_tls_group(c->ssl)));
+		json_object_set_new(o, "resumed", json_boolean(wolfSSL_session_reused(c->ssl)));
+	}
+	json_object_set_new(o, "tcp", tcp_json(s));
+	return o;
+}
+
 static void log_close(struct ward_conn *c)
 {
 	json_t *f;
@@ -103,9 +207,7 @@ static void log_close(struct ward_conn *c)
 	if (!ward_log_enabled(WARD_LOG_DEBUG) || c->phase != PHASE_RELAY)
 		return;
 	f = conn_fields(c);
-	json_object_set_new(f, "mode", json_string(c->mode == MODE_MTLS ? "mtls" :
-						   c->mode == MODE_PASSTHROUGH ? "passthrough" :
-										  "plaintext"));
+	json_object_set_new(f, "mode", json_string(mode_name(c)));
 	json_object_set_new(f, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
 	json_object_set_new(f, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
 	if (c->ssl) {
@@ -121,11 +223,24 @@ static void log_close(struct ward_conn *c)
 	ward_log_emit(WARD_LOG_DEBUG, "conn_close", f);
 }
 
+/* The kernel's last word on the peer-facing socket. */
+static void count_tcp_info(struct ward_conn *c)
+{
+	struct conn_side *s = conn_peer_side(c);
+	struct tcp_info ti;
+
+	if (!s || !s->open || ward_sockopt_tcp_info(side_fd(s), &ti) < 0 || ti.tcpi_rtt == 0)
+		return;
+	ward_hist_observe(&c->worker->stats.rtt_seconds[c->dir], (uint64_t)ti.tcpi_rtt * 1000);
+	ward_metric_add(&c->worker->stats.retransmits[c->dir], ti.tcpi_total_retrans);
+}
+
 void ward_conn_close(struct ward_conn *c, bool reset)
 {
 	if (c->phase == PHASE_CLOSING)
 		return;
 	log_close(c);
+	count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
 	uv_close((uv_handle_t *)&c->timer, on_close);
 	close_side(&c->down, reset);
@@ -149,14 +264,6 @@ static int side_init(struct ward_conn *c, struct conn_side *s, int family)
 	s->open = true;
 	c->handles_open++;
 	return 0;
-}
-
-static int side_fd(struct conn_side *s)
-{
-	uv_os_fd_t fd = -1;
-
-	uv_fileno((uv_handle_t *)&s->tcp, &fd);
-	return fd;
 }
 
 static void apply_sockopts(struct ward_conn *c, struct conn_side *s, bool upstream)
@@ -207,7 +314,9 @@ static bool authorize(struct ward_conn *c)
 			       c->peer_id);
 	if (ok)
 		return true;
-	atomic_fetch_add(&c->worker->stats.denied[c->dir], 1);
+	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
+	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -218,7 +327,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 {
 	json_t *f = conn_fields(c);
 
-	atomic_fetch_add(&c->worker->stats.handshakes_failed[c->dir], 1);
+	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][ward_metrics_reason(reason)], 1);
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "detail", json_string(detail));
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
@@ -233,12 +343,24 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 
 static void start_connect(struct ward_conn *c);
 
+static void count_handshake(struct ward_conn *c)
+{
+	struct ward_metrics_worker *m = &c->worker->stats;
+
+	ward_metric_add(&m->handshakes[c->dir][0], 1);
+	ward_hist_observe(&m->handshake_seconds[c->dir], c->t_handshake - c->t_tls);
+	ward_metrics_negotiated(m, c->dir, wolfSSL_get_version(c->ssl), ward_tls_cipher(c->ssl),
+				ward_tls_group(c->ssl));
+	if (wolfSSL_session_reused(c->ssl))
+		ward_metric_add(&m->resumed[c->dir], 1);
+}
+
 static void handshake_done(struct ward_conn *c)
 {
 	char id[WARD_SPIFFE_ID_MAX + 1];
 
 	c->t_handshake = uv_hrtime();
-	if (ward_tls_peer_id(c->ssl, c->worker->cfg->trust_domain, id, sizeof(id)) < 0) {
+	if (ward_tls_peer_id(c->ssl, c->tls_ctx, id, sizeof(id)) < 0) {
 		handshake_failed(c, "bad_svid", ward_err_msg());
 		return;
 	}
@@ -251,7 +373,7 @@ static void handshake_done(struct ward_conn *c)
 		ward_conn_close(c, true);
 		return;
 	}
-	atomic_fetch_add(&c->worker->stats.handshakes_ok[c->dir], 1);
+	count_handshake(c);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
 		uv_read_stop((uv_stream_t *)&c->tls_side->tcp); /* until the app answers */
@@ -320,6 +442,7 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	c->t_connected = uv_hrtime();
+	ward_hist_observe(&c->worker->stats.connect_seconds[c->dir], c->t_connected - c->t_connect);
 	apply_sockopts(c, &c->up, true);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
@@ -473,6 +596,7 @@ static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 	w->conns = c;
 	w->n_conns++;
 	atomic_fetch_add(w->active_conns, 1);
+	ward_metric_add(&w->stats.opened[dir], 1);
 	return c;
 }
 
@@ -520,9 +644,8 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 		ward_conn_close(c, true);
 		return;
 	}
-	atomic_fetch_add(&w->stats.accepted[dir], 1);
 	if (atomic_load(w->active_conns) > max) {
-		atomic_fetch_add(&w->stats.refused, 1);
+		ward_metric_add(&w->stats.refused, 1);
 		conn_fail(c, "conn_refused", "limits.max_connections reached");
 		return;
 	}

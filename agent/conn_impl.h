@@ -59,6 +59,7 @@ bool relay_finished(const struct ward_conn *c);
 void conn_handshake_input(struct ward_conn *c);
 void conn_peek_input(struct ward_conn *c, const uint8_t *data, size_t len);
 void conn_fail(struct ward_conn *c, const char *event, const char *reason);
+struct conn_side *conn_peer_side(struct ward_conn *c);
 
 static inline struct conn_side *conn_other(struct ward_conn *c, struct conn_side *s)
 {

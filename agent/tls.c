@@ -89,8 +89,8 @@ static int load_identity(WOLFSSL_CTX *c, const struct ward_tls_material *m,
 }
 
 static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
-		     const struct ward_tls_policy *p, const uint8_t *chain, size_t chain_len,
-		     WOLFSSL_CTX **out)
+		     const struct ward_tls_policy *p, const struct ward_fed *fed,
+		     const uint8_t *chain, size_t chain_len, WOLFSSL_CTX **out)
 {
 	WOLFSSL_CTX *c;
 	int rc;
@@ -109,6 +109,8 @@ static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
 	rc = apply_policy(c, p);
 	if (rc == 0)
 		rc = load_identity(c, m, chain, chain_len);
+	if (rc == 0)
+		rc = ward_fed_install(fed, c);
 	if (rc < 0) {
 		wolfSSL_CTX_free(c);
 		return rc;
@@ -214,6 +216,29 @@ static int self_check(struct ward_tls_ctx *t)
 	return rc;
 }
 
+static int summarize(const struct ward_tls_der *certs, size_t n,
+		     struct ward_tls_cert_summary **out, size_t *n_out)
+{
+	struct ward_tls_cert_summary *s = calloc(n, sizeof(*s));
+	struct ward_svid_info info;
+
+	ENSURE(s, WARD_ERR_NOMEM, "certificate summaries");
+	for (size_t i = 0; i < n; i++) {
+		if (ward_svid_info(certs[i].data, certs[i].len, &info) < 0) {
+			free(s);
+			return ward_err_prefix(WARD_ERR_INVALID, "certificate %zu", i);
+		}
+		snprintf(s[i].subject, sizeof(s[i].subject), "%s", info.subject);
+		snprintf(s[i].issuer, sizeof(s[i].issuer), "%s", info.issuer);
+		snprintf(s[i].serial, sizeof(s[i].serial), "%s", info.serial_hex);
+		s[i].not_before = info.not_before;
+		s[i].not_after = info.not_after;
+	}
+	*out = s;
+	*n_out = n;
+	return 0;
+}
+
 int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
 		     const char *trust_domain, struct ward_tls_ctx **out)
 {
@@ -230,13 +255,20 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 	if (rc == 0)
 		rc = concat_chain(m, &chain, &chain_len);
 	if (rc == 0)
-		rc = make_side(wolfTLSv1_3_server_method(), m, policy, chain, chain_len,
+		rc = ward_fed_new(t->trust_domain, m->bundle, m->n_bundle, m->federated,
+				  m->n_federated, &t->fed);
+	if (rc == 0)
+		rc = make_side(wolfTLSv1_3_server_method(), m, policy, t->fed, chain, chain_len,
 			       &t->server);
 	if (rc == 0)
-		rc = make_side(wolfTLSv1_3_client_method(), m, policy, chain, chain_len,
+		rc = make_side(wolfTLSv1_3_client_method(), m, policy, t->fed, chain, chain_len,
 			       &t->client);
 	if (rc == 0)
 		rc = self_check(t);
+	if (rc == 0)
+		rc = summarize(m->chain, m->n_chain, &t->chain_info, &t->n_chain_info);
+	if (rc == 0)
+		rc = summarize(m->bundle, m->n_bundle, &t->bundle_info, &t->n_bundle_info);
 	free(chain);
 	if (rc < 0) {
 		ward_tls_ctx_put(t);
@@ -249,7 +281,8 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 
 struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx)
 {
-	atomic_fetch_add(&ctx->refs, 1);
+	if (ctx)
+		atomic_fetch_add(&ctx->refs, 1);
 	return ctx;
 }
 
@@ -261,6 +294,9 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 		wolfSSL_CTX_free(ctx->server);
 	if (ctx->client)
 		wolfSSL_CTX_free(ctx->client);
+	ward_fed_free(ctx->fed); /* after the contexts whose callback reads it */
+	free(ctx->chain_info);
+	free(ctx->bundle_info);
 	free(ctx);
 }
 
@@ -305,8 +341,10 @@ int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)
 	return ward_err_set(WARD_ERR_TLS, "%s", wolfSSL_ERR_reason_error_string((unsigned long)err));
 }
 
-int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
+int ward_tls_peer_id(WOLFSSL *ssl, const struct ward_tls_ctx *ctx, char *id, size_t id_len)
 {
+	const char *td;
+	size_t td_len;
 	WOLFSSL_X509 *leaf = wolfSSL_get_peer_certificate(ssl);
 	struct ward_spiffe_id peer;
 	const unsigned char *der;
@@ -318,10 +356,12 @@ int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id
 				  ward_err_set(WARD_ERR_DENIED, "peer certificate unavailable");
 	wolfSSL_X509_free(leaf);
 	GUARD(rc);
-	/* The chain verified against our bundle only; a leaf naming another trust
-	 * domain would be an identity our CA has no authority over (X509-SVID §5.2). */
-	ENSURE(ward_spiffe_id_member_of(&peer, trust_domain, strlen(trust_domain)), WARD_ERR_DENIED,
-	       "peer %s is not in trust domain %s", peer.text, trust_domain);
+	/* A leaf naming a trust domain we hold no bundle for is an identity none
+	 * of our anchors has authority over (X509-SVID §5.2). */
+	td = ward_spiffe_id_trust_domain(&peer, &td_len);
+	ENSURE(ward_fed_knows(ctx->fed, td, td_len), WARD_ERR_DENIED,
+	       "peer %s is not in trust domain %s or one it federates with", peer.text,
+	       ctx->trust_domain);
 	snprintf(id, id_len, "%s", peer.text);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "../config/profile.h"
 #include "buf.h"
 #include "err.h"
+#include "federation.h"
 
 #include "spiffe/id.h"
 
@@ -37,6 +38,15 @@ struct ward_tls_material {
 	struct ward_tls_der key;          /* PKCS#8 or SEC1 */
 	const struct ward_tls_der *bundle; /* trust anchors of our trust domain */
 	size_t n_bundle;
+	const struct ward_fed_bundle *federated; /* other trust domains' anchors */
+	size_t n_federated;
+};
+
+/* Facts about one certificate of the context, for /certs and `ward doctor`. */
+struct ward_tls_cert_summary {
+	char subject[332], issuer[332];
+	char serial[80]; /* hex */
+	time_t not_before, not_after;
 };
 
 struct ward_tls_ctx {
@@ -48,15 +58,20 @@ struct ward_tls_ctx {
 	time_t not_before, not_after;
 	char serial[80]; /* hex */
 	uint64_t generation; /* increases with every rotation */
+	struct ward_fed *fed; /* owned: every trust domain's anchors, ours first */
+	struct ward_tls_cert_summary *chain_info, *bundle_info; /* owned */
+	size_t n_chain_info, n_bundle_info;
 };
 
 int ward_tls_global_init(void) WARD_MUST_CHECK;
 void ward_tls_global_cleanup(void);
 
 /* Builds a context: validates our own leaf as an X509-SVID of trust_domain,
- * checks the key matches it, loads the bundle, applies policy. */
+ * checks the key matches it, loads the bundle (and any federated bundles),
+ * applies policy. */
 int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
 		     const char *trust_domain, struct ward_tls_ctx **out) WARD_MUST_CHECK;
+/* Both accept NULL (no identity), so callers can pass "none" along. */
 struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx);
 void ward_tls_ctx_put(struct ward_tls_ctx *ctx);
 
@@ -91,9 +106,11 @@ int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **
 int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err) WARD_MUST_CHECK;
 
 /* The verified peer's SPIFFE ID, checked against the X509-SVID rules and
- * required to be in trust_domain. wolfSSL has already verified the chain
- * against our bundle; this adds what the SPIFFE standards ask of the leaf. */
-int ward_tls_peer_id(WOLFSSL *ssl, const char *trust_domain, char *id, size_t id_len)
+ * required to be in ctx's trust domain or one it federates with. wolfSSL has
+ * already verified the chain (against the bundle of the leaf's own trust
+ * domain, see federation.h); this adds what the SPIFFE standards ask of the
+ * leaf. Authorization policy then decides which of those IDs may talk. */
+int ward_tls_peer_id(WOLFSSL *ssl, const struct ward_tls_ctx *ctx, char *id, size_t id_len)
 	WARD_MUST_CHECK;
 
 /* A bounded metric-label reason for a failed handshake: no_client_cert,

@@ -22,6 +22,9 @@ flags=(
   --enable-intelasm --enable-sp --enable-sp-asm --enable-aesni
 )
 [ "$(uname -m)" = x86_64 ] || flags=("${flags[@]/--enable-intelasm/}")
+# WOLFSSL_ALWAYS_VERIFY_CB: call the verify callback on success too, which is
+# how ward binds a federated peer's chain to its own trust domain's bundle.
+cflags="-O2 -fPIC -DWOLFSSL_ALWAYS_VERIFY_CB"
 
 log() { printf 'wolfssl: %s\n' "$*" >&2; }
 
@@ -44,7 +47,7 @@ apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list"
   -o "Debug::NoLocking=1")
 
 version=$(dpkg-query -W -f='${Version}' libwolfssl-dev 2>/dev/null || true)
-flag_hash=$(printf '%s\n' "${flags[@]}" "$(uname -m)" | sha256sum | cut -c1-12)
+flag_hash=$(printf '%s\n' "${flags[@]}" "$cflags" "$(uname -m)" | sha256sum | cut -c1-12)
 
 # Fast path: a cached build of the installed version with the same flags.
 if [ -n "$version" ]; then
@@ -78,7 +81,7 @@ log "building wolfssl $src_version (flags $flag_hash); this takes a few minutes 
 (
   cd "$srcdir"
   [ -x configure ] || ./autogen.sh >&2
-  ./configure --prefix="$prefix.tmp" "${flags[@]}" CFLAGS="-O2 -fPIC" >&2
+  ./configure --prefix="$prefix.tmp" "${flags[@]}" CFLAGS="$cflags" >&2
   make -j"$(nproc)" >&2
   rm -rf "$prefix.tmp"
   make install >&2

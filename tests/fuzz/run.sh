@@ -18,6 +18,7 @@ kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/inject.c kube
   kube/sidecar.c kube/workload.c agent/iptables.c agent/iptables_apply.c agent/buf.c agent/err.c"
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
+  [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
   [fuzz_manifest]="$kube_srcs"
   [fuzz_admission]="$kube_srcs kube/admission.c kube/patch.c"
 )
@@ -34,6 +35,12 @@ declare -A seeds=(
 declare -A seed_files=(
   [fuzz_manifest]="tests/kube/in/*.yaml tests/kube/in/*.json tests/kube/bad/*.yaml"
 )
+# Binary seed inputs, in hex: an X509SVIDResponse and an X509BundlesResponse
+# (as in tests/unit/test_workload_msg.c), the first again in a gRPC frame, two
+# DER elements, and a percent-encoded grpc-message.
+declare -A hex_seeds=(
+  [fuzz_workload_msg]="0a1e0a0d7370696666653a2f2f74642f77120230001a023000220230002a01781a120a0c7370696666653a2f2f66656412023000 0a01ff12110a0b7370696666653a2f2f746412023000 00000000340a1e0a0d7370696666653a2f2f74642f77120230001a023000220230002a01781a120a0c7370696666653a2f2f66656412023000 30030201003000 6e6f25323053564944253235"
+)
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${!srcs[@]}")
@@ -48,6 +55,10 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   i=0
   for s in ${seeds[$t]:-}; do printf '%s' "$s" >"$corpus/seed-$i"; i=$((i + 1)); done
+  for s in ${hex_seeds[$t]:-}; do
+    printf '%b' "$(sed 's/../\\x&/g' <<<"$s")" >"$corpus/seed-$i"
+    i=$((i + 1))
+  done
   # shellcheck disable=SC2086
   for f in ${seed_files[$t]:-}; do cp "$f" "$corpus/seed-$(basename "$f")"; done
   echo "fuzz: running $t for ${seconds}s" >&2

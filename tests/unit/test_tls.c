@@ -136,12 +136,9 @@ static void test_mtls_handshake_and_data(void **state)
 	assert_string_equal(wolfSSL_get_version(p.client), "TLSv1.3");
 	assert_string_equal(ward_tls_cipher(p.client), "TLS_AES_128_GCM_SHA256");
 	assert_string_equal(ward_tls_group(p.client), "x25519");
-	assert_int_equal(ward_tls_peer_id(p.server, "example.org", peer, sizeof(peer)), 0);
+	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
 	assert_string_equal(peer, "spiffe://example.org/ns/default/sa/web");
-	assert_int_equal(ward_tls_peer_id(p.client, "example.org", peer, sizeof(peer)), 0);
-	/* A peer from our CA that names another trust domain is not ours. */
-	assert_int_equal(ward_tls_peer_id(p.client, "other.org", peer, sizeof(peer)),
-			 WARD_ERR_DENIED);
+	assert_int_equal(ward_tls_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
 
 	assert_int_equal(wolfSSL_write(p.client, "ping", 4), 4);
 	shuttle(&p);
@@ -290,6 +287,117 @@ static void test_not_tls(void **state)
 	ident_free(&id);
 }
 
+/* A context for cert (signed by the CA in bundle) in trust domain td, which
+ * federates with fed_td through fed_bundle (if given). */
+static int ctx_fed(const char *cert, const char *bundle, const char *td, const char *fed_td,
+		   const char *fed_bundle, struct ward_tls_ctx **out)
+{
+	struct ward_pem_certs fed = { 0 };
+	struct ward_tls_der ders[8], fed_ders[4];
+	struct ward_fed_bundle fb;
+	struct ident id;
+	size_t n = 0;
+	int rc;
+
+	ident_load(&id, cert, FIX "leaf.key", bundle);
+	for (size_t i = 0; i < id.chain.count; i++)
+		ders[n++] = (struct ward_tls_der){ id.chain.certs[i].data, id.chain.certs[i].len };
+	for (size_t i = 0; i < id.bundle.count; i++)
+		ders[n + i] = (struct ward_tls_der){ id.bundle.certs[i].data,
+						     id.bundle.certs[i].len };
+	struct ward_tls_material m = { .chain = ders, .n_chain = id.chain.count,
+				       .key = { id.key.der, id.key.len },
+				       .bundle = ders + n, .n_bundle = id.bundle.count };
+	if (fed_td) {
+		assert_int_equal(ward_pem_certs_load_file(fed_bundle, &fed), 0);
+		for (size_t i = 0; i < fed.count; i++)
+			fed_ders[i] = (struct ward_tls_der){ fed.certs[i].data, fed.certs[i].len };
+		fb = (struct ward_fed_bundle){ fed_td, fed_ders, fed.count };
+		m.federated = &fb;
+		m.n_federated = 1;
+	}
+	rc = ward_tls_ctx_new(&m, &modern, td, out);
+	ward_pem_certs_free(&fed);
+	ident_free(&id);
+	return rc;
+}
+
+/* Peers of a federated trust domain verify against that domain's bundle and
+ * are reported with their own IDs. */
+static void test_federated_peer(void **state)
+{
+	char peer[WARD_SPIFFE_ID_MAX + 1];
+	struct pair p = { 0 };
+
+	(void)state;
+	if (!ward_fed_supported()) {
+		assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", "other.org",
+					 FIX "other-ca.pem", &p.sctx),
+				 WARD_ERR_UNSUPPORTED);
+		skip();
+	}
+	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", "other.org",
+				 FIX "other-ca.pem", &p.sctx),
+			 0);
+	assert_int_equal(ctx_fed(FIX "other-leaf.pem", FIX "other-ca.pem", "other.org",
+				 "example.org", FIX "ca.pem", &p.cctx),
+			 0);
+	assert_int_equal(handshake(&p), 0);
+	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
+	assert_string_equal(peer, "spiffe://other.org/ns/default/sa/api");
+	assert_int_equal(ward_tls_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
+	assert_string_equal(peer, "spiffe://example.org/ns/default/sa/web");
+	pair_free(&p);
+}
+
+/* other.org's CA signing an example.org ID: its chain verifies against the
+ * union of anchors, but not against example.org's bundle, so it is refused. */
+static void test_federated_ca_cannot_mint_our_ids(void **state)
+{
+	struct pair p = { 0 };
+
+	(void)state;
+	if (!ward_fed_supported())
+		skip();
+	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", "other.org",
+				 FIX "other-ca.pem", &p.sctx),
+			 0);
+	assert_int_equal(ctx_fed(FIX "forged.pem", FIX "both-cas.pem", "example.org", NULL, NULL,
+				 &p.cctx),
+			 0);
+	assert_int_not_equal(handshake(&p), 0);
+	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "bad_chain");
+	pair_free(&p);
+}
+
+/* Without other.org's bundle its peers are unknown; and a verified peer
+ * naming a trust domain we do not hold is not accepted as an identity. */
+static void test_unfederated_domain_refused(void **state)
+{
+	char peer[WARD_SPIFFE_ID_MAX + 1];
+	struct pair p = { 0 };
+
+	(void)state;
+	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", NULL, NULL, &p.sctx),
+			 0);
+	assert_int_equal(ctx_fed(FIX "other-leaf.pem", FIX "other-ca.pem", "other.org", NULL, NULL,
+				 &p.cctx),
+			 0);
+	assert_int_not_equal(handshake(&p), 0);
+	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "unknown_ca");
+	pair_free(&p);
+
+	/* A CA trusted for example.org that issued an other.org ID. */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", NULL, NULL, &p.sctx),
+			 0);
+	p.cctx = ward_tls_ctx_get(p.sctx);
+	assert_int_equal(handshake(&p), 0);
+	p.sctx->fed->domains[0].trust_domain[0] = 'X'; /* as if our domain were another */
+	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), WARD_ERR_DENIED);
+	pair_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +408,9 @@ int main(void)
 		cmocka_unit_test(test_expired_peer),
 		cmocka_unit_test(test_ctx_rejects_bad_identity),
 		cmocka_unit_test(test_not_tls),
+		cmocka_unit_test(test_federated_peer),
+		cmocka_unit_test(test_federated_ca_cannot_mint_our_ids),
+		cmocka_unit_test(test_unfederated_domain_refused),
 	};
 
 	if (ward_tls_global_init() < 0)
