@@ -130,6 +130,14 @@ check "backend: init container and proxy start" start_pod backend
 check "the proxy runs as the manifest's uid" bash -c \
   'grep -q "^Uid:\s*$1\s" /proc/$2/status' _ "$backend_uid" "$(pgrep -f -n "$WARD_TMP/backend-config.json")"
 
+probe_ok() { # the injected probes, from outside the mesh as the kubelet sends them
+  pod outsider curl -sS -o /dev/null -f --max-time 5 "http://$B:$1"
+}
+check "the readiness probe (/ready) answers" probe_ok "${backend_ready#http://127.0.0.1:}"
+check "the liveness probe (/healthz) answers" probe_ok "15020/healthz"
+check "ward wait (the legacy postStart hook) returns for the running proxy" \
+  pod backend "$WARD_BIN" wait --timeout 10 --url "$backend_ready"
+
 serve backend echo 8080
 serve backend echo 9000
 mark_b=$(log_mark backend)
