@@ -74,7 +74,8 @@ static int add_patch(json_t *response, json_t *pod, json_t *injected)
 	if (!ops)
 		return ward_err_set(WARD_ERR_NOMEM, "patch");
 	rc = ward_patch_diff(pod, injected, ops);
-	if (rc == 0 && (!(text = json_dumps(ops, JSON_COMPACT)) || !(b64 = base64(text, strlen(text)))))
+	if (rc == 0 &&
+	    (!(text = json_dumps(ops, JSON_COMPACT)) || !(b64 = base64(text, strlen(text)))))
 		rc = ward_err_set(WARD_ERR_NOMEM, "patch");
 	if (rc == 0 && (json_object_set_new(response, "patchType", json_string("JSONPatch")) < 0 ||
 			json_object_set_new(response, "patch", json_string(b64)) < 0))
@@ -115,10 +116,11 @@ static void label_of(json_t *request, json_t *pod, char *out, size_t len)
 }
 
 /* Decides what to answer for a well-formed review (response is filled). */
-static int decide(const struct ward_inject_opts *o, json_t *request, json_t *pod,
-		  json_t *response, struct ward_admission_reply *r)
+static int decide(const struct ward_inject_opts *o, json_t *request, json_t *pod, json_t *response,
+		  struct ward_admission_reply *r)
 {
-	const char *kind = json_string_value(json_object_get(json_object_get(request, "kind"), "kind"));
+	const char *kind =
+	    json_string_value(json_object_get(json_object_get(request, "kind"), "kind"));
 	const char *operation = json_string_value(json_object_get(request, "operation"));
 	json_t *copy, *notes;
 	char label[256];

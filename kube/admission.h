@@ -10,8 +10,8 @@
 #include "inject.h"
 
 struct ward_admission_reply {
-	int status;  /* HTTP status: 200, or 400 for a review that is not one */
-	char *body;  /* malloc'd: the AdmissionReview (200) or the reason (400) */
+	int status; /* HTTP status: 200, or 400 for a review that is not one */
+	char *body; /* malloc'd: the AdmissionReview (200) or the reason (400) */
 	size_t body_len;
 	/* For the log line: what happened and why. */
 	const char *result; /* "injected", "skipped", "denied", "malformed" */

@@ -16,8 +16,8 @@
 
 struct pod {
 	json_t *tmpl, *spec, *meta, *annotations, *labels; /* borrowed */
-	const char *where;                                   /* field prefix */
-	const char *name;                                    /* for notes */
+	const char *where;				   /* field prefix */
+	const char *name;				   /* for notes */
 	json_t *notes;
 };
 
@@ -82,8 +82,9 @@ static json_t *find_named(json_t *list, const char *name)
 	json_t *item;
 	size_t i;
 
-	json_array_foreach(list, i, item) if (!strcmp(json_string_value(json_object_get(item, "name")),
-						      name)) return item;
+	json_array_foreach(
+	    list, i,
+	    item) if (!strcmp(json_string_value(json_object_get(item, "name")), name)) return item;
 	return NULL;
 }
 
@@ -175,10 +176,10 @@ static void prepend(json_t *list, json_t *items)
 static void set_status(struct pod *p, json_t *init, json_t *containers, json_t *volumes,
 		       json_t *annotations, json_t *created)
 {
-	json_t *status = json_pack("{s:s,s:o,s:o,s:o,s:O,s:O}", "version", WARD_VERSION,
-				   "initContainers", names_of(init), "containers",
-				   names_of(containers), "volumes", names_of(volumes),
-				   "annotations", annotations, "created", created);
+	json_t *status =
+	    json_pack("{s:s,s:o,s:o,s:o,s:O,s:O}", "version", WARD_VERSION, "initContainers",
+		      names_of(init), "containers", names_of(containers), "volumes",
+		      names_of(volumes), "annotations", annotations, "created", created);
 	char *text = json_dumps(status, JSON_COMPACT);
 
 	json_object_set_new(p->annotations, WARD_INJECT_STATUS, json_string(text));
@@ -218,8 +219,8 @@ static int inject(struct pod *p, const struct ward_inject_opts *o)
 	if (!p->meta)
 		p->meta = get_or_create(p->tmpl, "metadata", false, created, "metadata");
 	if (!p->annotations)
-		p->annotations = get_or_create(p->meta, "annotations", false, created,
-					       "metadata.annotations");
+		p->annotations =
+		    get_or_create(p->meta, "annotations", false, created, "metadata.annotations");
 	initc = get_or_create(p->spec, "initContainers", true, created, "spec.initContainers");
 	ctrs = json_object_get(p->spec, "containers");
 	vlist = get_or_create(p->spec, "volumes", true, created, "spec.volumes");
@@ -258,8 +259,7 @@ static long probe_port(json_t *container, json_t *probe)
 		return (long)json_integer_value(port);
 	json_array_foreach(json_object_get(container, "ports"), i, cp)
 	{
-		if (json_is_string(port) &&
-		    json_equal(json_object_get(cp, "name"), port))
+		if (json_is_string(port) && json_equal(json_object_get(cp, "name"), port))
 			return (long)json_integer_value(json_object_get(cp, "containerPort"));
 	}
 	return 0;
@@ -340,8 +340,8 @@ static bool is_string_list(json_t *v)
 
 static int parse_status(struct pod *p, json_t **out)
 {
-	static const char *const keys[] = {"initContainers", "containers", "volumes", "annotations",
-					   "created", NULL};
+	static const char *const keys[] = {"initContainers", "containers", "volumes",
+					   "annotations",    "created",	   NULL};
 	const char *text = json_string_value(json_object_get(p->annotations, WARD_INJECT_STATUS));
 	json_t *status = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	bool ok = json_is_object(status);
@@ -372,7 +372,8 @@ static void drop_if_created_and_empty(struct pod *p, json_t *created, const char
 	if (dot)
 		parent = json_object_get(p->tmpl, !strncmp(path, "spec.", 5) ? "spec" : "metadata");
 	v = json_object_get(parent, dot ? dot + 1 : path);
-	if ((json_is_array(v) && !json_array_size(v)) || (json_is_object(v) && !json_object_size(v)))
+	if ((json_is_array(v) && !json_array_size(v)) ||
+	    (json_is_object(v) && !json_object_size(v)))
 		json_object_del(parent, dot ? dot + 1 : path);
 }
 

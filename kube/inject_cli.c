@@ -20,30 +20,33 @@ struct run {
 static void usage(FILE *out, enum ward_inject_action act)
 {
 	if (act == WARD_UNINJECT) {
-		fprintf(out, "usage: ward uninject [-f FILE] [-o FILE]\n\n"
-			     "Removes what `ward inject` added (as its ward.io/status annotation\n"
-			     "records it) from every pod template of the manifests.\n\n"
-			     "  -f, --filename FILE  manifests to read, YAML or JSON ('-' = stdin, the default)\n"
-			     "  -o, --output FILE    where to write them ('-' = stdout, the default)\n"
-			     "  -h, --help           this text\n");
+		fprintf(out,
+			"usage: ward uninject [-f FILE] [-o FILE]\n\n"
+			"Removes what `ward inject` added (as its ward.io/status annotation\n"
+			"records it) from every pod template of the manifests.\n\n"
+			"  -f, --filename FILE  manifests to read, YAML or JSON ('-' = stdin, the "
+			"default)\n"
+			"  -o, --output FILE    where to write them ('-' = stdout, the default)\n"
+			"  -h, --help           this text\n");
 		return;
 	}
-	fprintf(out,
-		"usage: ward inject [-f FILE] [-o FILE] [options]\n\n"
-		"Adds ward's capture init container, proxy and volumes to every pod template\n"
-		"(Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,\n"
-		"Job, CronJob, and Lists of them). Other objects pass through unchanged.\n"
-		"Pods with ward.io/inject: \"false\", hostNetwork pods and pods already\n"
-		"injected are left alone, with the reason on stderr.\n\n"
-		"  -f, --filename FILE               manifests, YAML or JSON ('-' = stdin, default)\n"
-		"  -o, --output FILE                 output, same format ('-' = stdout, default)\n"
-		"      --config FILE                 injector defaults (JSON; see README)\n"
-		"      --image IMAGE                 the ward image for both containers\n"
-		"      --legacy-sidecar              proxy as a regular container held ready by a\n"
-		"                                    postStart `ward wait` (before Kubernetes 1.28)\n"
-		"      --workload-socket-hostpath DIR  Workload API socket from this node directory\n"
-		"                                    instead of the SPIFFE CSI driver\n"
-		"  -h, --help                        this text\n");
+	fprintf(
+	    out,
+	    "usage: ward inject [-f FILE] [-o FILE] [options]\n\n"
+	    "Adds ward's capture init container, proxy and volumes to every pod template\n"
+	    "(Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,\n"
+	    "Job, CronJob, and Lists of them). Other objects pass through unchanged.\n"
+	    "Pods with ward.io/inject: \"false\", hostNetwork pods and pods already\n"
+	    "injected are left alone, with the reason on stderr.\n\n"
+	    "  -f, --filename FILE               manifests, YAML or JSON ('-' = stdin, default)\n"
+	    "  -o, --output FILE                 output, same format ('-' = stdout, default)\n"
+	    "      --config FILE                 injector defaults (JSON; see README)\n"
+	    "      --image IMAGE                 the ward image for both containers\n"
+	    "      --legacy-sidecar              proxy as a regular container held ready by a\n"
+	    "                                    postStart `ward wait` (before Kubernetes 1.28)\n"
+	    "      --workload-socket-hostpath DIR  Workload API socket from this node directory\n"
+	    "                                    instead of the SPIFFE CSI driver\n"
+	    "  -h, --help                        this text\n");
 }
 
 static int parse_args(struct run *r, int argc, char **argv)
@@ -67,17 +70,32 @@ static int parse_args(struct run *r, int argc, char **argv)
 		if (r->act == WARD_UNINJECT && opt >= OPT_CONFIG)
 			opt = '?';
 		switch (opt) {
-		case 'f': r->input = optarg; break;
-		case 'o': r->output = optarg; break;
-		case OPT_CONFIG: rc = ward_inject_opts_load(&r->opts, optarg); break;
+		case 'f':
+			r->input = optarg;
+			break;
+		case 'o':
+			r->output = optarg;
+			break;
+		case OPT_CONFIG:
+			rc = ward_inject_opts_load(&r->opts, optarg);
+			break;
 		/* Flags win over the config file, whatever their order. */
-		case OPT_IMAGE: json_object_set_new(flags, "image", json_string(optarg)); break;
-		case OPT_LEGACY: json_object_set_new(flags, "legacy_sidecar", json_true()); break;
+		case OPT_IMAGE:
+			json_object_set_new(flags, "image", json_string(optarg));
+			break;
+		case OPT_LEGACY:
+			json_object_set_new(flags, "legacy_sidecar", json_true());
+			break;
 		case OPT_HOSTPATH:
 			json_object_set_new(flags, "workload_socket_hostpath", json_string(optarg));
 			break;
-		case 'h': usage(stdout, r->act); rc = 1; break;
-		default: usage(stderr, r->act); rc = ward_err_set(WARD_ERR_INVALID, "bad usage");
+		case 'h':
+			usage(stdout, r->act);
+			rc = 1;
+			break;
+		default:
+			usage(stderr, r->act);
+			rc = ward_err_set(WARD_ERR_INVALID, "bad usage");
 		}
 	}
 	if (rc == 0 && optind < argc)

@@ -75,8 +75,8 @@ static int check_pull_policy(const char *v)
  * a decimal number and an optional suffix; "" leaves the resource unset. */
 static int check_quantity(const char *v)
 {
-	static const char *const suffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u",
-					       "m", "k", "M", "G", "T", "P", "E", NULL};
+	static const char *const suffixes[] = {"",  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u",
+					       "m", "k",  "M",	"G",  "T",  "P",  "E",	NULL};
 	const char *s = v;
 	size_t int_digits, frac_digits = 0;
 
@@ -130,15 +130,15 @@ static int check_dns_name(const char *v)
 	size_t n = strlen(v);
 
 	ENSURE(n > 0 && n <= 253 && strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n &&
-		       v[0] != '-' && v[0] != '.' && v[n - 1] != '-' && v[n - 1] != '.',
+		   v[0] != '-' && v[0] != '.' && v[n - 1] != '-' && v[n - 1] != '.',
 	       WARD_ERR_INVALID, "'%s' is not a valid object name (lowercase DNS-1123)", v);
 	return 0;
 }
 
 struct setting {
-	const char *key;  /* config key; the annotation swaps '_' for '-' */
-	size_t offset;    /* of a char * in struct ward_inject_opts */
-	bool per_pod;     /* also a ward.io/ annotation */
+	const char *key; /* config key; the annotation swaps '_' for '-' */
+	size_t offset;	 /* of a char * in struct ward_inject_opts */
+	bool per_pod;	 /* also a ward.io/ annotation */
 	int (*check)(const char *v);
 };
 
@@ -219,12 +219,13 @@ void ward_inject_opts_free(struct ward_inject_opts *o)
 static int load_bool_or_uid(struct ward_inject_opts *o, const char *key, json_t *v)
 {
 	if (!strcmp(key, "legacy_sidecar")) {
-		ENSURE(json_is_boolean(v), WARD_ERR_INVALID, "legacy_sidecar: must be true or false");
+		ENSURE(json_is_boolean(v), WARD_ERR_INVALID,
+		       "legacy_sidecar: must be true or false");
 		o->legacy_sidecar = json_is_true(v);
 		return 0;
 	}
 	ENSURE(json_is_integer(v) && json_integer_value(v) > 0 &&
-		       json_integer_value(v) < 4294967295LL,
+		   json_integer_value(v) < 4294967295LL,
 	       WARD_ERR_INVALID, "proxy_uid: must be an integer between 1 and 4294967294");
 	o->proxy_uid = (uint32_t)json_integer_value(v);
 	return 0;
@@ -282,7 +283,8 @@ int ward_inject_flag(json_t *value, const char *field, int *out)
 		*out = 0;
 	else
 		return ward_err_set(WARD_ERR_INVALID,
-				    "%s: must be \"true\" or \"false\" (or enabled/disabled)", field);
+				    "%s: must be \"true\" or \"false\" (or enabled/disabled)",
+				    field);
 	return 0;
 }
 
@@ -295,8 +297,9 @@ static const struct setting *annotation_setting(const char *name)
 	if (n >= sizeof(key))
 		return NULL;
 	for (size_t i = 0; i <= n; i++)
-		key[i] = name[strlen(ANNOTATION_PREFIX) + i] == '-' ? '_'
-								     : name[strlen(ANNOTATION_PREFIX) + i];
+		key[i] = name[strlen(ANNOTATION_PREFIX) + i] == '-'
+			     ? '_'
+			     : name[strlen(ANNOTATION_PREFIX) + i];
 	for (size_t i = 0; i < N_SETTINGS; i++)
 		if (settings[i].per_pod && !strcmp(settings[i].key, key))
 			return &settings[i];

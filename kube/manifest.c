@@ -60,7 +60,7 @@ int ward_manifest_parse(const char *data, size_t len, struct ward_manifest *m)
 	json_t *docs;
 	int rc;
 
-	ENSURE(!memchr(data, '\0', len), WARD_ERR_INVALID,
+	ENSURE(len == 0 || !memchr(data, '\0', len), WARD_ERR_INVALID,
 	       "input holds a NUL byte: neither YAML nor JSON");
 	if (first < len && data[first] == '{') {
 		if (!(docs = json_array()))

@@ -44,15 +44,16 @@ static int op(json_t *ops, const char *name, const char *path, json_t *value)
 
 static int diff(json_t *a, json_t *b, const char *path, json_t *ops, int depth);
 
-static int child(json_t *a, json_t *b, const char *path, const char *token, json_t *ops,
-		 int depth)
+static int child(json_t *a, json_t *b, const char *path, const char *token, json_t *ops, int depth)
 {
 	char *p = ward_patch_pointer(path, token);
 	int rc;
 
 	if (!p)
 		return ward_err_set(WARD_ERR_NOMEM, "patch path");
-	rc = !a ? op(ops, "add", p, b) : !b ? op(ops, "remove", p, NULL) : diff(a, b, p, ops, depth);
+	rc = !a	  ? op(ops, "add", p, b)
+	     : !b ? op(ops, "remove", p, NULL)
+		  : diff(a, b, p, ops, depth);
 	free(p);
 	return rc;
 }
@@ -63,7 +64,7 @@ static int diff_objects(json_t *a, json_t *b, const char *path, json_t *ops, int
 	json_t *v;
 
 	json_object_foreach(a, k, v) if (!json_object_get(b, k))
-		GUARD(child(v, NULL, path, k, ops, depth));
+	    GUARD(child(v, NULL, path, k, ops, depth));
 	json_object_foreach(b, k, v) GUARD(child(json_object_get(a, k), v, path, k, ops, depth));
 	return 0;
 }

@@ -49,8 +49,8 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 	json_t *argv;
 
 	snprintf(uid, sizeof(uid), "%u", s->proxy_uid);
-	argv = json_pack("[s,s,s,s,s,s]", "ward", "iptables", "--proxy-uid", uid, "--proxy-gid",
-			 uid);
+	argv =
+	    json_pack("[s,s,s,s,s,s]", "ward", "iptables", "--proxy-uid", uid, "--proxy-gid", uid);
 	add_flag(argv, "--include-inbound-ports", s->include_inbound_ports);
 	add_flag(argv, "--exclude-inbound-ports", s->exclude_inbound_ports);
 	add_flag(argv, "--include-outbound-ports", s->include_outbound_ports);
@@ -70,7 +70,8 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 /* Per-pod agent settings travel as `ward agent --override JSON`. */
 static json_t *proxy_command(const struct ward_inject_opts *s)
 {
-	json_t *argv = json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
+	json_t *argv =
+	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
 	json_t *over = json_object();
 
 	if (s->inbound_mode)
@@ -120,12 +121,12 @@ json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 	json_object_set_new(c, "readinessProbe", http_probe("/ready", 5, 3));
 	json_object_set_new(c, "livenessProbe", http_probe("/healthz", 10, 3));
 	json_object_set_new(c, "resources", resources(s));
-	json_object_set_new(
-	    c, "securityContext",
-	    json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:{s:[s]}}", "runAsUser", (json_int_t)s->proxy_uid,
-		      "runAsGroup", (json_int_t)s->proxy_uid, "runAsNonRoot", 1, "privileged", 0,
-		      "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1, "capabilities",
-		      "drop", "ALL"));
+	json_object_set_new(c, "securityContext",
+			    json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:{s:[s]}}", "runAsUser",
+				      (json_int_t)s->proxy_uid, "runAsGroup",
+				      (json_int_t)s->proxy_uid, "runAsNonRoot", 1, "privileged", 0,
+				      "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
+				      "capabilities", "drop", "ALL"));
 	json_object_set_new(c, "volumeMounts",
 			    json_pack("[{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name", SOCKET_VOLUME,
 				      "mountPath", SOCKET_DIR, "readOnly", 1, "name", CONFIG_VOLUME,

@@ -103,15 +103,21 @@ int ward_wait_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'u': url = optarg; break;
+		case 'u':
+			url = optarg;
+			break;
 		case 't':
 			if (parse_timeout(optarg, &timeout) < 0) {
 				fprintf(stderr, "ward wait: %s\n", ward_err_msg());
 				return 2;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

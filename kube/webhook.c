@@ -246,19 +246,37 @@ static int parse_args(struct webhook *w, struct args *a, int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case O_CERT: w->cert_path = optarg; break;
-		case O_KEY: w->key_path = optarg; break;
-		case O_LISTEN: a->listen = optarg; break;
-		case O_CONFIG: GUARD(ward_inject_opts_load(&w->opts, optarg)); break;
-		case O_IMAGE: json_object_set_new(a->flags, "image", json_string(optarg)); break;
-		case O_LEGACY: json_object_set_new(a->flags, "legacy_sidecar", json_true()); break;
+		case O_CERT:
+			w->cert_path = optarg;
+			break;
+		case O_KEY:
+			w->key_path = optarg;
+			break;
+		case O_LISTEN:
+			a->listen = optarg;
+			break;
+		case O_CONFIG:
+			GUARD(ward_inject_opts_load(&w->opts, optarg));
+			break;
+		case O_IMAGE:
+			json_object_set_new(a->flags, "image", json_string(optarg));
+			break;
+		case O_LEGACY:
+			json_object_set_new(a->flags, "legacy_sidecar", json_true());
+			break;
 		case O_HOSTPATH:
 			json_object_set_new(a->flags, "workload_socket_hostpath",
 					    json_string(optarg));
 			break;
-		case O_LEVEL: a->level = optarg; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return ward_err_set(WARD_ERR_INVALID, "bad usage");
+		case O_LEVEL:
+			a->level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return ward_err_set(WARD_ERR_INVALID, "bad usage");
 		}
 	}
 	ENSURE(optind == argc, WARD_ERR_INVALID, "unexpected argument '%s'", argv[optind]);

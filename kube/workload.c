@@ -55,8 +55,8 @@ static bool is_list(const char *kind, json_t *obj)
 static int process(const struct ward_inject_opts *o, enum ward_inject_action act, json_t *obj,
 		   const char *base, json_t *notes, int depth);
 
-static int process_list(const struct ward_inject_opts *o, enum ward_inject_action act,
-			json_t *obj, const char *base, json_t *notes, int depth)
+static int process_list(const struct ward_inject_opts *o, enum ward_inject_action act, json_t *obj,
+			const char *base, json_t *notes, int depth)
 {
 	json_t *items = json_object_get(obj, "items"), *item;
 	int result = WARD_INJECT_UNCHANGED;
@@ -106,8 +106,8 @@ static int process(const struct ward_inject_opts *o, enum ward_inject_action act
 	if (!(w = find_workload(kind)))
 		return WARD_INJECT_UNCHANGED;
 	label_of(obj, kind, base, label, sizeof(label));
-	ENSURE(api_known(w, api), WARD_ERR_INVALID, "%s: apiVersion: unknown apiVersion '%s' for %s",
-	       label, api, kind);
+	ENSURE(api_known(w, api), WARD_ERR_INVALID,
+	       "%s: apiVersion: unknown apiVersion '%s' for %s", label, api, kind);
 	for (size_t i = 0; i < 5 && w->path[i]; i++) {
 		size_t n = strlen(where);
 

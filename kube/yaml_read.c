@@ -10,12 +10,12 @@
 #include <yaml.h>
 
 struct frame {
-	json_t *node;  /* owned: the object or array being filled */
-	json_t *seen;  /* owned, mappings: keys given explicitly (dup check) */
-	char *key;     /* owned, mappings: the key waiting for its value */
+	json_t *node;	      /* owned: the object or array being filled */
+	json_t *seen;	      /* owned, mappings: keys given explicitly (dup check) */
+	char *key;	      /* owned, mappings: the key waiting for its value */
 	yaml_mark_t key_mark; /* where that key is, for errors about it */
-	bool merge;    /* the waiting key is the merge key "<<" */
-	char *anchor;  /* owned: registered once the node is complete */
+	bool merge;	      /* the waiting key is the merge key "<<" */
+	char *anchor;	      /* owned: registered once the node is complete */
 };
 
 struct loader {
@@ -23,9 +23,9 @@ struct loader {
 	yaml_event_t ev;
 	struct frame stack[WARD_YAML_MAX_DEPTH];
 	size_t depth;
-	json_t *root;    /* owned: the current document's value */
+	json_t *root;	 /* owned: the current document's value */
 	json_t *anchors; /* owned: anchor name → node, per document */
-	json_t *docs;    /* owned until returned */
+	json_t *docs;	 /* owned until returned */
 	size_t nodes;
 	unsigned doc;
 };
@@ -137,9 +137,9 @@ static bool is_yaml_float(const char *s)
 
 static json_t *resolve_number(const char *s, size_t len)
 {
-	static const char *const special[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-					      "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
-					      NULL};
+	static const char *const special[] = {".inf",  ".Inf",	".INF",	 "+.inf", "+.Inf",
+					      "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+					      ".NaN",  ".NAN",	NULL};
 	char *plain;
 	json_t *v = NULL;
 	long long i;
@@ -173,9 +173,9 @@ static json_t *resolve_number(const char *s, size_t len)
 json_t *ward_yaml_resolve_plain(const char *s, size_t len)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true",
-					  "True", "TRUE", "on", "On", "ON", NULL};
-	static const char *const no[] = {"n", "N", "no", "No", "NO", "false",
+	static const char *const yes[] = {"y",	  "Y",	  "yes", "Yes", "YES", "true",
+					  "True", "TRUE", "on",	 "On",	"ON",  NULL};
+	static const char *const no[] = {"n",	  "N",	   "no",  "No",	 "NO",	"false",
 					 "False", "FALSE", "off", "Off", "OFF", NULL};
 	json_t *v;
 
@@ -244,13 +244,16 @@ static int scalar_key(struct loader *l, char **out)
 		if (json_is_string(v))
 			*out = strndup(text, len);
 		else if (json_is_integer(v))
-			*out = (snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)),
-				strdup(num));
+			*out =
+			    (snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)),
+			     strdup(num));
 		else if (json_is_real(v))
 			*out = (ward_yaml_format_real(json_real_value(v), num, sizeof(num)),
 				strdup(num));
 		else
-			*out = strdup(json_is_null(v) ? "null" : json_is_true(v) ? "true" : "false");
+			*out = strdup(json_is_null(v)	? "null"
+				      : json_is_true(v) ? "true"
+							: "false");
 		json_decref(v);
 	}
 	if (!*out)
@@ -315,7 +318,7 @@ static int add_value(struct loader *l, json_t *v)
 	}
 	if (json_is_array(f->node))
 		return json_array_append_new(f->node, v) < 0 ? ward_err_set(WARD_ERR_NOMEM, "list")
-							      : 0;
+							     : 0;
 	if (f->merge)
 		rc = merge_into(l, f->node, v);
 	else if (json_object_get(f->seen, f->key))
@@ -353,8 +356,8 @@ static int on_scalar(struct loader *l)
 	if (wants_key(l)) {
 		GUARD(scalar_key(l, &f->key));
 		f->key_mark = l->ev.start_mark;
-		f->merge = l->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			   !strcmp(f->key, "<<");
+		f->merge =
+		    l->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !strcmp(f->key, "<<");
 		return 0;
 	}
 	GUARD(scalar_value(l, &v));
@@ -389,8 +392,8 @@ static int on_alias(struct loader *l)
 
 static int on_start(struct loader *l, bool mapping)
 {
-	const yaml_char_t *anchor = mapping ? l->ev.data.mapping_start.anchor
-					    : l->ev.data.sequence_start.anchor;
+	const yaml_char_t *anchor =
+	    mapping ? l->ev.data.mapping_start.anchor : l->ev.data.sequence_start.anchor;
 	struct frame *f;
 
 	if (wants_key(l))
@@ -451,15 +454,23 @@ static int on_document(struct loader *l, bool start)
 static int on_event(struct loader *l)
 {
 	switch (l->ev.type) {
-	case YAML_DOCUMENT_START_EVENT: return on_document(l, true);
-	case YAML_DOCUMENT_END_EVENT: return on_document(l, false);
-	case YAML_SCALAR_EVENT: return on_scalar(l);
-	case YAML_ALIAS_EVENT: return on_alias(l);
-	case YAML_SEQUENCE_START_EVENT: return on_start(l, false);
-	case YAML_MAPPING_START_EVENT: return on_start(l, true);
+	case YAML_DOCUMENT_START_EVENT:
+		return on_document(l, true);
+	case YAML_DOCUMENT_END_EVENT:
+		return on_document(l, false);
+	case YAML_SCALAR_EVENT:
+		return on_scalar(l);
+	case YAML_ALIAS_EVENT:
+		return on_alias(l);
+	case YAML_SEQUENCE_START_EVENT:
+		return on_start(l, false);
+	case YAML_MAPPING_START_EVENT:
+		return on_start(l, true);
 	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT: return on_end(l);
-	default: return 0;
+	case YAML_MAPPING_END_EVENT:
+		return on_end(l);
+	default:
+		return 0;
 	}
 }
 
@@ -489,7 +500,8 @@ int ward_yaml_load(const char *data, size_t len, json_t **docs)
 		rc = ward_err_set(WARD_ERR_NOMEM, "yaml loader");
 		goto out;
 	}
-	yaml_parser_set_input_string(&l->parser, (const unsigned char *)data, len);
+	/* libyaml asserts on a NULL input, even an empty one. */
+	yaml_parser_set_input_string(&l->parser, (const unsigned char *)(data ? data : ""), len);
 	while (!done && rc == 0) {
 		if (!yaml_parser_parse(&l->parser, &l->ev)) {
 			rc = parse_error(l);

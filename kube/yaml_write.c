@@ -52,8 +52,7 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, size_t len, yaml_scala
 {
 	yaml_event_t ev;
 
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1,
-					  style))
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style))
 		return ward_err_set(WARD_ERR_NOMEM, "yaml scalar");
 	return emit(em, &ev);
 }
@@ -102,16 +101,27 @@ static int emit_value(yaml_emitter_t *em, json_t *v)
 	char num[64];
 
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return emit_mapping(em, v);
-	case JSON_ARRAY: return emit_sequence(em, v);
-	case JSON_STRING: return emit_string(em, json_string_value(v), json_string_length(v));
+	case JSON_OBJECT:
+		return emit_mapping(em, v);
+	case JSON_ARRAY:
+		return emit_sequence(em, v);
+	case JSON_STRING:
+		return emit_string(em, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
 		break;
-	case JSON_REAL: ward_yaml_format_real(json_real_value(v), num, sizeof(num)); break;
-	case JSON_TRUE: strcpy(num, "true"); break;
-	case JSON_FALSE: strcpy(num, "false"); break;
-	default: strcpy(num, "null"); break;
+	case JSON_REAL:
+		ward_yaml_format_real(json_real_value(v), num, sizeof(num));
+		break;
+	case JSON_TRUE:
+		strcpy(num, "true");
+		break;
+	case JSON_FALSE:
+		strcpy(num, "false");
+		break;
+	default:
+		strcpy(num, "null");
+		break;
 	}
 	return emit_scalar(em, num, strlen(num), YAML_PLAIN_SCALAR_STYLE);
 }

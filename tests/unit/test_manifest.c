@@ -118,7 +118,8 @@ static void test_json_stream(void **state)
 	char *out = render(docs, WARD_MANIFEST_JSON);
 
 	assert_int_equal(json_array_size(docs), 2);
-	assert_string_equal(out, "{\n  \"kind\": \"A\"\n}\n{\n  \"kind\": \"B\",\n  \"n\": 0.1\n}\n");
+	assert_string_equal(out,
+			    "{\n  \"kind\": \"A\"\n}\n{\n  \"kind\": \"B\",\n  \"n\": 0.1\n}\n");
 	free(out);
 	json_decref(docs);
 }
@@ -154,8 +155,8 @@ static void test_alias_bomb(void **state)
 
 static void test_resolve_plain(void **state)
 {
-	static const char *const strings[] = {"hello", "1.2.3", "0x", "+", "-", "12:30", "0b2",
-					      "1e", ".", "v1", NULL};
+	static const char *const strings[] = {"hello", "1.2.3", "0x", "+",  "-", "12:30",
+					      "0b2",   "1e",	".",  "v1", NULL};
 	json_t *y = ward_yaml_resolve_plain("y", 1);
 	char num[64];
 
