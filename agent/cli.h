@@ -13,5 +13,6 @@ int ward_wait_main(int argc, char **argv);
 int ward_webhook_main(int argc, char **argv);
 int ward_doctor_main(int argc, char **argv);
 int ward_status_main(int argc, char **argv);
+int ward_server_main(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "wait", ward_wait_main, "wait until the local agent is ready (postStart hook)" },
 	{ "doctor", ward_doctor_main, "check the host or pod's TCP, limits, capture and identity" },
 	{ "status", ward_status_main, "summarise a running agent (identity, connections, handshakes)" },
+	{ "server", ward_server_main, "SPIFFE identity server: CA, entries, Workload API" },
 };
 
 static void usage(FILE *out)

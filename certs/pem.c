@@ -244,3 +244,30 @@ void ward_pem_key_free(struct ward_pem_key *key)
 	key->der = NULL;
 	key->len = 0;
 }
+
+int ward_pem_encode(enum ward_pem_label label, const uint8_t *der, size_t len, char **pem,
+		    size_t *pem_len)
+{
+	int type = label == WARD_PEM_PRIVATE_KEY ? PKCS8_PRIVATEKEY_TYPE : CERT_TYPE;
+	/* base64 grows by 4/3, plus a newline every 64 characters and the
+	 * BEGIN/END lines. */
+	size_t cap = len * 2 + 128;
+	char *out;
+	int n;
+
+	*pem = NULL;
+	*pem_len = 0;
+	ENSURE(der && len > 0 && len <= WARD_PEM_CERTS_MAX_BYTES / 2, WARD_ERR_RANGE,
+	       "PEM encoding: %zu bytes of DER", len);
+	out = malloc(cap + 1);
+	ENSURE(out, WARD_ERR_NOMEM, "PEM encoding: out of memory");
+	n = wc_DerToPem(der, (word32)len, (byte *)out, (word32)cap, type);
+	if (n <= 0) {
+		free_secret(out, cap + 1);
+		return ward_err_set(WARD_ERR_TLS, "PEM encoding failed (wolfSSL error %d)", n);
+	}
+	out[n] = '\0';
+	*pem = out;
+	*pem_len = (size_t)n;
+	return 0;
+}

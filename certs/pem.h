@@ -82,4 +82,16 @@ int ward_pem_key_load(const char *name, const char *pem, size_t len,
 /* Zeroes and frees the key and resets *key to empty; safe to call twice. */
 void ward_pem_key_free(struct ward_pem_key *key);
 
+/* DER to PEM, for the certificates and keys `ward server` writes. */
+enum ward_pem_label {
+	WARD_PEM_CERTIFICATE, /* "CERTIFICATE" */
+	WARD_PEM_PRIVATE_KEY, /* "PRIVATE KEY": der is PKCS#8 */
+};
+
+/* Encodes der[0..len) as one PEM block into a malloc'd, NUL-terminated *pem
+ * of *pem_len characters. For a key, a failed encoding leaves no copy behind
+ * (the caller zeroes *pem after use). */
+int ward_pem_encode(enum ward_pem_label label, const uint8_t *der, size_t len, char **pem,
+		    size_t *pem_len) WARD_MUST_CHECK;
+
 #endif

@@ -24,7 +24,9 @@ flags=(
 [ "$(uname -m)" = x86_64 ] || flags=("${flags[@]/--enable-intelasm/}")
 # WOLFSSL_ALWAYS_VERIFY_CB: call the verify callback on success too, which is
 # how ward binds a federated peer's chain to its own trust domain's bundle.
-cflags="-O2 -fPIC -DWOLFSSL_ALWAYS_VERIFY_CB"
+# WOLFSSL_ALT_NAMES: `ward server` writes the URI SAN of the certificates it
+# issues (configure has no switch for it; Debian's own build defines it).
+cflags="-O2 -fPIC -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES"
 
 log() { printf 'wolfssl: %s\n' "$*" >&2; }
 

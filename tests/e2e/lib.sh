@@ -122,7 +122,7 @@ JSON
 }
 wlserver_start() {
   rm -f "$WARD_WL/api.sock"
-  "$WARD_BIN" server --config "$WARD_WL/server.json" 2>>"$WARD_TMP/server.log" &
+  "$WARD_BIN" server --config "$WARD_WL/server.json" 2>>"$WARD_TMP/wlserver.log" &
   WARD_SERVER_PID=$!
   WARD_PIDS+=("$WARD_SERVER_PID")
   for _ in $(seq 1 50); do
@@ -130,7 +130,7 @@ wlserver_start() {
     sleep 0.1
   done
   echo "ward server did not start:" >&2
-  cat "$WARD_TMP/server.log" >&2
+  cat "$WARD_TMP/wlserver.log" >&2
   return 1
 }
 wlserver_stop() {

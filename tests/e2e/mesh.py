@@ -15,8 +15,8 @@ Clients (exit 0 on success, print why otherwise):
   hold HOST PORT        one long-lived connection; each stdin line is sent and
                         must come back; prints "ok LINE" / "fail LINE ..." per line;
                         "quit" half-closes and exits 0 once the server closes
-  load HOST PORT STOPFILE  new connections one after another, each echoing its
-                        own payload, until STOPFILE exists; prints
+  load HOST PORT STOPFILE  new connections one after another (10 ms apart), each
+                        echoing its own payload, until STOPFILE exists; prints
                         "load: N ok, M failed [first errors]"; exit 0 if none failed
 """
 import hashlib
@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 TIMEOUT = float(os.environ.get("MESH_TIMEOUT", "20"))
 
@@ -201,6 +202,7 @@ def c_load(host, port, stopfile):
                 errs.append("echo mismatch")
         except OSError as e:
             errs.append(repr(e))
+        time.sleep(0.01)
     print("load: %d ok, %d failed %s" % (good, len(errs), errs[:3]), flush=True)
     return 0 if good > 0 and not errs else 1
 
