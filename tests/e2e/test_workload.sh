@@ -21,6 +21,14 @@ presented_serial() {
 
 count() { grep -c -F -- "$2" "$WARD_TMP/$1.log" || true; }
 
+echo "== the example server config"
+mkdir -p "$WARD_TMP/example"
+sed "s|/run/ward/|$WARD_TMP/example/|; s|/var/lib/ward/server|$WARD_TMP/example/data|" \
+  "$WARD_ROOT/config/server.example.json" >"$WARD_TMP/example/server.json"
+cp "$WARD_ROOT/config/entries.example.json" "$WARD_TMP/example/"
+check "config/server.example.json and its entries pass ward server --check" \
+  "$WARD_BIN" server --config "$WARD_TMP/example/server.json" --check
+
 pod_add client 1
 pod_add server 2
 wlserver_config 4 "$CLIENT_UID:client" "$SERVER_UID:server"
