@@ -2,6 +2,8 @@
  * control loop (signals, identity reloads, drain) on the main thread. */
 #include <getopt.h>
 #include <grp.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #include "../config/config.h"
 #include "../config/profile.h"
+#include "admin.h"
 #include "cli.h"
 #include "identity.h"
 #include "log.h"
@@ -28,6 +31,9 @@ struct agent {
 	unsigned n_workers;
 	atomic_uint active_conns;
 	bool draining;
+	struct ward_admin *admin;
+	uv_async_t from_workers; /* workers -> main: snapshot filled, loop finished */
+	bool from_workers_open;
 };
 
 static void usage(FILE *out)
@@ -37,6 +43,9 @@ static void usage(FILE *out)
 		"Runs the sidecar: the outbound listener wraps the app's connections in\n"
 		"mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 		"  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+		"      --override JSON  a JSON object merged over the file's, key by key\n"
+		"                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
+		"                     passes a pod's ward.io/ annotations this way)\n"
 		"      --check        validate the configuration and identity, then exit\n"
 		"  -h, --help         this help\n\n"
 		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
@@ -50,6 +59,29 @@ static void on_identity(struct ward_tls_ctx *ctx, void *arg)
 
 	for (unsigned i = 0; i < a->n_workers; i++)
 		ward_worker_set_tls(&a->workers[i], ctx);
+	ward_admin_set_identity(a->admin, ctx);
+}
+
+/* The admin stays up while the workers drain (probes see 503 "draining"),
+ * and closes once every worker's loop has finished. */
+static void stop_admin(struct agent *a)
+{
+	ward_admin_stop(a->admin);
+	if (a->from_workers_open)
+		uv_close((uv_handle_t *)&a->from_workers, NULL);
+	a->from_workers_open = false;
+}
+
+static void on_workers(uv_async_t *h)
+{
+	struct agent *a = h->data;
+	unsigned done = 0;
+
+	ward_admin_poll(a->admin);
+	for (unsigned i = 0; i < a->n_workers; i++)
+		done += atomic_load(&a->workers[i].finished);
+	if (a->draining && done == a->n_workers)
+		stop_admin(a);
 }
 
 static void stop_identity(struct agent *a)
@@ -65,6 +97,7 @@ static void start_drain(struct agent *a)
 	if (a->draining)
 		return;
 	a->draining = true;
+	ward_admin_set_draining(a->admin);
 	ward_log(WARD_LOG_INFO, "draining", "{s:I,s:i}", "active_connections",
 		 (json_int_t)atomic_load(&a->active_conns), "deadline_s",
 		 (int)a->cfg->limits.drain_timeout_s);
@@ -74,6 +107,13 @@ static void start_drain(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
 	stop_identity(a);
+	if (a->n_workers == 0)
+		stop_admin(a);
+}
+
+static void admin_drain(void *arg)
+{
+	start_drain(arg);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -116,12 +156,15 @@ static int start_workers(struct agent *a, struct ward_tls_ctx *tls)
 
 	a->workers = calloc(n, sizeof(*a->workers));
 	ENSURE(a->workers, WARD_ERR_NOMEM, "workers");
-	for (; a->n_workers < n; a->n_workers++)
+	for (; a->n_workers < n; a->n_workers++) {
 		GUARD(ward_worker_init(&a->workers[a->n_workers], a->n_workers, a->cfg,
 				       &a->active_conns, tls));
+		a->workers[a->n_workers].notify = &a->from_workers;
+	}
 	GUARD(drop_privileges(a->cfg));
 	for (unsigned i = 0; i < n; i++)
 		GUARD(ward_worker_start(&a->workers[i]));
+	ward_admin_set_workers(a->admin, a->workers, a->n_workers);
 	return 0;
 }
 
@@ -135,13 +178,22 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
-	char out[64], in[64];
+	char out[64], in[64], adm[64];
+	bool have_identity;
 	int rc;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
+	ward_metrics_process_start();
+	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
+	uv_async_init(&a->loop, &a->from_workers, on_workers);
+	a->from_workers.data = a;
+	a->from_workers_open = true;
 	if (a->cfg->identity.cert_file)
 		GUARD(ward_identity_start(&a->loop, a->cfg, &a->policy, on_identity, a,
 					  &a->identity, &tls));
+	have_identity = tls != NULL;
+	if (tls)
+		ward_admin_set_identity(a->admin, tls);
 	rc = start_workers(a, tls);
 	ward_tls_ctx_put(tls);
 	if (rc < 0)
@@ -154,11 +206,13 @@ static int run(struct agent *a)
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:i,s:i}", "outbound",
+	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b}", "outbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
 		 "inbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid());
+		 "admin",
+		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
+		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -169,13 +223,15 @@ static void shutdown_agent(struct agent *a)
 		stop_identity(a);
 		uv_run(&a->loop, UV_RUN_NOWAIT);
 	}
+	stop_admin(a);
 	for (unsigned i = 0; i < a->n_workers; i++) {
 		if (!a->draining)
 			ward_worker_drain(&a->workers[i]);
 		ward_worker_join(&a->workers[i]);
 	}
-	free(a->workers);
 	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
+	ward_admin_free(a->admin); /* the workers, joined, signal it no more */
+	free(a->workers);
 	uv_loop_close(&a->loop);
 	ward_config_free(a->cfg);
 }
@@ -185,26 +241,61 @@ static int check_only(struct agent *a)
 	struct ward_tls_ctx *tls = NULL;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
-	if (!a->cfg->identity.cert_file) {
-		printf("config ok: trust domain %s, identity from the Workload API at %s\n",
-		       a->cfg->trust_domain, a->cfg->identity.workload_api);
-		return 0;
-	}
-	GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
+	if (a->cfg->identity.cert_file)
+		GUARD(ward_identity_load(a->cfg, &a->policy, &tls, NULL));
+	else
+		GUARD(ward_wlidentity_fetch_once(a->cfg, &a->policy, 5000, &tls));
 	printf("config ok: trust domain %s, identity %s (expires %ld)\n", a->cfg->trust_domain,
 	       tls->spiffe_id, (long)tls->not_after);
 	ward_tls_ctx_put(tls);
 	return 0;
 }
 
+/* The config file with `override` merged over it, through the same
+ * validating loader (so an override gets the same key-naming errors). */
+static int load_config(const char *path, const char *override, struct ward_config **out)
+{
+	json_error_t err;
+	json_t *base, *over;
+	char *text, *dir, *abs = NULL;
+	int rc;
+
+	if (!override)
+		return ward_config_load_file(path, out);
+	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
+	ENSURE(json_is_object(over), WARD_ERR_INVALID, "--override: not a JSON object (%s)",
+	       over ? "got another JSON value" : err.text);
+	base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(base) || json_object_update_recursive(base, over) < 0) {
+		json_decref(over);
+		json_decref(base);
+		return ward_err_set(WARD_ERR_INVALID, "line %d: %s", err.line,
+				    base ? "not a JSON object" : err.text);
+	}
+	text = json_dumps(base, JSON_COMPACT);
+	/* Absolute, as the file loader makes it: identity paths must not
+	 * depend on the working directory. */
+	if ((dir = strdup(path)))
+		abs = realpath(dirname(dir), NULL);
+	rc = text && abs ? ward_config_load_string(text, abs, out)
+			 : ward_err_set(WARD_ERR_IO, "%s: directory not found", path);
+	free(text);
+	free(dir);
+	free(abs);
+	json_decref(over);
+	json_decref(base);
+	return rc;
+}
+
 int ward_agent_main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "check", no_argument, NULL, 'k' },
+					      { "override", required_argument, NULL, 'O' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct agent a = { 0 };
-	const char *config = NULL;
+	const char *config = NULL, *override = NULL;
 	bool check = false;
 	int opt, rc;
 
@@ -213,6 +304,7 @@ int ward_agent_main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'k': check = true; break;
+		case 'O': override = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -223,7 +315,7 @@ int ward_agent_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (ward_config_load_file(config, &a.cfg) < 0) {
+	if (load_config(config, override, &a.cfg) < 0) {
 		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
 		return 2;
 	}
@@ -233,6 +325,9 @@ int ward_agent_main(int argc, char **argv)
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libuv writes with write(2): a peer that reset must be an EPIPE error
+	 * on that connection, not a signal that kills the agent. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a.loop);
 	rc = check ? check_only(&a) : run(&a);
 	if (rc < 0)

@@ -32,9 +32,16 @@ static int make_room(struct ward_buf *b, size_t n)
 		cap *= 2;
 	if (cap > b->limit)
 		cap = b->limit;
-	p = realloc(b->data, cap);
+	/* Not realloc: the old block may hold plaintext or key bytes, and must
+	 * be wiped before it goes back to the allocator. */
+	p = malloc(cap);
 	if (!p)
 		return ward_err_set(WARD_ERR_NOMEM, "buffer of %zu bytes", cap);
+	if (b->data) {
+		memcpy(p, b->data, b->wr);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;

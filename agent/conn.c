@@ -13,6 +13,23 @@
 
 static void on_timer(uv_timer_t *t);
 
+int conn_side_fd(struct conn_side *s)
+{
+	uv_os_fd_t fd = -1;
+
+	uv_fileno((uv_handle_t *)&s->tcp, &fd);
+	return fd;
+}
+
+/* The socket that crosses the network: upstream for outbound, the accepted
+ * one for inbound. NULL before an outbound connect completes. */
+struct conn_side *conn_peer_side(struct ward_conn *c)
+{
+	if (c->dir == WARD_DIR_INBOUND)
+		return &c->down;
+	return c->t_connected ? &c->up : NULL;
+}
+
 static uint16_t addr_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET6)
@@ -25,7 +42,7 @@ static const char *dir_name(const struct ward_conn *c)
 	return c->dir == WARD_DIR_OUTBOUND ? "outbound" : "inbound";
 }
 
-static json_t *conn_fields(const struct ward_conn *c)
+json_t *conn_fields(const struct ward_conn *c)
 {
 	char dst[64];
 
@@ -69,6 +86,7 @@ static void release(struct ward_conn *c)
 		c->next->prev = c->prev;
 	w->n_conns--;
 	atomic_fetch_sub(w->active_conns, 1);
+	ward_metric_add(&w->stats.closed[c->dir], 1);
 	if (c->ssl)
 		wolfSSL_free(c->ssl);
 	ward_buf_free(&c->io.in);
@@ -96,6 +114,12 @@ static void close_side(struct conn_side *s, bool reset)
 		uv_close((uv_handle_t *)&s->tcp, on_close);
 }
 
+const char *conn_mode_name(const struct ward_conn *c)
+{
+	return c->mode == MODE_MTLS ? "mtls" : c->mode == MODE_PASSTHROUGH ? "passthrough" :
+									 "plaintext";
+}
+
 static void log_close(struct ward_conn *c)
 {
 	json_t *f;
@@ -103,9 +127,7 @@ static void log_close(struct ward_conn *c)
 	if (!ward_log_enabled(WARD_LOG_DEBUG) || c->phase != PHASE_RELAY)
 		return;
 	f = conn_fields(c);
-	json_object_set_new(f, "mode", json_string(c->mode == MODE_MTLS ? "mtls" :
-						   c->mode == MODE_PASSTHROUGH ? "passthrough" :
-										  "plaintext"));
+	json_object_set_new(f, "mode", json_string(conn_mode_name(c)));
 	json_object_set_new(f, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
 	json_object_set_new(f, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
 	if (c->ssl) {
@@ -126,6 +148,7 @@ void ward_conn_close(struct ward_conn *c, bool reset)
 	if (c->phase == PHASE_CLOSING)
 		return;
 	log_close(c);
+	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
 	uv_close((uv_handle_t *)&c->timer, on_close);
 	close_side(&c->down, reset);
@@ -151,19 +174,11 @@ static int side_init(struct ward_conn *c, struct conn_side *s, int family)
 	return 0;
 }
 
-static int side_fd(struct conn_side *s)
-{
-	uv_os_fd_t fd = -1;
-
-	uv_fileno((uv_handle_t *)&s->tcp, &fd);
-	return fd;
-}
-
 static void apply_sockopts(struct ward_conn *c, struct conn_side *s, bool upstream)
 {
 	static _Thread_local bool warned;
 
-	if (ward_sockopt_apply(side_fd(s), c->worker->cfg, upstream) < 0 && !warned) {
+	if (ward_sockopt_apply(conn_side_fd(s), c->worker->cfg, upstream) < 0 && !warned) {
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
@@ -207,7 +222,9 @@ static bool authorize(struct ward_conn *c)
 			       c->peer_id);
 	if (ok)
 		return true;
-	atomic_fetch_add(&c->worker->stats.denied[c->dir], 1);
+	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
+	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -218,7 +235,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 {
 	json_t *f = conn_fields(c);
 
-	atomic_fetch_add(&c->worker->stats.handshakes_failed[c->dir], 1);
+	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][ward_metrics_reason(reason)], 1);
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "detail", json_string(detail));
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
@@ -232,6 +250,18 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 }
 
 static void start_connect(struct ward_conn *c);
+
+static void count_handshake(struct ward_conn *c)
+{
+	struct ward_metrics_worker *m = &c->worker->stats;
+
+	ward_metric_add(&m->handshakes[c->dir][0], 1);
+	ward_hist_observe(&m->handshake_seconds[c->dir], c->t_handshake - c->t_tls);
+	ward_metrics_negotiated(m, c->dir, wolfSSL_get_version(c->ssl), ward_tls_cipher(c->ssl),
+				ward_tls_group(c->ssl));
+	if (wolfSSL_session_reused(c->ssl))
+		ward_metric_add(&m->resumed[c->dir], 1);
+}
 
 static void handshake_done(struct ward_conn *c)
 {
@@ -251,7 +281,7 @@ static void handshake_done(struct ward_conn *c)
 		ward_conn_close(c, true);
 		return;
 	}
-	atomic_fetch_add(&c->worker->stats.handshakes_ok[c->dir], 1);
+	count_handshake(c);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
 		uv_read_stop((uv_stream_t *)&c->tls_side->tcp); /* until the app answers */
@@ -320,6 +350,7 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	c->t_connected = uv_hrtime();
+	ward_hist_observe(&c->worker->stats.connect_seconds[c->dir], c->t_connected - c->t_connect);
 	apply_sockopts(c, &c->up, true);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
@@ -358,7 +389,7 @@ static void start_connect(struct ward_conn *c)
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. */
 	if (rc == 0 && c->worker->cfg->tcp.fastopen)
-		rc = ward_sockopt_fastopen_connect(side_fd(&c->up));
+		rc = ward_sockopt_fastopen_connect(conn_side_fd(&c->up));
 	if (rc == 0) {
 		c->connect_req.data = c;
 		rc = uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to,
@@ -445,7 +476,7 @@ static int original_destination(struct ward_conn *c)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
-	int fd = side_fd(&c->down);
+	int fd = conn_side_fd(&c->down);
 
 	GUARD(ward_sockopt_original_dst(fd, &c->dst));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))
@@ -473,6 +504,7 @@ static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 	w->conns = c;
 	w->n_conns++;
 	atomic_fetch_add(w->active_conns, 1);
+	ward_metric_add(&w->stats.opened[dir], 1);
 	return c;
 }
 
@@ -520,9 +552,8 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 		ward_conn_close(c, true);
 		return;
 	}
-	atomic_fetch_add(&w->stats.accepted[dir], 1);
 	if (atomic_load(w->active_conns) > max) {
-		atomic_fetch_add(&w->stats.refused, 1);
+		ward_metric_add(&w->stats.refused, 1);
 		conn_fail(c, "conn_refused", "limits.max_connections reached");
 		return;
 	}

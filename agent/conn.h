@@ -14,6 +14,11 @@
  * connection that cannot be served is refused (reset) and logged. */
 void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir);
 
+/* A JSON description of a live connection for /stats/connections: addresses,
+ * identities, TLS parameters, bytes, age, and TCP_INFO of the peer-facing
+ * socket. Called on the worker's thread. NULL on allocation failure. */
+json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns);
+
 /* Closes the connection; with reset, both peers see an RST instead of a FIN.
  * Safe to call more than once. */
 void ward_conn_close(struct ward_conn *c, bool reset);

@@ -59,6 +59,14 @@ bool relay_finished(const struct ward_conn *c);
 void conn_handshake_input(struct ward_conn *c);
 void conn_peek_input(struct ward_conn *c, const uint8_t *data, size_t len);
 void conn_fail(struct ward_conn *c, const char *event, const char *reason);
+struct conn_side *conn_peer_side(struct ward_conn *c);
+int conn_side_fd(struct conn_side *s);
+const char *conn_mode_name(const struct ward_conn *c);
+/* direction, dst, peer_id, local_id: the fields of every connection log line */
+json_t *conn_fields(const struct ward_conn *c);
+
+/* conn_stats.c */
+void conn_count_tcp_info(struct ward_conn *c);
 
 static inline struct conn_side *conn_other(struct ward_conn *c, struct conn_side *s)
 {

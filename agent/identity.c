@@ -1,6 +1,8 @@
 #include "identity.h"
 
+#include <errno.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,7 @@
 
 #include "certs/pem.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DEBOUNCE_MS 200 /* a rotation writes several files; read them once */
 #define MAX_WATCHES 3
@@ -21,14 +24,29 @@ struct ward_identity {
 	uv_fs_event_t watches[MAX_WATCHES];
 	int n_watches;
 	uv_timer_t debounce;
-	uint8_t digest[32]; /* of the files as last loaded */
+	struct ward_identity_digest digest; /* of the files as last loaded */
+	bool loaded;                        /* an identity has been handed out */
 	int closing;
 };
 
-static void digest_update(wc_Sha256 *sha, const struct ward_der *d, size_t n)
+static void digest_certs(wc_Sha256 *sha, const struct ward_pem_certs *c)
 {
-	for (size_t i = 0; i < n; i++)
-		wc_Sha256Update(sha, d[i].data, (word32)d[i].len);
+	for (size_t i = 0; i < c->count; i++)
+		wc_Sha256Update(sha, c->certs[i].data, (word32)c->certs[i].len);
+}
+
+static void digest_of(const struct ward_pem_certs *chain, const struct ward_pem_key *key,
+		      const struct ward_pem_certs *bundle, struct ward_identity_digest *d)
+{
+	wc_Sha256 sha;
+
+	wc_InitSha256(&sha);
+	digest_certs(&sha, chain);
+	wc_Sha256Update(&sha, key->der, (word32)key->len);
+	wc_Sha256Final(&sha, d->svid);
+	digest_certs(&sha, bundle); /* Final re-initialised the state */
+	wc_Sha256Final(&sha, d->bundle);
+	wc_Sha256Free(&sha);
 }
 
 static int build(const struct ward_config *cfg, const struct ward_tls_policy *policy,
@@ -54,11 +72,10 @@ static int build(const struct ward_config *cfg, const struct ward_tls_policy *po
 }
 
 int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_policy *policy,
-		       struct ward_tls_ctx **out, uint8_t digest[32])
+		       struct ward_tls_ctx **out, struct ward_identity_digest *digest)
 {
 	struct ward_pem_certs chain = { 0 }, bundle = { 0 };
 	struct ward_pem_key key = { 0 };
-	wc_Sha256 sha;
 	int rc;
 
 	ENSURE(cfg->identity.cert_file, WARD_ERR_UNSUPPORTED,
@@ -71,14 +88,8 @@ int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_poli
 	if (rc == 0 && key.mode_too_open)
 		ward_log(WARD_LOG_WARN, "key_file_mode", "{s:s,s:s}", "file",
 			 cfg->identity.key_file, "hint", "private key is readable by others: chmod 600");
-	if (rc == 0 && digest) {
-		wc_InitSha256(&sha);
-		digest_update(&sha, chain.certs, chain.count);
-		wc_Sha256Update(&sha, key.der, (word32)key.len);
-		digest_update(&sha, bundle.certs, bundle.count);
-		wc_Sha256Final(&sha, digest);
-		wc_Sha256Free(&sha);
-	}
+	if (rc == 0 && digest)
+		digest_of(&chain, &key, &bundle, digest);
 	if (rc == 0)
 		rc = build(cfg, policy, &chain, &key, &bundle, out);
 	ward_pem_certs_free(&chain);
@@ -97,20 +108,25 @@ static void log_identity(const char *event, const struct ward_tls_ctx *t)
 void ward_identity_reload(struct ward_identity *id)
 {
 	struct ward_tls_ctx *ctx = NULL;
-	uint8_t digest[32];
+	struct ward_identity_digest digest;
 
-	if (ward_identity_load(id->cfg, id->policy, &ctx, digest) < 0) {
+	if (ward_identity_load(id->cfg, id->policy, &ctx, &digest) < 0) {
 		/* Often a rotation caught half-written: the next event retries. */
 		ward_log(WARD_LOG_WARN, "identity_reload_failed", "{s:s,s:s}", "reason",
 			 ward_err_msg(), "action", "keeping the current identity");
 		return;
 	}
-	if (!memcmp(digest, id->digest, sizeof(digest))) {
+	if (id->loaded && !memcmp(&digest, &id->digest, sizeof(digest))) {
 		ward_tls_ctx_put(ctx);
 		return;
 	}
-	memcpy(id->digest, digest, sizeof(digest));
-	log_identity("identity_rotated", ctx);
+	if (id->loaded && memcmp(digest.svid, id->digest.svid, sizeof(digest.svid)))
+		ward_metrics_identity_rotated();
+	if (id->loaded && memcmp(digest.bundle, id->digest.bundle, sizeof(digest.bundle)))
+		ward_metrics_bundle_updated();
+	log_identity(id->loaded ? "identity_rotated" : "identity_loaded", ctx);
+	id->digest = digest;
+	id->loaded = true;
 	id->on_update(ctx, id->arg);
 	ward_tls_ctx_put(ctx);
 }
@@ -154,6 +170,18 @@ static int watch_dir(struct ward_identity *id, const char *file)
 	return 0;
 }
 
+/* A file that does not exist yet is waited for; one that exists but cannot
+ * be used fails the start, as a typo or a broken key should. */
+static const char *first_missing(const char *const files[MAX_WATCHES])
+{
+	struct stat st;
+
+	for (int i = 0; i < MAX_WATCHES; i++)
+		if (files[i] && stat(files[i], &st) < 0 && errno == ENOENT)
+			return files[i];
+	return NULL;
+}
+
 int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
 			const struct ward_tls_policy *policy, ward_identity_cb on_update,
 			void *arg, struct ward_identity **out, struct ward_tls_ctx **first)
@@ -161,6 +189,7 @@ int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
 	struct ward_identity *id = calloc(1, sizeof(*id));
 	const char *files[] = { cfg->identity.cert_file, cfg->identity.key_file,
 				cfg->identity.bundle_file };
+	const char *missing;
 	int rc;
 
 	ENSURE(id, WARD_ERR_NOMEM, "identity");
@@ -169,7 +198,8 @@ int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
 	uv_timer_init(loop, &id->debounce);
 	id->debounce.data = id;
 	*first = NULL;
-	rc = ward_identity_load(cfg, policy, first, id->digest);
+	missing = first_missing(files);
+	rc = missing ? 0 : ward_identity_load(cfg, policy, first, &id->digest);
 	for (int i = 0; rc == 0 && i < MAX_WATCHES; i++)
 		rc = watch_dir(id, files[i]);
 	if (rc < 0) {
@@ -179,8 +209,14 @@ int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
 		ward_identity_stop(id);
 		return rc;
 	}
-	log_identity("identity_loaded", *first);
 	*out = id;
+	if (missing) {
+		ward_log(WARD_LOG_WARN, "identity_waiting", "{s:s,s:s}", "missing", missing, "action",
+			 "not ready and refusing mesh traffic until the identity files exist");
+		return 0;
+	}
+	id->loaded = true;
+	log_identity("identity_loaded", *first);
 	return 0;
 }
 

@@ -112,6 +112,10 @@ extern const char ward_iptables_jump_output[];
 int ward_iptables_render_alloc(const struct ward_iptables_opts *o, int family,
 			       const struct ward_iptables_jumps *existing, char **text) WARD_MUST_CHECK;
 
+/* The nat table as `iptables -S` (`ip6tables -S` for AF_INET6) prints it,
+ * malloc'd; reads only (`ward doctor`). */
+int ward_iptables_show(int family, char **out) WARD_MUST_CHECK;
+
 /* Installs (or, with o->cleanup, removes) the rules in this network
  * namespace, IPv6 too when o->ipv6 asks for it. */
 int ward_iptables_apply(const struct ward_iptables_opts *o) WARD_MUST_CHECK;

@@ -254,6 +254,23 @@ static int apply_family(const struct ward_iptables_opts *o, struct family *f)
 	return j.status == 0 ? 0 : job_error(&j, f->restore_name);
 }
 
+int ward_iptables_show(int family, char **out)
+{
+	const char *name = family == AF_INET6 ? "ip6tables" : "iptables";
+	char path[PATH_MAX];
+	char *argv[] = {(char *)name, "-w", "-t", "nat", "-S", NULL};
+	struct job j = {.path = path, .argv = argv};
+
+	GUARD(find_binary(name, path, sizeof(path)));
+	GUARD(run_job(&j));
+	if (j.status != 0) {
+		free(j.out);
+		return job_error(&j, name);
+	}
+	*out = j.out;
+	return 0;
+}
+
 /* auto: the namespace has an IPv6 address (lo has ::1 once it is up). */
 static bool has_ipv6(void)
 {

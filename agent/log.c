@@ -30,6 +30,11 @@ void ward_log_set_level(enum ward_log_level level)
 	atomic_store(&min_level, (int)level);
 }
 
+const char *ward_log_level_name(void)
+{
+	return level_names[atomic_load(&min_level)];
+}
+
 bool ward_log_enabled(enum ward_log_level level)
 {
 	return (int)level >= atomic_load(&min_level);

@@ -13,6 +13,8 @@ enum ward_log_level { WARD_LOG_DEBUG, WARD_LOG_INFO, WARD_LOG_WARN, WARD_LOG_ERR
 
 int ward_log_set_level_name(const char *name) WARD_MUST_CHECK;
 void ward_log_set_level(enum ward_log_level level);
+/* "debug", "info", "warn" or "error": the level in force now. */
+const char *ward_log_level_name(void);
 bool ward_log_enabled(enum ward_log_level level);
 
 /* Emits one line and takes ownership of fields (which may be NULL). */

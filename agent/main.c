@@ -4,8 +4,6 @@
 
 #include "cli.h"
 
-#define WARD_VERSION "0.1.0"
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -15,6 +13,12 @@ struct command {
 static const struct command commands[] = {
 	{ "agent", ward_agent_main, "run the sidecar proxy (mTLS 1.3 in and out)" },
 	{ "iptables", ward_iptables_main, "install or remove the pod's capture rules" },
+	{ "inject", ward_inject_main, "add ward's sidecar to Kubernetes manifests" },
+	{ "uninject", ward_uninject_main, "remove what inject added from manifests" },
+	{ "webhook", ward_webhook_main, "serve the Kubernetes sidecar-injection webhook" },
+	{ "wait", ward_wait_main, "wait until the local agent is ready (postStart hook)" },
+	{ "doctor", ward_doctor_main, "check the host or pod's TCP, limits, capture and identity" },
+	{ "status", ward_status_main, "summarise a running agent (identity, connections, handshakes)" },
 	{ "server", ward_server_main, "SPIFFE identity server: CA, entries, Workload API" },
 };
 

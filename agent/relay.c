@@ -185,11 +185,13 @@ bool relay_finished(const struct ward_conn *c)
 static void count_plain(struct ward_conn *c, struct conn_side *dst, size_t n)
 {
 	struct conn_side *app = c->dir == WARD_DIR_OUTBOUND ? &c->down : &c->up;
+	enum ward_flow flow = dst == app ? WARD_FLOW_FROM_PEER : WARD_FLOW_TO_PEER;
 
-	if (dst == app)
+	if (flow == WARD_FLOW_FROM_PEER)
 		c->bytes_from_peer += n;
 	else
 		c->bytes_to_peer += n;
+	ward_metric_add(&c->worker->stats.bytes[c->dir][flow], n);
 }
 
 /* Decrypts what the TLS side has buffered, in chunks, while the app side can
@@ -355,7 +357,13 @@ void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 int relay_start(struct ward_conn *c)
 {
+	static const enum ward_conn_mode_label label[] = {
+		[MODE_MTLS] = WARD_MODE_MTLS, [MODE_PASSTHROUGH] = WARD_MODE_PASSTHROUGH,
+		[MODE_PLAINTEXT] = WARD_MODE_PLAINTEXT,
+	};
+
 	c->phase = PHASE_RELAY;
+	ward_metric_add(&c->worker->stats.proxied[c->dir][label[c->mode]], 1);
 	c->last_active_ms = uv_now(&c->worker->loop);
 	if (c->mode == MODE_PLAINTEXT && ward_buf_len(&c->io.in) > 0) {
 		size_t len; /* what the permissive peek held back */

@@ -94,3 +94,13 @@ int ward_sockopt_listen(const struct ward_addr *addr, bool fastopen, int backlog
 	}
 	return fd;
 }
+
+int ward_sockopt_tcp_info(int fd, struct tcp_info *out)
+{
+	socklen_t len = sizeof(*out);
+
+	memset(out, 0, sizeof(*out));
+	ENSURE(fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, out, &len) == 0, WARD_ERR_IO,
+	       "TCP_INFO: %s", strerror(errno));
+	return 0;
+}

@@ -4,6 +4,7 @@
 #define WARD_SOCKOPT_H
 
 #include <stdbool.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "../config/config.h"
@@ -17,6 +18,9 @@ int ward_sockopt_apply(int fd, const struct ward_config *cfg, bool upstream) WAR
 
 /* TCP_FASTOPEN_CONNECT on a not-yet-connected upstream socket. */
 int ward_sockopt_fastopen_connect(int fd) WARD_MUST_CHECK;
+
+/* TCP_INFO of a connected socket: RTT, congestion window, retransmits. */
+int ward_sockopt_tcp_info(int fd, struct tcp_info *out) WARD_MUST_CHECK;
 
 /* SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of an accepted fd. */
 int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out) WARD_MUST_CHECK;

@@ -103,8 +103,6 @@ static int make_side(WOLFSSL_METHOD *method, const struct ward_tls_material *m,
 	 * client certificate; neither side checks a hostname, identity is the
 	 * SPIFFE ID checked after the chain (X509-SVID §5). */
 	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	wolfSSL_CTX_SetIORecv(c, io_recv);
-	wolfSSL_CTX_SetIOSend(c, io_send);
 	/* Tickets would outlive an SVID rotation; until resumption is tied to the
 	 * SVID's lifetime every handshake is a full one. */
 	wolfSSL_CTX_no_ticket_TLSv13(c);
@@ -218,6 +216,29 @@ static int self_check(struct ward_tls_ctx *t)
 	return rc;
 }
 
+static int summarize(const struct ward_tls_der *certs, size_t n,
+		     struct ward_tls_cert_summary **out, size_t *n_out)
+{
+	struct ward_tls_cert_summary *s = calloc(n, sizeof(*s));
+	struct ward_svid_info info;
+
+	ENSURE(s, WARD_ERR_NOMEM, "certificate summaries");
+	for (size_t i = 0; i < n; i++) {
+		if (ward_svid_info(certs[i].data, certs[i].len, &info) < 0) {
+			free(s);
+			return ward_err_prefix(WARD_ERR_INVALID, "certificate %zu", i);
+		}
+		snprintf(s[i].subject, sizeof(s[i].subject), "%s", info.subject);
+		snprintf(s[i].issuer, sizeof(s[i].issuer), "%s", info.issuer);
+		snprintf(s[i].serial, sizeof(s[i].serial), "%s", info.serial_hex);
+		s[i].not_before = info.not_before;
+		s[i].not_after = info.not_after;
+	}
+	*out = s;
+	*n_out = n;
+	return 0;
+}
+
 int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_policy *policy,
 		     const char *trust_domain, struct ward_tls_ctx **out)
 {
@@ -244,6 +265,10 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 			       &t->client);
 	if (rc == 0)
 		rc = self_check(t);
+	if (rc == 0)
+		rc = summarize(m->chain, m->n_chain, &t->chain_info, &t->n_chain_info);
+	if (rc == 0)
+		rc = summarize(m->bundle, m->n_bundle, &t->bundle_info, &t->n_bundle_info);
 	free(chain);
 	if (rc < 0) {
 		ward_tls_ctx_put(t);
@@ -270,6 +295,8 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 	if (ctx->client)
 		wolfSSL_CTX_free(ctx->client);
 	ward_fed_free(ctx->fed); /* after the contexts whose callback reads it */
+	free(ctx->chain_info);
+	free(ctx->bundle_info);
 	free(ctx);
 }
 
@@ -280,16 +307,24 @@ void ward_tls_io_init(struct ward_tls_io *io)
 	io->in_eof = false;
 }
 
-int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
-			 struct ward_tls_io *io, WOLFSSL **out)
+int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **out)
 {
-	WOLFSSL *ssl = wolfSSL_new(role == WARD_TLS_SERVER ? ctx->server : ctx->client);
+	WOLFSSL *ssl = wolfSSL_new(ctx);
 
 	ENSURE(ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
+	wolfSSL_SSLSetIORecv(ssl, io_recv);
+	wolfSSL_SSLSetIOSend(ssl, io_send);
 	wolfSSL_SetIOReadCtx(ssl, io);
 	wolfSSL_SetIOWriteCtx(ssl, io);
 	*out = ssl;
 	return 0;
+}
+
+int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_io *io, WOLFSSL **out)
+{
+	return ward_tls_session_attach(role == WARD_TLS_SERVER ? ctx->server : ctx->client, io,
+				       out);
 }
 
 int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)

@@ -42,6 +42,13 @@ struct ward_tls_material {
 	size_t n_federated;
 };
 
+/* Facts about one certificate of the context, for /certs and `ward doctor`. */
+struct ward_tls_cert_summary {
+	char subject[332], issuer[332];
+	char serial[80]; /* hex */
+	time_t not_before, not_after;
+};
+
 struct ward_tls_ctx {
 	atomic_uint refs;
 	WOLFSSL_CTX *server; /* owned */
@@ -52,6 +59,8 @@ struct ward_tls_ctx {
 	char serial[80]; /* hex */
 	uint64_t generation; /* increases with every rotation */
 	struct ward_fed *fed; /* owned: every trust domain's anchors, ours first */
+	struct ward_tls_cert_summary *chain_info, *bundle_info; /* owned */
+	size_t n_chain_info, n_bundle_info;
 };
 
 int ward_tls_global_init(void) WARD_MUST_CHECK;
@@ -85,6 +94,12 @@ void ward_tls_io_init(struct ward_tls_io *io);
  * first input) and which must outlive the session. */
 int ward_tls_session_new(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_io *io, WOLFSSL **out) WARD_MUST_CHECK;
+
+/* A session on a context the caller built (the admin or webhook server's
+ * HTTPS), with ward's memory I/O attached to the session, so the context
+ * needs no I/O callbacks of its own. io as for ward_tls_session_new. */
+int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **out)
+	WARD_MUST_CHECK;
 
 /* Drives the handshake: 0 when done, WARD_ERR_AGAIN when it needs more input,
  * WARD_ERR_TLS on failure with *wolf_err set (see ward_tls_failure_reason). */

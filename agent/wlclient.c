@@ -156,8 +156,20 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	size_t len = size * n, vlen;
 	const char *v;
 
-	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
-		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->http_status);
+	if (len >= 5 && !strncmp(line, "HTTP/", 5)) { /* "HTTP/2 200" */
+		const char *sp = memchr(line, ' ', len);
+
+		c->http_status = sp && (size_t)(sp - line) + 4 <= len ? strtol(sp + 1, NULL, 10) : 0;
+		return len;
+	}
+	if (len <= 2) { /* the blank line that ends a header block */
+		if (!c->connected && c->http_status == 200 && c->grpc_content &&
+		    c->grpc_status < 0) {
+			c->connected = true;
+			c->backoff_ms = 0;
+			if (c->cb.on_connected)
+				c->cb.on_connected(c->arg);
+		}
 		return len;
 	}
 	v = memchr(line, ':', len);
@@ -174,13 +186,6 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		c->grpc_status = vlen > 0 && vlen < 4 ? atoi(v) : WARD_GRPC_UNKNOWN;
 	else if (!strncasecmp(line, "grpc-message:", 13))
 		ward_grpc_message_decode(v, vlen, c->grpc_message, sizeof(c->grpc_message));
-	if (!c->connected && c->http_status == 200 && c->grpc_content && c->grpc_status < 0 &&
-	    len <= 2) { /* the blank line that ends the response headers */
-		c->connected = true;
-		c->backoff_ms = 0;
-		if (c->cb.on_connected)
-			c->cb.on_connected(c->arg);
-	}
 	return len;
 }
 

@@ -8,6 +8,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "wlclient.h"
 
 /* An SVID chain is a leaf and a few intermediates; a bundle may hold many
@@ -24,6 +25,7 @@ struct ward_wlidentity {
 	struct ward_wlclient *client; /* owned */
 	uv_timer_t expiry;            /* drops the identity when the SVID expires */
 	bool have;                    /* an identity is installed */
+	uint8_t bundle_digest[32];    /* of the bundles it was built with */
 	bool warned_federation;
 	uint8_t digest[32];           /* of the message fields it was built from */
 	char spiffe_id[WARD_SPIFFE_ID_MAX + 1];
@@ -128,8 +130,10 @@ static void digest_bytes(wc_Sha256 *sha, const struct ward_wl_bytes *b)
 		wc_Sha256Update(sha, b->data, (word32)b->len);
 }
 
+/* Two digests, so that a push is recognised as unchanged, and a change is
+ * counted as an SVID rotation and/or a bundle update. */
 static void digest_response(const struct ward_wl_x509_svid_response *r, size_t n_federated,
-			    uint8_t out[32])
+			    uint8_t svid[32], uint8_t bundles[32])
 {
 	const struct ward_wl_svid *s = &r->svids[0];
 	wc_Sha256 sha;
@@ -138,12 +142,15 @@ static void digest_response(const struct ward_wl_x509_svid_response *r, size_t n
 	digest_bytes(&sha, &s->spiffe_id);
 	digest_bytes(&sha, &s->x509_svid);
 	digest_bytes(&sha, &s->x509_svid_key);
+	wc_Sha256Final(&sha, svid);
+	wc_Sha256Free(&sha);
+	wc_InitSha256(&sha);
 	digest_bytes(&sha, &s->bundle);
 	for (size_t i = 0; i < n_federated; i++) {
 		digest_bytes(&sha, &r->federated[i].trust_domain);
 		digest_bytes(&sha, &r->federated[i].bundle);
 	}
-	wc_Sha256Final(&sha, out);
+	wc_Sha256Final(&sha, bundles);
 	wc_Sha256Free(&sha);
 }
 
@@ -155,6 +162,7 @@ static void drop(struct ward_wlidentity *id, const char *event, const char *why)
 		 "action", "refusing mesh traffic until a new SVID arrives");
 	id->have = false;
 	memset(id->digest, 0, sizeof(id->digest));
+	memset(id->bundle_digest, 0, sizeof(id->bundle_digest));
 	uv_timer_stop(&id->expiry);
 	id->on_update(NULL, id->arg);
 }
@@ -166,7 +174,8 @@ static void on_expiry(uv_timer_t *t)
 	drop(id, "svid_expired", "the SVID expired and the Workload API sent no new one");
 }
 
-static void install(struct ward_wlidentity *id, struct ward_tls_ctx *ctx, const uint8_t digest[32])
+static void install(struct ward_wlidentity *id, struct ward_tls_ctx *ctx, const uint8_t digest[32],
+		    const uint8_t bundle_digest[32])
 {
 	time_t now = time(NULL);
 	uint64_t left_ms = ctx->not_after > now ? (uint64_t)(ctx->not_after - now) * 1000 : 0;
@@ -176,8 +185,13 @@ static void install(struct ward_wlidentity *id, struct ward_tls_ctx *ctx, const 
 		 ctx->spiffe_id, "serial", ctx->serial, "not_after", (json_int_t)ctx->not_after,
 		 "generation", (json_int_t)ctx->generation, "federated_domains",
 		 (json_int_t)(ctx->fed ? ctx->fed->n_domains - 1 : 0));
+	if (id->have && memcmp(digest, id->digest, 32))
+		ward_metrics_identity_rotated();
+	if (id->have && memcmp(bundle_digest, id->bundle_digest, 32))
+		ward_metrics_bundle_updated();
 	id->have = true;
 	memcpy(id->digest, digest, 32);
+	memcpy(id->bundle_digest, bundle_digest, 32);
 	snprintf(id->spiffe_id, sizeof(id->spiffe_id), "%s", ctx->spiffe_id);
 	id->not_after = ctx->not_after;
 	uv_timer_start(&id->expiry, on_expiry, left_ms + 1000, 0);
@@ -189,7 +203,7 @@ static void on_response(const struct ward_wl_x509_svid_response *r, void *arg)
 	struct ward_wlidentity *id = arg;
 	size_t n_federated = r->n_federated;
 	struct ward_tls_ctx *ctx;
-	uint8_t digest[32];
+	uint8_t digest[32], bundle_digest[32];
 
 	if (r->n_svids == 0) {
 		drop(id, "identity_redacted", "the Workload API withdrew our SVID");
@@ -205,8 +219,9 @@ static void on_response(const struct ward_wl_x509_svid_response *r, void *arg)
 		id->warned_federation = true;
 		n_federated = 0;
 	}
-	digest_response(r, n_federated, digest);
-	if (id->have && !memcmp(digest, id->digest, sizeof(digest)))
+	digest_response(r, n_federated, digest, bundle_digest);
+	if (id->have && !memcmp(digest, id->digest, sizeof(digest)) &&
+	    !memcmp(bundle_digest, id->bundle_digest, sizeof(bundle_digest)))
 		return;
 	if (ward_wlidentity_build(&r->svids[0], r->federated, n_federated, id->cfg, id->policy,
 				  &ctx) < 0) {
@@ -215,7 +230,7 @@ static void on_response(const struct ward_wl_x509_svid_response *r, void *arg)
 			 id->have ? "keeping the current identity" : "still without an identity");
 		return;
 	}
-	install(id, ctx, digest);
+	install(id, ctx, digest, bundle_digest);
 	ward_tls_ctx_put(ctx);
 }
 
@@ -232,6 +247,8 @@ static void on_error(const struct ward_wlclient_error *e, void *arg)
 	struct ward_wlidentity *id = arg;
 	time_t now = time(NULL);
 
+	ward_metrics_workload_api_error(e->code);
+	ward_metrics_workload_api_connected(false);
 	ward_log(e->retrying ? WARD_LOG_WARN : WARD_LOG_ERROR, "workload_api_error",
 		 "{s:s,s:s,s:i,s:s,s:b,s:i,s:I}", "endpoint", id->cfg->identity.workload_api,
 		 "code", e->code, "grpc_status", e->grpc_status, "message", e->message,
@@ -244,6 +261,7 @@ static void on_connected(void *arg)
 {
 	struct ward_wlidentity *id = arg;
 
+	ward_metrics_workload_api_connected(true);
 	ward_log(WARD_LOG_INFO, "workload_api_connected", "{s:s}", "endpoint",
 		 id->cfg->identity.workload_api);
 }
@@ -289,4 +307,53 @@ void ward_wlidentity_stop(struct ward_wlidentity *id)
 		return;
 	ward_wlclient_stop(id->client);
 	uv_close((uv_handle_t *)&id->expiry, on_closed);
+}
+
+struct fetch_once {
+	struct ward_tls_ctx *tls;
+	bool timed_out;
+};
+
+static void on_fetched(struct ward_tls_ctx *ctx, void *arg)
+{
+	struct fetch_once *f = arg;
+
+	if (ctx && !f->tls)
+		f->tls = ward_tls_ctx_get(ctx);
+}
+
+static void on_fetch_timeout(uv_timer_t *t)
+{
+	struct fetch_once *f = t->data;
+
+	f->timed_out = true;
+}
+
+int ward_wlidentity_fetch_once(const struct ward_config *cfg, const struct ward_tls_policy *policy,
+			       unsigned timeout_ms, struct ward_tls_ctx **out)
+{
+	struct fetch_once f = { 0 };
+	struct ward_wlidentity *id;
+	uv_timer_t timeout;
+	uv_loop_t loop;
+	int rc;
+
+	ENSURE(uv_loop_init(&loop) == 0, WARD_ERR_IO, "workload api: event loop");
+	rc = ward_wlidentity_start(&loop, cfg, policy, on_fetched, &f, &id);
+	if (rc == 0) {
+		uv_timer_init(&loop, &timeout);
+		timeout.data = &f;
+		uv_timer_start(&timeout, on_fetch_timeout, timeout_ms, 0);
+		while (!f.tls && !f.timed_out)
+			uv_run(&loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&timeout, NULL);
+		ward_wlidentity_stop(id);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	GUARD(rc);
+	ENSURE(f.tls, WARD_ERR_NOTFOUND, "no usable SVID from the Workload API at %s within %u ms",
+	       cfg->identity.workload_api, timeout_ms);
+	*out = f.tls;
+	return 0;
 }

@@ -33,6 +33,12 @@ int ward_wlidentity_start(uv_loop_t *loop, const struct ward_config *cfg,
 void ward_wlidentity_restart(struct ward_wlidentity *id);
 void ward_wlidentity_stop(struct ward_wlidentity *id);
 
+/* Fetches one SVID on a private loop and builds its context, as the calling
+ * uid (the uid the server attests), or fails naming why after timeout_ms
+ * (`ward agent --check`, `ward doctor`). Needs curl_global_init. */
+int ward_wlidentity_fetch_once(const struct ward_config *cfg, const struct ward_tls_policy *policy,
+			       unsigned timeout_ms, struct ward_tls_ctx **out) WARD_MUST_CHECK;
+
 /* Builds a context from one Workload API SVID and the federated bundles
  * sent with it (exposed for tests and for `ward agent --check`). */
 int ward_wlidentity_build(const struct ward_wl_svid *svid, const struct ward_wl_bundle *federated,

@@ -19,7 +19,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	unsigned long suppressed = 0;
 
 	if (status < 0) { /* EMFILE/ENFILE: libuv already shed the connection */
-		atomic_fetch_add(&w->stats.refused, 1);
+		ward_metric_add(&w->stats.refused, 1);
 		if (ward_log_limit_allow(&w->fail_log, uv_now(&w->loop), &suppressed))
 			ward_log(WARD_LOG_WARN, "conn_refused", "{s:s,s:s,s:I}", "reason",
 				 uv_strerror(status), "hint",
@@ -84,13 +84,49 @@ static void close_listeners(struct ward_worker *w)
 	}
 }
 
+static void signal_main(struct ward_worker *w)
+{
+	if (w->notify)
+		uv_async_send(w->notify);
+}
+
+/* Bounded: at most req->limit connections are described. */
+static void answer_snapshot(struct ward_worker *w)
+{
+	struct ward_worker_snapshot *req;
+	uint64_t now = uv_hrtime();
+
+	uv_mutex_lock(&w->cmd_lock);
+	req = w->cmd_snapshot;
+	w->cmd_snapshot = NULL;
+	uv_mutex_unlock(&w->cmd_lock);
+	if (!req)
+		return;
+	req->conns = json_array();
+	req->n_total = w->n_conns;
+	for (struct ward_conn *c = w->conns; c && req->conns; c = c->next) {
+		if (json_array_size(req->conns) >= req->limit)
+			break;
+		json_array_append_new(req->conns, ward_conn_describe(c, now));
+	}
+	atomic_fetch_sub(req->pending, 1);
+	signal_main(w);
+}
+
 static void finish(struct ward_worker *w)
 {
 	close_listeners(w);
 	for (struct ward_conn *c = w->conns; c; c = c->next)
 		ward_conn_close(c, false);
+	/* From here requests are answered by the requester's thread; the one
+	 * already stored is answered now, so none waits on a loop that ends. */
+	uv_mutex_lock(&w->cmd_lock);
+	atomic_store(&w->finished, true);
+	uv_mutex_unlock(&w->cmd_lock);
+	answer_snapshot(w);
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
+	signal_main(w);
 }
 
 static void on_drain_timer(uv_timer_t *t)
@@ -124,6 +160,7 @@ static void on_wake(uv_async_t *a)
 		ward_tls_ctx_put(w->tls);
 		w->tls = tls;
 	}
+	answer_snapshot(w);
 	if (drain) {
 		w->draining = true;
 		close_listeners(w);
@@ -193,6 +230,25 @@ void ward_worker_drain(struct ward_worker *w)
 	w->cmd_drain = true;
 	uv_mutex_unlock(&w->cmd_lock);
 	uv_async_send(&w->wake);
+}
+
+void ward_worker_snapshot(struct ward_worker *w, struct ward_worker_snapshot *req)
+{
+	bool gone;
+
+	uv_mutex_lock(&w->cmd_lock);
+	gone = atomic_load(&w->finished);
+	if (!gone)
+		w->cmd_snapshot = req;
+	uv_mutex_unlock(&w->cmd_lock);
+	if (!gone) {
+		uv_async_send(&w->wake);
+		return;
+	}
+	req->conns = json_array(); /* no connections left */
+	req->n_total = 0;
+	atomic_fetch_sub(req->pending, 1);
+	signal_main(w);
 }
 
 void ward_worker_join(struct ward_worker *w)

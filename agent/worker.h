@@ -12,18 +12,22 @@
 
 #include "../config/config.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 
 struct ward_conn;
 
-/* Per-worker counters: written by the worker's thread only, read by others. */
-struct ward_worker_stats {
-	atomic_ullong accepted[2];   /* by direction */
-	atomic_ullong refused;       /* max_connections / fd limit */
-	atomic_ullong handshakes_ok[2], handshakes_failed[2];
-	atomic_ullong denied[2];
-	atomic_ullong bytes_in[2], bytes_out[2];
+/* The main thread's request for a worker's live connections. The worker
+ * fills conns (a JSON array of at most limit objects, owned by the requester
+ * afterwards) and n_total, then decrements *pending and signals the worker's
+ * notify async. Every request is answered, by a draining worker too. */
+struct ward_worker_snapshot {
+	json_t *conns;
+	size_t limit;
+	size_t n_total;
+	atomic_uint *pending;
 };
+
 
 struct ward_worker {
 	unsigned id;
@@ -35,8 +39,12 @@ struct ward_worker {
 	uv_tcp_t listeners[4];
 	bool listening[4];
 	uv_async_t wake;                /* main thread -> worker commands */
+	uv_async_t *notify;             /* borrowed, main loop's: snapshot filled, loop finished;
+					   set before ward_worker_start, may stay NULL */
+	atomic_bool finished;           /* the loop has closed its listeners and connections */
 	uv_mutex_t cmd_lock;            /* guards the cmd_* fields only */
 	struct ward_tls_ctx *cmd_tls;   /* owned ref (NULL: no identity), handed over on wake */
+	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
 	uint64_t drain_started_ms;      /* uv_now() when draining began */
@@ -45,7 +53,7 @@ struct ward_worker {
 	unsigned n_conns;
 	bool draining, stopping;
 	struct ward_log_limit fail_log, deny_log;
-	struct ward_worker_stats stats;
+	struct ward_metrics_worker stats; /* written by this worker's thread only */
 };
 
 enum ward_dir { WARD_DIR_OUTBOUND = 0, WARD_DIR_INBOUND = 1 };
@@ -60,6 +68,8 @@ void ward_worker_set_tls(struct ward_worker *w, struct ward_tls_ctx *tls);
 /* From another thread: stop accepting, let connections finish for up to
  * drain_timeout_s, then close what is left and end the loop. */
 void ward_worker_drain(struct ward_worker *w);
+/* From another thread: fill req on the worker's loop (see the struct). */
+void ward_worker_snapshot(struct ward_worker *w, struct ward_worker_snapshot *req);
 /* Waits for the thread and releases everything. */
 void ward_worker_join(struct ward_worker *w);
 

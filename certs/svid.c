@@ -198,6 +198,8 @@ static int info_of(const DecodedCert *dc, struct ward_svid_info *info)
 	for (int i = 0; i < dc->serialSz; i++)
 		snprintf(info->serial_hex + 2 * i, 3, "%02x", dc->serial[i]);
 	info->is_ca = dc->isCA;
+	snprintf(info->subject, sizeof(info->subject), "%s", dc->subject);
+	snprintf(info->issuer, sizeof(info->issuer), "%s", dc->issuer);
 	return 0;
 }
 

@@ -54,6 +54,7 @@ struct ward_svid_info {
 	time_t not_after;
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1]; /* lowercase, no separators */
 	bool is_ca;				       /* basicConstraints cA */
+	char subject[332], issuer[332];		       /* "/C=../CN=..", as wolfSSL prints */
 };
 
 /* Checks der[0..len) against the leaf rules above and stores its SPIFFE ID in

@@ -52,7 +52,9 @@ struct ward_grpc_reader {
 	size_t max_message;
 };
 void ward_grpc_reader_init(struct ward_grpc_reader *r, size_t max_message);
-/* WARD_ERR_RANGE when more than one maximum-size message is pending. */
+/* WARD_ERR_RANGE when more than the message being assembled plus one more
+ * maximum-size message is pending (a DATA chunk may finish one and start the
+ * next; the caller drains with _next after every feed). */
 int ward_grpc_reader_feed(struct ward_grpc_reader *r, const uint8_t *p, size_t n) WARD_MUST_CHECK;
 /* 0 with *msg and *len set for a whole message; WARD_ERR_AGAIN when more bytes
  * are needed; WARD_ERR_UNSUPPORTED for a compressed message; WARD_ERR_RANGE

@@ -10,6 +10,10 @@
 #include "agent/log.h"
 
 #define MIN_TICK_MS 1000 /* a failing rotation is retried, not spun on */
+/* SVIDs are first issued from a workload's stream, outside the tick, so the
+ * timer may have been armed before they existed: ticking at least this often
+ * keeps every rotation within a second of its half-life. */
+#define MAX_TICK_MS 1000
 
 static time_t wall_now(void)
 {
@@ -142,6 +146,8 @@ static void schedule(struct ward_server *s, time_t now)
 	if (svid && svid < next)
 		next = svid;
 	ms = next > now ? (uint64_t)(next - now) * 1000 : 0;
+	if (ms > MAX_TICK_MS)
+		ms = MAX_TICK_MS;
 	uv_timer_start(&s->timer, on_timer, ms < MIN_TICK_MS ? MIN_TICK_MS : ms, 0);
 }
 
@@ -178,7 +184,7 @@ static void stop(struct ward_server *s)
 	s->stopping = true;
 	ward_log(WARD_LOG_INFO, "stopping", NULL);
 	ward_wl_server_stop(s->wl);
-	ward_admin_stop(s->admin);
+	ward_ctl_stop(s->admin);
 	s->wl = NULL;
 	s->admin = NULL;
 	uv_close((uv_handle_t *)&s->timer, NULL);
@@ -201,7 +207,7 @@ static void signal_start(struct ward_server *s, uv_signal_t *sig, int signum)
 static int open_sockets(struct ward_server *s)
 {
 	GUARD(ward_wl_server_start(&s->loop, s->cfg->socket, &ward_wl_service_ops, &s->svc, &s->wl));
-	return ward_admin_start(&s->loop, s->cfg->admin_socket, ward_server_admin, s, &s->admin);
+	return ward_ctl_start(&s->loop, s->cfg->admin_socket, ward_server_admin, s, &s->admin);
 }
 
 int ward_server_run(struct ward_server *s)

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "agent/err.h"
-#include "spiffe/admin.h"
+#include "spiffe/ctl.h"
 #include "spiffe/ca_manager.h"
 #include "spiffe/issuer.h"
 #include "spiffe/registration.h"
@@ -30,7 +30,7 @@ struct ward_server {
 	struct ward_wl_fed_bundle *fed;	/* owned, cfg->n_federation of them */
 	struct ward_wl_service svc;
 	struct ward_wl_server *wl;	/* freed by its stop */
-	struct ward_admin *admin;	/* freed by its stop */
+	struct ward_ctl *admin;	/* freed by its stop */
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_signal_t sig_term, sig_int;

@@ -107,11 +107,11 @@ static json_t *rotate(struct ward_server *s, const char *what)
 	else if (!strcmp(what, "root"))
 		rc = ward_ca_manager_rotate_root(s->ca, now);
 	else if (strcmp(what, "svids"))
-		return ward_admin_error("rotate: \"what\" must be svids, ca or root");
+		return ward_ctl_error("rotate: \"what\" must be svids, ca or root");
 	if (rc == 0)
 		rc = ward_issuer_rotate_all(s->issuer, s->ca, now);
 	if (rc < 0)
-		return ward_admin_error(ward_err_msg());
+		return ward_ctl_error(ward_err_msg());
 	ward_log(WARD_LOG_INFO, "rotated", "{s:s,s:s}", "what", what, "ca_serial",
 		 ward_ca_manager_active(s->ca)->serial_hex);
 	ward_wl_server_refresh(s->wl);
@@ -127,16 +127,16 @@ json_t *ward_server_admin(void *arg, const json_t *req)
 	const char *what = json_string_value(json_object_get(req, "what"));
 
 	if (!cmd)
-		return ward_admin_error("request has no \"command\"");
+		return ward_ctl_error("request has no \"command\"");
 	if (s->stopping)
-		return ward_admin_error("server is stopping");
+		return ward_ctl_error("server is stopping");
 	if (!strcmp(cmd, "rotate"))
-		return what ? rotate(s, what) : ward_admin_error("rotate: \"what\" is missing");
+		return what ? rotate(s, what) : ward_ctl_error("rotate: \"what\" is missing");
 	if (!strcmp(cmd, "entries"))
 		return list_entries(s);
 	if (!strcmp(cmd, "svids"))
 		return list_svids(s);
 	if (!strcmp(cmd, "cas"))
 		return list_cas(s);
-	return ward_admin_error("unknown command: expected rotate, entries, svids or cas");
+	return ward_ctl_error("unknown command: expected rotate, entries, svids or cas");
 }

@@ -67,7 +67,7 @@ static int admin(const char *path, json_t *req)
 	char *text;
 	int rc;
 
-	if (!req || ward_admin_call(path, req, &resp) < 0) {
+	if (!req || ward_ctl_call(path, req, &resp) < 0) {
 		fprintf(stderr, "ward server: %s\n", req ? ward_err_msg() : "out of memory");
 		json_decref(req);
 		return 1;

@@ -96,6 +96,7 @@ pod_add backend 2
 FE_IP=$(pod_ip frontend) BE_IP=$(pod_ip backend)
 FE_ID=spiffe://example.org/ns/default/sa/frontend
 BE_ID=spiffe://example.org/ns/default/sa/backend
+FE_UID=1337 BE_UID=1338
 MARKER="ward-demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 
 echo "${B}ward demo${N}: one plain HTTP request between two meshed pods"
@@ -110,19 +111,25 @@ col2 "pod ${B}frontend${N} $FE_IP" "pod ${B}backend${N} $BE_IP"
 col2 "  curl http://$BE_IP:$PORT/hello" "  app: python HTTP server :$PORT"
 col2 "    | iptables OUTPUT -> :15001" "    ^ iptables PREROUTING -> :15006"
 col2 "    v" "    |"
-col2 "  ward agent (uid $PROXY_UID) == mutual TLS 1.3 =>" "  ward agent (uid $PROXY_UID)"
+col2 "  ward agent (uid $FE_UID) == mutual TLS 1.3 =>" "  ward agent (uid $BE_UID)"
 col2 "" "${D}(via veth -- bridge br0 in netns $WARD_RUN-net -- veth)${N}" | sed 's/^ \{20\}//'
 echo "  ${D}Neither app knows about TLS or certificates; curl speaks plain HTTP.${N}"
 echo
 
-STEP="making a throwaway CA and SVIDs"
-certs_for frontend backend
-ok "throwaway CA, one SVID per pod" "$FE_ID, .../sa/backend"
+STEP="starting ward server (CA + Workload API; one entry per pod, by the agent's uid)"
+wlserver_config 3600 "$FE_UID:frontend" "$BE_UID:backend"
+wlserver_start
+ok "ward server" "unix:$FE_UID -> .../sa/frontend, unix:$BE_UID -> .../sa/backend"
 
 STEP="starting the ward agents (ward iptables, then ward agent, in each pod)"
-agent_start frontend "$(agent_config frontend)"
-agent_start backend "$(agent_config backend)"
-ok "ward iptables + agent in each pod" "pids $(agent_pid 0), $(agent_pid 1); log level debug"
+PROXY_UID=$FE_UID agent_start frontend "$(agent_config_wl frontend "$FE_UID")"
+PROXY_UID=$BE_UID agent_start backend "$(agent_config_wl backend "$BE_UID")"
+ok "ward iptables + agent in each pod" "pids $(agent_pid 1), $(agent_pid 2); log level debug"
+
+STEP="fetching each agent's SVID from ward server's Workload API"
+wait_log frontend 0 10 '"event":"identity_loaded"' "$FE_ID" >/dev/null
+wait_log backend 0 10 '"event":"identity_loaded"' "$BE_ID" >/dev/null
+ok "SVIDs over the Workload API" "$FE_ID, .../sa/backend"
 
 STEP="starting the backend app"
 cat >"$WARD_TMP/app.py" <<'PY'

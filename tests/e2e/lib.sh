@@ -96,6 +96,61 @@ JSON
   echo "$WARD_TMP/$name.json"
 }
 
+# --- ward server as the pods' Workload API (socket in $WARD_TMP/wl) ---
+WARD_WL=$WARD_TMP/wl
+# wlserver_config SVID_TTL_S UID:NAME...: one entry per pod, attested by the
+# uid its agent runs as: unix:uid:UID -> spiffe://example.org/ns/default/sa/NAME.
+wlserver_config() {
+  local ttl=$1 sep="" pair
+  shift
+  mkdir -p "$WARD_WL/data"
+  chmod 755 "$WARD_WL"
+  {
+    echo '{ "entries": ['
+    for pair in "$@"; do
+      printf '%s  { "spiffe_id": "spiffe://example.org/ns/default/sa/%s", "selectors": ["unix:uid:%s"] }\n' \
+        "$sep" "${pair#*:}" "${pair%%:*}"
+      sep=","
+    done
+    echo '] }'
+  } >"$WARD_WL/entries.json"
+  cat >"$WARD_WL/server.json" <<JSON
+{ "trust_domain": "example.org", "socket": "$WARD_WL/api.sock",
+  "admin_socket": "$WARD_WL/admin.sock", "data_dir": "$WARD_WL/data",
+  "entries": "$WARD_WL/entries.json", "svid_ttl_s": $ttl, "log": { "level": "debug" } }
+JSON
+}
+wlserver_start() {
+  rm -f "$WARD_WL/api.sock"
+  "$WARD_BIN" server --config "$WARD_WL/server.json" 2>>"$WARD_TMP/wlserver.log" &
+  WARD_SERVER_PID=$!
+  WARD_PIDS+=("$WARD_SERVER_PID")
+  for _ in $(seq 1 50); do
+    [ -S "$WARD_WL/api.sock" ] && return 0
+    sleep 0.1
+  done
+  echo "ward server did not start:" >&2
+  cat "$WARD_TMP/wlserver.log" >&2
+  return 1
+}
+wlserver_stop() {
+  kill "$WARD_SERVER_PID" 2>/dev/null || true
+  wait "$WARD_SERVER_PID" 2>/dev/null || true
+}
+# agent_config_wl NAME UID: a config for pod NAME's agent, running as UID, with
+# its identity from ward server's Workload API.
+agent_config_wl() {
+  cat >"$WARD_TMP/$1.json" <<JSON
+{
+  "trust_domain": "example.org",
+  "identity": { "workload_api": "unix://$WARD_WL/api.sock" },
+  "proxy": { "uid": $2, "workers": ${WORKERS:-1} },
+  "log": { "level": "${LOG_LEVEL:-debug}" }
+}
+JSON
+  echo "$WARD_TMP/$1.json"
+}
+
 certs_for() {
   OWNER=$PROXY_UID bash "$WARD_ROOT/tests/e2e/mkcerts.sh" "$WARD_TMP/certs" example.org "$@"
 }

@@ -15,12 +15,16 @@ Clients (exit 0 on success, print why otherwise):
   hold HOST PORT        one long-lived connection; each stdin line is sent and
                         must come back; prints "ok LINE" / "fail LINE ..." per line;
                         "quit" half-closes and exits 0 once the server closes
+  load HOST PORT STOPFILE  new connections one after another (10 ms apart), each
+                        echoing its own payload, until STOPFILE exists; prints
+                        "load: N ok, M failed [first errors]"; exit 0 if none failed
 """
 import hashlib
 import os
 import socket
 import sys
 import threading
+import time
 
 TIMEOUT = float(os.environ.get("MESH_TIMEOUT", "20"))
 
@@ -187,6 +191,22 @@ def c_many(host, port, n):
     return 0 if good == n else 1
 
 
+def c_load(host, port, stopfile):
+    good, errs = 0, []
+    while not os.path.exists(stopfile):
+        payload = os.urandom(32).hex().encode()
+        try:
+            if one_echo(host, port, payload):
+                good += 1
+            else:
+                errs.append("echo mismatch")
+        except OSError as e:
+            errs.append(repr(e))
+        time.sleep(0.01)
+    print("load: %d ok, %d failed %s" % (good, len(errs), errs[:3]), flush=True)
+    return 0 if good > 0 and not errs else 1
+
+
 def c_send(host, port, text):
     return 0 if one_echo(host, port, text.encode()) else 1
 
@@ -230,7 +250,7 @@ def main(argv):
     if cmd in ("echo", "banner", "eof"):
         serve(int(args[0]), {"echo": h_echo, "banner": h_banner, "eof": h_eof}[cmd])
     return {"bulk": c_bulk, "halfclose": c_halfclose, "banner-get": c_banner, "many": c_many,
-            "send": c_send, "hold": c_hold}[cmd](*args)
+            "send": c_send, "hold": c_hold, "load": c_load}[cmd](*args)
 
 
 if __name__ == "__main__":

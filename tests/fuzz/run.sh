@@ -14,13 +14,28 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.)
 
 # Sources each target needs besides its own file.
+kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/inject.c kube/inject_opts.c
+  kube/sidecar.c kube/workload.c agent/iptables.c agent/iptables_apply.c agent/buf.c agent/err.c"
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
   [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
+  [fuzz_http]="agent/http_parse.c agent/buf.c agent/err.c"
+  [fuzz_manifest]="$kube_srcs"
+  [fuzz_admission]="$kube_srcs kube/admission.c kube/patch.c"
+)
+# Libraries each target links besides the sanitizer runtimes.
+declare -A libs=(
+  [fuzz_http]="-lhttp_parser"
+  [fuzz_manifest]="-ljansson -lyaml"
+  [fuzz_admission]="-ljansson -lyaml -lwolfssl"
 )
 # Seed inputs: valid and nearly valid IDs.
 declare -A seeds=(
   [fuzz_spiffe_id]="spiffe://example.org/ns/default/sa/web spiffe://example.org spiffe://example.org/** spiffe://Example.org/a//b/../c?x#y"
+)
+# Seed files: the golden-test inputs.
+declare -A seed_files=(
+  [fuzz_manifest]="tests/kube/in/*.yaml tests/kube/in/*.json tests/kube/bad/*.yaml"
 )
 # Binary seed inputs, in hex: an X509SVIDResponse and an X509BundlesResponse
 # (as in tests/unit/test_workload_msg.c), the first again in a gRPC frame, two
@@ -37,7 +52,7 @@ for t in "${targets[@]}"; do
   [ -n "${srcs[$t]:-}" ] || { echo "fuzz: unknown target $t" >&2; exit 2; }
   echo "fuzz: building $t" >&2
   # shellcheck disable=SC2086
-  "$cc" "${flags[@]}" -o "$build/$t" "tests/fuzz/$t.c" ${srcs[$t]}
+  "$cc" "${flags[@]}" -o "$build/$t" "tests/fuzz/$t.c" ${srcs[$t]} ${libs[$t]:-}
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   i=0
@@ -46,6 +61,8 @@ for t in "${targets[@]}"; do
     printf '%b' "$(sed 's/../\\x&/g' <<<"$s")" >"$corpus/seed-$i"
     i=$((i + 1))
   done
+  # shellcheck disable=SC2086
+  for f in ${seed_files[$t]:-}; do cp "$f" "$corpus/seed-$(basename "$f")"; done
   echo "fuzz: running $t for ${seconds}s" >&2
   if ! "$build/$t" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/$t-" "$corpus" >"$build/$t.log" 2>&1; then

@@ -1,5 +1,5 @@
 /* The admin socket's line protocol, both ends; see admin.h. */
-#include "spiffe/admin.h"
+#include "spiffe/ctl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -18,28 +18,28 @@
 struct admin_conn {
 	uv_pipe_t pipe;
 	uv_write_t write;
-	struct ward_admin *admin;
+	struct ward_ctl *admin;
 	struct admin_conn *next;
 	struct ward_buf in;
 	char *reply; /* owned while being written */
 	bool answered, closing;
 };
 
-struct ward_admin {
+struct ward_ctl {
 	uv_pipe_t listener;
-	ward_admin_fn fn;
+	ward_ctl_fn fn;
 	void *arg;
 	char *path;
 	struct admin_conn *conns;
 	bool stopping, listener_open;
 };
 
-json_t *ward_admin_error(const char *why)
+json_t *ward_ctl_error(const char *why)
 {
 	return json_pack("{s:b,s:s}", "ok", 0, "error", why);
 }
 
-static void maybe_free(struct ward_admin *a)
+static void maybe_free(struct ward_ctl *a)
 {
 	if (a->stopping && !a->listener_open && !a->conns) {
 		free(a->path);
@@ -50,7 +50,7 @@ static void maybe_free(struct ward_admin *a)
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct admin_conn *c = h->data, **pp;
-	struct ward_admin *a = c->admin;
+	struct ward_ctl *a = c->admin;
 
 	for (pp = &a->conns; *pp && *pp != c; pp = &(*pp)->next)
 		;
@@ -105,7 +105,7 @@ static void handle_line(struct admin_conn *c, size_t len)
 
 	if (!req || !json_is_object(req)) {
 		json_decref(req);
-		return reply(c, ward_admin_error("request must be one JSON object on one line"));
+		return reply(c, ward_ctl_error("request must be one JSON object on one line"));
 	}
 	reply(c, c->admin->fn(c->admin->arg, req));
 	json_decref(req);
@@ -130,7 +130,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (ward_buf_append(&c->in, buf->base, (size_t)n) < 0) {
 		free(buf->base);
-		return reply(c, ward_admin_error("request longer than 64 KiB"));
+		return reply(c, ward_ctl_error("request longer than 64 KiB"));
 	}
 	free(buf->base);
 	nl = memchr(c->in.data + c->in.rd, '\n', ward_buf_len(&c->in));
@@ -140,7 +140,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *listener, int status)
 {
-	struct ward_admin *a = listener->data;
+	struct ward_ctl *a = listener->data;
 	struct admin_conn *c;
 
 	if (status < 0 || a->stopping || !(c = calloc(1, sizeof(*c))))
@@ -158,14 +158,14 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static void on_listener_closed(uv_handle_t *h)
 {
-	struct ward_admin *a = h->data;
+	struct ward_ctl *a = h->data;
 
 	a->listener_open = false;
 	maybe_free(a);
 }
 
 /* Created 0600 before anyone can connect: umask for the bind, then chmod. */
-static int listen_private(struct ward_admin *a, uv_loop_t *loop, const char *path)
+static int listen_private(struct ward_ctl *a, uv_loop_t *loop, const char *path)
 {
 	struct stat st;
 	mode_t old;
@@ -189,10 +189,10 @@ static int listen_private(struct ward_admin *a, uv_loop_t *loop, const char *pat
 	return 0;
 }
 
-int ward_admin_start(uv_loop_t *loop, const char *path, ward_admin_fn fn, void *arg,
-		     struct ward_admin **out)
+int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
+		     struct ward_ctl **out)
 {
-	struct ward_admin *a = calloc(1, sizeof(*a));
+	struct ward_ctl *a = calloc(1, sizeof(*a));
 	int rc;
 
 	*out = NULL;
@@ -213,7 +213,7 @@ int ward_admin_start(uv_loop_t *loop, const char *path, ward_admin_fn fn, void *
 	return 0;
 }
 
-void ward_admin_stop(struct ward_admin *a)
+void ward_ctl_stop(struct ward_ctl *a)
 {
 	if (!a || a->stopping)
 		return;
@@ -278,7 +278,7 @@ static int read_reply(int fd, struct ward_buf *in)
 	}
 }
 
-int ward_admin_call(const char *path, const json_t *request, json_t **response)
+int ward_ctl_call(const char *path, const json_t *request, json_t **response)
 {
 	char *line = json_dumps(request, JSON_COMPACT);
 	struct ward_buf in;

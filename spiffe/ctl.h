@@ -10,8 +10,8 @@
  * Responses are {"ok": true, ...} or {"ok": false, "error": "..."}. No
  * response ever carries a private key. Requests over 64 KiB, or not JSON,
  * get an error response. */
-#ifndef WARD_SPIFFE_ADMIN_H
-#define WARD_SPIFFE_ADMIN_H
+#ifndef WARD_SPIFFE_CTL_H
+#define WARD_SPIFFE_CTL_H
 
 #include <jansson.h>
 #include <uv.h>
@@ -21,20 +21,20 @@
 #define WARD_ADMIN_MAX_LINE (64 * 1024)
 
 /* Answers one request; returns a new reference (NULL: out of memory). */
-typedef json_t *(*ward_admin_fn)(void *arg, const json_t *request);
+typedef json_t *(*ward_ctl_fn)(void *arg, const json_t *request);
 
-struct ward_admin;
+struct ward_ctl;
 
-int ward_admin_start(uv_loop_t *loop, const char *path, ward_admin_fn fn, void *arg,
-		     struct ward_admin **out) WARD_MUST_CHECK;
+int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
+		     struct ward_ctl **out) WARD_MUST_CHECK;
 /* Closes the listener and connections; freed once the handles closed. */
-void ward_admin_stop(struct ward_admin *admin);
+void ward_ctl_stop(struct ward_ctl *admin);
 
 /* The client side (blocking, for the CLI): sends request to the socket at
  * path and returns the response in *response (a new reference). */
-int ward_admin_call(const char *path, const json_t *request, json_t **response) WARD_MUST_CHECK;
+int ward_ctl_call(const char *path, const json_t *request, json_t **response) WARD_MUST_CHECK;
 
 /* {"ok": false, "error": why}; for handlers. */
-json_t *ward_admin_error(const char *why);
+json_t *ward_ctl_error(const char *why);
 
 #endif

@@ -1,0 +1,149 @@
+/* The containers and volumes ward adds to a pod, built from one pod's
+ * settings. The init container and the proxy are the same `ward` image. */
+#include "inject_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_DIR "/etc/ward"
+#define SOCKET_DIR "/spiffe-workload-api"
+#define SOCKET_VOLUME "ward-workload-socket"
+#define CONFIG_VOLUME "ward-config"
+/* Native sidecar: how long the app waits for the proxy's first /ready. */
+#define STARTUP_SECONDS 120
+
+/* Appends "--flag value" when the pod sets the value. */
+static void add_flag(json_t *argv, const char *flag, const char *value)
+{
+	if (!value)
+		return;
+	json_array_append_new(argv, json_string(flag));
+	json_array_append_new(argv, json_string(value));
+}
+
+static json_t *resources(const struct ward_inject_opts *s)
+{
+	json_t *req = json_object(), *lim = json_object(), *r = json_object();
+
+	if (*s->cpu_request)
+		json_object_set_new(req, "cpu", json_string(s->cpu_request));
+	if (*s->memory_request)
+		json_object_set_new(req, "memory", json_string(s->memory_request));
+	if (*s->cpu_limit)
+		json_object_set_new(lim, "cpu", json_string(s->cpu_limit));
+	if (*s->memory_limit)
+		json_object_set_new(lim, "memory", json_string(s->memory_limit));
+	if (json_object_size(req))
+		json_object_set(r, "requests", req);
+	if (json_object_size(lim))
+		json_object_set(r, "limits", lim);
+	json_decref(req);
+	json_decref(lim);
+	return r;
+}
+
+json_t *ward_inject_init_container(const struct ward_inject_opts *s)
+{
+	char uid[16];
+	json_t *argv;
+
+	snprintf(uid, sizeof(uid), "%u", s->proxy_uid);
+	argv =
+	    json_pack("[s,s,s,s,s,s]", "ward", "iptables", "--proxy-uid", uid, "--proxy-gid", uid);
+	add_flag(argv, "--include-inbound-ports", s->include_inbound_ports);
+	add_flag(argv, "--exclude-inbound-ports", s->exclude_inbound_ports);
+	add_flag(argv, "--include-outbound-ports", s->include_outbound_ports);
+	add_flag(argv, "--exclude-outbound-ports", s->exclude_outbound_ports);
+	add_flag(argv, "--include-outbound-cidrs", s->include_outbound_cidrs);
+	add_flag(argv, "--exclude-outbound-cidrs", s->exclude_outbound_cidrs);
+	/* Root for iptables-restore, but only the two capabilities it needs.
+	 * The root filesystem stays writable for iptables' lock file. */
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:i,s:i,s:b,s:b,s:b,s:b,s:{s:[s,s],s:[s]}}}",
+			 "name", WARD_INJECT_INIT_NAME, "image", s->image, "imagePullPolicy",
+			 s->image_pull_policy, "command", argv, "resources", resources(s),
+			 "securityContext", "runAsUser", 0, "runAsGroup", 0, "runAsNonRoot", 0,
+			 "privileged", 0, "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
+			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
+}
+
+/* Per-pod agent settings travel as `ward agent --override JSON`. */
+static json_t *proxy_command(const struct ward_inject_opts *s)
+{
+	json_t *argv =
+	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
+	json_t *over = json_object();
+
+	if (s->inbound_mode)
+		json_object_set_new(over, "inbound", json_pack("{s:s}", "mode", s->inbound_mode));
+	if (s->log_level)
+		json_object_set_new(over, "log", json_pack("{s:s}", "level", s->log_level));
+	if (json_object_size(over)) {
+		char *text = json_dumps(over, JSON_COMPACT);
+
+		add_flag(argv, "--override", text);
+		free(text);
+	}
+	json_decref(over);
+	return argv;
+}
+
+static json_t *http_probe(const char *path, int period, int failures)
+{
+	return json_pack("{s:{s:s,s:i},s:i,s:i,s:i}", "httpGet", "path", path, "port",
+			 WARD_INJECT_ADMIN_PORT, "periodSeconds", period, "timeoutSeconds", 1,
+			 "failureThreshold", failures);
+}
+
+json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
+{
+	char socket[512];
+	json_t *c;
+
+	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", s->workload_socket_name);
+	c = json_pack("{s:s,s:s,s:s,s:o,s:[{s:s,s:s}],s:[{s:s,s:i,s:s}]}", "name",
+		      WARD_INJECT_PROXY_NAME, "image", s->image, "imagePullPolicy",
+		      s->image_pull_policy, "command", proxy_command(s), "env", "name",
+		      "SPIFFE_ENDPOINT_SOCKET", "value", socket, "ports", "name", "ward-admin",
+		      "containerPort", WARD_INJECT_ADMIN_PORT, "protocol", "TCP");
+	if (!c)
+		return NULL;
+	if (s->legacy_sidecar) {
+		/* kubelet starts the next container only once this hook returns. */
+		json_object_set_new(c, "lifecycle",
+				    json_pack("{s:{s:{s:[s,s,s,s]}}}", "postStart", "exec",
+					      "command", "ward", "wait", "--timeout", "120"));
+	} else {
+		/* A native sidecar's startup probe holds the app containers. */
+		json_object_set_new(c, "restartPolicy", json_string("Always"));
+		json_object_set_new(c, "startupProbe", http_probe("/ready", 1, STARTUP_SECONDS));
+	}
+	json_object_set_new(c, "readinessProbe", http_probe("/ready", 5, 3));
+	json_object_set_new(c, "livenessProbe", http_probe("/healthz", 10, 3));
+	json_object_set_new(c, "resources", resources(s));
+	json_object_set_new(c, "securityContext",
+			    json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:{s:[s]}}", "runAsUser",
+				      (json_int_t)s->proxy_uid, "runAsGroup",
+				      (json_int_t)s->proxy_uid, "runAsNonRoot", 1, "privileged", 0,
+				      "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
+				      "capabilities", "drop", "ALL"));
+	json_object_set_new(c, "volumeMounts",
+			    json_pack("[{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name", SOCKET_VOLUME,
+				      "mountPath", SOCKET_DIR, "readOnly", 1, "name", CONFIG_VOLUME,
+				      "mountPath", CONFIG_DIR, "readOnly", 1));
+	return c;
+}
+
+json_t *ward_inject_volumes(const struct ward_inject_opts *s)
+{
+	json_t *socket;
+
+	if (s->workload_socket_hostpath)
+		socket = json_pack("{s:s,s:{s:s,s:s}}", "name", SOCKET_VOLUME, "hostPath", "path",
+				   s->workload_socket_hostpath, "type", "Directory");
+	else
+		socket = json_pack("{s:s,s:{s:s,s:b}}", "name", SOCKET_VOLUME, "csi", "driver",
+				   "csi.spiffe.io", "readOnly", 1);
+	return json_pack("[o,{s:s,s:{s:s}}]", socket, "name", CONFIG_VOLUME, "configMap", "name",
+			 s->agent_config_map);
+}

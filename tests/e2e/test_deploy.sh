@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# deploy/: the Dockerfile and the Kubernetes manifests, checked without a
+# cluster or a container engine: every manifest parses, the fields the
+# webhook relies on are right and agree with each other (names, ports,
+# paths, selectors), the config files inside the ConfigMaps are accepted by
+# ward's own loaders, webhook-cert.sh makes a certificate that verifies and
+# patches caBundle with its CA, and the runtime image installs the package
+# of every shared library the binary needs. Needs no root.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+ward=$(realpath "${WARD_BIN:-$root/build/ward}")
+deploy=$root/deploy
+tmp=$(mktemp -d /tmp/ward-deploy.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    pass=$((pass + 1))
+    echo "  ok   $what"
+  else
+    fail=$((fail + 1))
+    echo "  FAIL $what"
+  fi
+}
+
+echo "== manifests"
+check "structure, cross-references, selectors" python3 - "$deploy/kubernetes" "$tmp" <<'EOF'
+import glob, json, os, sys, yaml
+d, tmp = sys.argv[1], sys.argv[2]
+objs = {}
+for path in sorted(glob.glob(d + "/*.yaml") + glob.glob(d + "/spire/*.yaml")):
+    for doc in yaml.safe_load_all(open(path)):
+        assert doc, path + ": empty document"
+        for k in ("apiVersion", "kind", "metadata"):
+            assert k in doc, "%s: %s missing" % (path, k)
+        objs[(doc["kind"], doc["metadata"]["name"])] = doc
+def get(kind, name):
+    assert (kind, name) in objs, "no %s %s" % (kind, name)
+    return objs[(kind, name)]
+
+mwc = get("MutatingWebhookConfiguration", "ward-sidecar-injector")
+svc = get("Service", "ward-webhook")
+dep = get("Deployment", "ward-webhook")
+assert len(mwc["webhooks"]) == 2
+for w in mwc["webhooks"]:
+    assert w["admissionReviewVersions"] == ["v1"], w["name"]
+    assert w["sideEffects"] == "None"
+    assert w["failurePolicy"] in ("Fail", "Ignore")
+    cc = w["clientConfig"]["service"]
+    assert (cc["name"], cc["namespace"], cc["path"]) == ("ward-webhook", "ward-system", "/inject")
+    assert cc["port"] in [p["port"] for p in svc["spec"]["ports"]]
+    assert "caBundle" in w["clientConfig"]
+    assert w["rules"] == [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                           "resources": ["pods"], "scope": "Namespaced"}]
+    ns_exprs = w["namespaceSelector"]["matchExpressions"]
+    assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+            "values": ["kube-system", "ward-system"]} in ns_exprs
+ns_hook, obj_hook = mwc["webhooks"]
+assert {"key": "ward.io/inject", "operator": "In", "values": ["enabled"]} in \
+    ns_hook["namespaceSelector"]["matchExpressions"]
+assert ns_hook["objectSelector"]["matchExpressions"] == [
+    {"key": "ward.io/inject", "operator": "NotIn", "values": ["false"]}]
+assert obj_hook["objectSelector"]["matchExpressions"] == [
+    {"key": "ward.io/inject", "operator": "In", "values": ["true"]}]
+
+# Service -> Deployment: selector, port name, --listen port.
+pod = dep["spec"]["template"]
+assert svc["metadata"]["namespace"] == dep["metadata"]["namespace"] == "ward-system"
+assert all(pod["metadata"]["labels"][k] == v for k, v in svc["spec"]["selector"].items())
+assert pod["metadata"]["labels"]["ward.io/inject"] == "false"
+c = pod["spec"]["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+target = svc["spec"]["ports"][0]["targetPort"]
+assert target in ports
+cmd = c["command"]
+assert cmd[:2] == ["ward", "webhook"]
+assert cmd[cmd.index("--listen") + 1].endswith(":%d" % ports[target])
+for probe in ("readinessProbe", "livenessProbe"):
+    assert c[probe]["httpGet"]["path"] == "/healthz" and c[probe]["httpGet"]["scheme"] == "HTTPS"
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+vols = {v["name"]: v for v in pod["spec"]["volumes"]}
+assert cmd[cmd.index("--tls-cert") + 1] == mounts["tls"] + "/tls.crt"
+assert cmd[cmd.index("--tls-key") + 1] == mounts["tls"] + "/tls.key"
+assert vols["tls"]["secret"]["secretName"] == "ward-webhook-tls"
+assert get("Certificate", "ward-webhook")["spec"]["secretName"] == "ward-webhook-tls"
+assert "ward-webhook.ward-system.svc" in get("Certificate", "ward-webhook")["spec"]["dnsNames"]
+cm_name = vols["config"]["configMap"]["name"]
+config_path = cmd[cmd.index("--config") + 1]
+key = os.path.basename(config_path)
+assert os.path.dirname(config_path) == mounts["config"]
+injector = get("ConfigMap", cm_name)["data"][key]
+open(os.path.join(tmp, "injector.json"), "w").write(injector)
+sc = c["securityContext"]
+assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+assert sc["capabilities"]["drop"] == ["ALL"]
+assert get("ServiceAccount", "ward-webhook")["automountServiceAccountToken"] is False
+
+# The agent ConfigMap the injector names.
+agent_cm = get("ConfigMap", json.loads(injector)["agent_config_map"])
+open(os.path.join(tmp, "agent.json"), "w").write(agent_cm["data"]["config.json"])
+
+# ward server: a DaemonSet whose socket is on a hostPath, config with its keys.
+ds = get("DaemonSet", "ward-server")
+srv = json.loads(get("ConfigMap", "ward-server-config")["data"]["server.json"])
+for k in ("trust_domain", "socket", "admin_socket", "data_dir", "entries", "svid_ttl_s", "ca_ttl_s"):
+    assert k in srv, "server.json: " + k
+sc = ds["spec"]["template"]["spec"]["containers"][0]
+smounts = {m["name"]: m["mountPath"] for m in sc["volumeMounts"]}
+svols = {v["name"]: v for v in ds["spec"]["template"]["spec"]["volumes"]}
+sock_vol = [n for n, p in smounts.items() if os.path.dirname(srv["socket"]) == p]
+assert sock_vol and "hostPath" in svols[sock_vol[0]], "socket not on a hostPath"
+host_dir = svols[sock_vol[0]]["hostPath"]["path"]
+open(os.path.join(tmp, "hostpath.json"), "w").write(json.dumps(
+    {"workload_socket_hostpath": host_dir,
+     "workload_socket_name": os.path.basename(srv["socket"])}))
+entries_path = srv["entries"]
+entries = [m for n, m in smounts.items() if entries_path.startswith(m + "/")]
+assert entries, "entries file not mounted"
+json.loads(get("ConfigMap", "ward-server-config")["data"][os.path.basename(entries_path)])
+assert ds["spec"]["template"]["metadata"]["labels"]["ward.io/inject"] == "false"
+
+# SPIRE: the ClusterSPIFFEID gives spiffe://<td>/ns/<ns>/sa/<sa>.
+cs = get("ClusterSPIFFEID", "ward-mesh")["spec"]
+assert cs["spiffeIDTemplate"] == \
+    "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"
+assert cs["namespaceSelector"]["matchLabels"] == {"ward.io/inject": "enabled"}
+EOF
+
+echo "== config files inside the manifests"
+cat >"$tmp/pod.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: default}
+spec:
+  containers: [{name: app, image: app}]
+EOF
+check "the webhook's injector.json is accepted by ward" \
+  bash -c '"$1" inject --config "$2/injector.json" -f "$2/pod.yaml" >"$2/injected.yaml"' _ "$ward" "$tmp"
+check "the injected pod mounts the agent ConfigMap of agent-config.yaml" \
+  grep -q "name: ward-agent-config" "$tmp/injected.yaml"
+check "ward server hostPath settings are accepted by ward inject" \
+  bash -c '"$1" inject --config "$2/hostpath.json" -f "$2/pod.yaml" | grep -q "path: /run/ward/sockets"' \
+  _ "$ward" "$tmp"
+# The agent ConfigMap, with an identity from files (the cluster's comes from
+# SPIFFE_ENDPOINT_SOCKET), must pass the agent's own loader and self-check.
+OWNER=0 bash "$root/tests/e2e/mkcerts.sh" "$tmp/certs" cluster.local p >/dev/null 2>&1
+check "agent-config.yaml's config.json passes ward agent --check" bash -c \
+  '"$1" agent --config "$2/agent.json" --check --override "{\"identity\":{\"files\":{
+     \"cert\":\"$2/certs/p/svid.pem\",\"key\":\"$2/certs/p/svid.key\",
+     \"bundle\":\"$2/certs/p/bundle.pem\"}}}" >/dev/null' _ "$ward" "$tmp"
+
+echo "== webhook-cert.sh"
+cat >"$tmp/kubectl" <<'EOF'
+#!/bin/sh
+# Records what webhook-cert.sh asks of kubectl; prints a manifest for --dry-run.
+echo "$*" >>"$KUBECTL_LOG"
+case "$*" in *--dry-run=client*) echo "kind: Secret" ;; *"apply -f -"*) cat >>"$KUBECTL_LOG" ;; esac
+EOF
+chmod +x "$tmp/kubectl"
+export KUBECTL_LOG=$tmp/kubectl.log
+check "webhook-cert.sh runs" bash -c 'KUBECTL="$1" "$2" --out "$3" --days 30 2>/dev/null' _ \
+  "$tmp/kubectl" "$deploy/kubernetes/webhook-cert.sh" "$tmp/wh"
+check "the certificate verifies against its CA" bash -c \
+  'openssl verify -CAfile "$1/ca.pem" "$1/tls.crt" >/dev/null' _ "$tmp/wh"
+check "... names the Service" bash -c \
+  'openssl x509 -in "$1" -noout -ext subjectAltName | grep -q "DNS:ward-webhook.ward-system.svc,"' \
+  _ "$tmp/wh/tls.crt"
+check "... and the key matches it" bash -c '[ "$(openssl pkey -in "$1" -pubout)" = \
+  "$(openssl x509 -in "$2" -noout -pubkey)" ]' _ "$tmp/wh/tls.key" "$tmp/wh/tls.crt"
+check "the key file is 0600" test "$(stat -c %a "$tmp/wh/tls.key")" = 600
+check "the Secret is created in ward-system" grep -q \
+  "^-n ward-system create secret tls ward-webhook-tls" "$KUBECTL_LOG"
+check "caBundle of both webhooks is patched with the CA" bash -c '
+  ca=$(base64 -w0 <"$1")
+  grep -F "/webhooks/0/clientConfig/caBundle\",\"value\":\"$ca\"" "$2" >/dev/null &&
+  grep -F "/webhooks/1/clientConfig/caBundle\",\"value\":\"$ca\"" "$2" >/dev/null' \
+  _ "$tmp/wh/ca.pem" "$KUBECTL_LOG"
+check "--no-apply without --out is refused" bash -c '! "$1" --no-apply 2>/dev/null' _ \
+  "$deploy/kubernetes/webhook-cert.sh"
+
+echo "== Dockerfile"
+# Every shared library the binary links (NEEDED) must come from a package the
+# runtime stage installs (libc6 is in the base image).
+runtime_pkgs=$(sed -n '/^FROM debian:bookworm-slim/,$p' "$deploy/Dockerfile" |
+  sed -n '/apt-get install/,/rm -rf/p' | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' || true)
+missing=
+for lib in $(readelf -d "$ward" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+  path=$(ldd "$ward" | awk -v l="$lib" '$1 == l { print $3 }')
+  [ -n "$path" ] || continue # the dynamic loader itself (libc6)
+  pkg=$( (dpkg -S "$path" || dpkg -S "/usr$path") 2>/dev/null | head -n 1 | cut -d: -f1)
+  [ "$pkg" = libc6 ] && continue
+  grep -qx "$pkg" <<<"$runtime_pkgs" || missing="$missing $lib($pkg)"
+done
+check "the runtime image installs every library ward needs${missing:+ (missing:$missing)}" \
+  test -z "$missing"
+check "the runtime image has iptables for the init container" grep -qx iptables <<<"$runtime_pkgs"
+check "the build stage uses deploy/deps.sh and deploy/wolfssl.sh" bash -c \
+  'grep -q "deploy/deps.sh build" "$1" && grep -q "deploy/wolfssl.sh" "$1"' _ "$deploy/Dockerfile"
+check "ward lands on PATH where the injected commands expect it" \
+  grep -q "^COPY --from=build /out/ward /usr/local/bin/ward" "$deploy/Dockerfile"
+
+echo "deploy: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
