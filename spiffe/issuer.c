@@ -21,10 +21,6 @@ time_t ward_issuer_rotate_at(time_t issued_at, time_t not_after)
 	return issued_at + (not_after - issued_at) / 2;
 }
 
-uint64_t ward_issuer_generation(const struct ward_issuer *iss)
-{
-	return iss->generation;
-}
 
 static void issued_free(struct ward_issued *s)
 {

@@ -70,8 +70,5 @@ size_t ward_issuer_count(const struct ward_issuer *iss);
  * rotated (the backdated part of its validity does not count: a 4-second
  * SVID is rotated after 2 seconds). */
 time_t ward_issuer_rotate_at(time_t issued_at, time_t not_after);
-/* The highest generation issued so far: a caller that sees it change knows
- * an SVID was (re)issued. */
-uint64_t ward_issuer_generation(const struct ward_issuer *iss);
 
 #endif

@@ -20,8 +20,6 @@ static time_t wall_now(void)
 	return time(NULL);
 }
 
-static void on_issued(void *arg);
-
 /* Every trust domain an entry federates with needs a bundle to send. */
 static int check_federates_with(const struct ward_server *s)
 {
@@ -113,8 +111,6 @@ int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)
 		.attest = { .want_sha256 = s->reg->uses_sha256,
 			    .size_limit = cfg->workload_size_limit },
 		.now = wall_now,
-		.issued = on_issued,
-		.issued_arg = s,
 	};
 	return 0;
 }
@@ -149,15 +145,6 @@ static void schedule(struct ward_server *s, time_t now)
 	if (ms > MAX_TICK_MS)
 		ms = MAX_TICK_MS;
 	uv_timer_start(&s->timer, on_timer, ms < MIN_TICK_MS ? MIN_TICK_MS : ms, 0);
-}
-
-/* A call issued an SVID: its half-life may come before the timer. */
-static void on_issued(void *arg)
-{
-	struct ward_server *s = arg;
-
-	if (!s->stopping)
-		schedule(s, wall_now());
 }
 
 void ward_server_tick(struct ward_server *s)

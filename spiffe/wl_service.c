@@ -164,7 +164,6 @@ static void svc_build(void *arg, void *c, struct ward_buf *msg, struct ward_wl_s
 {
 	struct ward_wl_service *svc = arg;
 	struct call *call = c;
-	uint64_t generation = ward_issuer_generation(svc->issuer);
 	struct ward_buf bundle;
 	int rc;
 
@@ -174,8 +173,6 @@ static void svc_build(void *arg, void *c, struct ward_buf *msg, struct ward_wl_s
 		rc = call->method == WARD_WL_FETCH_X509_SVID ? svid_response(svc, call, &bundle, msg)
 							     : bundles_response(svc, call, &bundle, msg);
 	ward_buf_drop(&bundle); /* certificates only: nothing secret */
-	if (ward_issuer_generation(svc->issuer) != generation && svc->issued)
-		svc->issued(svc->issued_arg);
 	if (rc < 0) {
 		ward_log(WARD_LOG_ERROR, "workload_api_failed", "{s:i,s:s}", "pid", (int)call->pid,
 			 "reason", ward_err_msg());

@@ -44,10 +44,6 @@ struct ward_wl_service {
 	size_t n_fed;
 	struct ward_attest_opts attest;
 	time_t (*now)(void);
-	/* Called after a call's message issued an SVID, whose rotation the
-	 * server must now schedule. */
-	void (*issued)(void *arg);
-	void *issued_arg;
 };
 
 /* The ops for ward_wl_server_start(), with a struct ward_wl_service as arg. */
