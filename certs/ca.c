@@ -244,36 +244,31 @@ static int issue(const struct spec *s, struct ward_der *out)
 	return rc;
 }
 
-static int td_uri(const char *td, char *uri, size_t len)
-{
-	GUARD(ward_spiffe_trust_domain_validate(td, strlen(td)));
-	snprintf(uri, len, WARD_SPIFFE_SCHEME "%s", td);
-	return 0;
-}
-
-int ward_ca_sign_root(const char *td, const struct ward_key *key, time_t not_before,
-		      time_t not_after, struct ward_der *out)
-{
-	char uri[WARD_SPIFFE_SCHEME_LEN + WARD_SPIFFE_TD_MAX + 1];
-	struct spec s = { uri, true, key, NULL, not_before, not_after };
-
-	out->data = NULL;
-	out->len = 0;
-	GUARD(td_uri(td, uri, sizeof(uri)));
-	return issue(&s, out);
-}
-
-int ward_ca_sign_intermediate(const char *td, const struct ward_key *key,
-			      const struct ward_ca_signer *parent, time_t not_before,
-			      time_t not_after, struct ward_der *out)
+/* A CA certificate of trust domain td: self-signed when parent is NULL. */
+static int sign_ca(const char *td, const struct ward_key *key, const struct ward_ca_signer *parent,
+		   time_t not_before, time_t not_after, struct ward_der *out)
 {
 	char uri[WARD_SPIFFE_SCHEME_LEN + WARD_SPIFFE_TD_MAX + 1];
 	struct spec s = { uri, true, key, parent, not_before, not_after };
 
 	out->data = NULL;
 	out->len = 0;
-	GUARD(td_uri(td, uri, sizeof(uri)));
+	GUARD(ward_spiffe_trust_domain_validate(td, strlen(td)));
+	snprintf(uri, sizeof(uri), WARD_SPIFFE_SCHEME "%s", td);
 	return issue(&s, out);
+}
+
+int ward_ca_sign_root(const char *td, const struct ward_key *key, time_t not_before,
+		      time_t not_after, struct ward_der *out)
+{
+	return sign_ca(td, key, NULL, not_before, not_after, out);
+}
+
+int ward_ca_sign_intermediate(const char *td, const struct ward_key *key,
+			      const struct ward_ca_signer *parent, time_t not_before,
+			      time_t not_after, struct ward_der *out)
+{
+	return sign_ca(td, key, parent, not_before, not_after, out);
 }
 
 int ward_ca_sign_svid(const struct ward_spiffe_id *id, const struct ward_key *key,

@@ -99,3 +99,18 @@ int ward_json_unknown(const char *path)
 {
 	return ward_err_set(WARD_ERR_INVALID, "%s: unknown key", path);
 }
+
+int ward_json_members(const json_t *v, const char *path, ward_json_member_fn fn, void *ctx)
+{
+	char sub[WARD_JSON_PATH_MAX];
+	const char *key;
+	json_t *member;
+
+	GUARD(ward_json_object(v, path));
+	json_object_foreach((json_t *)v, key, member)
+	{
+		ward_json_key_path(sub, sizeof(sub), path, key);
+		GUARD(fn(ctx, key, member, sub));
+	}
+	return 0;
+}

@@ -32,4 +32,12 @@ int ward_json_int(const json_t *v, const char *path, long long min, long long ma
 /* "path: unknown key" (a misspelt key is an error, not a silent default). */
 int ward_json_unknown(const char *path) WARD_MUST_CHECK;
 
+/* Walks the object v (at path): fn gets each member with its key path, and
+ * the walk stops at the first error. An fn that does not know a key returns
+ * ward_json_unknown(key_path). */
+typedef int (*ward_json_member_fn)(void *ctx, const char *key, const json_t *v,
+				   const char *key_path);
+int ward_json_members(const json_t *v, const char *path, ward_json_member_fn fn,
+		      void *ctx) WARD_MUST_CHECK;
+
 #endif

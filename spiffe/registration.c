@@ -98,9 +98,15 @@ static int parse_hint(const json_t *v, const char *path, struct ward_reg_entry *
 	return 0;
 }
 
-static int parse_member(const char *key, const json_t *v, const char *path, const char *td,
-			struct ward_reg_entry *e)
+struct entry_ctx {
+	const char *td;
+	struct ward_reg_entry *e;
+};
+
+static int parse_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
+	const char *td = ((struct entry_ctx *)ctx)->td;
+	struct ward_reg_entry *e = ((struct entry_ctx *)ctx)->e;
 	long long ttl;
 
 	if (!strcmp(key, "spiffe_id"))
@@ -123,16 +129,9 @@ static int parse_member(const char *key, const json_t *v, const char *path, cons
 
 static int parse_entry(const json_t *v, const char *path, const char *td, struct ward_reg_entry *e)
 {
-	char sub[WARD_JSON_PATH_MAX];
-	const char *key;
-	json_t *member;
+	struct entry_ctx ctx = { td, e };
 
-	GUARD(ward_json_object(v, path));
-	json_object_foreach((json_t *)v, key, member)
-	{
-		ward_json_key_path(sub, sizeof(sub), path, key);
-		GUARD(parse_member(key, member, sub, td, e));
-	}
+	GUARD(ward_json_members(v, path, parse_member, &ctx));
 	ENSURE(e->id.len, WARD_ERR_INVALID, "%s.spiffe_id: required", path);
 	ENSURE(e->n_selectors, WARD_ERR_INVALID, "%s.selectors: at least one selector is required",
 	       path);
@@ -174,20 +173,22 @@ static void note_sha256(struct ward_registration *reg, const struct ward_reg_ent
 			reg->uses_sha256 = true;
 }
 
+static int top_member(void *ctx, const char *key, const json_t *v, const char *path)
+{
+	if (strcmp(key, "entries"))
+		return ward_json_unknown(path);
+	*(const json_t **)ctx = v;
+	return 0;
+}
+
 static int parse_entries(const json_t *root, const char *td, struct ward_registration *reg)
 {
 	char sub[WARD_JSON_PATH_MAX];
-	const char *key;
-	json_t *v, *list = NULL;
+	const json_t *list = NULL;
 	size_t n;
 
 	GUARD(ward_json_object(root, "entries file"));
-	json_object_foreach((json_t *)root, key, v)
-	{
-		if (strcmp(key, "entries"))
-			return ward_json_unknown(key);
-		list = v;
-	}
+	GUARD(ward_json_members(root, "", top_member, &list));
 	ENSURE(list, WARD_ERR_INVALID, "entries: required");
 	GUARD(ward_json_array(list, "entries", WARD_REG_MAX_ENTRIES, &n));
 	reg->entries = calloc(n ? n : 1, sizeof(*reg->entries));

@@ -79,26 +79,22 @@ static int parse_uint(const json_t *v, const char *path, long long min, long lon
 	return 0;
 }
 
+static int upstream_member(void *ctx, const char *key, const json_t *v, const char *path)
+{
+	const struct parser *p = ctx;
+	char **dst = !strcmp(key, "cert")     ? &p->cfg->upstream.cert
+		     : !strcmp(key, "key")    ? &p->cfg->upstream.key
+		     : !strcmp(key, "bundle") ? &p->cfg->upstream.bundle
+					      : NULL;
+
+	return dst ? parse_path(p, v, path, dst) : ward_json_unknown(path);
+}
+
 static int parse_upstream(const struct parser *p, const json_t *v, const char *path)
 {
 	struct ward_server_config *c = p->cfg;
-	char sub[WARD_JSON_PATH_MAX];
-	const char *key;
-	json_t *member;
 
-	GUARD(ward_json_object(v, path));
-	json_object_foreach((json_t *)v, key, member)
-	{
-		char **dst = !strcmp(key, "cert")     ? &c->upstream.cert
-			     : !strcmp(key, "key")    ? &c->upstream.key
-			     : !strcmp(key, "bundle") ? &c->upstream.bundle
-						      : NULL;
-
-		ward_json_key_path(sub, sizeof(sub), path, key);
-		if (!dst)
-			return ward_json_unknown(sub);
-		GUARD(parse_path(p, member, sub, dst));
-	}
+	GUARD(ward_json_members(v, path, upstream_member, (void *)p));
 	ENSURE(c->upstream.cert, WARD_ERR_INVALID, "%s.cert: required (with key and bundle)", path);
 	ENSURE(c->upstream.key, WARD_ERR_INVALID, "%s.key: required (with cert and bundle)", path);
 	ENSURE(c->upstream.bundle, WARD_ERR_INVALID, "%s.bundle: required (with cert and key)",
@@ -130,73 +126,59 @@ static int parse_federation(const struct parser *p, const json_t *v, const char 
 	return 0;
 }
 
-static int parse_attestation(const struct parser *p, const json_t *v, const char *path)
+static int attestation_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
-	char sub[WARD_JSON_PATH_MAX];
-	const char *key;
-	json_t *member;
+	const struct parser *p = ctx;
 
-	GUARD(ward_json_object(v, path));
-	json_object_foreach((json_t *)v, key, member)
-	{
-		ward_json_key_path(sub, sizeof(sub), path, key);
-		if (strcmp(key, "workload_size_limit"))
-			return ward_json_unknown(sub);
-		GUARD(ward_json_int(member, sub, 0, 1LL << 50, &p->cfg->workload_size_limit));
-	}
-	return 0;
+	if (strcmp(key, "workload_size_limit"))
+		return ward_json_unknown(path);
+	return ward_json_int(v, path, 0, 1LL << 50, &p->cfg->workload_size_limit);
 }
 
-static int parse_log(const struct parser *p, const json_t *v, const char *path)
+static int log_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
-	char sub[WARD_JSON_PATH_MAX];
-	const char *key, *s;
-	json_t *member;
+	const struct parser *p = ctx;
+	const char *s;
 
-	GUARD(ward_json_object(v, path));
-	json_object_foreach((json_t *)v, key, member)
-	{
-		ward_json_key_path(sub, sizeof(sub), path, key);
-		if (strcmp(key, "level"))
-			return ward_json_unknown(sub);
-		GUARD(ward_json_string(member, sub, &s));
-		for (size_t i = 0; i < 4; i++)
-			if (!strcmp(s, levels[i]))
-				return set_str(&p->cfg->log_level, s, sub);
-		return ward_err_set(WARD_ERR_INVALID,
-				    "%s: must be debug, info, warn or error (got \"%.20s\")", sub, s);
-	}
-	return 0;
+	if (strcmp(key, "level"))
+		return ward_json_unknown(path);
+	GUARD(ward_json_string(v, path, &s));
+	for (size_t i = 0; i < 4; i++)
+		if (!strcmp(s, levels[i]))
+			return set_str(&p->cfg->log_level, s, path);
+	return ward_err_set(WARD_ERR_INVALID,
+			    "%s: must be debug, info, warn or error (got \"%.20s\")", path, s);
 }
 
-static int parse_key(const struct parser *p, const char *key, const json_t *v)
+static int parse_key(void *ctx, const char *key, const json_t *v, const char *path)
 {
+	const struct parser *p = ctx;
 	struct ward_server_config *c = p->cfg;
 
 	if (!strcmp(key, "trust_domain"))
-		return parse_td(p, v, key);
+		return parse_td(p, v, path);
 	if (!strcmp(key, "socket"))
-		return parse_socket(p, v, key, &c->socket);
+		return parse_socket(p, v, path, &c->socket);
 	if (!strcmp(key, "admin_socket"))
-		return parse_socket(p, v, key, &c->admin_socket);
+		return parse_socket(p, v, path, &c->admin_socket);
 	if (!strcmp(key, "data_dir"))
-		return parse_path(p, v, key, &c->data_dir);
+		return parse_path(p, v, path, &c->data_dir);
 	if (!strcmp(key, "entries"))
-		return parse_path(p, v, key, &c->entries);
+		return parse_path(p, v, path, &c->entries);
 	if (!strcmp(key, "svid_ttl_s"))
-		return parse_uint(v, key, 1, 31536000, &c->svid_ttl_s);
+		return parse_uint(v, path, 1, 31536000, &c->svid_ttl_s);
 	if (!strcmp(key, "ca_ttl_s"))
-		return parse_uint(v, key, 60, 315360000, &c->ca_ttl_s);
+		return parse_uint(v, path, 60, 315360000, &c->ca_ttl_s);
 	if (!strcmp(key, "upstream"))
-		return parse_upstream(p, v, key);
+		return parse_upstream(p, v, path);
 	if (!strcmp(key, "federation"))
-		return parse_federation(p, v, key);
+		return parse_federation(p, v, path);
 	if (!strcmp(key, "attestation"))
-		return parse_attestation(p, v, key);
+		return ward_json_members(v, path, attestation_member, ctx);
 	if (!strcmp(key, "log"))
-		return parse_log(p, v, key);
-	return ward_json_unknown(key);
+		return ward_json_members(v, path, log_member, ctx);
+	return ward_json_unknown(path);
 }
 
 static int defaults(struct ward_server_config *c)
@@ -227,8 +209,6 @@ static int finish(const struct ward_server_config *c)
 static int load_json(const json_t *root, const char *base_dir, struct ward_server_config **out)
 {
 	struct parser p = { calloc(1, sizeof(*p.cfg)), base_dir };
-	const char *key;
-	json_t *v;
 	int rc;
 
 	*out = NULL;
@@ -236,11 +216,8 @@ static int load_json(const json_t *root, const char *base_dir, struct ward_serve
 	rc = defaults(p.cfg);
 	if (rc == 0)
 		rc = ward_json_object(root, "config");
-	json_object_foreach((json_t *)root, key, v)
-	{
-		if (rc == 0)
-			rc = parse_key(&p, key, v);
-	}
+	if (rc == 0)
+		rc = ward_json_members(root, "", parse_key, &p);
 	if (rc == 0)
 		rc = finish(p.cfg);
 	if (rc < 0) {
