@@ -47,8 +47,8 @@ int ward_file_write_atomic(const char *path, const void *data, size_t len, mode_
 	char tmp[4096];
 	int fd, err;
 
-	ENSURE(snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < (int)sizeof(tmp),
-	       WARD_ERR_RANGE, "%s: path too long", path);
+	ENSURE(snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < (int)sizeof(tmp), WARD_ERR_RANGE,
+	       "%s: path too long", path);
 	fd = mkostemp(tmp, O_CLOEXEC); /* created 0600 */
 	if (fd < 0)
 		return ward_err_set(WARD_ERR_IO, "%s: cannot create a temporary file: %s", path,

@@ -249,7 +249,7 @@ static int sign_ca(const char *td, const struct ward_key *key, const struct ward
 		   time_t not_before, time_t not_after, struct ward_der *out)
 {
 	char uri[WARD_SPIFFE_SCHEME_LEN + WARD_SPIFFE_TD_MAX + 1];
-	struct spec s = { uri, true, key, parent, not_before, not_after };
+	struct spec s = {uri, true, key, parent, not_before, not_after};
 
 	out->data = NULL;
 	out->len = 0;
@@ -275,7 +275,7 @@ int ward_ca_sign_svid(const struct ward_spiffe_id *id, const struct ward_key *ke
 		      const struct ward_ca_signer *issuer, time_t not_before, time_t not_after,
 		      struct ward_der *out)
 {
-	struct spec s = { id->text, false, key, issuer, not_before, not_after };
+	struct spec s = {id->text, false, key, issuer, not_before, not_after};
 
 	out->data = NULL;
 	out->len = 0;

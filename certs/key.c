@@ -14,7 +14,7 @@
 #include "agent/file.h"
 
 #define P256_BYTES 32
-#define SPKI_MAX 128	/* SubjectPublicKeyInfo of a P-256 key is 91 bytes */
+#define SPKI_MAX 128 /* SubjectPublicKeyInfo of a P-256 key is 91 bytes */
 
 struct ward_key {
 	ecc_key ecc;
@@ -58,8 +58,8 @@ int ward_key_new(struct ward_key **out)
 	wc_FreeRng(&rng);
 	if (rc != 0) {
 		ward_key_free(k);
-		return ward_err_set(WARD_ERR_TLS, "key: P-256 key generation failed (wolfSSL error %d)",
-				    rc);
+		return ward_err_set(WARD_ERR_TLS,
+				    "key: P-256 key generation failed (wolfSSL error %d)", rc);
 	}
 	*out = k;
 	return 0;

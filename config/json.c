@@ -39,12 +39,18 @@ static const char *got(const json_t *v, char *buf, size_t len)
 	case JSON_INTEGER:
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return buf;
-	case JSON_REAL: return "a number with a fraction";
-	case JSON_TRUE: return "true";
-	case JSON_FALSE: return "false";
-	case JSON_NULL: return "null";
-	case JSON_ARRAY: return "an array";
-	case JSON_OBJECT: return "an object";
+	case JSON_REAL:
+		return "a number with a fraction";
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	case JSON_NULL:
+		return "null";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_OBJECT:
+		return "an object";
 	}
 	return "?";
 }
@@ -82,8 +88,7 @@ int ward_json_string(const json_t *v, const char *path, const char **out)
 	return 0;
 }
 
-int ward_json_int(const json_t *v, const char *path, long long min, long long max,
-		  long long *out)
+int ward_json_int(const json_t *v, const char *path, long long min, long long max, long long *out)
 {
 	char what[80];
 

@@ -33,7 +33,7 @@ int ward_attest_peer_creds(int fd, struct ward_attest_creds *out)
 	       WARD_ERR_IO, "SO_PEERCRED: %s", strerror(errno));
 	/* pid 0: the peer is in a pid namespace that this one cannot see. */
 	ENSURE(cred.pid > 0, WARD_ERR_DENIED, "peer process is not visible from here");
-	*out = (struct ward_attest_creds){ cred.pid, cred.uid, cred.gid };
+	*out = (struct ward_attest_creds){cred.pid, cred.uid, cred.gid};
 	return 0;
 }
 
@@ -274,10 +274,9 @@ static const struct {
 	const char *key;
 	const char *(*check)(const char *value);
 } kinds[] = {
-	{ "uid", check_id },		   { "gid", check_id },
-	{ "supplementary_gid", check_id }, { "user", check_name },
-	{ "group", check_name },	   { "supplementary_group", check_name },
-	{ "path", check_path },		   { "sha256", check_sha256 },
+    {"uid", check_id},	  {"gid", check_id},	    {"supplementary_gid", check_id},
+    {"user", check_name}, {"group", check_name},    {"supplementary_group", check_name},
+    {"path", check_path}, {"sha256", check_sha256},
 };
 
 const char *ward_attest_selector_check(const char *sel)

@@ -38,9 +38,9 @@ struct ward_attest_creds {
 };
 
 struct ward_attest_opts {
-	bool want_sha256;	  /* some entry has a unix:sha256 selector */
-	long long size_limit;	  /* hash binaries up to this many bytes; 0 = no limit */
-	const char *proc_root;	  /* "/proc"; tests point it at a fake tree */
+	bool want_sha256;      /* some entry has a unix:sha256 selector */
+	long long size_limit;  /* hash binaries up to this many bytes; 0 = no limit */
+	const char *proc_root; /* "/proc"; tests point it at a fake tree */
 };
 
 /* The selectors of one caller, as owned NUL-terminated strings. */

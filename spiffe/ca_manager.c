@@ -80,8 +80,8 @@ static int verify_upstream(const struct upstream *up, const char *cert_file)
 	}
 	wolfSSL_CertManagerFree(cm);
 	ENSURE(rc == WOLFSSL_SUCCESS, WARD_ERR_INVALID,
-	       "upstream.cert: %s does not verify against upstream.bundle (wolfSSL: %s)",
-	       cert_file, wolfSSL_ERR_reason_error_string((unsigned long)-rc));
+	       "upstream.cert: %s does not verify against upstream.bundle (wolfSSL: %s)", cert_file,
+	       wolfSSL_ERR_reason_error_string((unsigned long)-rc));
 	return 0;
 }
 
@@ -132,10 +132,10 @@ static int load_upstream(struct ward_ca_manager *m, const struct ward_ca_manager
 	rc = ward_key_load_file(cfg->upstream_key, &m->up.key);
 	if (rc < 0)
 		return ward_err_prefix(rc, "upstream.key");
-	ENSURE(ward_key_matches_cert(m->up.key, m->up.chain.certs[0].data,
-				     m->up.chain.certs[0].len),
-	       WARD_ERR_INVALID, "upstream.key: %s is not the key of the first certificate of %s",
-	       cfg->upstream_key, cfg->upstream_cert);
+	ENSURE(
+	    ward_key_matches_cert(m->up.key, m->up.chain.certs[0].data, m->up.chain.certs[0].len),
+	    WARD_ERR_INVALID, "upstream.key: %s is not the key of the first certificate of %s",
+	    cfg->upstream_key, cfg->upstream_cert);
 	GUARD(check_upstream_ca(m, cfg->upstream_cert));
 	return verify_upstream(&m->up, cfg->upstream_cert);
 }
@@ -180,7 +180,7 @@ static void make_room(struct ward_ca_manager *m)
 
 static int sign_slot(struct ward_ca_manager *m, struct ward_ca_slot *s, time_t now)
 {
-	struct ward_ca_signer parent = { 0 };
+	struct ward_ca_signer parent = {0};
 	struct ward_svid_info info;
 	time_t na = now + (time_t)m->ca_ttl_s;
 
@@ -188,12 +188,12 @@ static int sign_slot(struct ward_ca_manager *m, struct ward_ca_slot *s, time_t n
 	if (!m->upstream_mode)
 		GUARD(ward_ca_sign_root(m->td, s->key, now - WARD_CA_BACKDATE_S, na, &s->cert));
 	else {
-		parent = (struct ward_ca_signer){ m->up.chain.certs[0].data,
-						  m->up.chain.certs[0].len, m->up.key };
+		parent = (struct ward_ca_signer){m->up.chain.certs[0].data,
+						 m->up.chain.certs[0].len, m->up.key};
 		na = na < m->up.not_after ? na : m->up.not_after;
 		ENSURE(na > now, WARD_ERR_INVALID, "upstream.cert: expired");
-		GUARD(ward_ca_sign_intermediate(m->td, s->key, &parent, now - WARD_CA_BACKDATE_S, na,
-						&s->cert));
+		GUARD(ward_ca_sign_intermediate(m->td, s->key, &parent, now - WARD_CA_BACKDATE_S,
+						na, &s->cert));
 	}
 	GUARD(ward_svid_info(s->cert.data, s->cert.len, &info));
 	s->not_before = info.not_before;

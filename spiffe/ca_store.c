@@ -13,7 +13,7 @@
 
 #define MAX_ID 1000000000u
 
-static const char *const state_names[] = { "prepared", "active", "old" };
+static const char *const state_names[] = {"prepared", "active", "old"};
 
 static void slot_path(char *buf, size_t len, const char *dir, unsigned id, const char *ext)
 {
@@ -94,7 +94,7 @@ static int load_files(const char *dir, struct ward_ca_slot *s)
 	GUARD(ward_pem_certs_load_file(path, &certs));
 	/* The slot takes the first certificate's DER. */
 	s->cert = certs.certs[0];
-	certs.certs[0] = (struct ward_der){ 0 };
+	certs.certs[0] = (struct ward_der){0};
 	ward_pem_certs_free(&certs);
 	rc = ward_svid_info(s->cert.data, s->cert.len, &info);
 	if (rc < 0)

@@ -190,7 +190,7 @@ static int listen_private(struct ward_ctl *a, uv_loop_t *loop, const char *path)
 }
 
 int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
-		     struct ward_ctl **out)
+		   struct ward_ctl **out)
 {
 	struct ward_ctl *a = calloc(1, sizeof(*a));
 	int rc;
@@ -228,7 +228,7 @@ void ward_ctl_stop(struct ward_ctl *a)
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	ENSURE(strlen(path) < sizeof(sa.sun_path), WARD_ERR_INVALID, "%s: path too long", path);
@@ -261,7 +261,7 @@ static int send_all(int fd, const char *p, size_t len)
 /* Reads until the server closes (it does after one line), within a bound. */
 static int read_reply(int fd, struct ward_buf *in)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	char chunk[4096];
 	ssize_t n;
 

@@ -26,7 +26,7 @@ typedef json_t *(*ward_ctl_fn)(void *arg, const json_t *request);
 struct ward_ctl;
 
 int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
-		     struct ward_ctl **out) WARD_MUST_CHECK;
+		   struct ward_ctl **out) WARD_MUST_CHECK;
 /* Closes the listener and connections; freed once the handles closed. */
 void ward_ctl_stop(struct ward_ctl *admin);
 

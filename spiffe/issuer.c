@@ -21,7 +21,6 @@ time_t ward_issuer_rotate_at(time_t issued_at, time_t not_after)
 	return issued_at + (not_after - issued_at) / 2;
 }
 
-
 static void issued_free(struct ward_issued *s)
 {
 	if (!s)
@@ -97,7 +96,7 @@ static int sign(struct ward_issued *s, const struct ward_reg_entry *e, unsigned 
 	int rc;
 
 	ENSURE(a, WARD_ERR_NOTFOUND, "SVID: no active CA");
-	signer = (struct ward_ca_signer){ a->cert.data, a->cert.len, a->key };
+	signer = (struct ward_ca_signer){a->cert.data, a->cert.len, a->key};
 	na = na < a->not_after ? na : a->not_after;
 	GUARD(ward_key_new(&s->key));
 	GUARD(ward_key_to_pkcs8(s->key, &s->key_pkcs8));
@@ -143,8 +142,7 @@ static bool due(const struct ward_issued *s, const struct ward_ca_manager *ca, t
 {
 	const struct ward_ca_slot *a = ward_ca_manager_active(ca);
 
-	return now >= ward_issuer_rotate_at(s->issued_at, s->not_after) || !a ||
-	       a->id != s->ca_id;
+	return now >= ward_issuer_rotate_at(s->issued_at, s->not_after) || !a || a->id != s->ca_id;
 }
 
 int ward_issuer_get(struct ward_issuer *iss, size_t i, struct ward_ca_manager *ca, time_t now,
@@ -174,8 +172,7 @@ unsigned ward_issuer_holders(const struct ward_issuer *iss, size_t i)
 	return i < iss->reg->n ? iss->holders[i] : 0;
 }
 
-int ward_issuer_tick(struct ward_issuer *iss, struct ward_ca_manager *ca, time_t now,
-		     bool *changed)
+int ward_issuer_tick(struct ward_issuer *iss, struct ward_ca_manager *ca, time_t now, bool *changed)
 {
 	int rc = 0;
 

@@ -26,13 +26,13 @@
 
 struct ward_issued {
 	struct ward_spiffe_id id;
-	struct ward_key *key;	     /* owned */
-	struct ward_der key_pkcs8;   /* owned, zeroed when freed: the x509_svid_key field */
-	struct ward_der chain;	     /* owned: leaf DER, then the CA chain, concatenated */
-	size_t leaf_len;	     /* chain.data[0 .. leaf_len) is the leaf */
+	struct ward_key *key;	   /* owned */
+	struct ward_der key_pkcs8; /* owned, zeroed when freed: the x509_svid_key field */
+	struct ward_der chain;	   /* owned: leaf DER, then the CA chain, concatenated */
+	size_t leaf_len;	   /* chain.data[0 .. leaf_len) is the leaf */
 	time_t not_before, not_after;
 	time_t issued_at; /* not_before without the backdating */
-	unsigned ca_id;		     /* the CA that signed it */
+	unsigned ca_id;	  /* the CA that signed it */
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1];
 	uint64_t generation;
 };

@@ -38,8 +38,8 @@ typedef const char *(*str_check)(const char *s);
 
 /* An array of strings, each checked, copied into a fresh vector. Elements
  * must be distinct: a repeated selector is a typo, not a stronger match. */
-static int str_list(const json_t *v, const char *path, size_t max, str_check check,
-		    char ***out, size_t *n_out)
+static int str_list(const json_t *v, const char *path, size_t max, str_check check, char ***out,
+		    size_t *n_out)
 {
 	char sub[WARD_JSON_PATH_MAX];
 	const char *s, *why;
@@ -53,8 +53,8 @@ static int str_list(const json_t *v, const char *path, size_t max, str_check che
 		GUARD(ward_json_string(json_array_get(v, *n_out), sub, &s));
 		ENSURE(!(why = check(s)), WARD_ERR_INVALID, "%s: \"%.80s\" %s", sub, s, why);
 		for (size_t j = 0; j < *n_out; j++)
-			ENSURE(strcmp((*out)[j], s), WARD_ERR_INVALID, "%s: \"%.80s\" is listed twice",
-			       sub, s);
+			ENSURE(strcmp((*out)[j], s), WARD_ERR_INVALID,
+			       "%s: \"%.80s\" is listed twice", sub, s);
 		(*out)[*n_out] = strdup(s);
 		ENSURE((*out)[*n_out], WARD_ERR_NOMEM, "%s: out of memory", sub);
 	}
@@ -66,7 +66,7 @@ static const char *check_td(const char *s)
 	if (!strncmp(s, WARD_SPIFFE_SCHEME, WARD_SPIFFE_SCHEME_LEN))
 		return "is a SPIFFE ID; give the bare trust domain name";
 	return ward_spiffe_trust_domain_validate(s, strlen(s)) < 0 ? "is not a trust domain name"
-								    : NULL;
+								   : NULL;
 }
 
 static int parse_id(const json_t *v, const char *path, const char *td, struct ward_reg_entry *e)
@@ -129,7 +129,7 @@ static int parse_member(void *ctx, const char *key, const json_t *v, const char 
 
 static int parse_entry(const json_t *v, const char *path, const char *td, struct ward_reg_entry *e)
 {
-	struct entry_ctx ctx = { td, e };
+	struct entry_ctx ctx = {td, e};
 
 	GUARD(ward_json_members(v, path, parse_member, &ctx));
 	ENSURE(e->id.len, WARD_ERR_INVALID, "%s.spiffe_id: required", path);
@@ -160,9 +160,9 @@ static int check_unique(const struct ward_registration *reg, size_t i)
 
 	for (size_t j = 0; j < i; j++)
 		ENSURE(!ward_spiffe_id_equal(&e->id, &reg->entries[j].id) ||
-			       !same_selectors(e, &reg->entries[j]),
-		       WARD_ERR_INVALID, "entries[%zu]: same spiffe_id and selectors as entries[%zu]",
-		       i, j);
+			   !same_selectors(e, &reg->entries[j]),
+		       WARD_ERR_INVALID,
+		       "entries[%zu]: same spiffe_id and selectors as entries[%zu]", i, j);
 	return 0;
 }
 
@@ -205,8 +205,7 @@ static int parse_entries(const json_t *root, const char *td, struct ward_registr
 	return 0;
 }
 
-static int load_json(const char *name, json_t *root, const char *td,
-		     struct ward_registration **out)
+static int load_json(const char *name, json_t *root, const char *td, struct ward_registration **out)
 {
 	struct ward_registration *reg = calloc(1, sizeof(*reg));
 	int rc;

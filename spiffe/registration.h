@@ -37,8 +37,8 @@ struct ward_reg_entry {
 	size_t n_selectors;
 	char **federates_with; /* owned; bare trust domain names */
 	size_t n_federates_with;
-	char *hint;		   /* owned; NULL if none */
-	unsigned x509_svid_ttl_s;  /* 0: the server's svid_ttl_s */
+	char *hint;		  /* owned; NULL if none */
+	unsigned x509_svid_ttl_s; /* 0: the server's svid_ttl_s */
 };
 
 struct ward_registration {

@@ -77,12 +77,12 @@ static int open_ca(struct ward_server *s)
 {
 	const struct ward_server_config *c = s->cfg;
 	struct ward_ca_manager_config cc = {
-		.trust_domain = c->trust_domain,
-		.data_dir = c->data_dir,
-		.ca_ttl_s = c->ca_ttl_s,
-		.upstream_cert = c->upstream.cert,
-		.upstream_key = c->upstream.key,
-		.upstream_bundle = c->upstream.bundle,
+	    .trust_domain = c->trust_domain,
+	    .data_dir = c->data_dir,
+	    .ca_ttl_s = c->ca_ttl_s,
+	    .upstream_cert = c->upstream.cert,
+	    .upstream_key = c->upstream.key,
+	    .upstream_bundle = c->upstream.bundle,
 	};
 
 	/* SPIRE warns likewise: SVIDs signed late in a CA's life are cut short. */
@@ -102,15 +102,14 @@ int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)
 	GUARD(open_ca(s));
 	GUARD(ward_issuer_new(s->reg, cfg->svid_ttl_s, &s->issuer));
 	s->svc = (struct ward_wl_service){
-		.trust_domain = cfg->trust_domain,
-		.reg = s->reg,
-		.issuer = s->issuer,
-		.ca = s->ca,
-		.fed = s->fed,
-		.n_fed = cfg->n_federation,
-		.attest = { .want_sha256 = s->reg->uses_sha256,
-			    .size_limit = cfg->workload_size_limit },
-		.now = wall_now,
+	    .trust_domain = cfg->trust_domain,
+	    .reg = s->reg,
+	    .issuer = s->issuer,
+	    .ca = s->ca,
+	    .fed = s->fed,
+	    .n_fed = cfg->n_federation,
+	    .attest = {.want_sha256 = s->reg->uses_sha256, .size_limit = cfg->workload_size_limit},
+	    .now = wall_now,
 	};
 	return 0;
 }
@@ -136,7 +135,8 @@ static void on_timer(uv_timer_t *t)
 
 static void schedule(struct ward_server *s, time_t now)
 {
-	time_t next = ward_ca_manager_next_event(s->ca, now), svid = ward_issuer_next_event(s->issuer);
+	time_t next = ward_ca_manager_next_event(s->ca, now),
+	       svid = ward_issuer_next_event(s->issuer);
 	uint64_t ms;
 
 	if (svid && svid < next)
@@ -157,8 +157,7 @@ void ward_server_tick(struct ward_server *s)
 	if (ward_ca_manager_tick(s->ca, now, &ca_changed) < 0)
 		ward_log(WARD_LOG_ERROR, "ca_rotation_failed", "{s:s}", "reason", ward_err_msg());
 	if (ward_issuer_tick(s->issuer, s->ca, now, &svids_changed) < 0)
-		ward_log(WARD_LOG_ERROR, "svid_rotation_failed", "{s:s}", "reason",
-			 ward_err_msg());
+		ward_log(WARD_LOG_ERROR, "svid_rotation_failed", "{s:s}", "reason", ward_err_msg());
 	if ((ca_changed || svids_changed) && s->wl)
 		ward_wl_server_refresh(s->wl);
 	schedule(s, now);
@@ -193,7 +192,8 @@ static void signal_start(struct ward_server *s, uv_signal_t *sig, int signum)
 
 static int open_sockets(struct ward_server *s)
 {
-	GUARD(ward_wl_server_start(&s->loop, s->cfg->socket, &ward_wl_service_ops, &s->svc, &s->wl));
+	GUARD(
+	    ward_wl_server_start(&s->loop, s->cfg->socket, &ward_wl_service_ops, &s->svc, &s->wl));
 	return ward_ctl_start(&s->loop, s->cfg->admin_socket, ward_server_admin, s, &s->admin);
 }
 

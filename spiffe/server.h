@@ -27,10 +27,10 @@ struct ward_server {
 	struct ward_registration *reg;	/* owned */
 	struct ward_ca_manager *ca;	/* owned */
 	struct ward_issuer *issuer;	/* owned */
-	struct ward_wl_fed_bundle *fed;	/* owned, cfg->n_federation of them */
+	struct ward_wl_fed_bundle *fed; /* owned, cfg->n_federation of them */
 	struct ward_wl_service svc;
-	struct ward_wl_server *wl;	/* freed by its stop */
-	struct ward_ctl *admin;	/* freed by its stop */
+	struct ward_wl_server *wl; /* freed by its stop */
+	struct ward_ctl *admin;	   /* freed by its stop */
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_signal_t sig_term, sig_int;

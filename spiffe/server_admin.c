@@ -7,7 +7,7 @@
 #include "agent/log.h"
 #include "spiffe/server.h"
 
-static const char *const ca_states[] = { "prepared", "active", "old" };
+static const char *const ca_states[] = {"prepared", "active", "old"};
 
 /* RFC 3339, UTC. */
 static json_t *when(time_t t)
@@ -38,13 +38,13 @@ static json_t *list_entries(const struct ward_server *s)
 		const struct ward_reg_entry *e = &s->reg->entries[i];
 
 		json_array_append_new(
-			list, json_pack("{s:I,s:s,s:o,s:o,s:s?,s:I}", "index", (json_int_t)i,
-					"spiffe_id", e->id.text, "selectors",
-					strings(e->selectors, e->n_selectors), "federates_with",
-					strings(e->federates_with, e->n_federates_with), "hint",
-					e->hint, "x509_svid_ttl_s",
-					(json_int_t)(e->x509_svid_ttl_s ? e->x509_svid_ttl_s
-									: s->cfg->svid_ttl_s)));
+		    list,
+		    json_pack("{s:I,s:s,s:o,s:o,s:s?,s:I}", "index", (json_int_t)i, "spiffe_id",
+			      e->id.text, "selectors", strings(e->selectors, e->n_selectors),
+			      "federates_with", strings(e->federates_with, e->n_federates_with),
+			      "hint", e->hint, "x509_svid_ttl_s",
+			      (json_int_t)(e->x509_svid_ttl_s ? e->x509_svid_ttl_s
+							      : s->cfg->svid_ttl_s)));
 	}
 	return json_pack("{s:b,s:o}", "ok", 1, "entries", list);
 }
@@ -59,13 +59,13 @@ static json_t *list_svids(const struct ward_server *s)
 		if (!v)
 			continue;
 		json_array_append_new(
-			list,
-			json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I}", "entry", (json_int_t)i,
-				  "spiffe_id", v->id.text, "serial", v->serial_hex, "not_before",
-				  when(v->not_before), "not_after", when(v->not_after), "rotate_at",
-				  when(ward_issuer_rotate_at(v->issued_at, v->not_after)), "ca",
-				  (json_int_t)v->ca_id, "streams",
-				  (json_int_t)ward_issuer_holders(s->issuer, i)));
+		    list,
+		    json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I}", "entry", (json_int_t)i,
+			      "spiffe_id", v->id.text, "serial", v->serial_hex, "not_before",
+			      when(v->not_before), "not_after", when(v->not_after), "rotate_at",
+			      when(ward_issuer_rotate_at(v->issued_at, v->not_after)), "ca",
+			      (json_int_t)v->ca_id, "streams",
+			      (json_int_t)ward_issuer_holders(s->issuer, i)));
 	}
 	return json_pack("{s:b,s:o}", "ok", 1, "svids", list);
 }
@@ -81,15 +81,14 @@ static json_t *list_cas(const struct ward_server *s)
 		const struct ward_ca_slot *c = &slots[i];
 
 		json_array_append_new(
-			list, json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-					(json_int_t)c->id, "state", ca_states[c->state], "serial",
-					c->serial_hex, "not_before", when(c->not_before), "not_after",
-					when(c->not_after), "prepare_at",
-					when(ward_ca_prepare_at(c->issued_at, c->not_after)),
-					"activate_at",
-					when(ward_ca_activate_at(c->issued_at, c->not_after)),
-					"leaves_bundle_at", when(c->drop_at ? c->drop_at : c->not_after),
-					"issued_until", when(c->issued_until)));
+		    list,
+		    json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)c->id,
+			      "state", ca_states[c->state], "serial", c->serial_hex, "not_before",
+			      when(c->not_before), "not_after", when(c->not_after), "prepare_at",
+			      when(ward_ca_prepare_at(c->issued_at, c->not_after)), "activate_at",
+			      when(ward_ca_activate_at(c->issued_at, c->not_after)),
+			      "leaves_bundle_at", when(c->drop_at ? c->drop_at : c->not_after),
+			      "issued_until", when(c->issued_until)));
 	}
 	return json_pack("{s:b,s:b,s:o}", "ok", 1, "upstream", ward_ca_manager_is_upstream(s->ca),
 			 "cas", list);

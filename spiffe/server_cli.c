@@ -107,11 +107,11 @@ static int client(int argc, char **argv, const char *path)
 
 int ward_server_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "check", no_argument, NULL, 'k' },
-					      { "admin", required_argument, NULL, 'a' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check", no_argument, NULL, 'k'},
+					     {"admin", required_argument, NULL, 'a'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *config = NULL, *admin_path = DEFAULT_ADMIN;
 	bool check = false;
 	int opt;
@@ -119,11 +119,21 @@ int ward_server_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:a:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'k': check = true; break;
-		case 'a': admin_path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'a':
+			admin_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc)

@@ -137,7 +137,7 @@ static int attestation_member(void *ctx, const char *key, const json_t *v, const
 
 static int log_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
-	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
 	const struct parser *p = ctx;
 	const char *s;
 
@@ -208,7 +208,7 @@ static int finish(const struct ward_server_config *c)
 
 static int load_json(const json_t *root, const char *base_dir, struct ward_server_config **out)
 {
-	struct parser p = { calloc(1, sizeof(*p.cfg)), base_dir };
+	struct parser p = {calloc(1, sizeof(*p.cfg)), base_dir};
 	int rc;
 
 	*out = NULL;

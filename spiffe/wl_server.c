@@ -85,8 +85,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n > 0 && !c->closing) {
 		used = nghttp2_session_mem_recv(c->h2, (const uint8_t *)buf->base, (size_t)n);
 		if (used < 0) {
-			ward_log(WARD_LOG_DEBUG, "workload_api_protocol_error", "{s:s,s:i}", "reason",
-				 nghttp2_strerror((int)used), "pid",
+			ward_log(WARD_LOG_DEBUG, "workload_api_protocol_error", "{s:s,s:i}",
+				 "reason", nghttp2_strerror((int)used), "pid",
 				 c->have_creds ? (int)c->creds.pid : 0);
 			conn_close(c);
 		} else {
@@ -174,7 +174,8 @@ static void conn_start(struct ward_wl_server *srv, struct wl_conn *c)
 {
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 && ward_attest_peer_creds(fd, &c->creds) == 0)
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+	    ward_attest_peer_creds(fd, &c->creds) == 0)
 		c->have_creds = true;
 	else
 		ward_log(WARD_LOG_WARN, "workload_api_no_peer_creds", "{s:s}", "reason",
@@ -206,8 +207,7 @@ static void on_connection(uv_stream_t *listener, int status)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->n_conns++;
-	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 ||
-	    srv->n_conns > WARD_WL_MAX_CONNS) {
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 || srv->n_conns > WARD_WL_MAX_CONNS) {
 		ward_log(WARD_LOG_WARN, "workload_api_refused", "{s:i}", "connections",
 			 (int)srv->n_conns);
 		c->closing = true;

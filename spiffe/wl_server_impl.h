@@ -10,9 +10,9 @@
 #include "spiffe/grpc.h"
 #include "spiffe/wl_server.h"
 
-#define WL_MAX_STREAMS 100	     /* SETTINGS_MAX_CONCURRENT_STREAMS */
-#define WL_MAX_REQUEST (64 * 1024)   /* a request message; X509SVIDRequest is empty */
-#define WL_WRITE_HIGH (256 * 1024)   /* stop reading a peer that does not read */
+#define WL_MAX_STREAMS 100	   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define WL_MAX_REQUEST (64 * 1024) /* a request message; X509SVIDRequest is empty */
+#define WL_WRITE_HIGH (256 * 1024) /* stop reading a peer that does not read */
 #define WL_WRITE_LOW (64 * 1024)
 
 struct wl_stream {
@@ -20,19 +20,19 @@ struct wl_stream {
 	struct wl_conn *conn;
 	struct wl_stream *next; /* in conn->streams */
 	/* Request headers as they arrive. */
-	int method;	     /* enum ward_wl_method, -1 unknown, -2 known but unimplemented */
+	int method; /* enum ward_wl_method, -1 unknown, -2 known but unimplemented */
 	bool post, grpc_content_type, security_header;
-	char path[96];	     /* for the Unimplemented message */
+	char path[96]; /* for the Unimplemented message */
 	struct ward_grpc_reader request;
-	bool started;	     /* the call was dispatched (once) */
-	bool responded;	     /* response HEADERS submitted */
-	bool ended;	     /* status decided; trailers submitted or pending */
-	void *call;	     /* the service's state; NULL until opened */
-	struct ward_buf out;  /* the message being sent (framed) */
+	bool started;		  /* the call was dispatched (once) */
+	bool responded;		  /* response HEADERS submitted */
+	bool ended;		  /* status decided; trailers submitted or pending */
+	void *call;		  /* the service's state; NULL until opened */
+	struct ward_buf out;	  /* the message being sent (framed) */
 	struct ward_buf next_msg; /* the newest message waiting, if any */
-	uint8_t digest[32];   /* of the last message queued: skip unchanged states */
+	uint8_t digest[32];	  /* of the last message queued: skip unchanged states */
 	struct ward_wl_status end;
-	bool deferred;	      /* the data provider is waiting for data */
+	bool deferred; /* the data provider is waiting for data */
 };
 
 struct wl_conn {

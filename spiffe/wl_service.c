@@ -78,7 +78,7 @@ static void svc_close(void *arg, void *c)
 
 static struct ward_wl_bytes bytes(const void *p, size_t len)
 {
-	return (struct ward_wl_bytes){ p, len };
+	return (struct ward_wl_bytes){p, len};
 }
 
 static struct ward_wl_bytes text(const char *s)
@@ -114,9 +114,9 @@ static size_t federated(const struct ward_wl_service *svc, const struct call *ca
 				wanted = !strcmp(e->federates_with[j], td);
 		}
 		if (wanted)
-			out[n++] = (struct ward_wl_bundle){ text(svc->fed[f].td_id),
-							    bytes(svc->fed[f].der.data,
-								  svc->fed[f].der.len) };
+			out[n++] = (struct ward_wl_bundle){
+			    text(svc->fed[f].td_id),
+			    bytes(svc->fed[f].der.data, svc->fed[f].der.len)};
 	}
 	return n;
 }
@@ -133,11 +133,11 @@ static int svid_response(struct ward_wl_service *svc, const struct call *call,
 
 		GUARD(ward_issuer_get(svc->issuer, call->entries[i], svc->ca, svc->now(), &s));
 		r.svids[r.n_svids++] = (struct ward_wl_svid){
-			.spiffe_id = bytes(s->id.text, s->id.len),
-			.x509_svid = bytes(s->chain.data, s->chain.len),
-			.x509_svid_key = bytes(s->key_pkcs8.data, s->key_pkcs8.len),
-			.bundle = bytes(bundle->data + bundle->rd, ward_buf_len(bundle)),
-			.hint = text(e->hint),
+		    .spiffe_id = bytes(s->id.text, s->id.len),
+		    .x509_svid = bytes(s->chain.data, s->chain.len),
+		    .x509_svid_key = bytes(s->key_pkcs8.data, s->key_pkcs8.len),
+		    .bundle = bytes(bundle->data + bundle->rd, ward_buf_len(bundle)),
+		    .hint = text(e->hint),
 		};
 	}
 	r.n_svids_total = r.n_svids;
@@ -153,9 +153,8 @@ static int bundles_response(struct ward_wl_service *svc, const struct call *call
 
 	memset(&r, 0, sizeof(r));
 	snprintf(td_id, sizeof(td_id), WARD_SPIFFE_SCHEME "%s", svc->trust_domain);
-	r.bundles[0] = (struct ward_wl_bundle){ text(td_id),
-						bytes(bundle->data + bundle->rd,
-						      ward_buf_len(bundle)) };
+	r.bundles[0] = (struct ward_wl_bundle){
+	    text(td_id), bytes(bundle->data + bundle->rd, ward_buf_len(bundle))};
 	r.n_bundles = 1 + federated(svc, call, r.bundles + 1, WARD_WL_MAX_BUNDLES - 1);
 	return ward_wl_x509_bundles_response_encode(&r, msg);
 }
@@ -170,8 +169,9 @@ static void svc_build(void *arg, void *c, struct ward_buf *msg, struct ward_wl_s
 	ward_buf_init(&bundle, BUNDLE_MAX);
 	rc = own_bundle(svc, &bundle);
 	if (rc == 0)
-		rc = call->method == WARD_WL_FETCH_X509_SVID ? svid_response(svc, call, &bundle, msg)
-							     : bundles_response(svc, call, &bundle, msg);
+		rc = call->method == WARD_WL_FETCH_X509_SVID
+			 ? svid_response(svc, call, &bundle, msg)
+			 : bundles_response(svc, call, &bundle, msg);
 	ward_buf_drop(&bundle); /* certificates only: nothing secret */
 	if (rc < 0) {
 		ward_log(WARD_LOG_ERROR, "workload_api_failed", "{s:i,s:s}", "pid", (int)call->pid,
@@ -181,7 +181,7 @@ static void svc_build(void *arg, void *c, struct ward_buf *msg, struct ward_wl_s
 }
 
 const struct ward_wl_ops ward_wl_service_ops = {
-	.open = svc_open,
-	.build = svc_build,
-	.close = svc_close,
+    .open = svc_open,
+    .build = svc_build,
+    .close = svc_close,
 };

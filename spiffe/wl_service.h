@@ -31,8 +31,8 @@
 
 /* A federated trust domain's bundle, as configured. */
 struct ward_wl_fed_bundle {
-	char *td_id;	      /* owned: "spiffe://<trust domain>" */
-	struct ward_der der;  /* owned: the bundle's certificates, concatenated */
+	char *td_id;	     /* owned: "spiffe://<trust domain>" */
+	struct ward_der der; /* owned: the bundle's certificates, concatenated */
 };
 
 struct ward_wl_service {

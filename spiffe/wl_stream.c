@@ -21,17 +21,17 @@ static const struct {
 	const char *path;
 	int method;
 } routes[] = {
-	{ "/SpiffeWorkloadAPI/FetchX509SVID", WARD_WL_FETCH_X509_SVID },
-	{ "/SpiffeWorkloadAPI/FetchX509Bundles", WARD_WL_FETCH_X509_BUNDLES },
-	{ "/SpiffeWorkloadAPI/FetchJWTSVID", UNIMPLEMENTED },
-	{ "/SpiffeWorkloadAPI/FetchJWTBundles", UNIMPLEMENTED },
-	{ "/SpiffeWorkloadAPI/ValidateJWTSVID", UNIMPLEMENTED },
+    {"/SpiffeWorkloadAPI/FetchX509SVID", WARD_WL_FETCH_X509_SVID},
+    {"/SpiffeWorkloadAPI/FetchX509Bundles", WARD_WL_FETCH_X509_BUNDLES},
+    {"/SpiffeWorkloadAPI/FetchJWTSVID", UNIMPLEMENTED},
+    {"/SpiffeWorkloadAPI/FetchJWTBundles", UNIMPLEMENTED},
+    {"/SpiffeWorkloadAPI/ValidateJWTSVID", UNIMPLEMENTED},
 };
 
 #define NV(n, v)                                                                                   \
 	{                                                                                          \
 		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v),                          \
-			NGHTTP2_NV_FLAG_NO_COPY_NAME                                               \
+		    NGHTTP2_NV_FLAG_NO_COPY_NAME                                                   \
 	}
 
 static bool bytes_are(const uint8_t *p, size_t len, const char *s)
@@ -94,7 +94,7 @@ static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code,
 /* An HTTP-level refusal (405, 415): no gRPC status, as the spec has it. */
 static void respond_http(struct wl_stream *st, const char *status)
 {
-	nghttp2_nv nva[] = { NV(":status", status) };
+	nghttp2_nv nva[] = {NV(":status", status)};
 
 	st->ended = st->responded = true;
 	if (nghttp2_submit_response(st->conn->h2, st->id, nva, 1, NULL) != 0)
@@ -111,13 +111,13 @@ static void status_trailers(struct wl_stream *st, bool with_headers)
 	snprintf(code, sizeof(code), "%d", st->end.code);
 	ward_grpc_message_encode(st->end.message, message, sizeof(message));
 	{
-		nghttp2_nv nva[] = { NV(":status", "200"), NV("content-type", GRPC_CT),
-				     NV("grpc-status", code), NV("grpc-message", message) };
+		nghttp2_nv nva[] = {NV(":status", "200"), NV("content-type", GRPC_CT),
+				    NV("grpc-status", code), NV("grpc-message", message)};
 
 		n = message[0] ? 4 : 3;
-		rc = with_headers ? nghttp2_submit_response(st->conn->h2, st->id, nva, n, NULL)
-				  : nghttp2_submit_trailer(st->conn->h2, st->id, nva + first,
-							   n - first);
+		rc = with_headers
+			 ? nghttp2_submit_response(st->conn->h2, st->id, nva, n, NULL)
+			 : nghttp2_submit_trailer(st->conn->h2, st->id, nva + first, n - first);
 	}
 	if (rc != 0)
 		nghttp2_submit_rst_stream(st->conn->h2, NGHTTP2_FLAG_NONE, st->id,
@@ -186,7 +186,7 @@ static int queue(struct wl_stream *st, const struct ward_buf *msg)
 static bool build(struct wl_stream *st)
 {
 	struct ward_wl_server *srv = st->conn->srv;
-	struct ward_wl_status status = { WARD_GRPC_OK, "" };
+	struct ward_wl_status status = {WARD_GRPC_OK, ""};
 	uint8_t digest[WC_SHA256_DIGEST_SIZE];
 	struct ward_buf msg;
 	bool queued = false;
@@ -198,8 +198,8 @@ static bool build(struct wl_stream *st)
 		wl_stream_end(st, status.code, status.message);
 		return false;
 	}
-	wc_Sha256Hash(msg.data ? msg.data + msg.rd : (const uint8_t *)"", (word32)ward_buf_len(&msg),
-		      digest);
+	wc_Sha256Hash(msg.data ? msg.data + msg.rd : (const uint8_t *)"",
+		      (word32)ward_buf_len(&msg), digest);
 	if (!st->responded || memcmp(digest, st->digest, sizeof(digest))) {
 		if (queue(st, &msg) < 0) {
 			wl_stream_end(st, WARD_GRPC_RESOURCE_EXHAUSTED, "response too large");
@@ -215,9 +215,9 @@ static bool build(struct wl_stream *st)
 static void start_call(struct wl_stream *st)
 {
 	struct wl_conn *c = st->conn;
-	struct ward_wl_status status = { WARD_GRPC_OK, "" };
-	nghttp2_nv nva[] = { NV(":status", "200"), NV("content-type", GRPC_CT) };
-	nghttp2_data_provider data = { .source.ptr = st, .read_callback = data_read };
+	struct ward_wl_status status = {WARD_GRPC_OK, ""};
+	nghttp2_nv nva[] = {NV(":status", "200"), NV("content-type", GRPC_CT)};
+	nghttp2_data_provider data = {.source.ptr = st, .read_callback = data_read};
 
 	st->started = true;
 	c->srv->ops->open(c->srv->arg, (enum ward_wl_method)st->method,
@@ -248,7 +248,8 @@ void wl_stream_refresh(struct wl_stream *st)
 
 static void route(struct wl_stream *st, const uint8_t *path, size_t len)
 {
-	snprintf(st->path, sizeof(st->path), "%.*s", (int)(len < 80 ? len : 80), (const char *)path);
+	snprintf(st->path, sizeof(st->path), "%.*s", (int)(len < 80 ? len : 80),
+		 (const char *)path);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (bytes_are(path, len, routes[i].path))
 			st->method = routes[i].method;
@@ -300,7 +301,8 @@ static void headers_done(struct wl_stream *st)
 	}
 	/* SPIRE's check and words (pkg/agent/endpoints/middleware.go). */
 	if (!st->security_header)
-		wl_stream_end(st, WARD_GRPC_INVALID_ARGUMENT, "security header missing from request");
+		wl_stream_end(st, WARD_GRPC_INVALID_ARGUMENT,
+			      "security header missing from request");
 }
 
 static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
@@ -351,8 +353,8 @@ static int on_frame(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 int wl_session_new(struct wl_conn *c)
 {
 	nghttp2_settings_entry settings[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, WL_MAX_STREAMS },
-		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16 * 1024 },
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, WL_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16 * 1024},
 	};
 	nghttp2_session_callbacks *cb;
 	int rc;

@@ -66,8 +66,8 @@ static void assert_has(const struct ward_selectors *s, const char *sel)
 
 static void test_selectors_from_proc(void **state)
 {
-	struct ward_attest_creds creds = { 42, 0, 0 };
-	struct ward_attest_opts opts = { .want_sha256 = true, .proc_root = root };
+	struct ward_attest_creds creds = {42, 0, 0};
+	struct ward_attest_opts opts = {.want_sha256 = true, .proc_root = root};
 	struct ward_selectors s;
 	char path_sel[160];
 
@@ -99,8 +99,8 @@ static void test_selectors_from_proc(void **state)
 /* A uid with no name in the user database gets no user selector. */
 static void test_unnamed_ids(void **state)
 {
-	struct ward_attest_creds creds = { 42, 3999999, 3999999 };
-	struct ward_attest_opts opts = { .proc_root = root };
+	struct ward_attest_creds creds = {42, 3999999, 3999999};
+	struct ward_attest_opts opts = {.proc_root = root};
 	struct ward_selectors s;
 
 	if (ward_attest_selectors(&creds, &opts, &s) < 0)
@@ -116,8 +116,8 @@ static void test_unnamed_ids(void **state)
 
 static void test_failures(void **state)
 {
-	struct ward_attest_creds gone = { 43, 0, 0 }, creds = { 42, 0, 0 };
-	struct ward_attest_opts opts = { .want_sha256 = true, .size_limit = 3, .proc_root = root };
+	struct ward_attest_creds gone = {43, 0, 0}, creds = {42, 0, 0};
+	struct ward_attest_opts opts = {.want_sha256 = true, .size_limit = 3, .proc_root = root};
 	struct ward_selectors s;
 	char path[256];
 
@@ -137,7 +137,7 @@ static void test_failures(void **state)
 /* The kernel's view: our own process over a socketpair. */
 static void test_peer_creds(void **state)
 {
-	struct ward_attest_opts opts = { .want_sha256 = true };
+	struct ward_attest_opts opts = {.want_sha256 = true};
 	struct ward_attest_creds creds;
 	struct ward_selectors s;
 	char exe[512], sel[600];
@@ -167,10 +167,10 @@ static void test_peer_creds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_selectors_from_proc),
-		cmocka_unit_test(test_unnamed_ids),
-		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_peer_creds),
+	    cmocka_unit_test(test_selectors_from_proc),
+	    cmocka_unit_test(test_unnamed_ids),
+	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_peer_creds),
 	};
 
 	return cmocka_run_group_tests_name("attest", tests, setup, teardown);

@@ -46,7 +46,7 @@ static void ca_root(struct ca *ca)
 {
 	must(ward_key_new(&ca->key));
 	must(ward_ca_sign_root(TD, ca->key, now - 10, now + 24 * HOUR, &ca->cert));
-	ca->signer = (struct ward_ca_signer){ ca->cert.data, ca->cert.len, ca->key };
+	ca->signer = (struct ward_ca_signer){ca->cert.data, ca->cert.len, ca->key};
 }
 
 static void ca_free(struct ca *ca)
@@ -185,12 +185,12 @@ static void test_intermediate_under_upstream(void **state)
 	read_fixture("tests/unit/fixtures/ca.pem", &up);
 	must(ward_key_load_file("tests/unit/fixtures/ca.key", &up_key));
 	assert_true(ward_key_matches_cert(up_key, up.certs[0].data, up.certs[0].len));
-	up_signer = (struct ward_ca_signer){ up.certs[0].data, up.certs[0].len, up_key };
+	up_signer = (struct ward_ca_signer){up.certs[0].data, up.certs[0].len, up_key};
 	must(ward_key_new(&mid_key));
 	must(ward_ca_sign_intermediate(TD, mid_key, &up_signer, now - 10, now + 2 * HOUR, &mid));
 	must(ward_svid_signing_check(mid.data, mid.len, &got, &has_id));
 	assert_string_equal(got.text, "spiffe://" TD);
-	mid_signer = (struct ward_ca_signer){ mid.data, mid.len, mid_key };
+	mid_signer = (struct ward_ca_signer){mid.data, mid.len, mid_key};
 	must(ward_key_new(&leaf_key));
 	must(ward_ca_sign_svid(&id, leaf_key, &mid_signer, now - 10, now + HOUR, &leaf));
 	chain[0] = leaf;
@@ -218,10 +218,10 @@ static void test_leaf_cannot_issue(void **state)
 
 	ca_root(&ca);
 	must(ward_ca_sign_svid(&id, ca.key, &ca.signer, now - 10, now + HOUR, &leaf));
-	leaf_signer = (struct ward_ca_signer){ leaf.data, leaf.len, ca.key };
-	assert_int_equal(ward_ca_sign_svid(&id, ca.key, &leaf_signer, now - 10, now + HOUR,
-					   &grandchild),
-			 WARD_ERR_INVALID);
+	leaf_signer = (struct ward_ca_signer){leaf.data, leaf.len, ca.key};
+	assert_int_equal(
+	    ward_ca_sign_svid(&id, ca.key, &leaf_signer, now - 10, now + HOUR, &grandchild),
+	    WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "not a CA certificate"));
 	assert_null(grandchild.data);
 	ward_der_free(&leaf);
@@ -309,7 +309,7 @@ static void test_key_roundtrips(void **state)
 
 static void test_bad_keys(void **state)
 {
-	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	static const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x00};
 	uint8_t der[512];
 	word32 len = sizeof(der);
 	struct ward_key *key = NULL;
@@ -337,15 +337,15 @@ static void test_bad_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root_is_a_signing_cert),
-		cmocka_unit_test(test_svid_passes_leaf_rules_and_verifies),
-		cmocka_unit_test(test_wrong_parent_fails),
-		cmocka_unit_test(test_intermediate_under_upstream),
-		cmocka_unit_test(test_leaf_cannot_issue),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_dates_past_2049),
-		cmocka_unit_test(test_key_roundtrips),
-		cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_root_is_a_signing_cert),
+	    cmocka_unit_test(test_svid_passes_leaf_rules_and_verifies),
+	    cmocka_unit_test(test_wrong_parent_fails),
+	    cmocka_unit_test(test_intermediate_under_upstream),
+	    cmocka_unit_test(test_leaf_cannot_issue),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_dates_past_2049),
+	    cmocka_unit_test(test_key_roundtrips),
+	    cmocka_unit_test(test_bad_keys),
 	};
 
 	now = time(NULL);

@@ -49,9 +49,8 @@ static int teardown(void **state)
 
 static struct ward_ca_manager_config config(void)
 {
-	return (struct ward_ca_manager_config){ .trust_domain = "example.org",
-						.data_dir = dir,
-						.ca_ttl_s = TTL };
+	return (struct ward_ca_manager_config){
+	    .trust_domain = "example.org", .data_dir = dir, .ca_ttl_s = TTL};
 }
 
 static struct ward_ca_manager *open_at(time_t now)
@@ -113,7 +112,7 @@ static void test_prepare_activate_drop(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(slots[1].state, WARD_CA_PREPARED);
 	assert_int_equal(ward_ca_manager_active(m)->id, first); /* still signing */
-	assert_int_equal(bundle_size(m, prep), 2);		 /* but already trusted */
+	assert_int_equal(bundle_size(m, prep), 2);		/* but already trusted */
 	assert_int_equal(ward_ca_manager_next_event(m, prep), act);
 
 	assert_false(tick(m, act - 1));
@@ -265,12 +264,12 @@ static void test_bad_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_schedule_arithmetic),
-		cmocka_unit_test(test_prepare_activate_drop),
-		cmocka_unit_test(test_restart_keeps_cas),
-		cmocka_unit_test(test_forced_rotations),
-		cmocka_unit_test(test_upstream),
-		cmocka_unit_test(test_bad_store),
+	    cmocka_unit_test(test_schedule_arithmetic),
+	    cmocka_unit_test(test_prepare_activate_drop),
+	    cmocka_unit_test(test_restart_keeps_cas),
+	    cmocka_unit_test(test_forced_rotations),
+	    cmocka_unit_test(test_upstream),
+	    cmocka_unit_test(test_bad_store),
 	};
 	int rc;
 

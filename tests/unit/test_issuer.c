@@ -34,7 +34,7 @@ static void must(int rc)
 
 static int setup(void **state)
 {
-	struct ward_ca_manager_config cfg = { .trust_domain = "example.org", .ca_ttl_s = CA_TTL };
+	struct ward_ca_manager_config cfg = {.trust_domain = "example.org", .ca_ttl_s = CA_TTL};
 
 	strcpy(dir, "/tmp/ward-test-issuer-XXXXXX");
 	if (!mkdtemp(dir))
@@ -44,11 +44,11 @@ static int setup(void **state)
 	if (ward_ca_manager_open(&cfg, t0, &ca) < 0)
 		return -1;
 	return ward_registration_load_string(
-		"entries",
-		"{\"entries\": [{\"spiffe_id\": \"spiffe://example.org/web\", \"selectors\": "
-		"[\"unix:uid:1\"]}, {\"spiffe_id\": \"spiffe://example.org/db\", \"selectors\": "
-		"[\"unix:uid:2\"], \"x509_svid_ttl_s\": 60}]}",
-		"example.org", &reg);
+	    "entries",
+	    "{\"entries\": [{\"spiffe_id\": \"spiffe://example.org/web\", \"selectors\": "
+	    "[\"unix:uid:1\"]}, {\"spiffe_id\": \"spiffe://example.org/db\", \"selectors\": "
+	    "[\"unix:uid:2\"], \"x509_svid_ttl_s\": 60}]}",
+	    "example.org", &reg);
 }
 
 static int teardown(void **state)
@@ -146,8 +146,8 @@ static void test_rotation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_issue_and_cache),
-		cmocka_unit_test(test_rotation),
+	    cmocka_unit_test(test_issue_and_cache),
+	    cmocka_unit_test(test_rotation),
 	};
 	int rc;
 

@@ -38,19 +38,20 @@ static void refused(const char *json, const char *why)
 
 static struct ward_selectors sels(char **items, size_t n)
 {
-	return (struct ward_selectors){ items, n };
+	return (struct ward_selectors){items, n};
 }
 
 static const char *const entries =
-	"{\"entries\": ["
-	" {\"spiffe_id\": \"spiffe://example.org/web\", \"selectors\": [\"unix:uid:1000\"],"
-	"  \"hint\": \"web\"},"
-	" {\"spiffe_id\": \"spiffe://example.org/web-admin\","
-	"  \"selectors\": [\"unix:uid:1000\", \"unix:group:admin\"],"
-	"  \"federates_with\": [\"partner.org\"], \"x509_svid_ttl_s\": 60},"
-	" {\"spiffe_id\": \"spiffe://example.org/db\", \"selectors\": [\"unix:user:postgres\","
-	"  \"unix:sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]}"
-	"]}";
+    "{\"entries\": ["
+    " {\"spiffe_id\": \"spiffe://example.org/web\", \"selectors\": [\"unix:uid:1000\"],"
+    "  \"hint\": \"web\"},"
+    " {\"spiffe_id\": \"spiffe://example.org/web-admin\","
+    "  \"selectors\": [\"unix:uid:1000\", \"unix:group:admin\"],"
+    "  \"federates_with\": [\"partner.org\"], \"x509_svid_ttl_s\": 60},"
+    " {\"spiffe_id\": \"spiffe://example.org/db\", \"selectors\": [\"unix:user:postgres\","
+    "  \"unix:sha256:"
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]}"
+    "]}";
 
 static void test_load(void **state)
 {
@@ -77,12 +78,12 @@ static void test_load(void **state)
 static void test_match_all_selectors(void **state)
 {
 	struct ward_registration *reg = load(entries);
-	char *web[] = { "unix:uid:1000", "unix:gid:1000", "unix:user:alice" };
-	char *admin[] = { "unix:gid:50", "unix:group:admin", "unix:uid:1000" };
-	char *pg_other_binary[] = { "unix:uid:999", "unix:user:postgres",
-				    "unix:sha256:ffffffffffffffffffffffffffffffff"
-				    "ffffffffffffffffffffffffffffffff" };
-	char *nobody[] = { "unix:uid:65534" };
+	char *web[] = {"unix:uid:1000", "unix:gid:1000", "unix:user:alice"};
+	char *admin[] = {"unix:gid:50", "unix:group:admin", "unix:uid:1000"};
+	char *pg_other_binary[] = {"unix:uid:999", "unix:user:postgres",
+				   "unix:sha256:ffffffffffffffffffffffffffffffff"
+				   "ffffffffffffffffffffffffffffffff"};
+	char *nobody[] = {"unix:uid:65534"};
 	struct ward_selectors s;
 	size_t idx[4];
 
@@ -106,7 +107,8 @@ static void test_match_all_selectors(void **state)
 	ward_registration_free(reg);
 }
 
-#define ENTRY(body) "{\"entries\": [{\"spiffe_id\": \"spiffe://example.org/a\", " \
+#define ENTRY(body)                                                                                \
+	"{\"entries\": [{\"spiffe_id\": \"spiffe://example.org/a\", "                              \
 	"\"selectors\": [\"unix:uid:1\"]}, " body "]}"
 
 static void test_bad_entries(void **state)
@@ -122,32 +124,42 @@ static void test_bad_entries(void **state)
 		"entries[1].selectors: at least one selector is required");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": []}"),
 		"entries[1].selectors: at least one selector is required");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://other.org/b\", \"selectors\": [\"unix:uid:1\"]}"),
-		"entries[1].spiffe_id: \"spiffe://other.org/b\" is not in trust domain example.org");
+	refused(
+	    ENTRY("{\"spiffe_id\": \"spiffe://other.org/b\", \"selectors\": [\"unix:uid:1\"]}"),
+	    "entries[1].spiffe_id: \"spiffe://other.org/b\" is not in trust domain example.org");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org\", \"selectors\": [\"unix:uid:1\"]}"),
 		"entries[1].spiffe_id: \"spiffe://example.org\" has no path");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/a/\", \"selectors\": [\"unix:uid:1\"]}"),
-		"entries[1].spiffe_id: spiffe id");
+	refused(
+	    ENTRY("{\"spiffe_id\": \"spiffe://example.org/a/\", \"selectors\": [\"unix:uid:1\"]}"),
+	    "entries[1].spiffe_id: spiffe id");
 	refused(ENTRY("{\"spiffe_id\": 5, \"selectors\": [\"unix:uid:1\"]}"),
 		"entries[1].spiffe_id: must be a non-empty string (got 5)");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"k8s:ns:x\"]}"),
 		"entries[1].selectors[0]: \"k8s:ns:x\" type must be \"unix\"");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:pid:1\"]}"),
-		"entries[1].selectors[0]: \"unix:pid:1\" kind must be uid");
+	refused(
+	    ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:pid:1\"]}"),
+	    "entries[1].selectors[0]: \"unix:pid:1\" kind must be uid");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": "
 		      "[\"unix:uid:1\", \"unix:uid:x\"]}"),
 		"entries[1].selectors[1]: \"unix:uid:x\" must be a decimal number");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": "
 		      "[\"unix:uid:1\", \"unix:uid:1\"]}"),
 		"entries[1].selectors[1]: \"unix:uid:1\" is listed twice");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:uid:\"]}"),
-		"must be unix:<kind>:<value>");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:sha256:AB\"]}"),
-		"must be 64 lowercase hex digits");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:path:bin\"]}"),
-		"must be an absolute path");
-	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:user:a b\"]}"),
-		"must not contain spaces");
+	refused(
+	    ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:uid:\"]}"),
+	    "must be unix:<kind>:<value>");
+	refused(
+	    ENTRY(
+		"{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:sha256:AB\"]}"),
+	    "must be 64 lowercase hex digits");
+	refused(
+	    ENTRY(
+		"{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:path:bin\"]}"),
+	    "must be an absolute path");
+	refused(
+	    ENTRY(
+		"{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:user:a b\"]}"),
+	    "must not contain spaces");
 	refused(ENTRY("{\"spiffe_id\": \"spiffe://example.org/b\", \"selectors\": [\"unix:uid:1\"],"
 		      " \"federates_with\": [\"spiffe://partner.org\"]}"),
 		"entries[1].federates_with[0]: \"spiffe://partner.org\" is a SPIFFE ID");
@@ -181,10 +193,10 @@ static void test_selector_grammar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load),
-		cmocka_unit_test(test_match_all_selectors),
-		cmocka_unit_test(test_bad_entries),
-		cmocka_unit_test(test_selector_grammar),
+	    cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_match_all_selectors),
+	    cmocka_unit_test(test_bad_entries),
+	    cmocka_unit_test(test_selector_grammar),
 	};
 
 	return cmocka_run_group_tests_name("registration", tests, NULL, NULL);

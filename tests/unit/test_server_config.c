@@ -55,11 +55,11 @@ static void test_defaults(void **state)
 static void test_everything(void **state)
 {
 	struct ward_server_config *c = load(
-		"{" MIN ", \"socket\": \"/tmp/w.sock\", \"admin_socket\": \"a.sock\","
-		"\"data_dir\": \"data\", \"svid_ttl_s\": 5, \"ca_ttl_s\": 60,"
-		"\"upstream\": {\"cert\": \"up.pem\", \"key\": \"/k/up.key\", \"bundle\": \"b.pem\"},"
-		"\"federation\": {\"partner.org\": \"p.pem\", \"other.net\": \"/o.pem\"},"
-		"\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"}}");
+	    "{" MIN ", \"socket\": \"/tmp/w.sock\", \"admin_socket\": \"a.sock\","
+	    "\"data_dir\": \"data\", \"svid_ttl_s\": 5, \"ca_ttl_s\": 60,"
+	    "\"upstream\": {\"cert\": \"up.pem\", \"key\": \"/k/up.key\", \"bundle\": \"b.pem\"},"
+	    "\"federation\": {\"partner.org\": \"p.pem\", \"other.net\": \"/o.pem\"},"
+	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"}}");
 
 	assert_string_equal(c->socket, "/tmp/w.sock");
 	assert_string_equal(c->admin_socket, "/etc/ward/a.sock");
@@ -88,7 +88,8 @@ static void test_bad(void **state)
 	refused("{\"trust_domain\": \"spiffe://example.org\", \"entries\": \"e\"}",
 		"trust_domain: \"spiffe://example.org\" is a SPIFFE ID");
 	refused("{\"trust_domain\": \"Example.org\", \"entries\": \"e\"}", "trust_domain: ");
-	refused("{" MIN ", \"svid_ttl_s\": 0}", "svid_ttl_s: must be an integer from 1 to 31536000");
+	refused("{" MIN ", \"svid_ttl_s\": 0}",
+		"svid_ttl_s: must be an integer from 1 to 31536000");
 	refused("{" MIN ", \"ca_ttl_s\": 59}", "ca_ttl_s: must be an integer from 60");
 	refused("{" MIN ", \"svid_ttl_s\": 600, \"ca_ttl_s\": 600}",
 		"svid_ttl_s: 600 must be shorter than ca_ttl_s (600)");
@@ -130,10 +131,10 @@ static void test_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_everything),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_everything),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_file),
 	};
 
 	return cmocka_run_group_tests_name("server_config", tests, NULL, NULL);
