@@ -2,6 +2,8 @@
  * YAML through kube/yaml.h, and whole-file reads and atomic writes. */
 #include "manifest.h"
 
+#include "agent/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -166,30 +168,9 @@ static int write_all(int fd, const char *p, size_t len)
 
 int ward_manifest_write_out(const char *path, const void *bytes, size_t len)
 {
-	char *tmp;
-	bool ok;
-	int fd;
-
 	if (!strcmp(path, "-")) {
 		ENSURE(write_all(1, bytes, len) == 0, WARD_ERR_IO, "stdout: %s", strerror(errno));
 		return 0;
 	}
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		return ward_err_set(WARD_ERR_NOMEM, "path");
-	fd = mkstemp(tmp);
-	ok = fd >= 0 && fchmod(fd, 0644) == 0 && write_all(fd, bytes, len) == 0 && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) < 0)
-		ok = false;
-	if (ok && rename(tmp, path) < 0)
-		ok = false;
-	if (!ok) {
-		int e = errno;
-
-		if (fd >= 0)
-			unlink(tmp);
-		free(tmp);
-		return ward_err_set(WARD_ERR_IO, "%s: %s", path, strerror(e));
-	}
-	free(tmp);
-	return 0;
+	return ward_file_write_atomic(path, bytes, len, 0644);
 }
