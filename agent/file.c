@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int ward_file_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -53,7 +53,7 @@ int ward_file_write_atomic(const char *path, const void *data, size_t len, mode_
 	if (fd < 0)
 		return ward_err_set(WARD_ERR_IO, "%s: cannot create a temporary file: %s", path,
 				    strerror(errno));
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || ward_file_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		err = errno;
 		close(fd);
 		unlink(tmp);

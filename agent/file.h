@@ -15,6 +15,10 @@
 int ward_file_write_atomic(const char *path, const void *data, size_t len,
 			   mode_t mode) WARD_MUST_CHECK;
 
+/* write(2) until all of data[0..len) is written, retrying EINTR; -1 with
+ * errno on failure. */
+int ward_file_write_all(int fd, const void *data, size_t len) WARD_MUST_CHECK;
+
 /* Creates dir (one level) with mode if it does not exist; an existing
  * directory must not be writable by group or others. */
 int ward_file_private_dir(const char *dir, mode_t mode) WARD_MUST_CHECK;

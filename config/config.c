@@ -7,6 +7,7 @@
  * other keys and the checks that span sections. Any error frees the fresh
  * struct, so a caller's current config is never touched. */
 #include "config.h"
+#include "json.h"
 #include "profile.h"
 #include "spiffe/id.h"
 #include "spiffe/pattern.h"
@@ -76,47 +77,12 @@ struct field {
 
 /* ---- error text ---------------------------------------------------------- */
 
-/* Renders a JSON value for "(got ...)": strings quoted and cut short,
- * containers named rather than dumped. */
-static const char *describe(const json_t *v, char *buf, size_t len)
-{
-	const char *s;
-	size_t i, o = 0;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		s = json_string_value(v);
-		buf[o++] = '"';
-		for (i = 0; s[i] && o + 5 < len && i < 64; i++)
-			buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
-		snprintf(buf + o, len - o, "%s\"", s[i] ? "..." : "");
-		return buf;
-	case JSON_INTEGER:
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, len, "%g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_OBJECT:
-		return "an object";
-	}
-	return "?";
-}
-
 static int type_error(const char *path, const char *want, const json_t *v)
 {
 	char got[80];
 
 	return ward_err_set(WARD_ERR_INVALID, "%s: must be %s (got %s)", path, want,
-			    describe(v, got, sizeof(got)));
+			    ward_json_describe(v, got, sizeof(got)));
 }
 
 static int nomem(const char *path)

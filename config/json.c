@@ -28,19 +28,27 @@ const char *ward_json_index_path(char *buf, size_t len, const char *path, size_t
 	return buf;
 }
 
-/* What the value was, for "(got ...)": short, and never a whole document. */
-static const char *got(const json_t *v, char *buf, size_t len)
+/* Renders a JSON value for "(got ...)": strings quoted and cut short,
+ * containers named rather than dumped. */
+const char *ward_json_describe(const json_t *v, char *buf, size_t len)
 {
+	const char *s;
+	size_t i, o = 0;
+
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		snprintf(buf, len, "\"%.40s%s\"", json_string_value(v),
-			 json_string_length(v) > 40 ? "..." : "");
+		s = json_string_value(v);
+		buf[o++] = '"';
+		for (i = 0; s[i] && o + 5 < len && i < 64; i++)
+			buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
+		snprintf(buf + o, len - o, "%s\"", s[i] ? "..." : "");
 		return buf;
 	case JSON_INTEGER:
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return buf;
 	case JSON_REAL:
-		return "a number with a fraction";
+		snprintf(buf, len, "%g", json_real_value(v));
+		return buf;
 	case JSON_TRUE:
 		return "true";
 	case JSON_FALSE:
@@ -60,7 +68,7 @@ static int want(const json_t *v, const char *path, const char *what)
 	char buf[64];
 
 	return ward_err_set(WARD_ERR_INVALID, "%s: must be %s (got %s)", path, what,
-			    got(v, buf, sizeof(buf)));
+			    ward_json_describe(v, buf, sizeof(buf)));
 }
 
 int ward_json_object(const json_t *v, const char *path)

@@ -14,6 +14,10 @@
 
 /* Parses the file at path (duplicate keys refused). WARD_ERR_IO if it cannot
  * be read, WARD_ERR_INVALID with "path: line L column C: why" otherwise. */
+/* Renders a value for "(got ...)" in errors: strings quoted, cut short and
+ * made printable, containers named rather than dumped. */
+const char *ward_json_describe(const json_t *v, char *buf, size_t len);
+
 int ward_json_load_file(const char *path, json_t **out) WARD_MUST_CHECK;
 
 /* buf = path + "." + key (or key alone at the top). */

@@ -151,25 +151,11 @@ int ward_manifest_slurp(const char *path, char **data, size_t *len)
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int ward_manifest_write_out(const char *path, const void *bytes, size_t len)
 {
 	if (!strcmp(path, "-")) {
-		ENSURE(write_all(1, bytes, len) == 0, WARD_ERR_IO, "stdout: %s", strerror(errno));
+		ENSURE(ward_file_write_all(1, bytes, len) == 0, WARD_ERR_IO, "stdout: %s",
+		       strerror(errno));
 		return 0;
 	}
 	return ward_file_write_atomic(path, bytes, len, 0644);

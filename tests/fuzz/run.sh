@@ -15,7 +15,8 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 
 # Sources each target needs besides its own file.
 kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/inject.c kube/inject_opts.c
-  kube/sidecar.c kube/workload.c agent/iptables.c agent/iptables_apply.c agent/buf.c agent/err.c"
+  kube/sidecar.c kube/workload.c agent/iptables.c agent/iptables_apply.c agent/buf.c agent/err.c
+  agent/file.c"
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
   [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
