@@ -11,20 +11,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 ward=$(realpath "${WARD_BIN:-$root/build/ward}")
 deploy=$root/deploy
-tmp=$(mktemp -d /tmp/ward-deploy.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-    echo "  ok   $what"
-  else
-    fail=$((fail + 1))
-    echo "  FAIL $what"
-  fi
-}
+source "$root/tests/e2e/lib.sh" # check, summary, and $WARD_TMP removed on exit
+tmp=$WARD_TMP
+trap ward_cleanup EXIT
 
 echo "== manifests"
 check "structure, cross-references, selectors" python3 - "$deploy/kubernetes" "$tmp" <<'EOF'
@@ -202,5 +191,4 @@ check "the build stage uses deploy/deps.sh and deploy/wolfssl.sh" bash -c \
 check "ward lands on PATH where the injected commands expect it" \
   grep -q "^COPY --from=build /out/ward /usr/local/bin/ward" "$deploy/Dockerfile"
 
-echo "deploy: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary deploy

@@ -12,21 +12,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 ward=$(realpath "${WARD_BIN:-$root/build/ward}")
 kube=$root/tests/kube
-tmp=$(mktemp -d /tmp/ward-inject.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+source "$root/tests/e2e/lib.sh" # check, summary, and $WARD_TMP removed on exit
+tmp=$WARD_TMP
+trap ward_cleanup EXIT
 
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-    echo "  ok   $what"
-  else
-    fail=$((fail + 1))
-    echo "  FAIL $what"
-  fi
-}
 
 same() { # same FILE EXPECTED: byte-equal, a diff when not
   cmp -s "$1" "$2" && return 0
@@ -131,5 +120,4 @@ check "unknown injector config key" bash -c \
   _ "$ward"
 check "usage error exits 2" bash -c '"$1" inject --nope </dev/null 2>/dev/null; [ $? -eq 2 ]' _ "$ward"
 
-echo "inject: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary inject

@@ -12,27 +12,16 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 ward=$(realpath "${WARD_BIN:-$root/build/ward}")
 kube=$root/tests/kube
 patch_py=$root/tests/e2e/jsonpatch.py
-tmp=$(mktemp -d /tmp/ward-webhook.XXXXXX)
+source "$root/tests/e2e/lib.sh" # check, summary, and $WARD_TMP removed on exit
+tmp=$WARD_TMP
 port=$((20000 + $$ % 20000))
 pid=
-pass=0 fail=0
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$tmp"
+  ward_cleanup
 }
 trap cleanup EXIT
 
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-    echo "  ok   $what"
-  else
-    fail=$((fail + 1))
-    echo "  FAIL $what"
-  fi
-}
 
 mkcert() { # NAME: a self-signed serving certificate for 127.0.0.1
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -202,5 +191,4 @@ wait "$pid" && rc=0 || rc=$?
 pid=
 check "SIGTERM: exit 0" test "$rc" -eq 0
 
-echo "webhook: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary webhook
