@@ -29,9 +29,11 @@ DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 CFLAGS_ALL = $(CFLAGS_BASE) $(DEP_CFLAGS) -I. $(CFLAGS)
 
-LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c certs/*.c spiffe/*.c config/*.c kube/*.c))
+# Folders from the foundation up; a folder uses only those before it.
+SRC_DIRS := lib spiffe certs config agent server kube
+LIB_SRCS := $(wildcard $(SRC_DIRS:%=%/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-HDRS := $(wildcard agent/*.h certs/*.h spiffe/*.h config/*.h kube/*.h tests/unit/*.h)
+HDRS := $(wildcard $(SRC_DIRS:%=%/*.h) tests/unit/*.h)
 
 # Two object trees: the release build and an ASan+UBSan build for the unit tests.
 OBJ := $(BUILD)/obj
@@ -74,7 +76,7 @@ $(SAN_OBJ)/%.o: %.c $(HDRS) $(WOLF_STAMP) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/ward: $(OBJ)/agent/main.o $(LIB_OBJS)
+$(BUILD)/ward: $(OBJ)/cmd/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DEP_LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(HDRS)
@@ -114,7 +116,7 @@ fuzz: | deps-test
 	@tests/fuzz/run.sh
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] certs/*.[ch] spiffe/*.[ch] config/*.[ch] kube/*.[ch] tests/unit/*.[ch])
+	clang-format -i $(wildcard $(SRC_DIRS:%=%/*.[ch]) cmd/*.c tests/unit/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

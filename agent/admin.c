@@ -1,28 +1,28 @@
-#include "admin.h"
+#include "agent/admin.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "agent/metrics.h"
 
-#define MAX_WAITING 16       /* /stats/connections requests sharing one snapshot */
+#define MAX_WAITING 16 /* /stats/connections requests sharing one snapshot */
 #define DEFAULT_CONN_LIMIT 1000
 #define MAX_CONN_LIMIT 10000
 
 struct ward_admin {
 	uv_loop_t *loop;
-	const struct ward_config *cfg;       /* borrowed */
+	const struct ward_config *cfg; /* borrowed */
 	struct ward_http_server *http;
 	ward_admin_drain_cb drain;
 	void *drain_arg;
-	struct ward_tls_ctx *tls;            /* owned ref: the context in service */
-	struct ward_worker *workers;         /* borrowed */
+	struct ward_tls_ctx *tls;    /* owned ref: the context in service */
+	struct ward_worker *workers; /* borrowed */
 	unsigned n_workers;
 	bool draining;
 	/* one /stats/connections snapshot in flight at a time */
-	struct ward_worker_snapshot *snaps;  /* one per worker, owned */
+	struct ward_worker_snapshot *snaps; /* one per worker, owned */
 	atomic_uint pending;
 	bool in_flight;
 	size_t snap_limit;
@@ -47,7 +47,8 @@ static json_t *cert_json(const struct ward_tls_cert_summary *s, time_t now)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "subject", s->subject, "issuer", s->issuer,
 			 "serial", s->serial, "not_before", (json_int_t)s->not_before, "not_after",
-			 (json_int_t)s->not_after, "expires_in_s", (json_int_t)(s->not_after - now));
+			 (json_int_t)s->not_after, "expires_in_s",
+			 (json_int_t)(s->not_after - now));
 }
 
 static json_t *certs_array(const struct ward_tls_cert_summary *s, size_t n, time_t now)
@@ -103,18 +104,18 @@ static json_t *stats_json(struct ward_admin *a)
 	json_object_set_new(m, "workers", json_integer(a->n_workers));
 	json_object_set_new(m, "log_level", json_string(ward_log_level_name()));
 	json_object_set_new(
-		m, "listeners",
-		json_pack("{s:s,s:s,s:s,s:s}", "outbound",
-			  ward_addr_format((const struct sockaddr *)&a->cfg->outbound.listen.ss, out,
-					   sizeof(out)),
-			  "inbound",
-			  ward_addr_format((const struct sockaddr *)&a->cfg->inbound.listen.ss, in,
-					   sizeof(in)),
-			  "admin",
-			  ward_addr_format((const struct sockaddr *)&a->cfg->admin.listen.ss, adm,
-					   sizeof(adm)),
-			  "inbound_mode",
-			  a->cfg->inbound.mode == WARD_INBOUND_STRICT ? "strict" : "permissive"));
+	    m, "listeners",
+	    json_pack("{s:s,s:s,s:s,s:s}", "outbound",
+		      ward_addr_format((const struct sockaddr *)&a->cfg->outbound.listen.ss, out,
+				       sizeof(out)),
+		      "inbound",
+		      ward_addr_format((const struct sockaddr *)&a->cfg->inbound.listen.ss, in,
+				       sizeof(in)),
+		      "admin",
+		      ward_addr_format((const struct sockaddr *)&a->cfg->admin.listen.ss, adm,
+				       sizeof(adm)),
+		      "inbound_mode",
+		      a->cfg->inbound.mode == WARD_INBOUND_STRICT ? "strict" : "permissive"));
 	return m;
 }
 
@@ -122,7 +123,9 @@ static json_t *stats_json(struct ward_admin *a)
 
 static void json_response(struct ward_http_response *r, int status, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
+	char *text =
+	    body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
+		 : NULL;
 
 	json_decref(body);
 	if (!text) {
@@ -160,7 +163,7 @@ static void metrics_response(struct ward_admin *a, struct ward_http_response *r)
 static void reply_all(struct ward_admin *a, int status, json_t *body)
 {
 	for (size_t i = 0; i < a->n_waiting; i++) {
-		struct ward_http_response r = { 0 };
+		struct ward_http_response r = {0};
 
 		json_response(&r, status, json_incref(body));
 		ward_http_pending_reply(a->waiting[i], &r);
@@ -233,8 +236,8 @@ static void connections(struct ward_admin *a, struct ward_http_server *srv,
 	a->snap_limit = conn_limit(req);
 	atomic_store(&a->pending, a->n_workers);
 	for (unsigned i = 0; i < a->n_workers; i++) {
-		a->snaps[i] = (struct ward_worker_snapshot){ .limit = a->snap_limit,
-							     .pending = &a->pending };
+		a->snaps[i] =
+		    (struct ward_worker_snapshot){.limit = a->snap_limit, .pending = &a->pending};
 		ward_worker_snapshot(&a->workers[i], &a->snaps[i]);
 	}
 }
@@ -313,8 +316,8 @@ static void read_endpoint(struct ward_admin *a, struct ward_http_server *srv,
 
 static bool is_read_path(const struct ward_http_request *req)
 {
-	static const char *const paths[] = { "/healthz", "/ready", "/metrics", "/certs", "/stats",
-					     "/stats/connections" };
+	static const char *const paths[] = {"/healthz", "/ready", "/metrics",
+					    "/certs",	"/stats", "/stats/connections"};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (ward_http_path_is(req, paths[i]))
@@ -354,7 +357,7 @@ int ward_admin_start(uv_loop_t *loop, const struct ward_config *cfg, ward_admin_
 	int rc;
 
 	ENSURE(a, WARD_ERR_NOMEM, "admin");
-	*a = (struct ward_admin){ .loop = loop, .cfg = cfg, .drain = drain, .drain_arg = arg };
+	*a = (struct ward_admin){.loop = loop, .cfg = cfg, .drain = drain, .drain_arg = arg};
 	ward_http_limits_default(&l);
 	l.body_bytes = 4096; /* nothing the admin accepts is bigger */
 	rc = ward_http_server_new(loop, &l, handle, a, &a->http);

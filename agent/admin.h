@@ -19,10 +19,10 @@
 
 #include <uv.h>
 
-#include "../config/config.h"
-#include "err.h"
-#include "tls.h"
-#include "worker.h"
+#include "config/config.h"
+#include "lib/err.h"
+#include "agent/tls_ctx.h"
+#include "agent/worker.h"
 
 struct ward_admin;
 typedef void (*ward_admin_drain_cb)(void *arg);

@@ -1,4 +1,4 @@
-#include "admin_client.h"
+#include "agent/admin_client.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 
 #define BODY_LIMIT (4u << 20)
 #define TIMEOUT_MS 5000L
@@ -68,7 +68,7 @@ int ward_admin_get(const struct ward_addr *addr, const char *path, char **body, 
 		return ward_err_set(WARD_ERR_IO, "%s: %s (is the agent running? admin.listen)", url,
 				    curl_easy_strerror(rc));
 	}
-	*body = (char *)ward_buf_detach(&b, &(size_t){ 0 });
+	*body = (char *)ward_buf_detach(&b, &(size_t){0});
 	return 0;
 }
 

@@ -11,21 +11,21 @@
 
 #include <curl/curl.h>
 
-#include "../config/config.h"
-#include "../config/profile.h"
-#include "admin.h"
-#include "cli.h"
-#include "identity.h"
-#include "log.h"
-#include "wlidentity.h"
-#include "worker.h"
+#include "config/config.h"
+#include "lib/tls_profile.h"
+#include "agent/admin.h"
+#include "agent/cli.h"
+#include "agent/identity.h"
+#include "lib/log.h"
+#include "agent/wlidentity.h"
+#include "agent/worker.h"
 
 struct agent {
 	struct ward_config *cfg;
 	struct ward_tls_policy policy;
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	struct ward_identity *identity;     /* identity.files, or */
+	struct ward_identity *identity;	    /* identity.files, or */
 	struct ward_wlidentity *wlidentity; /* the Workload API */
 	struct ward_worker *workers;
 	unsigned n_workers;
@@ -38,19 +38,20 @@ struct agent {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ward agent --config FILE [--check]\n\n"
-		"Runs the sidecar: the outbound listener wraps the app's connections in\n"
-		"mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
-		"  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
-		"      --override JSON  a JSON object merged over the file's, key by key\n"
-		"                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
-		"                     passes a pod's ward.io/ annotations this way)\n"
-		"      --check        validate the configuration and identity, then exit\n"
-		"  -h, --help         this help\n\n"
-		"Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
-		"for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files\n"
-		"or reconnects to the Workload API.\n");
+	fprintf(
+	    out,
+	    "usage: ward agent --config FILE [--check]\n\n"
+	    "Runs the sidecar: the outbound listener wraps the app's connections in\n"
+	    "mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
+	    "  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+	    "      --override JSON  a JSON object merged over the file's, key by key\n"
+	    "                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
+	    "                     passes a pod's ward.io/ annotations this way)\n"
+	    "      --check        validate the configuration and identity, then exit\n"
+	    "  -h, --help         this help\n\n"
+	    "Signals: SIGTERM/SIGINT drain (stop accepting, finish live connections\n"
+	    "for up to limits.drain_timeout_s, exit 0); SIGHUP re-reads identity files\n"
+	    "or reconnects to the Workload API.\n");
 }
 
 static void on_identity(struct ward_tls_ctx *ctx, void *arg)
@@ -138,7 +139,7 @@ static int drop_privileges(const struct ward_config *cfg)
 	if (geteuid() != 0 || cfg->proxy.uid == 0)
 		return 0;
 	ENSURE(setgroups(0, NULL) == 0 && setgid(cfg->proxy.gid) == 0 &&
-		       setuid(cfg->proxy.uid) == 0,
+		   setuid(cfg->proxy.uid) == 0,
 	       WARD_ERR_PERM, "cannot switch to proxy uid %u", cfg->proxy.uid);
 	return 0;
 }
@@ -230,7 +231,7 @@ static void shutdown_agent(struct agent *a)
 		ward_worker_join(&a->workers[i]);
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
-	ward_admin_free(a->admin); /* the workers, joined, signal it no more */
+	ward_admin_free(a->admin);	  /* the workers, joined, signal it no more */
 	free(a->workers);
 	uv_loop_close(&a->loop);
 	ward_config_free(a->cfg);
@@ -289,12 +290,12 @@ static int load_config(const char *path, const char *override, struct ward_confi
 
 int ward_agent_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "check", no_argument, NULL, 'k' },
-					      { "override", required_argument, NULL, 'O' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
-	struct agent a = { 0 };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check", no_argument, NULL, 'k'},
+					     {"override", required_argument, NULL, 'O'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct agent a = {0};
 	const char *config = NULL, *override = NULL;
 	bool check = false;
 	int opt, rc;
@@ -302,16 +303,26 @@ int ward_agent_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'k': check = true; break;
-		case 'O': override = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'O':
+			override = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!config || optind != argc) {
-		fprintf(stderr, "ward agent: %s\n", config ? "unexpected argument" :
-							     "--config FILE is required");
+		fprintf(stderr, "ward agent: %s\n",
+			config ? "unexpected argument" : "--config FILE is required");
 		usage(stderr);
 		return 2;
 	}

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../spiffe/pattern.h"
-#include "conn_impl.h"
-#include "sockopt.h"
+#include "spiffe/pattern.h"
+#include "agent/conn_impl.h"
+#include "lib/sockopt.h"
 
 #define PEEK_TIMEOUT_MS 500 /* permissive: a client silent this long speaks plaintext */
 
@@ -116,8 +116,9 @@ static void close_side(struct conn_side *s, bool reset)
 
 const char *conn_mode_name(const struct ward_conn *c)
 {
-	return c->mode == MODE_MTLS ? "mtls" : c->mode == MODE_PASSTHROUGH ? "passthrough" :
-									 "plaintext";
+	return c->mode == MODE_MTLS	     ? "mtls"
+	       : c->mode == MODE_PASSTHROUGH ? "passthrough"
+					     : "plaintext";
 }
 
 static void log_close(struct ward_conn *c)
@@ -178,7 +179,7 @@ static void apply_sockopts(struct ward_conn *c, struct conn_side *s, bool upstre
 {
 	static _Thread_local bool warned;
 
-	if (ward_sockopt_apply(conn_side_fd(s), c->worker->cfg, upstream) < 0 && !warned) {
+	if (ward_sockopt_apply(conn_side_fd(s), &c->worker->cfg->tcp, upstream) < 0 && !warned) {
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
@@ -224,7 +225,8 @@ static bool authorize(struct ward_conn *c)
 		return true;
 	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
 	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
-	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED],
+			1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -268,7 +270,7 @@ static void handshake_done(struct ward_conn *c)
 	char id[WARD_SPIFFE_ID_MAX + 1];
 
 	c->t_handshake = uv_hrtime();
-	if (ward_tls_peer_id(c->ssl, c->tls_ctx, id, sizeof(id)) < 0) {
+	if (ward_tls_ctx_peer_id(c->ssl, c->tls_ctx, id, sizeof(id)) < 0) {
 		handshake_failed(c, "bad_svid", ward_err_msg());
 		return;
 	}
@@ -322,7 +324,7 @@ static int begin_tls(struct ward_conn *c, struct conn_side *tls_side, enum ward_
 	c->mode = MODE_MTLS;
 	c->tls_side = tls_side;
 	c->t_tls = uv_hrtime();
-	GUARD(ward_tls_session_new(c->tls_ctx, role, &c->io, &c->ssl));
+	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->io, &c->ssl));
 	c->phase = PHASE_HANDSHAKE;
 	arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
 	if (!tls_side->reading) {
@@ -392,8 +394,8 @@ static void start_connect(struct ward_conn *c)
 		rc = ward_sockopt_fastopen_connect(conn_side_fd(&c->up));
 	if (rc == 0) {
 		c->connect_req.data = c;
-		rc = uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to,
-				    on_connect);
+		rc =
+		    uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to, on_connect);
 		if (rc < 0)
 			rc = ward_err_set(WARD_ERR_IO, "%s", uv_err_name(rc));
 	}
@@ -441,7 +443,8 @@ static void on_timer(uv_timer_t *t)
 		conn_fail(c, "connect_failed", "connect_timeout");
 		break;
 	case PHASE_HANDSHAKE:
-		handshake_failed(c, "timeout", "no complete handshake within tls.handshake_timeout_ms");
+		handshake_failed(c, "timeout",
+				 "no complete handshake within tls.handshake_timeout_ms");
 		break;
 	case PHASE_PEEK:
 		conn_peek_input(c, NULL, 0); /* silent client: a server-first protocol */
@@ -480,8 +483,9 @@ static int original_destination(struct ward_conn *c)
 
 	GUARD(ward_sockopt_original_dst(fd, &c->dst));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))
-		return ward_err_set(WARD_ERR_INVALID,
-				    "connection to the proxy port itself (not redirected by iptables)");
+		return ward_err_set(
+		    WARD_ERR_INVALID,
+		    "connection to the proxy port itself (not redirected by iptables)");
 	return 0;
 }
 
@@ -515,7 +519,8 @@ static int route_outbound(struct ward_conn *c)
 		    !ward_config_is_passthrough_port(cfg, addr_port(&c->dst));
 
 	c->mode = mesh ? MODE_MTLS : MODE_PASSTHROUGH;
-	ENSURE(!mesh || c->tls_ctx, WARD_ERR_AGAIN, "no identity loaded yet: refusing mesh traffic");
+	ENSURE(!mesh || c->tls_ctx, WARD_ERR_AGAIN,
+	       "no identity loaded yet: refusing mesh traffic");
 	start_connect(c);
 	return 0;
 }

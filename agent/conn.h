@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "worker.h"
+#include "agent/worker.h"
 
 /* Accepts one pending connection on a listener. Never fails the listener: a
  * connection that cannot be served is refused (reset) and logged. */

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "conn.h"
-#include "tls.h"
+#include "agent/conn.h"
+#include "agent/tls_ctx.h"
 
 enum conn_mode { MODE_MTLS, MODE_PASSTHROUGH, MODE_PLAINTEXT };
 enum conn_phase { PHASE_CONNECT, PHASE_PEEK, PHASE_HANDSHAKE, PHASE_RELAY, PHASE_CLOSING };
@@ -15,12 +15,12 @@ enum conn_phase { PHASE_CONNECT, PHASE_PEEK, PHASE_HANDSHAKE, PHASE_RELAY, PHASE
 struct conn_side {
 	uv_tcp_t tcp;
 	struct ward_conn *conn;
-	size_t queued;     /* bytes handed to uv_write and not yet completed */
-	bool open;         /* tcp initialised: needs uv_close */
+	size_t queued; /* bytes handed to uv_write and not yet completed */
+	bool open;     /* tcp initialised: needs uv_close */
 	bool reading;
-	bool eof;          /* this socket sent us FIN (or TLS close_notify) */
-	bool shut;         /* we asked for shutdown(SHUT_WR) on this socket */
-	bool shut_done;    /* ... and it completed */
+	bool eof;	/* this socket sent us FIN (or TLS close_notify) */
+	bool shut;	/* we asked for shutdown(SHUT_WR) on this socket */
+	bool shut_done; /* ... and it completed */
 };
 
 struct ward_conn {
@@ -30,17 +30,17 @@ struct ward_conn {
 	enum conn_mode mode;
 	enum conn_phase phase;
 	struct conn_side down, up;
-	struct conn_side *tls_side;    /* NULL unless MODE_MTLS */
+	struct conn_side *tls_side; /* NULL unless MODE_MTLS */
 	uv_connect_t connect_req;
-	uv_timer_t timer;              /* connect / handshake / idle deadline */
+	uv_timer_t timer; /* connect / handshake / idle deadline */
 	int handles_open;
-	struct sockaddr_storage dst;   /* original destination */
-	uint16_t local_port;           /* inbound: the app port the peer asked for */
-	struct ward_tls_ctx *tls_ctx;  /* owned ref */
-	WOLFSSL *ssl;                  /* owned */
+	struct sockaddr_storage dst;  /* original destination */
+	uint16_t local_port;	      /* inbound: the app port the peer asked for */
+	struct ward_tls_ctx *tls_ctx; /* owned ref */
+	WOLFSSL *ssl;		      /* owned */
 	struct ward_tls_io io;
-	bool notify_sent;              /* our close_notify went out */
-	char *peer_id;                 /* owned; verified SPIFFE ID */
+	bool notify_sent;			 /* our close_notify went out */
+	char *peer_id;				 /* owned; verified SPIFFE ID */
 	uint64_t bytes_from_peer, bytes_to_peer; /* plaintext, app's view */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
 	uint64_t t_start, t_connect, t_connected, t_tls, t_handshake;

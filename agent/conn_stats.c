@@ -2,15 +2,14 @@
  * description for /stats/connections and the kernel's TCP_INFO at close. */
 #include <netinet/tcp.h>
 
-#include "conn_impl.h"
-#include "sockopt.h"
+#include "agent/conn_impl.h"
+#include "lib/sockopt.h"
 
 static const char *tcp_state_name(uint8_t state)
 {
-	static const char *const names[] = { "unknown",	  "established", "syn_sent",
-					     "syn_recv",  "fin_wait1",	 "fin_wait2",
-					     "time_wait", "close",	 "close_wait",
-					     "last_ack",  "listen",	 "closing" };
+	static const char *const names[] = {"unknown",	  "established", "syn_sent",  "syn_recv",
+					    "fin_wait1",  "fin_wait2",	 "time_wait", "close",
+					    "close_wait", "last_ack",	 "listen",    "closing"};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
@@ -42,13 +41,14 @@ static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *
 	char text[64];
 
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
-		json_object_set_new(o, key, json_string(ward_addr_format((const struct sockaddr *)ss,
-									  text, sizeof(text))));
+		json_object_set_new(
+		    o, key,
+		    json_string(ward_addr_format((const struct sockaddr *)ss, text, sizeof(text))));
 }
 
 static const char *phase_name(enum conn_phase p)
 {
-	static const char *const names[] = { "connect", "peek", "handshake", "relay", "closing" };
+	static const char *const names[] = {"connect", "peek", "handshake", "relay", "closing"};
 
 	return names[p];
 }
@@ -56,7 +56,7 @@ static const char *phase_name(enum conn_phase p)
 json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
 {
 	struct conn_side *s = conn_peer_side(c);
-	struct sockaddr_storage local = { 0 }, peer = { 0 };
+	struct sockaddr_storage local = {0}, peer = {0};
 	int len = sizeof(local);
 	json_t *o = conn_fields(c);
 

@@ -1,5 +1,5 @@
 /* The checks of `ward doctor`; the command itself is in doctor_cli.c. */
-#include "doctor.h"
+#include "agent/doctor.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,24 +12,23 @@
 
 #include "certs/pem.h"
 #include "certs/svid.h"
-#include "iptables.h"
-#include "wlidentity.h"
+#include "agent/iptables.h"
+#include "agent/wlidentity.h"
 
-#define WANT_SOMAXCONN 4096    /* the backlog ward asks for on its listeners */
+#define WANT_SOMAXCONN 4096	 /* the backlog ward asks for on its listeners */
 #define DEFAULT_PORT_RANGE 28232 /* Linux's default 32768-60999 */
 #define MANY_TIME_WAIT 10000
 #define MANY_CLOSE_WAIT 100
-#define FD_SLACK 64            /* listeners, loops, log, identity files */
+#define FD_SLACK 64 /* listeners, loops, log, identity files */
 
 const char *ward_check_status_name(enum ward_check_status s)
 {
-	static const char *const names[] = { "ok", "warn", "fail", "skip" };
+	static const char *const names[] = {"ok", "warn", "fail", "skip"};
 
 	return names[s];
 }
 
-static void set(struct ward_check *c, const char *name, enum ward_check_status st,
-		const char *why)
+static void set(struct ward_check *c, const char *name, enum ward_check_status st, const char *why)
 {
 	c->name = name;
 	c->status = st;
@@ -97,13 +96,14 @@ static bool word_in(const char *list, const char *word)
 void ward_doctor_congestion(const struct ward_doctor_env *env, struct ward_check *c)
 {
 	static const char why[] =
-		"BBR keeps throughput up and queues short on lossy or long paths where CUBIC "
-		"backs off; ward sets it per upstream socket with tcp.congestion";
+	    "BBR keeps throughput up and queues short on lossy or long paths where CUBIC "
+	    "backs off; ward sets it per upstream socket with tcp.congestion";
 	char cur[64], avail[256];
 	const char *want = env->cfg->tcp.congestion;
 
 	if (!read_proc(env, "sys/net/ipv4/tcp_congestion_control", cur, sizeof(cur)) ||
-	    !read_proc(env, "sys/net/ipv4/tcp_available_congestion_control", avail, sizeof(avail))) {
+	    !read_proc(env, "sys/net/ipv4/tcp_available_congestion_control", avail,
+		       sizeof(avail))) {
 		unreadable(c, "congestion_control", "sys/net/ipv4/tcp_congestion_control");
 		return;
 	}
@@ -163,9 +163,9 @@ void ward_doctor_port_range(const struct ward_doctor_env *env, struct ward_check
 	RECOMMEND(c, ">= %d ports and >= limits.max_connections (%u)", DEFAULT_PORT_RANGE,
 		  env->cfg->limits.max_connections);
 	set(c, "ip_local_port_range",
-	    ports >= DEFAULT_PORT_RANGE && ports >= env->cfg->limits.max_connections ?
-		    WARD_CHECK_OK :
-		    WARD_CHECK_WARN,
+	    ports >= DEFAULT_PORT_RANGE && ports >= env->cfg->limits.max_connections
+		? WARD_CHECK_OK
+		: WARD_CHECK_WARN,
 	    "every upstream connection to one destination address and port needs its own "
 	    "ephemeral port; past the range, connect() fails with EADDRNOTAVAIL");
 }
@@ -327,14 +327,12 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 		const char *chain, *what;
 		const char *tokens[4];
 	} need[] = {
-		{ "PREROUTING", "jump PREROUTING -> WARD_INBOUND", { "-j WARD_INBOUND" } },
-		{ "OUTPUT", "jump OUTPUT -> WARD_OUTPUT", { "-j WARD_OUTPUT" } },
-		{ "WARD_IN_REDIRECT", "inbound REDIRECT to inbound.listen's port",
-		  { "-j REDIRECT", in } },
-		{ "WARD_REDIRECT", "outbound REDIRECT to outbound.listen's port",
-		  { "-j REDIRECT", out } },
-		{ "WARD_INBOUND", "admin port excluded from capture", { adm, "-j RETURN" } },
-		{ "WARD_OUTPUT", "proxy.uid excluded from capture", { uid, "-j RETURN" } },
+	    {"PREROUTING", "jump PREROUTING -> WARD_INBOUND", {"-j WARD_INBOUND"}},
+	    {"OUTPUT", "jump OUTPUT -> WARD_OUTPUT", {"-j WARD_OUTPUT"}},
+	    {"WARD_IN_REDIRECT", "inbound REDIRECT to inbound.listen's port", {"-j REDIRECT", in}},
+	    {"WARD_REDIRECT", "outbound REDIRECT to outbound.listen's port", {"-j REDIRECT", out}},
+	    {"WARD_INBOUND", "admin port excluded from capture", {adm, "-j RETURN"}},
+	    {"WARD_OUTPUT", "proxy.uid excluded from capture", {uid, "-j RETURN"}},
 	};
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
@@ -348,8 +346,8 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 void ward_doctor_capture(const struct ward_doctor_env *env, struct ward_check *c)
 {
 	static const char why[] =
-		"without the nat rules the app's traffic bypasses ward in plaintext; with "
-		"rules for other ports, it reaches nothing or loops";
+	    "without the nat rules the app's traffic bypasses ward in plaintext; with "
+	    "rules for other ports, it reaches nothing or loops";
 	char *owned = NULL, buf[128];
 	const char *text = env->iptables_text, *missing;
 
@@ -391,7 +389,7 @@ static void workload_api(const struct ward_doctor_env *env, struct ward_check *c
 {
 	static const char why[] = "the agent fetches and rotates its SVID over this socket";
 	const char *path = socket_path(env->cfg);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd, rc;
 
 	RECOMMEND(c, "a SPIRE agent or ward server listening on the socket");
@@ -428,15 +426,15 @@ static int fetched_info(const struct ward_config *cfg, struct ward_svid_info *in
 
 static int leaf_info(const struct ward_config *cfg, struct ward_svid_info *info)
 {
-	struct ward_pem_certs chain = { 0 };
+	struct ward_pem_certs chain = {0};
 	int rc;
 
 	if (!cfg->identity.cert_file)
 		return fetched_info(cfg, info);
 	GUARD(ward_pem_certs_load_file(cfg->identity.cert_file, &chain));
-	rc = chain.count ? ward_svid_info(chain.certs[0].data, chain.certs[0].len, info) :
-			   ward_err_set(WARD_ERR_INVALID, "%s: no certificate",
-					cfg->identity.cert_file);
+	rc = chain.count
+		 ? ward_svid_info(chain.certs[0].data, chain.certs[0].len, info)
+		 : ward_err_set(WARD_ERR_INVALID, "%s: no certificate", cfg->identity.cert_file);
 	ward_pem_certs_free(&chain);
 	return rc;
 }
@@ -445,11 +443,11 @@ static void svid_checks(const struct ward_doctor_env *env, struct ward_check *ex
 			struct ward_check *skew)
 {
 	static const char why_exp[] =
-		"an expired SVID fails every handshake; rotation should replace it at about half "
-		"its lifetime";
+	    "an expired SVID fails every handshake; rotation should replace it at about half "
+	    "its lifetime";
 	static const char why_skew[] =
-		"a clock behind the CA's sees a fresh SVID as not yet valid, and peers refuse it; "
-		"a clock far ahead sees it expire early";
+	    "a clock behind the CA's sees a fresh SVID as not yet valid, and peers refuse it; "
+	    "a clock far ahead sees it expire early";
 	struct ward_svid_info info;
 	long long left, since;
 
@@ -467,8 +465,10 @@ static void svid_checks(const struct ward_doctor_env *env, struct ward_check *ex
 	left = (long long)(info.not_after - env->now);
 	since = (long long)(env->now - info.not_before);
 	VALUE(exp, "%lld s left (not-after %lld)", left, (long long)info.not_after);
-	set(exp, "svid_expiry", left <= 0 ? WARD_CHECK_FAIL : left < 300 ? WARD_CHECK_WARN :
-									WARD_CHECK_OK,
+	set(exp, "svid_expiry",
+	    left <= 0	 ? WARD_CHECK_FAIL
+	    : left < 300 ? WARD_CHECK_WARN
+			 : WARD_CHECK_OK,
 	    why_exp);
 	VALUE(skew, "now is %lld s %s the SVID's not-before", since < 0 ? -since : since,
 	      since < 0 ? "before" : "after");
@@ -499,15 +499,14 @@ int ward_doctor_run(const struct ward_doctor_env *env, struct ward_check *out)
 json_t *ward_doctor_json(const struct ward_check *checks, size_t n)
 {
 	json_t *a = json_array();
-	size_t counts[4] = { 0 };
+	size_t counts[4] = {0};
 
 	for (size_t i = 0; a && i < n; i++) {
 		counts[checks[i].status]++;
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", checks[i].name,
-						   "status",
-						   ward_check_status_name(checks[i].status),
-						   "value", checks[i].value, "recommended",
-						   checks[i].recommended, "why", checks[i].why));
+		json_array_append_new(
+		    a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", checks[i].name, "status",
+				 ward_check_status_name(checks[i].status), "value", checks[i].value,
+				 "recommended", checks[i].recommended, "why", checks[i].why));
 	}
 	return json_pack("{s:o,s:I,s:I,s:I,s:I}", "checks", a, "ok", (json_int_t)counts[0], "warn",
 			 (json_int_t)counts[1], "fail", (json_int_t)counts[2], "skip",

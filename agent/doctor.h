@@ -14,13 +14,13 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "../config/config.h"
-#include "err.h"
+#include "config/config.h"
+#include "lib/err.h"
 
 enum ward_check_status { WARD_CHECK_OK, WARD_CHECK_WARN, WARD_CHECK_FAIL, WARD_CHECK_SKIP };
 
 struct ward_check {
-	const char *name;        /* stable, for --json consumers */
+	const char *name; /* stable, for --json consumers */
 	enum ward_check_status status;
 	char value[256];
 	char recommended[256];
@@ -28,15 +28,15 @@ struct ward_check {
 };
 
 struct ward_doctor_env {
-	const char *proc;                /* "/proc", or a test's copy */
-	const struct ward_config *cfg;   /* the agent's config (defaults without --config) */
-	bool have_config;                /* a config file was given */
+	const char *proc;	       /* "/proc", or a test's copy */
+	const struct ward_config *cfg; /* the agent's config (defaults without --config) */
+	bool have_config;	       /* a config file was given */
 	time_t now;
 	/* `iptables -t nat -S` output; NULL to run iptables (and the error, if
 	 * that fails, in iptables_error). */
 	const char *iptables_text;
 	const char *iptables_error;
-	unsigned long fd_limit;          /* RLIMIT_NOFILE soft limit */
+	unsigned long fd_limit; /* RLIMIT_NOFILE soft limit */
 };
 
 #define WARD_DOCTOR_CHECKS 13

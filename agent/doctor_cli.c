@@ -7,32 +7,31 @@
 
 #include <curl/curl.h>
 
-#include "cli.h"
-#include "doctor.h"
-#include "log.h"
-#include "tls.h"
+#include "agent/cli.h"
+#include "agent/doctor.h"
+#include "lib/log.h"
+#include "agent/tls_ctx.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ward doctor [--config FILE] [--json]\n\n"
-		"Checks this host or pod the way an operator would before blaming the\n"
-		"application: kernel TCP settings, TIME-WAIT/CLOSE-WAIT sockets, the\n"
-		"file-descriptor limit, ward's capture rules, the Workload API socket, the\n"
-		"SVID's expiry and the clock. Reads only; changes nothing.\n\n"
-		"  -c, --config FILE  the agent's configuration (ports, limits, identity);\n"
-		"                     without it the defaults are assumed and the SVID\n"
-		"                     checks are skipped\n"
-		"      --json         one JSON object instead of text\n"
-		"  -h, --help         this help\n\n"
-		"Exit status: 0 no check failed (warnings allowed), 1 a check failed,\n"
-		"2 bad usage or configuration.\n");
+	fprintf(out, "usage: ward doctor [--config FILE] [--json]\n\n"
+		     "Checks this host or pod the way an operator would before blaming the\n"
+		     "application: kernel TCP settings, TIME-WAIT/CLOSE-WAIT sockets, the\n"
+		     "file-descriptor limit, ward's capture rules, the Workload API socket, the\n"
+		     "SVID's expiry and the clock. Reads only; changes nothing.\n\n"
+		     "  -c, --config FILE  the agent's configuration (ports, limits, identity);\n"
+		     "                     without it the defaults are assumed and the SVID\n"
+		     "                     checks are skipped\n"
+		     "      --json         one JSON object instead of text\n"
+		     "  -h, --help         this help\n\n"
+		     "Exit status: 0 no check failed (warnings allowed), 1 a check failed,\n"
+		     "2 bad usage or configuration.\n");
 }
 
 static void print_text(const struct ward_check *c, size_t n)
 {
-	static const char *const tag[] = { "ok  ", "WARN", "FAIL", "skip" };
-	size_t counts[4] = { 0 };
+	static const char *const tag[] = {"ok  ", "WARN", "FAIL", "skip"};
+	size_t counts[4] = {0};
 
 	for (size_t i = 0; i < n; i++) {
 		counts[c[i].status]++;
@@ -54,12 +53,12 @@ static int load_config(const char *path, struct ward_config **cfg)
 
 int ward_doctor_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "json", no_argument, NULL, 'j' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	struct ward_check checks[WARD_DOCTOR_CHECKS];
-	struct ward_doctor_env env = { .proc = "/proc", .now = time(NULL) };
+	struct ward_doctor_env env = {.proc = "/proc", .now = time(NULL)};
 	struct ward_config *cfg = NULL;
 	const char *config = NULL;
 	struct rlimit rl;
@@ -69,10 +68,18 @@ int ward_doctor_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -81,7 +88,8 @@ int ward_doctor_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(config, &cfg) < 0) {
-		fprintf(stderr, "ward doctor: %s: %s\n", config ? config : "defaults", ward_err_msg());
+		fprintf(stderr, "ward doctor: %s: %s\n", config ? config : "defaults",
+			ward_err_msg());
 		if (!config && cfg) {
 			ward_config_uninit(cfg);
 			free(cfg);

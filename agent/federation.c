@@ -1,11 +1,11 @@
-#include "federation.h"
+#include "agent/federation.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "certs/svid.h"
 #include "spiffe/id.h"
-#include "tls.h"
+#include "agent/tls_ctx.h"
 
 bool ward_fed_supported(void)
 {
@@ -54,7 +54,8 @@ static int domain_copy(struct ward_fed_domain *d, const char *td, const struct w
 static int check_federated(const struct ward_fed *f, const struct ward_fed_bundle *b)
 {
 	GUARD(ward_spiffe_trust_domain_validate(b->trust_domain, strlen(b->trust_domain)));
-	ENSURE(b->n_certs > 0, WARD_ERR_INVALID, "federated bundle of %s is empty", b->trust_domain);
+	ENSURE(b->n_certs > 0, WARD_ERR_INVALID, "federated bundle of %s is empty",
+	       b->trust_domain);
 	ENSURE(!ward_fed_knows(f, b->trust_domain, strlen(b->trust_domain)), WARD_ERR_INVALID,
 	       "trust domain %s given twice (or is our own)", b->trust_domain);
 	return 0;
@@ -72,8 +73,8 @@ int ward_fed_new(const char *own_td, const struct ward_tls_der *own, size_t n_ow
 	f = calloc(1, sizeof(*f));
 	ENSURE(f, WARD_ERR_NOMEM, "federation");
 	f->domains = calloc(1 + n_federated, sizeof(*f->domains));
-	rc = f->domains ? domain_copy(&f->domains[0], own_td, own, n_own) :
-			  ward_err_set(WARD_ERR_NOMEM, "federation");
+	rc = f->domains ? domain_copy(&f->domains[0], own_td, own, n_own)
+			: ward_err_set(WARD_ERR_NOMEM, "federation");
 	f->n_domains = f->domains ? 1 : 0;
 	for (size_t i = 0; rc == 0 && i < n_federated; i++) {
 		rc = check_federated(f, &federated[i]);
@@ -122,10 +123,9 @@ static bool anchored_in(const struct ward_fed_domain *d, const WOLFSSL_BUFFER_IN
 		ok = wolfSSL_CertManagerVerifyBuffer(cm, certs[i].buffer, (long)certs[i].length,
 						     WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
 		if (ok && i > 0)
-			ok = wolfSSL_CertManagerLoadCABuffer(cm, certs[i].buffer,
-							     (long)certs[i].length,
-							     WOLFSSL_FILETYPE_ASN1) ==
-			     WOLFSSL_SUCCESS;
+			ok = wolfSSL_CertManagerLoadCABuffer(
+				 cm, certs[i].buffer, (long)certs[i].length,
+				 WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
 	}
 	if (cm)
 		wolfSSL_CertManagerFree(cm);

@@ -20,7 +20,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "err.h"
+#include "lib/err.h"
 
 struct ward_tls_der;
 
@@ -38,7 +38,7 @@ struct ward_fed {
 		uint8_t **der;
 		size_t *der_len;
 		size_t n;
-	} *domains;
+	} * domains;
 	size_t n_domains; /* [0] is our own */
 };
 
@@ -49,8 +49,8 @@ bool ward_fed_supported(void);
  * federated bundles are given and the build cannot enforce them,
  * WARD_ERR_INVALID for a bad trust domain name or a duplicate. */
 int ward_fed_new(const char *own_td, const struct ward_tls_der *own, size_t n_own,
-		 const struct ward_fed_bundle *federated, size_t n_federated, struct ward_fed **out)
-	WARD_MUST_CHECK;
+		 const struct ward_fed_bundle *federated, size_t n_federated,
+		 struct ward_fed **out) WARD_MUST_CHECK;
 void ward_fed_free(struct ward_fed *f);
 
 /* Loads every federated anchor into c and installs the binding check. */

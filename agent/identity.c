@@ -1,4 +1,4 @@
-#include "identity.h"
+#include "agent/identity.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -9,15 +9,15 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "certs/pem.h"
-#include "log.h"
-#include "metrics.h"
+#include "lib/log.h"
+#include "agent/metrics.h"
 
 #define DEBOUNCE_MS 200 /* a rotation writes several files; read them once */
 #define MAX_WATCHES 3
 
 struct ward_identity {
 	uv_loop_t *loop;
-	const struct ward_config *cfg;      /* borrowed */
+	const struct ward_config *cfg;	      /* borrowed */
 	const struct ward_tls_policy *policy; /* borrowed */
 	ward_identity_cb on_update;
 	void *arg;
@@ -25,7 +25,7 @@ struct ward_identity {
 	int n_watches;
 	uv_timer_t debounce;
 	struct ward_identity_digest digest; /* of the files as last loaded */
-	bool loaded;                        /* an identity has been handed out */
+	bool loaded;			    /* an identity has been handed out */
 	int closing;
 };
 
@@ -59,13 +59,15 @@ static int build(const struct ward_config *cfg, const struct ward_tls_policy *po
 
 	ENSURE(c, WARD_ERR_NOMEM, "identity material");
 	for (size_t i = 0; i < chain->count; i++)
-		c[i] = (struct ward_tls_der){ chain->certs[i].data, chain->certs[i].len };
+		c[i] = (struct ward_tls_der){chain->certs[i].data, chain->certs[i].len};
 	for (size_t i = 0; i < bundle->count; i++)
 		c[chain->count + i] =
-			(struct ward_tls_der){ bundle->certs[i].data, bundle->certs[i].len };
-	m = (struct ward_tls_material){ .chain = c, .n_chain = chain->count,
-					.key = { key->der, key->len },
-					.bundle = c + chain->count, .n_bundle = bundle->count };
+		    (struct ward_tls_der){bundle->certs[i].data, bundle->certs[i].len};
+	m = (struct ward_tls_material){.chain = c,
+				       .n_chain = chain->count,
+				       .key = {key->der, key->len},
+				       .bundle = c + chain->count,
+				       .n_bundle = bundle->count};
 	rc = ward_tls_ctx_new(&m, policy, cfg->trust_domain, out);
 	free(c);
 	return rc;
@@ -74,8 +76,8 @@ static int build(const struct ward_config *cfg, const struct ward_tls_policy *po
 int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_policy *policy,
 		       struct ward_tls_ctx **out, struct ward_identity_digest *digest)
 {
-	struct ward_pem_certs chain = { 0 }, bundle = { 0 };
-	struct ward_pem_key key = { 0 };
+	struct ward_pem_certs chain = {0}, bundle = {0};
+	struct ward_pem_key key = {0};
 	int rc;
 
 	ENSURE(cfg->identity.cert_file, WARD_ERR_UNSUPPORTED,
@@ -87,7 +89,8 @@ int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_poli
 		rc = ward_pem_certs_load_file(cfg->identity.bundle_file, &bundle);
 	if (rc == 0 && key.mode_too_open)
 		ward_log(WARD_LOG_WARN, "key_file_mode", "{s:s,s:s}", "file",
-			 cfg->identity.key_file, "hint", "private key is readable by others: chmod 600");
+			 cfg->identity.key_file, "hint",
+			 "private key is readable by others: chmod 600");
 	if (rc == 0 && digest)
 		digest_of(&chain, &key, &bundle, digest);
 	if (rc == 0)
@@ -183,18 +186,18 @@ static const char *first_missing(const char *const files[MAX_WATCHES])
 }
 
 int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
-			const struct ward_tls_policy *policy, ward_identity_cb on_update,
-			void *arg, struct ward_identity **out, struct ward_tls_ctx **first)
+			const struct ward_tls_policy *policy, ward_identity_cb on_update, void *arg,
+			struct ward_identity **out, struct ward_tls_ctx **first)
 {
 	struct ward_identity *id = calloc(1, sizeof(*id));
-	const char *files[] = { cfg->identity.cert_file, cfg->identity.key_file,
-				cfg->identity.bundle_file };
+	const char *files[] = {cfg->identity.cert_file, cfg->identity.key_file,
+			       cfg->identity.bundle_file};
 	const char *missing;
 	int rc;
 
 	ENSURE(id, WARD_ERR_NOMEM, "identity");
-	*id = (struct ward_identity){ .loop = loop, .cfg = cfg, .policy = policy,
-				      .on_update = on_update, .arg = arg };
+	*id = (struct ward_identity){
+	    .loop = loop, .cfg = cfg, .policy = policy, .on_update = on_update, .arg = arg};
 	uv_timer_init(loop, &id->debounce);
 	id->debounce.data = id;
 	*first = NULL;
@@ -211,7 +214,8 @@ int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
 	}
 	*out = id;
 	if (missing) {
-		ward_log(WARD_LOG_WARN, "identity_waiting", "{s:s,s:s}", "missing", missing, "action",
+		ward_log(WARD_LOG_WARN, "identity_waiting", "{s:s,s:s}", "missing", missing,
+			 "action",
 			 "not ready and refusing mesh traffic until the identity files exist");
 		return 0;
 	}

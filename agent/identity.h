@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "../config/config.h"
-#include "../config/profile.h"
-#include "tls.h"
+#include "config/config.h"
+#include "lib/tls_profile.h"
+#include "agent/tls_ctx.h"
 
 struct ward_identity;
 /* SHA-256 of what was loaded: the SVID (chain and key) and the bundle apart,
@@ -28,15 +28,14 @@ typedef void (*ward_identity_cb)(struct ward_tls_ctx *ctx, void *arg);
  * starts watching them on loop. *first gets a ref to the initial context, or
  * NULL when a file does not exist yet (on_update brings the first one). */
 int ward_identity_start(uv_loop_t *loop, const struct ward_config *cfg,
-			const struct ward_tls_policy *policy, ward_identity_cb on_update,
-			void *arg, struct ward_identity **out, struct ward_tls_ctx **first)
-	WARD_MUST_CHECK;
+			const struct ward_tls_policy *policy, ward_identity_cb on_update, void *arg,
+			struct ward_identity **out, struct ward_tls_ctx **first) WARD_MUST_CHECK;
 /* Re-reads the files now (SIGHUP). */
 void ward_identity_reload(struct ward_identity *id);
 /* Builds a context from the files without watching (ward agent --check, tests). */
 int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_policy *policy,
-		       struct ward_tls_ctx **out, struct ward_identity_digest *digest)
-	WARD_MUST_CHECK;
+		       struct ward_tls_ctx **out,
+		       struct ward_identity_digest *digest) WARD_MUST_CHECK;
 void ward_identity_stop(struct ward_identity *id);
 
 #endif

@@ -15,28 +15,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "config/capture.h"
+#include "lib/err.h"
 
-/* Bounds the size of a rendered ruleset (includes × CIDRs is a product). */
-#define WARD_IPTABLES_MAX_LIST 64
-
-struct ward_iptables_ports {
-	bool all; /* "*": every port */
-	size_t n;
-	uint16_t port[WARD_IPTABLES_MAX_LIST];
-};
-
-struct ward_iptables_cidr {
-	int family;	  /* AF_INET or AF_INET6 */
-	uint8_t addr[16]; /* network byte order, host bits cleared */
-	uint8_t prefix;
-};
-
-struct ward_iptables_cidrs {
-	bool all; /* "*": every destination */
-	size_t n;
-	struct ward_iptables_cidr cidr[WARD_IPTABLES_MAX_LIST];
-};
+#define WARD_IPTABLES_DEFAULT_ID 1337
+#define WARD_IPTABLES_DEFAULT_OUTBOUND_PORT 15001
+#define WARD_IPTABLES_DEFAULT_INBOUND_PORT 15006
+#define WARD_IPTABLES_DEFAULT_ADMIN_PORT 15020
 
 enum ward_iptables_ipv6 {
 	WARD_IPTABLES_IPV6_AUTO,
@@ -50,9 +35,9 @@ struct ward_iptables_opts {
 	uint16_t outbound_port;
 	uint16_t inbound_port;
 	uint16_t admin_port;
-	struct ward_iptables_ports in_include, in_exclude;
-	struct ward_iptables_ports out_include, out_exclude;
-	struct ward_iptables_cidrs out_cidr_include, out_cidr_exclude;
+	struct ward_capture_ports in_include, in_exclude;
+	struct ward_capture_ports out_include, out_exclude;
+	struct ward_capture_cidrs out_cidr_include, out_cidr_exclude;
 	enum ward_iptables_ipv6 ipv6;
 	bool dry_run;
 	bool cleanup;
@@ -75,15 +60,6 @@ void ward_iptables_opts_init(struct ward_iptables_opts *o);
  * Returns 0, 1 when --help was printed to stdout, or WARD_ERR_INVALID with
  * a reason that names the option and the value. */
 WARD_MUST_CHECK int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv);
-
-/* Parsers of single option values, exported for the unit tests. */
-WARD_MUST_CHECK int ward_iptables_parse_port(const char *s, uint16_t *port);
-WARD_MUST_CHECK int ward_iptables_parse_id(const char *s, uint32_t *id);
-WARD_MUST_CHECK int ward_iptables_parse_ports(const char *s, bool star_ok,
-					      struct ward_iptables_ports *out);
-WARD_MUST_CHECK int ward_iptables_parse_cidr(const char *s, struct ward_iptables_cidr *out);
-WARD_MUST_CHECK int ward_iptables_parse_cidrs(const char *s, bool star_ok,
-					      struct ward_iptables_cidrs *out);
 
 /* Renders the iptables-restore input that installs ward's rules for family
  * (AF_INET or AF_INET6): deletes the jumps counted in existing (NULL: none),
@@ -110,7 +86,8 @@ extern const char ward_iptables_jump_output[];
 /* Renders into a malloc'd buffer (*text, freed by the caller) sized by a
  * first, counting pass; cleanup rules when o->cleanup. Returns the length. */
 int ward_iptables_render_alloc(const struct ward_iptables_opts *o, int family,
-			       const struct ward_iptables_jumps *existing, char **text) WARD_MUST_CHECK;
+			       const struct ward_iptables_jumps *existing,
+			       char **text) WARD_MUST_CHECK;
 
 /* The nat table as `iptables -S` (`ip6tables -S` for AF_INET6) prints it,
  * malloc'd; reads only (`ward doctor`). */

@@ -1,7 +1,7 @@
 /* `ward iptables`, applying: finds the iptables tools, counts ward's existing
  * jump rules, and feeds the rendered rules to iptables-restore --noflush in a
  * child process (no shell), forwarding its stderr into the error. */
-#include "iptables.h"
+#include "agent/iptables.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,7 +242,8 @@ static int apply_family(const struct ward_iptables_opts *o, struct family *f)
 	char *text;
 	int rc;
 
-	GUARD(count_jump(f->ctl, f->ctl_name, "PREROUTING", ward_iptables_jump_prerouting, &have.prerouting));
+	GUARD(count_jump(f->ctl, f->ctl_name, "PREROUTING", ward_iptables_jump_prerouting,
+			 &have.prerouting));
 	GUARD(count_jump(f->ctl, f->ctl_name, "OUTPUT", ward_iptables_jump_output, &have.output));
 	GUARD(ward_iptables_render_alloc(o, f->af, &have, &text));
 	j.in = text;
@@ -303,4 +304,3 @@ int ward_iptables_apply(const struct ward_iptables_opts *o)
 		GUARD(apply_family(o, &v6));
 	return 0;
 }
-

@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "agent/metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,33 +7,40 @@
 #include <sys/time.h>
 
 const double ward_hist_bounds[WARD_HIST_BOUNDS] = {
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
 static const char *const reason_names[WARD_REASONS] = {
-	"no_client_cert",   "bad_chain",	"unknown_ca", "expired",   "spiffe_id_denied",
-	"bad_svid",	    "protocol_version", "no_shared_cipher", "timeout", "peer_reset",
-	"not_tls",	    "peer_alert",	"other",
+    "no_client_cert",
+    "bad_chain",
+    "unknown_ca",
+    "expired",
+    "spiffe_id_denied",
+    "bad_svid",
+    "protocol_version",
+    "no_shared_cipher",
+    "timeout",
+    "peer_reset",
+    "not_tls",
+    "peer_alert",
+    "other",
 };
-static const char *const dir_names[WARD_DIRS] = { "outbound", "inbound" };
-static const char *const result_names[2] = { "success", "failure" };
-static const char *const mode_names[WARD_MODES] = { "mtls", "passthrough",
-						    "permissive-plaintext" };
-static const char *const flow_names[WARD_FLOWS] = { "to_peer", "from_peer" };
-static const char *const version_names[WARD_TLS_VERSIONS] = { "TLSv1.3", "other" };
+static const char *const dir_names[WARD_DIRS] = {"outbound", "inbound"};
+static const char *const result_names[2] = {"success", "failure"};
+static const char *const mode_names[WARD_MODES] = {"mtls", "passthrough", "permissive-plaintext"};
+static const char *const flow_names[WARD_FLOWS] = {"to_peer", "from_peer"};
+static const char *const version_names[WARD_TLS_VERSIONS] = {"TLSv1.3", "other"};
 static const char *const cipher_names[WARD_TLS_CIPHERS] = {
-	"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "other"
-};
-static const char *const group_names[WARD_TLS_GROUPS] = { "x25519", "secp256r1", "secp384r1",
-							  "secp521r1", "other" };
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "other"};
+static const char *const group_names[WARD_TLS_GROUPS] = {"x25519", "secp256r1", "secp384r1",
+							 "secp521r1", "other"};
 /* gRPC status names (spiffe/grpc.h) and the client's transport failures
  * (agent/wlclient.h); the last is the catch-all. */
 static const char *const code_names[] = {
-	"cancelled",	     "invalid_argument", "deadline_exceeded", "not_found",
-	"permission_denied", "resource_exhausted", "unimplemented",   "internal",
-	"unavailable",	     "unauthenticated",	 "connect_failed",    "protocol_error",
-	"stream_ended",	     "transport",	 "unknown",
+    "cancelled",	 "invalid_argument",   "deadline_exceeded", "not_found",
+    "permission_denied", "resource_exhausted", "unimplemented",	    "internal",
+    "unavailable",	 "unauthenticated",    "connect_failed",    "protocol_error",
+    "stream_ended",	 "transport",	       "unknown",
 };
 #define N_CODES (sizeof(code_names) / sizeof(code_names[0]))
 
@@ -149,8 +156,9 @@ static void add_n(uint64_t *dst, const atomic_ullong *src, size_t n)
 		dst[i] += rd(&src[i]);
 }
 
-#define ADD_ALL(field) add_n((uint64_t *)s->field, (const atomic_ullong *)m->field, \
-			     sizeof(m->field) / sizeof(atomic_ullong))
+#define ADD_ALL(field)                                                                             \
+	add_n((uint64_t *)s->field, (const atomic_ullong *)m->field,                               \
+	      sizeof(m->field) / sizeof(atomic_ullong))
 
 static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_worker *m)
 {
@@ -237,8 +245,7 @@ static void hist(FILE *f, const char *name, const char *help, const struct ward_
 }
 
 /* One series per direction, for a counter or gauge indexed [dir]. */
-static void by_dir(FILE *f, const char *name, const char *type, const char *help,
-		   const uint64_t *v)
+static void by_dir(FILE *f, const char *name, const char *type, const char *help, const uint64_t *v)
 {
 	head(f, name, type, help);
 	for (int d = 0; d < WARD_DIRS; d++)
@@ -268,13 +275,13 @@ static void negotiated(FILE *f, const struct ward_metrics_snap *s)
 					uint64_t n = s->negotiated[d][v][c][g];
 
 					if (n)
-						fprintf(f,
-							"ward_tls_negotiated_total{direction=\"%s\","
-							"version=\"%s\",cipher=\"%s\",group=\"%s\"} "
-							"%llu\n",
-							dir_names[d], version_names[v],
-							cipher_names[c], group_names[g],
-							(unsigned long long)n);
+						fprintf(
+						    f,
+						    "ward_tls_negotiated_total{direction=\"%s\","
+						    "version=\"%s\",cipher=\"%s\",group=\"%s\"} "
+						    "%llu\n",
+						    dir_names[d], version_names[v], cipher_names[c],
+						    group_names[g], (unsigned long long)n);
 				}
 }
 
@@ -322,8 +329,8 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	head(f, "ward_connections_refused_total", "counter",
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
-	hist(f, "ward_tcp_rtt_seconds", "Smoothed RTT of the peer-facing socket at close (TCP_INFO).",
-	     s->rtt_seconds);
+	hist(f, "ward_tcp_rtt_seconds",
+	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",
 	       "Retransmitted segments of peer-facing sockets, counted at close (TCP_INFO).",
 	       s->retransmits);
@@ -372,16 +379,15 @@ static json_t *dir_json(const struct ward_metrics_snap *s, int d)
 		if (s->handshake_errors[d][r])
 			json_object_set_new(reasons, reason_names[r],
 					    json_integer((json_int_t)s->handshake_errors[d][r]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "active",
-			 (json_int_t)s->active[d], "handshakes_ok", (json_int_t)s->handshakes[d][0],
-			 "handshakes_failed", (json_int_t)s->handshakes[d][1], "authz_denied",
-			 (json_int_t)s->authz_denied[d], "proxied",
-			 (json_int_t)(s->proxied[d][0] + s->proxied[d][1] + s->proxied[d][2]),
-			 "bytes_to_peer", (json_int_t)s->bytes[d][WARD_FLOW_TO_PEER],
-			 "bytes_from_peer", (json_int_t)s->bytes[d][WARD_FLOW_FROM_PEER],
-			 "failure_reasons", reasons, "handshake_seconds",
-			 hist_json(&s->handshake_seconds[d]), "connect_seconds",
-			 hist_json(&s->connect_seconds[d]));
+	return json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "active", (json_int_t)s->active[d],
+	    "handshakes_ok", (json_int_t)s->handshakes[d][0], "handshakes_failed",
+	    (json_int_t)s->handshakes[d][1], "authz_denied", (json_int_t)s->authz_denied[d],
+	    "proxied", (json_int_t)(s->proxied[d][0] + s->proxied[d][1] + s->proxied[d][2]),
+	    "bytes_to_peer", (json_int_t)s->bytes[d][WARD_FLOW_TO_PEER], "bytes_from_peer",
+	    (json_int_t)s->bytes[d][WARD_FLOW_FROM_PEER], "failure_reasons", reasons,
+	    "handshake_seconds", hist_json(&s->handshake_seconds[d]), "connect_seconds",
+	    hist_json(&s->connect_seconds[d]));
 }
 
 json_t *ward_metrics_json(const struct ward_metrics_snap *s)

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "err.h"
+#include "lib/err.h"
 
 #define WARD_DIRS 2 /* enum ward_dir: outbound 0, inbound 1 */
 
@@ -47,7 +47,12 @@ enum ward_reason ward_metrics_reason(const char *name);
 const char *ward_metrics_reason_name(enum ward_reason r);
 
 /* Connection modes (the `mode` label). */
-enum ward_conn_mode_label { WARD_MODE_MTLS, WARD_MODE_PASSTHROUGH, WARD_MODE_PLAINTEXT, WARD_MODES };
+enum ward_conn_mode_label {
+	WARD_MODE_MTLS,
+	WARD_MODE_PASSTHROUGH,
+	WARD_MODE_PLAINTEXT,
+	WARD_MODES
+};
 /* Byte flows (the `flow` label), as the local app sees them. */
 enum ward_flow { WARD_FLOW_TO_PEER, WARD_FLOW_FROM_PEER, WARD_FLOWS };
 
@@ -74,7 +79,7 @@ struct ward_metrics_worker {
 	atomic_ullong negotiated[WARD_DIRS][WARD_TLS_VERSIONS][WARD_TLS_CIPHERS][WARD_TLS_GROUPS];
 	atomic_ullong resumed[WARD_DIRS];
 	atomic_ullong opened[WARD_DIRS], closed[WARD_DIRS]; /* active = opened - closed */
-	atomic_ullong proxied[WARD_DIRS][WARD_MODES];       /* reached the relay phase */
+	atomic_ullong proxied[WARD_DIRS][WARD_MODES];	    /* reached the relay phase */
 	atomic_ullong bytes[WARD_DIRS][WARD_FLOWS];
 	atomic_ullong authz_denied[WARD_DIRS];
 	atomic_ullong refused;
@@ -104,7 +109,7 @@ struct ward_metrics_snap {
 	uint64_t handshakes[WARD_DIRS][2];
 	uint64_t handshake_errors[WARD_DIRS][WARD_REASONS];
 	struct ward_hist_snap handshake_seconds[WARD_DIRS], connect_seconds[WARD_DIRS],
-		rtt_seconds[WARD_DIRS];
+	    rtt_seconds[WARD_DIRS];
 	uint64_t retransmits[WARD_DIRS];
 	uint64_t negotiated[WARD_DIRS][WARD_TLS_VERSIONS][WARD_TLS_CIPHERS][WARD_TLS_GROUPS];
 	uint64_t resumed[WARD_DIRS];
@@ -114,11 +119,11 @@ struct ward_metrics_snap {
 	uint64_t authz_denied[WARD_DIRS];
 	uint64_t refused;
 	/* process-wide */
-	int64_t svid_expiry;  /* unix seconds; 0 = no SVID yet */
+	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;
 	uint64_t workload_api_errors[20]; /* by ward_metrics_workload_code_name() index */
 	bool workload_api_connected;
-	double start_time;    /* unix seconds */
+	double start_time; /* unix seconds */
 };
 
 /* Zeroes snap, then adds every worker's counters and the process values. */
@@ -131,8 +136,8 @@ void ward_hist_snap_add(struct ward_hist_snap *acc, const struct ward_hist *h);
 double ward_hist_quantile(const struct ward_hist_snap *h, double q);
 
 /* Prometheus text exposition 0.0.4, malloc'd. */
-int ward_metrics_render(const struct ward_metrics_snap *snap, char **out, size_t *len)
-	WARD_MUST_CHECK;
+int ward_metrics_render(const struct ward_metrics_snap *snap, char **out,
+			size_t *len) WARD_MUST_CHECK;
 /* The same numbers as JSON for `ward status`: totals, reasons, histogram
  * buckets. NULL on allocation failure. */
 json_t *ward_metrics_json(const struct ward_metrics_snap *snap);

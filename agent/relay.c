@@ -5,7 +5,7 @@
  * Half-close: FIN from the app becomes close_notify + FIN towards the peer
  * and close_notify (or FIN) from the peer becomes FIN towards the app
  * (RFC 8446 §6.1 lets each direction close on its own). */
-#include "conn_impl.h"
+#include "agent/conn_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +81,8 @@ static int side_write(struct conn_side *dst, uint8_t *data, size_t len)
 	}
 	if (n < 0 && n != UV_EAGAIN) {
 		free(data);
-		return ward_err_set(n == UV_ECONNRESET || n == UV_EPIPE ? WARD_ERR_AGAIN : WARD_ERR_IO,
+		return ward_err_set(n == UV_ECONNRESET || n == UV_EPIPE ? WARD_ERR_AGAIN
+									: WARD_ERR_IO,
 				    "write: %s", uv_strerror(n));
 	}
 	if (n > 0)
@@ -278,9 +279,9 @@ static int plain_input(struct ward_conn *c, struct conn_side *src, uint8_t *data
 		int rc = wolfSSL_write(c->ssl, data, (int)n);
 
 		free(data);
-		ENSURE(rc == (int)n, WARD_ERR_TLS, "tls write: %s",
-		       wolfSSL_ERR_reason_error_string(
-			       (unsigned long)wolfSSL_get_error(c->ssl, rc)));
+		ENSURE(
+		    rc == (int)n, WARD_ERR_TLS, "tls write: %s",
+		    wolfSSL_ERR_reason_error_string((unsigned long)wolfSSL_get_error(c->ssl, rc)));
 		GUARD(relay_flush_tls(c));
 	} else {
 		GUARD(side_write(dst, data, n));
@@ -358,8 +359,9 @@ void relay_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 int relay_start(struct ward_conn *c)
 {
 	static const enum ward_conn_mode_label label[] = {
-		[MODE_MTLS] = WARD_MODE_MTLS, [MODE_PASSTHROUGH] = WARD_MODE_PASSTHROUGH,
-		[MODE_PLAINTEXT] = WARD_MODE_PLAINTEXT,
+	    [MODE_MTLS] = WARD_MODE_MTLS,
+	    [MODE_PASSTHROUGH] = WARD_MODE_PASSTHROUGH,
+	    [MODE_PLAINTEXT] = WARD_MODE_PLAINTEXT,
 	};
 
 	c->phase = PHASE_RELAY;

@@ -1,27 +1,26 @@
-#include "status.h"
+#include "agent/status.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin_client.h"
-#include "cli.h"
-#include "metrics.h"
+#include "agent/admin_client.h"
+#include "agent/cli.h"
+#include "agent/metrics.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ward status [--admin ADDR | --config FILE] [--json]\n\n"
-		"Asks a running agent's admin endpoint for a summary: identity and expiry,\n"
-		"listeners, connection counts, handshake success rate and p50/p99\n"
-		"handshake time since start, top failure reasons.\n\n"
-		"  -a, --admin ADDR   the agent's admin address (default 127.0.0.1:15020)\n"
-		"  -c, --config FILE  take the address from the config's admin.listen\n"
-		"      --json         print the agent's /stats document as it is\n"
-		"  -h, --help         this help\n\n"
-		"Exit status: 0 the agent answered and is ready, 1 not ready or no answer,\n"
-		"2 bad usage.\n");
+	fprintf(out, "usage: ward status [--admin ADDR | --config FILE] [--json]\n\n"
+		     "Asks a running agent's admin endpoint for a summary: identity and expiry,\n"
+		     "listeners, connection counts, handshake success rate and p50/p99\n"
+		     "handshake time since start, top failure reasons.\n\n"
+		     "  -a, --admin ADDR   the agent's admin address (default 127.0.0.1:15020)\n"
+		     "  -c, --config FILE  take the address from the config's admin.listen\n"
+		     "      --json         print the agent's /stats document as it is\n"
+		     "  -h, --help         this help\n\n"
+		     "Exit status: 0 the agent answered and is ready, 1 not ready or no answer,\n"
+		     "2 bad usage.\n");
 }
 
 static void duration(double s, char *buf, size_t len)
@@ -96,20 +95,20 @@ static int by_count(const void *a, const void *b)
 
 static void print_reasons(const json_t *stats, FILE *out)
 {
-	static const char *const dirs[] = { "outbound", "inbound" };
+	static const char *const dirs[] = {"outbound", "inbound"};
 	struct reason r[2 * WARD_REASONS];
 	size_t n = 0;
 
 	for (int d = 0; d < 2; d++) {
-		const json_t *reasons = json_object_get(json_object_get(stats, dirs[d]),
-							"failure_reasons");
+		const json_t *reasons =
+		    json_object_get(json_object_get(stats, dirs[d]), "failure_reasons");
 		const char *key;
 		json_t *v;
 
 		json_object_foreach((json_t *)reasons, key, v)
 		{
 			if (n < sizeof(r) / sizeof(r[0]))
-				r[n++] = (struct reason){ key, dirs[d], json_integer_value(v) };
+				r[n++] = (struct reason){key, dirs[d], json_integer_value(v)};
 		}
 	}
 	if (n == 0) {
@@ -154,8 +153,7 @@ int ward_status_print(const json_t *stats, time_t now, FILE *out)
 	ENSURE(json_is_object(l), WARD_ERR_INVALID, "/stats: no \"listeners\"");
 	duration((double)now - start, up, sizeof(up));
 	fprintf(out, "agent        %s%s, up %s, %lld workers, log level %s\n",
-		why ? "NOT READY: " : "ready", why ? why : "", up,
-		(long long)num(stats, "workers"),
+		why ? "NOT READY: " : "ready", why ? why : "", up, (long long)num(stats, "workers"),
 		json_string_value(json_object_get(stats, "log_level")));
 	print_identity(stats, now, out);
 	fprintf(out, "listeners    outbound %s, inbound %s (%s), admin %s\n",
@@ -184,11 +182,11 @@ static int admin_addr(const char *admin, const char *config, struct ward_addr *o
 
 int ward_status_main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "admin", required_argument, NULL, 'a' },
-					      { "config", required_argument, NULL, 'c' },
-					      { "json", no_argument, NULL, 'j' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"admin", required_argument, NULL, 'a'},
+					     {"config", required_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *admin = NULL, *config = NULL;
 	struct ward_addr addr;
 	json_t *stats = NULL;
@@ -198,17 +196,28 @@ int ward_status_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "a:c:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'a': admin = optarg; break;
-		case 'c': config = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'a':
+			admin = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || (admin && config) || admin_addr(admin, config, &addr) < 0) {
 		fprintf(stderr, "ward status: %s\n",
-			optind != argc ? "unexpected argument" :
-			admin && config ? "give --admin or --config, not both" : ward_err_msg());
+			optind != argc	  ? "unexpected argument"
+			: admin && config ? "give --admin or --config, not both"
+					  : ward_err_msg());
 		usage(stderr);
 		return 2;
 	}

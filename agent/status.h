@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "err.h"
+#include "lib/err.h"
 
 /* Writes the summary of a /stats document to out; now is for "expires in"
  * and "up". WARD_ERR_INVALID if stats lacks what the summary needs. */

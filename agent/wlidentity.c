@@ -1,4 +1,4 @@
-#include "wlidentity.h"
+#include "agent/wlidentity.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +7,9 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "wlclient.h"
+#include "lib/log.h"
+#include "agent/metrics.h"
+#include "spiffe/wlclient.h"
 
 /* An SVID chain is a leaf and a few intermediates; a bundle may hold many
  * CAs during overlapping rotations. */
@@ -18,22 +18,22 @@
 
 struct ward_wlidentity {
 	uv_loop_t *loop;
-	const struct ward_config *cfg;        /* borrowed */
+	const struct ward_config *cfg;	      /* borrowed */
 	const struct ward_tls_policy *policy; /* borrowed */
 	ward_identity_cb on_update;
 	void *arg;
 	struct ward_wlclient *client; /* owned */
-	uv_timer_t expiry;            /* drops the identity when the SVID expires */
-	bool have;                    /* an identity is installed */
+	uv_timer_t expiry;	      /* drops the identity when the SVID expires */
+	bool have;		      /* an identity is installed */
 	uint8_t bundle_digest[32];    /* of the bundles it was built with */
 	bool warned_federation;
-	uint8_t digest[32];           /* of the message fields it was built from */
+	uint8_t digest[32]; /* of the message fields it was built from */
 	char spiffe_id[WARD_SPIFFE_ID_MAX + 1];
 	time_t not_after;
 };
 
-static int split(const struct ward_wl_bytes *in, struct ward_tls_der *out, size_t max,
-		 size_t *n, const char *what)
+static int split(const struct ward_wl_bytes *in, struct ward_tls_der *out, size_t max, size_t *n,
+		 const char *what)
 {
 	struct ward_wl_bytes parts[MAX_BUNDLE];
 	int rc = ward_wl_der_split(in->data, in->len, parts, max, n);
@@ -41,7 +41,7 @@ static int split(const struct ward_wl_bytes *in, struct ward_tls_der *out, size_
 	if (rc < 0)
 		return ward_err_prefix(rc, "%s", what);
 	for (size_t i = 0; i < *n; i++)
-		out[i] = (struct ward_tls_der){ parts[i].data, parts[i].len };
+		out[i] = (struct ward_tls_der){parts[i].data, parts[i].len};
 	return 0;
 }
 
@@ -67,9 +67,10 @@ static int federated_split(const struct ward_wl_bundle *in, size_t n_in, struct 
 		       "federated_bundles: trust domain name too long");
 		memcpy(f->td[f->n], key->data + skip, key->len - skip);
 		f->td[f->n][key->len - skip] = '\0';
-		if (split(&in[f->n].bundle, f->certs + used, MAX_BUNDLE, &n, "federated bundle") < 0)
+		if (split(&in[f->n].bundle, f->certs + used, MAX_BUNDLE, &n, "federated bundle") <
+		    0)
 			return ward_err_prefix(WARD_ERR_INVALID, "%s", f->td[f->n]);
-		f->b[f->n] = (struct ward_fed_bundle){ f->td[f->n], f->certs + used, n };
+		f->b[f->n] = (struct ward_fed_bundle){f->td[f->n], f->certs + used, n};
 		used += n;
 	}
 	return 0;
@@ -80,7 +81,7 @@ int ward_wlidentity_build(const struct ward_wl_svid *svid, const struct ward_wl_
 			  const struct ward_tls_policy *policy, struct ward_tls_ctx **out)
 {
 	struct ward_tls_der chain[MAX_CHAIN], bundle[MAX_BUNDLE];
-	struct ward_tls_material m = { .chain = chain, .bundle = bundle };
+	struct ward_tls_material m = {.chain = chain, .bundle = bundle};
 	struct federated *fed = NULL;
 	struct ward_tls_ctx *ctx;
 	int rc;
@@ -90,11 +91,11 @@ int ward_wlidentity_build(const struct ward_wl_svid *svid, const struct ward_wl_
 	ENSURE(svid->bundle.len > 0, WARD_ERR_INVALID, "bundle is empty");
 	GUARD(split(&svid->x509_svid, chain, MAX_CHAIN, &m.n_chain, "x509_svid"));
 	GUARD(split(&svid->bundle, bundle, MAX_BUNDLE, &m.n_bundle, "bundle"));
-	m.key = (struct ward_tls_der){ svid->x509_svid_key.data, svid->x509_svid_key.len };
+	m.key = (struct ward_tls_der){svid->x509_svid_key.data, svid->x509_svid_key.len};
 	if (n_federated > 0) {
 		fed = calloc(1, sizeof(*fed));
-		rc = fed ? federated_split(federated, n_federated, fed) :
-			   ward_err_set(WARD_ERR_NOMEM, "federated bundles");
+		rc = fed ? federated_split(federated, n_federated, fed)
+			 : ward_err_set(WARD_ERR_NOMEM, "federated bundles");
 		m.federated = fed ? fed->b : NULL;
 		m.n_federated = fed ? fed->n : 0;
 	} else {
@@ -181,9 +182,9 @@ static void install(struct ward_wlidentity *id, struct ward_tls_ctx *ctx, const 
 	uint64_t left_ms = ctx->not_after > now ? (uint64_t)(ctx->not_after - now) * 1000 : 0;
 
 	ward_log(WARD_LOG_INFO, id->have ? "identity_rotated" : "identity_loaded",
-		 "{s:s,s:s,s:s,s:I,s:I,s:I}", "source", "workload_api", "spiffe_id",
-		 ctx->spiffe_id, "serial", ctx->serial, "not_after", (json_int_t)ctx->not_after,
-		 "generation", (json_int_t)ctx->generation, "federated_domains",
+		 "{s:s,s:s,s:s,s:I,s:I,s:I}", "source", "workload_api", "spiffe_id", ctx->spiffe_id,
+		 "serial", ctx->serial, "not_after", (json_int_t)ctx->not_after, "generation",
+		 (json_int_t)ctx->generation, "federated_domains",
 		 (json_int_t)(ctx->fed ? ctx->fed->n_domains - 1 : 0));
 	if (id->have && memcmp(digest, id->digest, 32))
 		ward_metrics_identity_rotated();
@@ -213,9 +214,10 @@ static void on_response(const struct ward_wl_x509_svid_response *r, void *arg)
 		/* Trusting a foreign CA without binding it to its domain would let
 		 * it mint our IDs; serving our own domain is still safe. */
 		if (!id->warned_federation)
-			ward_log(WARD_LOG_WARN, "federated_bundles_ignored", "{s:I,s:s}", "count",
-				 (json_int_t)n_federated, "reason",
-				 "this wolfSSL build cannot bind a peer's chain to its trust domain");
+			ward_log(
+			    WARD_LOG_WARN, "federated_bundles_ignored", "{s:I,s:s}", "count",
+			    (json_int_t)n_federated, "reason",
+			    "this wolfSSL build cannot bind a peer's chain to its trust domain");
 		id->warned_federation = true;
 		n_federated = 0;
 	}
@@ -251,9 +253,8 @@ static void on_error(const struct ward_wlclient_error *e, void *arg)
 	ward_metrics_workload_api_connected(false);
 	ward_log(e->retrying ? WARD_LOG_WARN : WARD_LOG_ERROR, "workload_api_error",
 		 "{s:s,s:s,s:i,s:s,s:b,s:i,s:I}", "endpoint", id->cfg->identity.workload_api,
-		 "code", e->code, "grpc_status", e->grpc_status, "message", e->message,
-		 "retrying", e->retrying, "retry_in_ms", (int)e->retry_in_ms,
-		 "identity_expires_in_s",
+		 "code", e->code, "grpc_status", e->grpc_status, "message", e->message, "retrying",
+		 e->retrying, "retry_in_ms", (int)e->retry_in_ms, "identity_expires_in_s",
 		 (json_int_t)(id->have && id->not_after > now ? id->not_after - now : 0));
 }
 
@@ -270,16 +271,16 @@ int ward_wlidentity_start(uv_loop_t *loop, const struct ward_config *cfg,
 			  const struct ward_tls_policy *policy, ward_identity_cb on_update,
 			  void *arg, struct ward_wlidentity **out)
 {
-	static const struct ward_wlclient_callbacks cb = { .on_response = on_response,
-							   .on_bad_message = on_bad_message,
-							   .on_error = on_error,
-							   .on_connected = on_connected };
+	static const struct ward_wlclient_callbacks cb = {.on_response = on_response,
+							  .on_bad_message = on_bad_message,
+							  .on_error = on_error,
+							  .on_connected = on_connected};
 	struct ward_wlidentity *id = calloc(1, sizeof(*id));
 	int rc;
 
 	ENSURE(id, WARD_ERR_NOMEM, "workload api identity");
-	*id = (struct ward_wlidentity){ .loop = loop, .cfg = cfg, .policy = policy,
-					.on_update = on_update, .arg = arg };
+	*id = (struct ward_wlidentity){
+	    .loop = loop, .cfg = cfg, .policy = policy, .on_update = on_update, .arg = arg};
 	rc = ward_wlclient_start(loop, cfg->identity.workload_api, &cb, id, &id->client);
 	if (rc < 0) {
 		free(id);
@@ -332,7 +333,7 @@ static void on_fetch_timeout(uv_timer_t *t)
 int ward_wlidentity_fetch_once(const struct ward_config *cfg, const struct ward_tls_policy *policy,
 			       unsigned timeout_ms, struct ward_tls_ctx **out)
 {
-	struct fetch_once f = { 0 };
+	struct fetch_once f = {0};
 	struct ward_wlidentity *id;
 	uv_timer_t timeout;
 	uv_loop_t loop;

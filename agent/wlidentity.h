@@ -17,9 +17,9 @@
 
 #include <uv.h>
 
-#include "../config/config.h"
-#include "../config/profile.h"
-#include "identity.h"
+#include "config/config.h"
+#include "lib/tls_profile.h"
+#include "agent/identity.h"
 #include "spiffe/workload_msg.h"
 
 struct ward_wlidentity;
@@ -43,7 +43,7 @@ int ward_wlidentity_fetch_once(const struct ward_config *cfg, const struct ward_
  * sent with it (exposed for tests and for `ward agent --check`). */
 int ward_wlidentity_build(const struct ward_wl_svid *svid, const struct ward_wl_bundle *federated,
 			  size_t n_federated, const struct ward_config *cfg,
-			  const struct ward_tls_policy *policy, struct ward_tls_ctx **out)
-	WARD_MUST_CHECK;
+			  const struct ward_tls_policy *policy,
+			  struct ward_tls_ctx **out) WARD_MUST_CHECK;
 
 #endif

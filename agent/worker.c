@@ -1,13 +1,13 @@
-#include "worker.h"
+#include "agent/worker.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "conn_impl.h"
-#include "sockopt.h"
+#include "agent/conn.h"
+#include "agent/conn_impl.h"
+#include "lib/sockopt.h"
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
@@ -62,7 +62,7 @@ static bool host_has_ipv6(void)
 static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct ward_addr *addr)
 {
 	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&addr->ss;
-	struct ward_addr v6 = { .len = sizeof(struct sockaddr_in6) };
+	struct ward_addr v6 = {.len = sizeof(struct sockaddr_in6)};
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&v6.ss;
 
 	GUARD(open_one(w, (int)dir * 2, addr));

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "../config/config.h"
-#include "log.h"
-#include "metrics.h"
-#include "tls.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "agent/metrics.h"
+#include "agent/tls_ctx.h"
 
 struct ward_conn;
 
@@ -28,28 +28,27 @@ struct ward_worker_snapshot {
 	atomic_uint *pending;
 };
 
-
 struct ward_worker {
 	unsigned id;
 	uv_loop_t loop;
 	uv_thread_t thread;
-	const struct ward_config *cfg;  /* borrowed; immutable, outlives the worker */
-	atomic_uint *active_conns;      /* borrowed; shared across workers */
+	const struct ward_config *cfg; /* borrowed; immutable, outlives the worker */
+	atomic_uint *active_conns;     /* borrowed; shared across workers */
 	/* [direction * 2 + (1 for the IPv6 twin of an IPv4 wildcard address)] */
 	uv_tcp_t listeners[4];
 	bool listening[4];
-	uv_async_t wake;                /* main thread -> worker commands */
-	uv_async_t *notify;             /* borrowed, main loop's: snapshot filled, loop finished;
-					   set before ward_worker_start, may stay NULL */
-	atomic_bool finished;           /* the loop has closed its listeners and connections */
-	uv_mutex_t cmd_lock;            /* guards the cmd_* fields only */
-	struct ward_tls_ctx *cmd_tls;   /* owned ref (NULL: no identity), handed over on wake */
+	uv_async_t wake;	      /* main thread -> worker commands */
+	uv_async_t *notify;	      /* borrowed, main loop's: snapshot filled, loop finished;
+					 set before ward_worker_start, may stay NULL */
+	atomic_bool finished;	      /* the loop has closed its listeners and connections */
+	uv_mutex_t cmd_lock;	      /* guards the cmd_* fields only */
+	struct ward_tls_ctx *cmd_tls; /* owned ref (NULL: no identity), handed over on wake */
 	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
-	uint64_t drain_started_ms;      /* uv_now() when draining began */
-	struct ward_tls_ctx *tls;       /* owned ref: new handshakes use this */
-	struct ward_conn *conns;        /* live connections, doubly linked */
+	uint64_t drain_started_ms; /* uv_now() when draining began */
+	struct ward_tls_ctx *tls;  /* owned ref: new handshakes use this */
+	struct ward_conn *conns;   /* live connections, doubly linked */
 	unsigned n_conns;
 	bool draining, stopping;
 	struct ward_log_limit fail_log, deny_log;

@@ -11,7 +11,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/random.h>
 
-#include "agent/file.h"
+#include "lib/file.h"
 
 #define P256_BYTES 32
 #define SPKI_MAX 128 /* SubjectPublicKeyInfo of a P-256 key is 91 bytes */

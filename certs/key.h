@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 #include "certs/pem.h"
 
 struct ward_key;

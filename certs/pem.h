@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 
 #define WARD_PEM_CERTS_MAX_BYTES (1024 * 1024) /* a bundle of a few hundred certs */
 #define WARD_PEM_KEY_MAX_BYTES (64 * 1024)

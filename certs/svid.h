@@ -41,7 +41,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 #include "certs/pem.h"
 #include "spiffe/id.h"
 

@@ -6,9 +6,9 @@
  * checked in one place), and finish() settles the defaults that derive from
  * other keys and the checks that span sections. Any error frees the fresh
  * struct, so a caller's current config is never touched. */
-#include "config.h"
-#include "json.h"
-#include "profile.h"
+#include "config/config.h"
+#include "lib/json.h"
+#include "lib/tls_profile.h"
 #include "spiffe/id.h"
 #include "spiffe/pattern.h"
 
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define KEY_PATH_LEN 192
-#define MAX_SUN_PATH 107     /* sizeof(sockaddr_un.sun_path) - 1 */
+#define MAX_SUN_PATH 107 /* sizeof(sockaddr_un.sun_path) - 1 */
 
 enum seen_bit {
 	SEEN_GID = 1 << 0,
@@ -846,6 +846,21 @@ static int finish(struct parser *p)
 	GUARD(check_listen_ports(c));
 	/* Resolving now turns a bad TLS name into a load error naming its key. */
 	return ward_tls_policy_resolve(c, &policy);
+}
+
+int ward_tls_policy_resolve(const struct ward_config *cfg, struct ward_tls_policy *out)
+{
+	const struct ward_tls_names names = {
+	    .profile = cfg->tls.profile,
+	    .cipher_suites = cfg->tls.cipher_suites,
+	    .n_cipher_suites = cfg->tls.n_cipher_suites,
+	    .groups = cfg->tls.groups,
+	    .n_groups = cfg->tls.n_groups,
+	    .signature_algorithms = cfg->tls.signature_algorithms,
+	    .n_signature_algorithms = cfg->tls.n_signature_algorithms,
+	};
+
+	return ward_tls_policy_build(&names, out);
 }
 
 /* ---- load / free --------------------------------------------------------- */

@@ -10,25 +10,17 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../agent/err.h"
+#include "lib/addr.h"
+#include "lib/err.h"
+#include "lib/sockopt.h"
+#include "lib/tls_profile.h"
 
 #define WARD_CONFIG_MAX_LIST 256 /* entries in any list (CIDRs, ports, IDs) */
-
-struct ward_addr {
-	struct sockaddr_storage ss; /* AF_INET or AF_INET6, port set */
-	socklen_t len;
-};
-
-struct ward_cidr {
-	int family;            /* AF_INET or AF_INET6 */
-	uint8_t addr[16];      /* network address, host bits zeroed */
-	unsigned prefix_len;   /* 0..32 or 0..128 */
-};
 
 /* One `allowed_client_ids` entry: port 0 means "*" (any local port). */
 struct ward_port_ids {
 	uint16_t port;
-	char **ids;     /* owned; SPIFFE ID patterns, validated */
+	char **ids; /* owned; SPIFFE ID patterns, validated */
 	size_t n_ids;
 };
 
@@ -40,47 +32,49 @@ struct ward_config {
 	struct {
 		char *workload_api; /* owned or NULL: "unix:///path" */
 		char *cert_file;    /* owned or NULL: PEM chain, leaf first */
-		char *key_file;     /* owned or NULL: PEM private key */
+		char *key_file;	    /* owned or NULL: PEM private key */
 		char *bundle_file;  /* owned or NULL: PEM trust bundle */
 	} identity;
 
 	struct {
-		uint32_t uid; /* the proxy's uid, excluded from capture */
-		uint32_t gid; /* the proxy's gid (default: same as uid) */
+		uint32_t uid;	  /* the proxy's uid, excluded from capture */
+		uint32_t gid;	  /* the proxy's gid (default: same as uid) */
 		unsigned workers; /* 0 = one per CPU */
 	} proxy;
 
 	struct {
 		struct ward_addr listen;
-		struct ward_cidr *mesh_cidrs; size_t n_mesh_cidrs;   /* owned */
-		uint16_t *passthrough_ports; size_t n_passthrough_ports; /* owned */
-		char **allowed_server_ids; size_t n_allowed_server_ids;  /* owned */
+		struct ward_cidr *mesh_cidrs;
+		size_t n_mesh_cidrs; /* owned */
+		uint16_t *passthrough_ports;
+		size_t n_passthrough_ports; /* owned */
+		char **allowed_server_ids;
+		size_t n_allowed_server_ids; /* owned */
 	} outbound;
 
 	struct {
 		struct ward_addr listen;
 		enum ward_inbound_mode mode;
-		struct ward_port_ids *allowed_client_ids; size_t n_allowed_client_ids; /* owned */
+		struct ward_port_ids *allowed_client_ids;
+		size_t n_allowed_client_ids; /* owned */
 	} inbound;
 
 	struct {
-		char *profile;               /* owned: "modern" or "fips" */
-		char **cipher_suites; size_t n_cipher_suites; /* owned; IANA names, override profile */
-		char **groups; size_t n_groups;               /* owned; override profile */
-		char **signature_algorithms; size_t n_signature_algorithms; /* owned; RFC 8446 names, override profile */
+		char *profile; /* owned: "modern" or "fips" */
+		char **cipher_suites;
+		size_t n_cipher_suites; /* owned; IANA names, override profile */
+		char **groups;
+		size_t n_groups; /* owned; override profile */
+		char **signature_algorithms;
+		size_t n_signature_algorithms; /* owned; RFC 8446 names, override profile */
 		unsigned handshake_timeout_ms;
 	} tls;
 
-	struct {
-		bool nodelay;
-		unsigned keepalive_idle_s, keepalive_interval_s, keepalive_count;
-		char *congestion; /* owned; "" = kernel default */
-		bool fastopen;
-	} tcp;
+	struct ward_tcp_opts tcp; /* congestion owned */
 
 	struct {
 		unsigned max_connections;
-		size_t buffer_bytes;  /* per direction per connection */
+		size_t buffer_bytes; /* per direction per connection */
 		unsigned connect_timeout_ms;
 		unsigned idle_timeout_s;
 		unsigned drain_timeout_s;
@@ -112,21 +106,13 @@ int ward_config_load_string(const char *json, const char *base_dir,
 /* Frees a config from ward_config_load_*(); NULL is fine. */
 void ward_config_free(struct ward_config *cfg);
 
+/* Resolves cfg->tls (profile and explicit lists) into what wolfSSL takes;
+ * see lib/tls_profile.h. */
+int ward_tls_policy_resolve(const struct ward_config *cfg,
+			    struct ward_tls_policy *out) WARD_MUST_CHECK;
+
 /* Lookups used on the data path. */
 bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *dst);
 bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
-bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *addr);
-
-/* "1.2.3.4:80", "[::1]:80", "0.0.0.0:15001" -> addr. Numeric only; port 0 is
- * accepted here (the config's listen keys require 1..65535). */
-int ward_addr_parse(const char *text, struct ward_addr *out) WARD_MUST_CHECK;
-/* "10.0.0.0/8", "::/0" -> cidr. The prefix length is required and host bits
- * must be zero. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is contained in
- * a v4 CIDR; a plain IPv4 address is never contained in a v6 CIDR. */
-int ward_cidr_parse(const char *text, struct ward_cidr *out) WARD_MUST_CHECK;
-/* The port of an AF_INET / AF_INET6 addr, in host order (0 otherwise). */
-uint16_t ward_addr_port(const struct ward_addr *addr);
-/* Formats "ip:port" / "[ip]:port" into buf. */
-const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

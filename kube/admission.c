@@ -1,6 +1,6 @@
 /* One admission review: validate the envelope, inject a copy of the pod,
  * diff it into a JSON Patch, and wrap the answer in a review. */
-#include "admission.h"
+#include "kube/admission.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
-#include "patch.h"
+#include "kube/patch.h"
 
 #define REVIEW_API "admission.k8s.io/v1"
 

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "../agent/err.h"
-#include "inject.h"
+#include "lib/err.h"
+#include "kube/inject.h"
 
 struct ward_admission_reply {
 	int status; /* HTTP status: 200, or 400 for a review that is not one */

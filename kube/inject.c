@@ -2,15 +2,15 @@
  * records in ward.io/status every name it added and every field it had to
  * create; uninject removes exactly those, so inject then uninject gives the
  * original back. */
-#include "inject_impl.h"
+#include "kube/inject_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/cli.h"
-#include "../agent/iptables.h"
+#include "kube/cli.h"
+#include "config/capture.h"
 
 #define DEFAULT_CONTAINER "kubectl.kubernetes.io/default-container"
 
@@ -267,11 +267,11 @@ static long probe_port(json_t *container, json_t *probe)
 
 static bool in_list(const char *list, long port, bool empty_is_all)
 {
-	struct ward_iptables_ports ports;
+	struct ward_capture_ports ports;
 
 	if (!list)
 		return empty_is_all;
-	if (ward_iptables_parse_ports(list, true, &ports) < 0)
+	if (ward_capture_parse_ports(list, true, &ports) < 0)
 		return false;
 	if (ports.all)
 		return true;

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../agent/err.h"
+#include "lib/err.h"
 
 #define WARD_INJECT_STATUS "ward.io/status"
 #define WARD_INJECT_INIT_NAME "ward-init"

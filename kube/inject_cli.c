@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/cli.h"
-#include "inject.h"
-#include "manifest.h"
+#include "kube/cli.h"
+#include "kube/inject.h"
+#include "kube/manifest.h"
 
 struct run {
 	const char *cmd;

@@ -2,7 +2,7 @@
 #ifndef WARD_KUBE_INJECT_IMPL_H
 #define WARD_KUBE_INJECT_IMPL_H
 
-#include "inject.h"
+#include "kube/inject.h"
 
 /* The settings of one pod: a shallow copy of the injector's options whose
  * string fields may point into the pod's annotations (borrowed; never freed).

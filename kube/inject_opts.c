@@ -2,44 +2,44 @@
  * annotations that override them per pod. One table drives all three, so a
  * config key and its annotation can never disagree on what they accept:
  * key "exclude_inbound_ports" is annotation "ward.io/exclude-inbound-ports". */
-#include "inject_impl.h"
+#include "kube/inject_impl.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/cli.h"
-#include "../agent/iptables.h"
+#include "kube/cli.h"
+#include "config/capture.h"
 
 #define ANNOTATION_PREFIX "ward.io/"
 
 static int check_ports_all(const char *v)
 {
-	struct ward_iptables_ports p;
+	struct ward_capture_ports p;
 
-	return ward_iptables_parse_ports(v, true, &p);
+	return ward_capture_parse_ports(v, true, &p);
 }
 
 static int check_ports(const char *v)
 {
-	struct ward_iptables_ports p;
+	struct ward_capture_ports p;
 
-	return ward_iptables_parse_ports(v, false, &p);
+	return ward_capture_parse_ports(v, false, &p);
 }
 
 static int check_cidrs_all(const char *v)
 {
-	struct ward_iptables_cidrs c;
+	struct ward_capture_cidrs c;
 
-	return ward_iptables_parse_cidrs(v, true, &c);
+	return ward_capture_parse_cidrs(v, true, &c);
 }
 
 static int check_cidrs(const char *v)
 {
-	struct ward_iptables_cidrs c;
+	struct ward_capture_cidrs c;
 
-	return ward_iptables_parse_cidrs(v, false, &c);
+	return ward_capture_parse_cidrs(v, false, &c);
 }
 
 static int check_word(const char *v, const char *const *allowed, const char *list)

@@ -1,8 +1,8 @@
 /* Manifest streams in and out: format detection, JSON streams with jansson,
  * YAML through kube/yaml.h, and whole-file reads and atomic writes. */
-#include "manifest.h"
+#include "kube/manifest.h"
 
-#include "agent/file.h"
+#include "lib/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "yaml.h"
+#include "kube/yaml.h"
 
 static size_t skip_blank(const char *data, size_t len, size_t at)
 {

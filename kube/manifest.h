@@ -11,8 +11,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "../agent/buf.h"
-#include "../agent/err.h"
+#include "lib/buf.h"
+#include "lib/err.h"
 
 /* Bounds what ward reads from a file or stdin, and what it writes. */
 #define WARD_MANIFEST_MAX_BYTES (64u << 20)

@@ -1,5 +1,5 @@
 /* JSON Patch by difference (see patch.h). */
-#include "patch.h"
+#include "kube/patch.h"
 
 #include <stdbool.h>
 #include <stdio.h>

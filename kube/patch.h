@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "../agent/err.h"
+#include "lib/err.h"
 
 /* Appends to ops (an array) the operations that turn from into to, applied
  * in order. */

@@ -1,6 +1,6 @@
 /* The containers and volumes ward adds to a pod, built from one pod's
  * settings. The init container and the proxy are the same `ward` image. */
-#include "inject_impl.h"
+#include "kube/inject_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

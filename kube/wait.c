@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/cli.h"
-#include "../agent/err.h"
+#include "kube/cli.h"
+#include "lib/err.h"
 
 #define DEFAULT_URL "http://127.0.0.1:15020/ready"
 #define POLL_MS 200

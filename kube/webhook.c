@@ -11,13 +11,13 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "../agent/cli.h"
-#include "../agent/http.h"
-#include "../agent/log.h"
-#include "../agent/tls.h"
-#include "admission.h"
-#include "inject.h"
-#include "manifest.h"
+#include "kube/cli.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "kube/admission.h"
+#include "kube/inject.h"
+#include "kube/manifest.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:8443"
 #define CERT_POLL_MS 2000

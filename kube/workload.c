@@ -1,6 +1,6 @@
 /* Finding the pod templates of Kubernetes objects: which kinds carry one,
  * under which field, at which apiVersions; Lists are walked item by item. */
-#include "inject.h"
+#include "kube/inject.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -19,8 +19,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "../agent/buf.h"
-#include "../agent/err.h"
+#include "lib/buf.h"
+#include "lib/err.h"
 
 /* Upper bound on the nodes one stream may expand to (aliases included). */
 #define WARD_YAML_MAX_NODES 1000000

@@ -1,23 +1,12 @@
 /* jansson → YAML through libyaml's emitter: block style, two-space indent,
  * and every string quoted that a Kubernetes reader would otherwise re-type. */
-#include "yaml.h"
+#include "kube/yaml.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-void ward_yaml_format_real(double v, char *buf, size_t len)
-{
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	if (!strpbrk(buf, ".eEn") && strlen(buf) + 3 <= len)
-		strcat(buf, ".0");
-}
 
 static int on_output(void *data, unsigned char *bytes, size_t size)
 {

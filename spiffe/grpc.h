@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/buf.h"
-#include "agent/err.h"
+#include "lib/buf.h"
+#include "lib/err.h"
 
 /* A Workload API response carries a few certificates and keys; 4 MiB is
  * gRPC's own default receive limit. */
@@ -59,8 +59,8 @@ int ward_grpc_reader_feed(struct ward_grpc_reader *r, const uint8_t *p, size_t n
 /* 0 with *msg and *len set for a whole message; WARD_ERR_AGAIN when more bytes
  * are needed; WARD_ERR_UNSUPPORTED for a compressed message; WARD_ERR_RANGE
  * for a length over max_message. Errors are final for the stream. */
-int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg, size_t *len)
-	WARD_MUST_CHECK;
+int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg,
+			  size_t *len) WARD_MUST_CHECK;
 /* True when bytes of an unfinished message are buffered (a stream that ends
  * here was cut mid-message). */
 bool ward_grpc_reader_partial(const struct ward_grpc_reader *r);

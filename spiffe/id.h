@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 
 #define WARD_SPIFFE_ID_MAX 2048 /* bytes, SPIFFE-ID §2.3 */
 #define WARD_SPIFFE_TD_MAX 255	/* bytes, SPIFFE-ID §2.3 (RFC 3986 host) */

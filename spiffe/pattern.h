@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "agent/err.h"
+#include "lib/err.h"
 
 /* Validates a NUL-terminated pattern: WARD_ERR_INVALID with a reason such as
  * `id pattern "spiffe://ex*.org/x": trust domain must be literal

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/buf.h"
-#include "agent/err.h"
+#include "lib/buf.h"
+#include "lib/err.h"
 
 /* Wire types ("Message Structure" in the encoding guide). Groups (3, 4) are
  * proto2's deprecated form of nested messages; proto3, which the Workload API

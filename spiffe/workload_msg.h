@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/buf.h"
-#include "agent/err.h"
+#include "lib/buf.h"
+#include "lib/err.h"
 
 /* SPIRE issues a workload one SVID per matching registration entry; the
  * first is the default, which is what ward uses. More than this many are
@@ -57,12 +57,12 @@ struct ward_wl_svid {
 
 struct ward_wl_bundle {
 	struct ward_wl_bytes trust_domain; /* the map key as sent */
-	struct ward_wl_bytes bundle;       /* concatenated DER */
+	struct ward_wl_bytes bundle;	   /* concatenated DER */
 };
 
 struct ward_wl_x509_svid_response {
 	struct ward_wl_svid svids[WARD_WL_MAX_SVIDS];
-	size_t n_svids;       /* kept, <= WARD_WL_MAX_SVIDS */
+	size_t n_svids;	      /* kept, <= WARD_WL_MAX_SVIDS */
 	size_t n_svids_total; /* as sent */
 	struct ward_wl_bundle federated[WARD_WL_MAX_BUNDLES];
 	size_t n_federated;

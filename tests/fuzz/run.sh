@@ -14,13 +14,12 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.)
 
 # Sources each target needs besides its own file.
-kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/inject.c kube/inject_opts.c
-  kube/sidecar.c kube/workload.c agent/iptables.c agent/iptables_apply.c agent/buf.c agent/err.c
-  agent/file.c"
+kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/yaml_scalar.c kube/inject.c
+  kube/inject_opts.c kube/sidecar.c kube/workload.c config/capture.c lib/buf.c lib/err.c lib/file.c"
 declare -A srcs=(
-  [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c agent/err.c"
-  [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c agent/buf.c agent/err.c"
-  [fuzz_http]="agent/http_parse.c agent/buf.c agent/err.c"
+  [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c lib/err.c"
+  [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c lib/buf.c lib/err.c"
+  [fuzz_http]="lib/http_parse.c lib/buf.c lib/err.c"
   [fuzz_manifest]="$kube_srcs"
   [fuzz_admission]="$kube_srcs kube/admission.c kube/patch.c"
 )

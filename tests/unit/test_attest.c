@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "spiffe/attest.h"
+#include "server/attest.h"
 
 /* sha256 of "hello\n" */
 #define HELLO_SHA256 "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"

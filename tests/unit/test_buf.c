@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "agent/buf.h"
+#include "lib/buf.h"
 
 static void test_append_read_roundtrip(void **state)
 {
@@ -32,7 +32,7 @@ static void test_append_read_roundtrip(void **state)
 static void test_limit_is_enforced(void **state)
 {
 	struct ward_buf b;
-	uint8_t big[100] = { 0 };
+	uint8_t big[100] = {0};
 
 	(void)state;
 	ward_buf_init(&b, 64);
@@ -92,10 +92,10 @@ static void test_detach_hands_off_unread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_read_roundtrip),
-		cmocka_unit_test(test_limit_is_enforced),
-		cmocka_unit_test(test_compacts_instead_of_growing),
-		cmocka_unit_test(test_detach_hands_off_unread),
+	    cmocka_unit_test(test_append_read_roundtrip),
+	    cmocka_unit_test(test_limit_is_enforced),
+	    cmocka_unit_test(test_compacts_instead_of_growing),
+	    cmocka_unit_test(test_detach_hands_off_unread),
 	};
 
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);

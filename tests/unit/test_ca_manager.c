@@ -18,8 +18,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "agent/log.h"
-#include "spiffe/ca_manager.h"
+#include "lib/log.h"
+#include "server/ca_manager.h"
 
 #define TTL 600
 #define FIX "tests/unit/fixtures/"

@@ -224,10 +224,12 @@ static void test_refused(void **state)
 	    {BASE ",\"tcp\":[]}", "tcp: must be an object (got an array)"},
 	    /* trust domain */
 	    {"{" WL "}", "trust_domain: required"},
-	    {"{\"trust_domain\":\"Example.org\"," WL "}", "trust_domain: trust domain \"Example.org\": trust domain has an uppercase letter"},
+	    {"{\"trust_domain\":\"Example.org\"," WL "}",
+	     "trust_domain: trust domain \"Example.org\": trust domain has an uppercase letter"},
 	    {"{\"trust_domain\":\"spiffe://example.org\"," WL "}",
 	     "trust_domain: \"spiffe://example.org\" is a SPIFFE ID"},
-	    {"{\"trust_domain\":\"\"," WL "}", "trust_domain: trust domain \"\": trust domain is empty"},
+	    {"{\"trust_domain\":\"\"," WL "}",
+	     "trust_domain: trust domain \"\": trust domain is empty"},
 	    {"{\"trust_domain\":7," WL "}", "trust_domain: must be a string (got 7)"},
 	    /* identity */
 	    {"{\"trust_domain\":\"td\",\"identity\":{\"workload_api\":\"unix:///a\","
@@ -304,7 +306,8 @@ static void test_refused(void **state)
 	     "inbound.allowed_client_ids.\"65536\": key must be a port number"},
 	    {BASE ",\"inbound\":{\"allowed_client_ids\":{\"80\":[\"spiffe://td/a\"],"
 		  "\"8080\":[\"web\"]}}}",
-	     "inbound.allowed_client_ids.\"8080\"[0]: id pattern \"web\": scheme is not \"spiffe://\""},
+	     "inbound.allowed_client_ids.\"8080\"[0]: id pattern \"web\": scheme is not "
+	     "\"spiffe://\""},
 	    {BASE ",\"inbound\":{\"allowed_client_ids\":{\"80\":\"spiffe://td/a\"}}}",
 	     "inbound.allowed_client_ids.\"80\": must be an array of strings"},
 	    {BASE ",\"inbound\":{\"allowed_client_ids\":[]}}",

@@ -56,8 +56,8 @@ static int teardown(void **state)
 
 static struct ward_doctor_env env(void)
 {
-	return (struct ward_doctor_env){ .proc = proc, .cfg = &cfg, .now = 1000,
-					 .fd_limit = 1u << 20 };
+	return (struct ward_doctor_env){
+	    .proc = proc, .cfg = &cfg, .now = 1000, .fd_limit = 1u << 20};
 }
 
 static void test_somaxconn_and_ports(void **state)
@@ -110,11 +110,11 @@ static void test_congestion(void **state)
 static void test_socket_states(void **state)
 {
 	static const char tcp[] =
-		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
-		"   0: 0100007F:3A98 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0\n"
-		"   1: 0100007F:3A98 0100007F:C350 06 00000000:00000000 03:00000D6B 00000000 0\n"
-		"   2: 0100007F:3A98 0100007F:C351 08 00000000:00000000 00:00000000 00000000 0\n"
-		"   3: 0100007F:3A98 0100007F:C352 08 00000000:00000000 00:00000000 00000000 0\n";
+	    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+	    "   0: 0100007F:3A98 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0\n"
+	    "   1: 0100007F:3A98 0100007F:C350 06 00000000:00000000 03:00000D6B 00000000 0\n"
+	    "   2: 0100007F:3A98 0100007F:C351 08 00000000:00000000 00:00000000 00000000 0\n"
+	    "   3: 0100007F:3A98 0100007F:C352 08 00000000:00000000 00:00000000 00000000 0\n";
 	struct ward_doctor_env e = env();
 	struct ward_check tw, cw;
 	char path[256];
@@ -149,13 +149,13 @@ static void test_fd_limit(void **state)
 static void test_capture(void **state)
 {
 	static const char good[] =
-		"-P PREROUTING ACCEPT\n-N WARD_INBOUND\n"
-		"-A PREROUTING -p tcp -j WARD_INBOUND\n-A OUTPUT -p tcp -j WARD_OUTPUT\n"
-		"-A WARD_INBOUND -p tcp -m tcp --dport 15020 -j RETURN\n"
-		"-A WARD_INBOUND -p tcp -j WARD_IN_REDIRECT\n"
-		"-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
-		"-A WARD_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
-		"-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n";
+	    "-P PREROUTING ACCEPT\n-N WARD_INBOUND\n"
+	    "-A PREROUTING -p tcp -j WARD_INBOUND\n-A OUTPUT -p tcp -j WARD_OUTPUT\n"
+	    "-A WARD_INBOUND -p tcp -m tcp --dport 15020 -j RETURN\n"
+	    "-A WARD_INBOUND -p tcp -j WARD_IN_REDIRECT\n"
+	    "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
+	    "-A WARD_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
+	    "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n";
 	struct ward_doctor_env e = env();
 	struct ward_check c;
 	char *bad;
@@ -206,7 +206,8 @@ static void test_run_and_json(void **state)
 	j = ward_doctor_json(checks, WARD_DOCTOR_CHECKS);
 	assert_int_equal(json_array_size(json_object_get(j, "checks")), WARD_DOCTOR_CHECKS);
 	assert_int_equal(json_integer_value(json_object_get(j, "fail")), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "checks"), 11), "status")),
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(j, "checks"), 11), "status")),
 			    "skip"); /* svid_expiry without --config */
 	json_decref(j);
 }
@@ -214,16 +215,17 @@ static void test_run_and_json(void **state)
 static void test_status_print(void **state)
 {
 	static const char doc[] =
-		"{\"outbound\":{\"active\":1,\"handshakes_ok\":3,\"handshakes_failed\":1,"
-		"\"authz_denied\":0,\"proxied\":3,\"failure_reasons\":{\"timeout\":1},"
-		"\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,3,0,0,0,0,0,0]}},"
-		"\"inbound\":{\"active\":0,\"handshakes_ok\":0,\"handshakes_failed\":2,"
-		"\"failure_reasons\":{\"no_client_cert\":2},"
-		"\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}},"
-		"\"refused\":0,\"start_time\":900,\"svid_expiry\":4600,\"svid_rotations\":1,"
-		"\"ready\":true,\"spiffe_id\":\"spiffe://example.org/a\",\"workers\":2,"
-		"\"log_level\":\"info\",\"listeners\":{\"outbound\":\"0.0.0.0:15001\","
-		"\"inbound\":\"0.0.0.0:15006\",\"admin\":\"0.0.0.0:15020\",\"inbound_mode\":\"strict\"}}";
+	    "{\"outbound\":{\"active\":1,\"handshakes_ok\":3,\"handshakes_failed\":1,"
+	    "\"authz_denied\":0,\"proxied\":3,\"failure_reasons\":{\"timeout\":1},"
+	    "\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,3,0,0,0,0,0,0]}},"
+	    "\"inbound\":{\"active\":0,\"handshakes_ok\":0,\"handshakes_failed\":2,"
+	    "\"failure_reasons\":{\"no_client_cert\":2},"
+	    "\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}},"
+	    "\"refused\":0,\"start_time\":900,\"svid_expiry\":4600,\"svid_rotations\":1,"
+	    "\"ready\":true,\"spiffe_id\":\"spiffe://example.org/a\",\"workers\":2,"
+	    "\"log_level\":\"info\",\"listeners\":{\"outbound\":\"0.0.0.0:15001\","
+	    "\"inbound\":\"0.0.0.0:15006\",\"admin\":\"0.0.0.0:15020\",\"inbound_mode\":\"strict\"}"
+	    "}";
 	json_t *j = json_loads(doc, 0, NULL);
 	char *text = NULL;
 	size_t len = 0;
@@ -251,10 +253,13 @@ static void test_status_print(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_somaxconn_and_ports), cmocka_unit_test(test_congestion),
-		cmocka_unit_test(test_socket_states),	    cmocka_unit_test(test_fd_limit),
-		cmocka_unit_test(test_capture),		    cmocka_unit_test(test_run_and_json),
-		cmocka_unit_test(test_status_print),
+	    cmocka_unit_test(test_somaxconn_and_ports),
+	    cmocka_unit_test(test_congestion),
+	    cmocka_unit_test(test_socket_states),
+	    cmocka_unit_test(test_fd_limit),
+	    cmocka_unit_test(test_capture),
+	    cmocka_unit_test(test_run_and_json),
+	    cmocka_unit_test(test_status_print),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

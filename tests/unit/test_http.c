@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/http.h"
+#include "lib/http.h"
 
 static struct ward_http_limits limits;
 
@@ -111,7 +111,8 @@ static void test_oversize_body(void **state)
 
 	/* chunked: no declared length, the limit applies as the body arrives */
 	snprintf(chunked, sizeof(chunked),
-		 "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n%064d\r\n1\r\nx\r\n0\r\n\r\n",
+		 "POST / HTTP/1.1\r\nTransfer-Encoding: "
+		 "chunked\r\n\r\n40\r\n%064d\r\n1\r\nx\r\n0\r\n\r\n",
 		 0);
 	ward_http_parse_init(&p, &limits);
 	assert_int_equal(feed_all(&p, chunked, &used), WARD_HTTP_ERROR);
@@ -122,13 +123,13 @@ static void test_oversize_body(void **state)
 static void test_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"GARBAGE\r\n\r\n",
-		"GET / HTTP/9.9.9\r\n\r\n",
-		"GET /\x01 HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-		"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-		"GET http://[::1 HTTP/1.1\r\n\r\n",
-		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "GARBAGE\r\n\r\n",
+	    "GET / HTTP/9.9.9\r\n\r\n",
+	    "GET /\x01 HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+	    "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+	    "GET http://[::1 HTTP/1.1\r\n\r\n",
+	    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	};
 
 	(void)state;
@@ -158,7 +159,7 @@ static void test_pipelined_and_split(void **state)
 	ward_http_parse_init(&p, &limits);
 	while (off < n) {
 		enum ward_http_parse_state st =
-			ward_http_parse_feed(&p, (const uint8_t *)two + off, 1, &used);
+		    ward_http_parse_feed(&p, (const uint8_t *)two + off, 1, &used);
 
 		off += used;
 		if (st == WARD_HTTP_NEED_MORE) {
@@ -208,7 +209,7 @@ static void test_empty_feed_is_not_eof(void **state)
 
 static void test_response_format(void **state)
 {
-	struct ward_http_response r = { 0 };
+	struct ward_http_response r = {0};
 	uint8_t *out;
 	size_t len;
 	const char *want = "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; "
@@ -228,14 +229,14 @@ static void test_response_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_good_request, setup),
-		cmocka_unit_test_setup(test_oversize_header, setup),
-		cmocka_unit_test_setup(test_too_many_headers, setup),
-		cmocka_unit_test_setup(test_oversize_body, setup),
-		cmocka_unit_test_setup(test_malformed, setup),
-		cmocka_unit_test_setup(test_pipelined_and_split, setup),
-		cmocka_unit_test_setup(test_empty_feed_is_not_eof, setup),
-		cmocka_unit_test_setup(test_response_format, setup),
+	    cmocka_unit_test_setup(test_good_request, setup),
+	    cmocka_unit_test_setup(test_oversize_header, setup),
+	    cmocka_unit_test_setup(test_too_many_headers, setup),
+	    cmocka_unit_test_setup(test_oversize_body, setup),
+	    cmocka_unit_test_setup(test_malformed, setup),
+	    cmocka_unit_test_setup(test_pipelined_and_split, setup),
+	    cmocka_unit_test_setup(test_empty_feed_is_not_eof, setup),
+	    cmocka_unit_test_setup(test_response_format, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "agent/http.h"
+#include "lib/http.h"
 
 #define FIX "tests/unit/fixtures/"
 
@@ -36,7 +36,7 @@ static WOLFSSL_CTX *tls_client_ctx;
 static void on_later(uv_timer_t *t)
 {
 	struct harness *h = t->data;
-	struct ward_http_response r = { 0 };
+	struct ward_http_response r = {0};
 
 	assert_int_equal(ward_http_response_text(&r, 200, "later"), 0);
 	ward_http_pending_reply(h->pending, &r);
@@ -66,7 +66,7 @@ static void handler(struct ward_http_server *srv, const struct ward_http_request
 
 static int dial(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
@@ -111,7 +111,7 @@ static void client_thread(void *arg)
 static void run(void (*client)(struct harness *h), const struct ward_http_limits *l,
 		WOLFSSL_CTX *server_ctx)
 {
-	struct harness h = { .client = client };
+	struct harness h = {.client = client};
 	uv_thread_t t;
 
 	snprintf(h.path, sizeof(h.path), "/tmp/ward-test-http-%d.sock", (int)getpid());
@@ -153,16 +153,19 @@ static void plain_client(struct harness *h)
 	char big[2048];
 	const char *out;
 
-	out = exchange(h, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+	out =
+	    exchange(h, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "\r\n\r\nPOST hi\n"));
 	/* pipelined: both answered in order on one connection */
-	out = exchange(h, "GET /echo HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+	out = exchange(h,
+		       "GET /echo HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "Connection: keep-alive"));
 	assert_non_null(strstr(out, "HTTP/1.1 404 Not Found\r\n"));
 	/* HEAD: the headers of the GET, no body, and the connection stays in step */
-	out = exchange(h, "HEAD /echo HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+	out = exchange(
+	    h, "HEAD /echo HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 6\r\n")); /* of "HEAD \n", not sent */
 	assert_non_null(strstr(out, "keep-alive\r\n\r\nHTTP/1.1 404 "));
@@ -225,7 +228,8 @@ static void tls_client(struct harness *h)
 {
 	WOLFSSL *ssl = wolfSSL_new(tls_client_ctx);
 	int fd = dial(h->path);
-	const char *req = "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
+	const char *req =
+	    "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
 	char out[4096];
 	int n, len = 0;
 
@@ -252,8 +256,9 @@ static void test_https(void **state)
 	l.request_timeout_ms = 20000; /* handshakes under valgrind are slow */
 	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sctx, FIX "good.pem"),
 			 WOLFSSL_SUCCESS);
-	assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(sctx, FIX "leaf.key", WOLFSSL_FILETYPE_PEM),
-			 WOLFSSL_SUCCESS);
+	assert_int_equal(
+	    wolfSSL_CTX_use_PrivateKey_file(sctx, FIX "leaf.key", WOLFSSL_FILETYPE_PEM),
+	    WOLFSSL_SUCCESS);
 	tls_client_ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
 	wolfSSL_CTX_set_verify(tls_client_ctx, WOLFSSL_VERIFY_NONE, NULL);
 	run(tls_client, &l, sctx);
@@ -265,9 +270,9 @@ static void test_https(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),
-		cmocka_unit_test(test_max_clients),
-		cmocka_unit_test(test_https),
+	    cmocka_unit_test(test_plain),
+	    cmocka_unit_test(test_max_clients),
+	    cmocka_unit_test(test_https),
 	};
 	int rc;
 

@@ -189,26 +189,26 @@ static void test_cidr_only_other_family(void **state)
 
 static void test_cidr_parse(void **state)
 {
-	struct ward_iptables_cidr c;
+	struct ward_capture_cidr c;
 	char s[INET6_ADDRSTRLEN];
 
-	assert_int_equal(ward_iptables_parse_cidr("10.1.2.3/8", &c), 0);
+	assert_int_equal(ward_capture_parse_cidr("10.1.2.3/8", &c), 0);
 	assert_int_equal(c.family, AF_INET);
 	assert_int_equal(c.prefix, 8);
 	assert_string_equal(inet_ntop(AF_INET, c.addr, s, sizeof(s)), "10.0.0.0");
-	assert_int_equal(ward_iptables_parse_cidr("fd00:abcd::1/20", &c), 0);
+	assert_int_equal(ward_capture_parse_cidr("fd00:abcd::1/20", &c), 0);
 	assert_int_equal(c.family, AF_INET6);
 	assert_string_equal(inet_ntop(AF_INET6, c.addr, s, sizeof(s)), "fd00:a000::");
-	assert_int_equal(ward_iptables_parse_cidr("::/0", &c), 0);
+	assert_int_equal(ward_capture_parse_cidr("::/0", &c), 0);
 	assert_int_equal(c.prefix, 0);
-	assert_int_equal(ward_iptables_parse_cidr("::1", &c), 0);
+	assert_int_equal(ward_capture_parse_cidr("::1", &c), 0);
 	assert_int_equal(c.prefix, 128);
 
 	static const char *const bad[] = {
 	    "10.0.0.0/33",  "10.0.0/8",	  "1.2.3.4/",	"/8", "fd00::/129",
 	    "host.example", "1.2.3.4/8x", "1.2.3.4/-1", "",   "256.0.0.0/8"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(ward_iptables_parse_cidr(bad[i], &c), WARD_ERR_INVALID);
+		assert_int_equal(ward_capture_parse_cidr(bad[i], &c), WARD_ERR_INVALID);
 		assert_non_null(strstr(ward_err_msg(), "not a CIDR"));
 	}
 }
@@ -218,44 +218,44 @@ static void test_port_and_id_parse(void **state)
 	uint16_t port;
 	uint32_t id;
 
-	assert_int_equal(ward_iptables_parse_port("1", &port), 0);
+	assert_int_equal(ward_capture_parse_port("1", &port), 0);
 	assert_int_equal(port, 1);
-	assert_int_equal(ward_iptables_parse_port("65535", &port), 0);
+	assert_int_equal(ward_capture_parse_port("65535", &port), 0);
 	assert_int_equal(port, 65535);
 	static const char *const bad_ports[] = {
 	    "0", "65536", "70000", "-1", "", "80a", " 80", "0x50", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++)
-		assert_int_equal(ward_iptables_parse_port(bad_ports[i], &port), WARD_ERR_INVALID);
+		assert_int_equal(ward_capture_parse_port(bad_ports[i], &port), WARD_ERR_INVALID);
 
-	assert_int_equal(ward_iptables_parse_id("0", &id), 0);
-	assert_int_equal(ward_iptables_parse_id("4294967294", &id), 0);
+	assert_int_equal(ward_capture_parse_id("0", &id), 0);
+	assert_int_equal(ward_capture_parse_id("4294967294", &id), 0);
 	assert_int_equal(id, 4294967294u);
 	static const char *const bad_ids[] = {"-1", "4294967295", "abc", "", "1337 "};
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
-		assert_int_equal(ward_iptables_parse_id(bad_ids[i], &id), WARD_ERR_INVALID);
+		assert_int_equal(ward_capture_parse_id(bad_ids[i], &id), WARD_ERR_INVALID);
 }
 
 static void test_lists(void **state)
 {
-	struct ward_iptables_ports p;
-	char many[WARD_IPTABLES_MAX_LIST * 6 + 8] = "";
+	struct ward_capture_ports p;
+	char many[WARD_CAPTURE_MAX_LIST * 6 + 8] = "";
 
-	assert_int_equal(ward_iptables_parse_ports("*", true, &p), 0);
+	assert_int_equal(ward_capture_parse_ports("*", true, &p), 0);
 	assert_true(p.all);
-	assert_int_equal(ward_iptables_parse_ports("*", false, &p), WARD_ERR_INVALID);
-	assert_int_equal(ward_iptables_parse_ports("80,*", true, &p), WARD_ERR_INVALID);
-	assert_int_equal(ward_iptables_parse_ports("80,", true, &p), WARD_ERR_INVALID);
-	assert_int_equal(ward_iptables_parse_ports(",80", true, &p), WARD_ERR_INVALID);
-	assert_int_equal(ward_iptables_parse_ports("80,81,82", true, &p), 0);
+	assert_int_equal(ward_capture_parse_ports("*", false, &p), WARD_ERR_INVALID);
+	assert_int_equal(ward_capture_parse_ports("80,*", true, &p), WARD_ERR_INVALID);
+	assert_int_equal(ward_capture_parse_ports("80,", true, &p), WARD_ERR_INVALID);
+	assert_int_equal(ward_capture_parse_ports(",80", true, &p), WARD_ERR_INVALID);
+	assert_int_equal(ward_capture_parse_ports("80,81,82", true, &p), 0);
 	assert_false(p.all);
 	assert_int_equal(p.n, 3);
 	assert_int_equal(p.port[2], 82);
-	for (int i = 0; i < WARD_IPTABLES_MAX_LIST; i++)
+	for (int i = 0; i < WARD_CAPTURE_MAX_LIST; i++)
 		sprintf(many + strlen(many), "%s%d", i ? "," : "", 1000 + i);
-	assert_int_equal(ward_iptables_parse_ports(many, false, &p), 0);
-	assert_int_equal(p.n, WARD_IPTABLES_MAX_LIST);
+	assert_int_equal(ward_capture_parse_ports(many, false, &p), 0);
+	assert_int_equal(p.n, WARD_CAPTURE_MAX_LIST);
 	strcat(many, ",2000");
-	assert_int_equal(ward_iptables_parse_ports(many, false, &p), WARD_ERR_RANGE);
+	assert_int_equal(ward_capture_parse_ports(many, false, &p), WARD_ERR_RANGE);
 }
 
 /* Every bad value is refused with a message naming the option and value. */

@@ -16,8 +16,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "agent/log.h"
-#include "spiffe/issuer.h"
+#include "lib/log.h"
+#include "server/issuer.h"
 
 #define CA_TTL 600
 

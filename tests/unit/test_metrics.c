@@ -26,13 +26,13 @@ static bool has_line(const char *text, const char *line)
 static void test_bucketing(void **state)
 {
 	static struct ward_hist h;
-	struct ward_hist_snap s = { 0 };
+	struct ward_hist_snap s = {0};
 
 	(void)state;
-	ward_hist_observe(&h, 50000);      /* 50 µs: first bucket */
-	ward_hist_observe(&h, 100000);     /* exactly 100 µs: le is inclusive */
-	ward_hist_observe(&h, 100001);     /* just past: second bucket */
-	ward_hist_observe(&h, 3000000);    /* 3 ms: le 0.005 */
+	ward_hist_observe(&h, 50000);	   /* 50 µs: first bucket */
+	ward_hist_observe(&h, 100000);	   /* exactly 100 µs: le is inclusive */
+	ward_hist_observe(&h, 100001);	   /* just past: second bucket */
+	ward_hist_observe(&h, 3000000);	   /* 3 ms: le 0.005 */
 	ward_hist_observe(&h, 5000000000); /* 5 s: last finite bucket */
 	ward_hist_observe(&h, 9000000000); /* 9 s: +Inf */
 	ward_hist_snap_add(&s, &h);
@@ -47,7 +47,7 @@ static void test_bucketing(void **state)
 
 static void test_quantile(void **state)
 {
-	struct ward_hist_snap s = { 0 };
+	struct ward_hist_snap s = {0};
 
 	(void)state;
 	assert_true(isnan(ward_hist_quantile(&s, 0.5)));
@@ -71,7 +71,7 @@ static void test_quantile(void **state)
 static void test_sum_workers(void **state)
 {
 	static struct ward_metrics_worker w1, w2;
-	struct ward_metrics_worker *ws[] = { &w1, &w2 };
+	struct ward_metrics_worker *ws[] = {&w1, &w2};
 	struct ward_metrics_snap s;
 
 	(void)state;
@@ -96,7 +96,7 @@ static void test_sum_workers(void **state)
 
 static void test_exposition(void **state)
 {
-	struct ward_metrics_snap s = { 0 };
+	struct ward_metrics_snap s = {0};
 	char *text;
 	size_t len;
 
@@ -117,28 +117,38 @@ static void test_exposition(void **state)
 	assert_int_equal(ward_metrics_render(&s, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
 	assert_true(has_line(text, "# TYPE ward_tls_handshakes_total counter"));
-	assert_true(has_line(text, "ward_tls_handshakes_total{direction=\"outbound\",result=\"success\"} 7"));
-	assert_true(has_line(text, "ward_tls_handshakes_total{direction=\"inbound\",result=\"failure\"} 0"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_errors_total{direction=\"inbound\",reason=\"no_client_cert\"} 2"));
+	    text, "ward_tls_handshakes_total{direction=\"outbound\",result=\"success\"} 7"));
+	assert_true(has_line(
+	    text, "ward_tls_handshakes_total{direction=\"inbound\",result=\"failure\"} 0"));
+	assert_true(has_line(
+	    text,
+	    "ward_tls_handshake_errors_total{direction=\"inbound\",reason=\"no_client_cert\"} 2"));
 	/* cumulative buckets; +Inf equals _count */
 	assert_true(has_line(text, "# TYPE ward_tls_handshake_duration_seconds histogram"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.0001\"} 1"));
+	    text,
+	    "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.0001\"} 1"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.0005\"} 1"));
+	    text,
+	    "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.0005\"} 1"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.001\"} 3"));
+	    text,
+	    "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"0.001\"} 3"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"5\"} 3"));
+	    text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"5\"} 3"));
 	assert_true(has_line(
-		text, "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"+Inf\"} 4"));
-	assert_true(has_line(text, "ward_tls_handshake_duration_seconds_sum{direction=\"inbound\"} 7.5"));
-	assert_true(has_line(text, "ward_tls_handshake_duration_seconds_count{direction=\"inbound\"} 4"));
-	assert_true(has_line(text, "ward_tls_negotiated_total{direction=\"outbound\",version=\"TLSv1.3\","
-				   "cipher=\"TLS_CHACHA20_POLY1305_SHA256\",group=\"x25519\"} 9"));
+	    text,
+	    "ward_tls_handshake_duration_seconds_bucket{direction=\"inbound\",le=\"+Inf\"} 4"));
+	assert_true(
+	    has_line(text, "ward_tls_handshake_duration_seconds_sum{direction=\"inbound\"} 7.5"));
+	assert_true(
+	    has_line(text, "ward_tls_handshake_duration_seconds_count{direction=\"inbound\"} 4"));
+	assert_true(has_line(text,
+			     "ward_tls_negotiated_total{direction=\"outbound\",version=\"TLSv1.3\","
+			     "cipher=\"TLS_CHACHA20_POLY1305_SHA256\",group=\"x25519\"} 9"));
 	assert_true(has_line(
-		text, "ward_connections_total{direction=\"inbound\",mode=\"permissive-plaintext\"} 3"));
+	    text, "ward_connections_total{direction=\"inbound\",mode=\"permissive-plaintext\"} 3"));
 	assert_true(has_line(text, "ward_svid_expiry_timestamp_seconds 1800000000"));
 	assert_true(has_line(text, "ward_workload_api_connected 1"));
 	assert_true(has_line(text, "# TYPE ward_tcp_rtt_seconds histogram"));
@@ -157,16 +167,27 @@ static void test_exposition(void **state)
 
 static void test_json_views(void **state)
 {
-	struct ward_metrics_snap s = { 0 };
-	struct ward_tls_cert_summary leaf = { .subject = "/O=x", .issuer = "/CN=ca", .serial = "01",
-					      .not_before = 1000, .not_after = 5000 };
-	struct ward_tls_cert_summary ca = { .subject = "/CN=ca", .issuer = "/CN=ca", .serial = "02",
-					    .not_before = 10, .not_after = 90000 };
-	struct ward_tls_ctx ctx = { .spiffe_id = "spiffe://example.org/a",
-				    .trust_domain = "example.org", .serial = "01",
-				    .not_before = 1000, .not_after = 5000, .generation = 3,
-				    .chain_info = &leaf, .n_chain_info = 1,
-				    .bundle_info = &ca, .n_bundle_info = 1 };
+	struct ward_metrics_snap s = {0};
+	struct ward_tls_cert_summary leaf = {.subject = "/O=x",
+					     .issuer = "/CN=ca",
+					     .serial = "01",
+					     .not_before = 1000,
+					     .not_after = 5000};
+	struct ward_tls_cert_summary ca = {.subject = "/CN=ca",
+					   .issuer = "/CN=ca",
+					   .serial = "02",
+					   .not_before = 10,
+					   .not_after = 90000};
+	struct ward_tls_ctx ctx = {.spiffe_id = "spiffe://example.org/a",
+				   .trust_domain = "example.org",
+				   .serial = "01",
+				   .not_before = 1000,
+				   .not_after = 5000,
+				   .generation = 3,
+				   .chain_info = &leaf,
+				   .n_chain_info = 1,
+				   .bundle_info = &ca,
+				   .n_bundle_info = 1};
 	json_t *j;
 
 	(void)state;
@@ -176,24 +197,31 @@ static void test_json_views(void **state)
 	s.handshake_seconds[0].buckets[2] = 5;
 	s.handshake_seconds[0].count = 5;
 	j = ward_metrics_json(&s);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "outbound"),
-							     "handshakes_ok")), 5);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(j, "outbound"), "failure_reasons"),
-				 "expired")), 2);
-	assert_int_equal(json_array_size(json_object_get(
-				 json_object_get(json_object_get(j, "outbound"), "handshake_seconds"),
-				 "counts")), WARD_HIST_BOUNDS + 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(j, "outbound"), "handshakes_ok")),
+	    5);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_object_get(json_object_get(j, "outbound"), "failure_reasons"), "expired")),
+	    2);
+	assert_int_equal(
+	    json_array_size(json_object_get(
+		json_object_get(json_object_get(j, "outbound"), "handshake_seconds"), "counts")),
+	    WARD_HIST_BOUNDS + 1);
 	json_decref(j);
 
 	j = ward_admin_certs_json(&ctx, 4000);
 	assert_string_equal(json_string_value(json_object_get(j, "spiffe_id")), ctx.spiffe_id);
 	assert_int_equal(json_integer_value(json_object_get(j, "expires_in_s")), 1000);
 	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(j, "chain"), 0), "issuer")), "/CN=ca");
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(json_array_get(json_object_get(j, "bundles"), 0),
-								"cas"), 0), "not_after")), 90000);
+				json_array_get(json_object_get(j, "chain"), 0), "issuer")),
+			    "/CN=ca");
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_array_get(
+		    json_object_get(json_array_get(json_object_get(j, "bundles"), 0), "cas"), 0),
+		"not_after")),
+	    90000);
 	json_decref(j);
 	j = ward_admin_certs_json(NULL, 0);
 	assert_true(json_is_null(json_object_get(j, "spiffe_id")));
@@ -208,9 +236,9 @@ static void test_json_views(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucketing),	cmocka_unit_test(test_quantile),
-		cmocka_unit_test(test_sum_workers),	cmocka_unit_test(test_exposition),
-		cmocka_unit_test(test_json_views),
+	    cmocka_unit_test(test_bucketing),	cmocka_unit_test(test_quantile),
+	    cmocka_unit_test(test_sum_workers), cmocka_unit_test(test_exposition),
+	    cmocka_unit_test(test_json_views),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "config/profile.h"
+#include "config/config.h"
+#include "lib/tls_profile.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

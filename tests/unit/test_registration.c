@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "spiffe/registration.h"
+#include "server/registration.h"
 
 #define TD "example.org"
 

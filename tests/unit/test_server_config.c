@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "spiffe/server_config.h"
+#include "server/server_config.h"
 
 static struct ward_server_config *load(const char *json)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "agent/tls.h"
+#include "agent/tls_ctx.h"
 #include "certs/pem.h"
 
 #define FIX "tests/unit/fixtures/"
@@ -34,10 +34,10 @@ static void ident_free(struct ident *id)
 }
 
 static const struct ward_tls_policy modern = {
-	.cipher_list = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256",
-	.groups = { WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1 },
-	.n_groups = 2,
-	.sigalgs = "ECDSA+SHA256:ECDSA+SHA384",
+    .cipher_list = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256",
+    .groups = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1},
+    .n_groups = 2,
+    .sigalgs = "ECDSA+SHA256:ECDSA+SHA384",
 };
 
 static int ctx_new(struct ident *id, const struct ward_tls_policy *p, const char *td,
@@ -47,13 +47,15 @@ static int ctx_new(struct ident *id, const struct ward_tls_policy *p, const char
 	size_t n = 0;
 
 	for (size_t i = 0; i < id->chain.count; i++, n++)
-		ders[n] = (struct ward_tls_der){ id->chain.certs[i].data, id->chain.certs[i].len };
+		ders[n] = (struct ward_tls_der){id->chain.certs[i].data, id->chain.certs[i].len};
 	for (size_t i = 0; i < id->bundle.count; i++)
-		ders[n + i] = (struct ward_tls_der){ id->bundle.certs[i].data,
-						     id->bundle.certs[i].len };
-	struct ward_tls_material m = { .chain = ders, .n_chain = id->chain.count,
-				       .key = { id->key.der, id->key.len },
-				       .bundle = ders + n, .n_bundle = id->bundle.count };
+		ders[n + i] =
+		    (struct ward_tls_der){id->bundle.certs[i].data, id->bundle.certs[i].len};
+	struct ward_tls_material m = {.chain = ders,
+				      .n_chain = id->chain.count,
+				      .key = {id->key.der, id->key.len},
+				      .bundle = ders + n,
+				      .n_bundle = id->bundle.count};
 	return ward_tls_ctx_new(&m, p, td, out);
 }
 
@@ -87,8 +89,8 @@ static int handshake(struct pair *p)
 
 	ward_tls_io_init(&p->cio);
 	ward_tls_io_init(&p->sio);
-	assert_int_equal(ward_tls_session_new(p->cctx, WARD_TLS_CLIENT, &p->cio, &p->client), 0);
-	assert_int_equal(ward_tls_session_new(p->sctx, WARD_TLS_SERVER, &p->sio, &p->server), 0);
+	assert_int_equal(ward_tls_ctx_session(p->cctx, WARD_TLS_CLIENT, &p->cio, &p->client), 0);
+	assert_int_equal(ward_tls_ctx_session(p->sctx, WARD_TLS_SERVER, &p->sio, &p->server), 0);
 	for (int round = 0; round < 10; round++) {
 		if (crc == WARD_ERR_AGAIN)
 			crc = ward_tls_handshake(p->client, &p->cerr);
@@ -136,9 +138,9 @@ static void test_mtls_handshake_and_data(void **state)
 	assert_string_equal(wolfSSL_get_version(p.client), "TLSv1.3");
 	assert_string_equal(ward_tls_cipher(p.client), "TLS_AES_128_GCM_SHA256");
 	assert_string_equal(ward_tls_group(p.client), "x25519");
-	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
+	assert_int_equal(ward_tls_ctx_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
 	assert_string_equal(peer, "spiffe://example.org/ns/default/sa/web");
-	assert_int_equal(ward_tls_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
+	assert_int_equal(ward_tls_ctx_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
 
 	assert_int_equal(wolfSSL_write(p.client, "ping", 4), 4);
 	shuttle(&p);
@@ -175,7 +177,7 @@ static void test_half_close(void **state)
 
 static void test_unknown_ca(void **state)
 {
-	struct pair p = { 0 };
+	struct pair p = {0};
 	struct ident good, other;
 
 	(void)state;
@@ -201,7 +203,7 @@ static void test_unknown_ca(void **state)
 static void test_no_shared_cipher(void **state)
 {
 	struct ward_tls_policy aes = modern, chacha = modern;
-	struct pair p = { 0 };
+	struct pair p = {0};
 	struct ident id;
 
 	(void)state;
@@ -218,7 +220,7 @@ static void test_no_shared_cipher(void **state)
 
 static void test_expired_peer(void **state)
 {
-	struct pair p = { 0 };
+	struct pair p = {0};
 	struct ident good, old;
 
 	(void)state;
@@ -278,7 +280,7 @@ static void test_not_tls(void **state)
 	(void)state;
 	good_pair(&p, &id);
 	ward_tls_io_init(&p.sio);
-	assert_int_equal(ward_tls_session_new(p.sctx, WARD_TLS_SERVER, &p.sio, &p.server), 0);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.sio, &p.server), 0);
 	assert_int_equal(ward_buf_append(&p.sio.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
 	assert_int_equal(ward_tls_handshake(p.server, &p.serr), WARD_ERR_TLS);
 	const char *reason = ward_tls_failure_reason(p.server, p.serr);
@@ -292,7 +294,7 @@ static void test_not_tls(void **state)
 static int ctx_fed(const char *cert, const char *bundle, const char *td, const char *fed_td,
 		   const char *fed_bundle, struct ward_tls_ctx **out)
 {
-	struct ward_pem_certs fed = { 0 };
+	struct ward_pem_certs fed = {0};
 	struct ward_tls_der ders[8], fed_ders[4];
 	struct ward_fed_bundle fb;
 	struct ident id;
@@ -301,18 +303,20 @@ static int ctx_fed(const char *cert, const char *bundle, const char *td, const c
 
 	ident_load(&id, cert, FIX "leaf.key", bundle);
 	for (size_t i = 0; i < id.chain.count; i++)
-		ders[n++] = (struct ward_tls_der){ id.chain.certs[i].data, id.chain.certs[i].len };
+		ders[n++] = (struct ward_tls_der){id.chain.certs[i].data, id.chain.certs[i].len};
 	for (size_t i = 0; i < id.bundle.count; i++)
-		ders[n + i] = (struct ward_tls_der){ id.bundle.certs[i].data,
-						     id.bundle.certs[i].len };
-	struct ward_tls_material m = { .chain = ders, .n_chain = id.chain.count,
-				       .key = { id.key.der, id.key.len },
-				       .bundle = ders + n, .n_bundle = id.bundle.count };
+		ders[n + i] =
+		    (struct ward_tls_der){id.bundle.certs[i].data, id.bundle.certs[i].len};
+	struct ward_tls_material m = {.chain = ders,
+				      .n_chain = id.chain.count,
+				      .key = {id.key.der, id.key.len},
+				      .bundle = ders + n,
+				      .n_bundle = id.bundle.count};
 	if (fed_td) {
 		assert_int_equal(ward_pem_certs_load_file(fed_bundle, &fed), 0);
 		for (size_t i = 0; i < fed.count; i++)
-			fed_ders[i] = (struct ward_tls_der){ fed.certs[i].data, fed.certs[i].len };
-		fb = (struct ward_fed_bundle){ fed_td, fed_ders, fed.count };
+			fed_ders[i] = (struct ward_tls_der){fed.certs[i].data, fed.certs[i].len};
+		fb = (struct ward_fed_bundle){fed_td, fed_ders, fed.count};
 		m.federated = &fb;
 		m.n_federated = 1;
 	}
@@ -327,7 +331,7 @@ static int ctx_fed(const char *cert, const char *bundle, const char *td, const c
 static void test_federated_peer(void **state)
 {
 	char peer[WARD_SPIFFE_ID_MAX + 1];
-	struct pair p = { 0 };
+	struct pair p = {0};
 
 	(void)state;
 	if (!ward_fed_supported()) {
@@ -343,9 +347,9 @@ static void test_federated_peer(void **state)
 				 "example.org", FIX "ca.pem", &p.cctx),
 			 0);
 	assert_int_equal(handshake(&p), 0);
-	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
+	assert_int_equal(ward_tls_ctx_peer_id(p.server, p.sctx, peer, sizeof(peer)), 0);
 	assert_string_equal(peer, "spiffe://other.org/ns/default/sa/api");
-	assert_int_equal(ward_tls_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
+	assert_int_equal(ward_tls_ctx_peer_id(p.client, p.cctx, peer, sizeof(peer)), 0);
 	assert_string_equal(peer, "spiffe://example.org/ns/default/sa/web");
 	pair_free(&p);
 }
@@ -354,7 +358,7 @@ static void test_federated_peer(void **state)
  * union of anchors, but not against example.org's bundle, so it is refused. */
 static void test_federated_ca_cannot_mint_our_ids(void **state)
 {
-	struct pair p = { 0 };
+	struct pair p = {0};
 
 	(void)state;
 	if (!ward_fed_supported())
@@ -362,9 +366,8 @@ static void test_federated_ca_cannot_mint_our_ids(void **state)
 	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", "other.org",
 				 FIX "other-ca.pem", &p.sctx),
 			 0);
-	assert_int_equal(ctx_fed(FIX "forged.pem", FIX "both-cas.pem", "example.org", NULL, NULL,
-				 &p.cctx),
-			 0);
+	assert_int_equal(
+	    ctx_fed(FIX "forged.pem", FIX "both-cas.pem", "example.org", NULL, NULL, &p.cctx), 0);
 	assert_int_not_equal(handshake(&p), 0);
 	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "bad_chain");
 	pair_free(&p);
@@ -375,14 +378,13 @@ static void test_federated_ca_cannot_mint_our_ids(void **state)
 static void test_unfederated_domain_refused(void **state)
 {
 	char peer[WARD_SPIFFE_ID_MAX + 1];
-	struct pair p = { 0 };
+	struct pair p = {0};
 
 	(void)state;
 	assert_int_equal(ctx_fed(FIX "good.pem", FIX "ca.pem", "example.org", NULL, NULL, &p.sctx),
 			 0);
-	assert_int_equal(ctx_fed(FIX "other-leaf.pem", FIX "other-ca.pem", "other.org", NULL, NULL,
-				 &p.cctx),
-			 0);
+	assert_int_equal(
+	    ctx_fed(FIX "other-leaf.pem", FIX "other-ca.pem", "other.org", NULL, NULL, &p.cctx), 0);
 	assert_int_not_equal(handshake(&p), 0);
 	assert_string_equal(ward_tls_failure_reason(p.server, p.serr), "unknown_ca");
 	pair_free(&p);
@@ -394,23 +396,24 @@ static void test_unfederated_domain_refused(void **state)
 	p.cctx = ward_tls_ctx_get(p.sctx);
 	assert_int_equal(handshake(&p), 0);
 	p.sctx->fed->domains[0].trust_domain[0] = 'X'; /* as if our domain were another */
-	assert_int_equal(ward_tls_peer_id(p.server, p.sctx, peer, sizeof(peer)), WARD_ERR_DENIED);
+	assert_int_equal(ward_tls_ctx_peer_id(p.server, p.sctx, peer, sizeof(peer)),
+			 WARD_ERR_DENIED);
 	pair_free(&p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mtls_handshake_and_data),
-		cmocka_unit_test(test_half_close),
-		cmocka_unit_test(test_unknown_ca),
-		cmocka_unit_test(test_no_shared_cipher),
-		cmocka_unit_test(test_expired_peer),
-		cmocka_unit_test(test_ctx_rejects_bad_identity),
-		cmocka_unit_test(test_not_tls),
-		cmocka_unit_test(test_federated_peer),
-		cmocka_unit_test(test_federated_ca_cannot_mint_our_ids),
-		cmocka_unit_test(test_unfederated_domain_refused),
+	    cmocka_unit_test(test_mtls_handshake_and_data),
+	    cmocka_unit_test(test_half_close),
+	    cmocka_unit_test(test_unknown_ca),
+	    cmocka_unit_test(test_no_shared_cipher),
+	    cmocka_unit_test(test_expired_peer),
+	    cmocka_unit_test(test_ctx_rejects_bad_identity),
+	    cmocka_unit_test(test_not_tls),
+	    cmocka_unit_test(test_federated_peer),
+	    cmocka_unit_test(test_federated_ca_cannot_mint_our_ids),
+	    cmocka_unit_test(test_unfederated_domain_refused),
 	};
 
 	if (ward_tls_global_init() < 0)

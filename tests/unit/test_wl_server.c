@@ -21,9 +21,9 @@
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
-#include "agent/log.h"
+#include "lib/log.h"
 #include "spiffe/grpc.h"
-#include "spiffe/wl_server.h"
+#include "server/wl_server.h"
 
 #define SVID "/SpiffeWorkloadAPI/FetchX509SVID"
 #define BUNDLES "/SpiffeWorkloadAPI/FetchX509Bundles"

@@ -18,10 +18,10 @@
 #define ID_WEB "spiffe://example.org/ns/default/sa/web"
 
 static const struct ward_tls_policy modern = {
-	.cipher_list = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256",
-	.groups = { WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1 },
-	.n_groups = 2,
-	.sigalgs = "ECDSA+SHA256:ECDSA+SHA384",
+    .cipher_list = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256",
+    .groups = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1},
+    .n_groups = 2,
+    .sigalgs = "ECDSA+SHA256:ECDSA+SHA384",
 };
 
 /* The DER a Workload API server would send, built from PEM fixtures. */
@@ -34,7 +34,7 @@ struct wire {
 
 static uint8_t *concat(const char *file, size_t *len)
 {
-	struct ward_pem_certs certs = { 0 };
+	struct ward_pem_certs certs = {0};
 	uint8_t *out;
 
 	assert_int_equal(ward_pem_certs_load_file(file, &certs), 0);
@@ -59,10 +59,10 @@ static void wire_load(struct wire *w, const char *cert, const char *id)
 	w->bundle = concat(FIX "ca.pem", &w->bundle_len);
 	assert_int_equal(ward_pem_key_load_file(FIX "leaf.key", &w->key), 0);
 	w->svid = (struct ward_wl_svid){
-		.spiffe_id = { (const uint8_t *)id, strlen(id) },
-		.x509_svid = { w->chain, w->chain_len },
-		.x509_svid_key = { w->key.der, w->key.len },
-		.bundle = { w->bundle, w->bundle_len },
+	    .spiffe_id = {(const uint8_t *)id, strlen(id)},
+	    .x509_svid = {w->chain, w->chain_len},
+	    .x509_svid_key = {w->key.der, w->key.len},
+	    .bundle = {w->bundle, w->bundle_len},
 	};
 }
 
@@ -73,7 +73,7 @@ static void wire_free(struct wire *w)
 	ward_pem_key_free(&w->key);
 }
 
-static struct ward_config cfg = { .trust_domain = "example.org" };
+static struct ward_config cfg = {.trust_domain = "example.org"};
 
 static int build(struct wire *w, struct ward_tls_ctx **ctx)
 {
@@ -178,13 +178,13 @@ static void other_trust_domain_refused(void **state)
 
 static void key_not_matching_refused(void **state)
 {
-	struct ward_pem_key ca_key = { 0 };
+	struct ward_pem_key ca_key = {0};
 	struct wire w;
 
 	(void)state;
 	wire_load(&w, FIX "good.pem", ID_WEB);
 	assert_int_equal(ward_pem_key_load_file(FIX "ca.key", &ca_key), 0);
-	w.svid.x509_svid_key = (struct ward_wl_bytes){ ca_key.der, ca_key.len };
+	w.svid.x509_svid_key = (struct ward_wl_bytes){ca_key.der, ca_key.len};
 	expect_refused(&w, "match the certificate"); /* wolfSSL's check or the self-check */
 	ward_pem_key_free(&ca_key);
 	wire_free(&w);
@@ -202,7 +202,7 @@ static void federated_bundles_loaded(void **state)
 
 	(void)state;
 	wire_load(&w, FIX "good.pem", ID_WEB);
-	fed = (struct ward_wl_bundle){ { (const uint8_t *)key, strlen(key) }, { other, other_len } };
+	fed = (struct ward_wl_bundle){{(const uint8_t *)key, strlen(key)}, {other, other_len}};
 	if (!ward_fed_supported()) {
 		assert_int_equal(ward_wlidentity_build(&w.svid, &fed, 1, &cfg, &modern, &ctx),
 				 WARD_ERR_UNSUPPORTED);
@@ -221,15 +221,15 @@ static void federated_bundles_loaded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(good_svid_builds),
-		cmocka_unit_test(chain_with_intermediate_builds),
-		cmocka_unit_test(spiffe_id_field_must_match_cert),
-		cmocka_unit_test(empty_fields_refused),
-		cmocka_unit_test(truncated_der_refused),
-		cmocka_unit_test(expired_svid_refused),
-		cmocka_unit_test(other_trust_domain_refused),
-		cmocka_unit_test(key_not_matching_refused),
-		cmocka_unit_test(federated_bundles_loaded),
+	    cmocka_unit_test(good_svid_builds),
+	    cmocka_unit_test(chain_with_intermediate_builds),
+	    cmocka_unit_test(spiffe_id_field_must_match_cert),
+	    cmocka_unit_test(empty_fields_refused),
+	    cmocka_unit_test(truncated_der_refused),
+	    cmocka_unit_test(expired_svid_refused),
+	    cmocka_unit_test(other_trust_domain_refused),
+	    cmocka_unit_test(key_not_matching_refused),
+	    cmocka_unit_test(federated_bundles_loaded),
 	};
 	int rc;
 

@@ -1,0 +1,88 @@
+/* The SPIFFE Workload API's wire side in `ward server`: gRPC server streams
+ * over HTTP/2 cleartext with prior knowledge (libnghttp2) on a libuv unix
+ * socket listener, as SPIRE's agent serves it and go-spiffe and ward's own
+ * client (agent/wlclient.h) speak it.
+ *
+ *   POST /SpiffeWorkloadAPI/FetchX509SVID      server stream
+ *   POST /SpiffeWorkloadAPI/FetchX509Bundles   server stream
+ *
+ * A call starts when its request message has arrived; the response is
+ * HEADERS (:status 200, content-type: application/grpc), one message with
+ * the full current state, then a new message each time the state changes
+ * (ward_wl_server_refresh), and trailers (grpc-status, grpc-message
+ * percent-encoded) when the call ends. A call refused before any message
+ * is answered "Trailers-Only" (PROTOCOL-HTTP2.md): one HEADERS frame with
+ * the status. Statuses:
+ *
+ *   3  InvalidArgument   no "workload.spiffe.io: true" metadata
+ *                        ("security header missing from request", SPIRE's text)
+ *   7  PermissionDenied  the caller matches no entry ("no identity issued")
+ *   12 Unimplemented     FetchJWTSVID, FetchJWTBundles, ValidateJWTSVID, any
+ *                        other path
+ *   8  ResourceExhausted a request message over 64 KiB
+ *   13 Internal          no request message, a compressed one, attestation
+ *                        failure
+ *   14 Unavailable       the server is shutting down
+ *
+ * A non-POST request gets HTTP 405 and a content-type that is not
+ * application/grpc HTTP 415, as the gRPC spec has servers do.
+ *
+ * Limits: every length from the wire is checked by nghttp2 (frames, HPACK)
+ * or the gRPC reader (messages); a connection that breaks HTTP/2 (a bad
+ * preface, garbage) is closed without affecting others; at most 100
+ * concurrent streams per connection and WARD_WL_MAX_CONNS connections.
+ * Backpressure: a stream holds at most the message being sent and the
+ * newest one waiting (older states are skipped: each is complete); a
+ * connection whose peer does not read stops being read once 256 KiB wait
+ * to be written. */
+#ifndef WARD_SPIFFE_WL_SERVER_H
+#define WARD_SPIFFE_WL_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "server/attest.h"
+
+#define WARD_WL_MAX_CONNS 1024
+#define WARD_WL_WHY_MAX 256
+
+enum ward_wl_method {
+	WARD_WL_FETCH_X509_SVID,
+	WARD_WL_FETCH_X509_BUNDLES,
+};
+
+/* What a call's status is about, for the service to fill. */
+struct ward_wl_status {
+	int code; /* enum ward_grpc_status */
+	char message[WARD_WL_WHY_MAX];
+};
+
+/* The service behind the wire (spiffe/wl_service.h). */
+struct ward_wl_ops {
+	/* A call from a caller with these kernel credentials (NULL when the
+	 * kernel could not say). On WARD_GRPC_OK *call is its state, released
+	 * by close; otherwise st says why. */
+	void (*open)(void *arg, enum ward_wl_method method, const struct ward_attest_creds *creds,
+		     void **call, struct ward_wl_status *st);
+	/* The call's current message (protobuf bytes appended to msg), or a
+	 * status that ends the call. */
+	void (*build)(void *arg, void *call, struct ward_buf *msg, struct ward_wl_status *st);
+	void (*close)(void *arg, void *call);
+};
+
+struct ward_wl_server;
+
+/* Listens on path (an old socket file there is replaced) with mode 0777:
+ * attestation, not file mode, decides what a caller gets, as in SPIRE. */
+int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
+			 void *arg, struct ward_wl_server **out) WARD_MUST_CHECK;
+/* Rebuilds every open call's message and sends those that changed. */
+void ward_wl_server_refresh(struct ward_wl_server *srv);
+/* Ends every call with Unavailable, closes connections and the listener,
+ * removes the socket file; the server is freed once its handles closed
+ * (run the loop). */
+void ward_wl_server_stop(struct ward_wl_server *srv);
+
+#endif

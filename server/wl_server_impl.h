@@ -1,0 +1,73 @@
+/* Private to spiffe/wl_server.c (listener and connections) and
+ * spiffe/wl_stream.c (the HTTP/2 session and its gRPC streams). */
+#ifndef WARD_SPIFFE_WL_SERVER_IMPL_H
+#define WARD_SPIFFE_WL_SERVER_IMPL_H
+
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spiffe/grpc.h"
+#include "server/wl_server.h"
+
+#define WL_MAX_STREAMS 100	   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define WL_MAX_REQUEST (64 * 1024) /* a request message; X509SVIDRequest is empty */
+#define WL_WRITE_HIGH (256 * 1024) /* stop reading a peer that does not read */
+#define WL_WRITE_LOW (64 * 1024)
+
+struct wl_stream {
+	int32_t id;
+	struct wl_conn *conn;
+	struct wl_stream *next; /* in conn->streams */
+	/* Request headers as they arrive. */
+	int method; /* enum ward_wl_method, -1 unknown, -2 known but unimplemented */
+	bool post, grpc_content_type, security_header;
+	char path[96]; /* for the Unimplemented message */
+	struct ward_grpc_reader request;
+	bool started;		  /* the call was dispatched (once) */
+	bool responded;		  /* response HEADERS submitted */
+	bool ended;		  /* status decided; trailers submitted or pending */
+	void *call;		  /* the service's state; NULL until opened */
+	struct ward_buf out;	  /* the message being sent (framed) */
+	struct ward_buf next_msg; /* the newest message waiting, if any */
+	uint8_t digest[32];	  /* of the last message queued: skip unchanged states */
+	struct ward_wl_status end;
+	bool deferred; /* the data provider is waiting for data */
+};
+
+struct wl_conn {
+	uv_pipe_t pipe;
+	struct ward_wl_server *srv;
+	struct wl_conn *prev, *next; /* in srv->conns */
+	nghttp2_session *h2;
+	struct ward_attest_creds creds;
+	bool have_creds;
+	struct wl_stream *streams;
+	size_t write_pending; /* bytes handed to uv_write and not yet written */
+	bool reading, closing;
+};
+
+struct ward_wl_server {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	const struct ward_wl_ops *ops;
+	void *arg;
+	char *path;
+	struct wl_conn *conns;
+	size_t n_conns;
+	bool stopping;
+};
+
+/* wl_stream.c */
+int wl_session_new(struct wl_conn *c) WARD_MUST_CHECK;
+/* Rebuilds the stream's message; queues it if it changed. */
+void wl_stream_refresh(struct wl_stream *st);
+/* Ends a stream with a status (trailers, or Trailers-Only). */
+void wl_stream_end(struct wl_stream *st, int code, const char *message);
+void wl_stream_free(struct wl_stream *st);
+
+/* wl_server.c */
+/* Hands nghttp2's pending output to the socket, within the write limit. */
+void wl_conn_flush(struct wl_conn *c);
+
+#endif

@@ -1,0 +1,438 @@
+#include "spiffe/wlclient.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "spiffe/grpc.h"
+
+#define FETCH_X509_SVID_URL "http://localhost/SpiffeWorkloadAPI/FetchX509SVID"
+#define CONNECT_TIMEOUT_MS 5000
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS 8000
+
+struct ward_wlclient {
+	uv_loop_t *loop;
+	struct ward_wlclient_callbacks cb;
+	void *arg;
+	char socket_path[128];
+	CURLM *multi;		    /* owned */
+	CURL *easy;		    /* owned; NULL between attempts */
+	struct curl_slist *headers; /* owned */
+	uv_timer_t curl_timer;	    /* curl's own timeouts */
+	uv_timer_t retry_timer;
+	int pending_closes; /* handles not yet closed; freed at zero */
+	bool stopping;
+	/* The current attempt. */
+	struct ward_grpc_reader reader;
+	long http_status;
+	bool grpc_content;
+	bool connected;
+	int grpc_status; /* -1 until a grpc-status header or trailer */
+	char grpc_message[256];
+	char fail[256]; /* why we aborted the transfer ourselves */
+	char curl_err[CURL_ERROR_SIZE];
+	unsigned backoff_ms;
+};
+
+/* One socket curl asked us to watch. Freed in its close callback. */
+struct watched {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct ward_wlclient *c;
+};
+
+static void release(struct ward_wlclient *c)
+{
+	if (c->pending_closes > 0 || !c->stopping)
+		return;
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	curl_slist_free_all(c->headers);
+	ward_grpc_reader_free(&c->reader);
+	free(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct ward_wlclient *c = h->data;
+
+	c->pending_closes--;
+	release(c);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct watched *w = h->data;
+	struct ward_wlclient *c = w->c;
+
+	free(w);
+	c->pending_closes--;
+	release(c);
+}
+
+static void check_done(struct ward_wlclient *c);
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct watched *w = p->data;
+	struct ward_wlclient *c = w->c;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, w->fd, flags, &running);
+	check_done(c);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct ward_wlclient *c = userp;
+	struct watched *w = socketp;
+	int events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (w) {
+			curl_multi_assign(c->multi, fd, NULL);
+			c->pending_closes++;
+			uv_close((uv_handle_t *)&w->poll, on_poll_closed);
+		}
+		return 0;
+	}
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w || uv_poll_init_socket(c->loop, &w->poll, fd) != 0) {
+			free(w);
+			return -1;
+		}
+		w->fd = fd;
+		w->c = c;
+		w->poll.data = w;
+		curl_multi_assign(c->multi, fd, w);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&w->poll, events, on_poll);
+	return 0;
+}
+
+static void on_curl_timeout(uv_timer_t *t)
+{
+	struct ward_wlclient *c = t->data;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+/* curl wants to be called back after timeout_ms (0: on the next loop turn,
+ * never from inside this callback). */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct ward_wlclient *c = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		uv_timer_stop(&c->curl_timer);
+	else
+		uv_timer_start(&c->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+/* Response headers and trailers alike: gRPC sends grpc-status in the
+ * trailers, or in the headers of a "trailers-only" error response. */
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct ward_wlclient *c = arg;
+	size_t len = size * n, vlen;
+	const char *v;
+
+	if (len >= 5 && !strncmp(line, "HTTP/", 5)) { /* "HTTP/2 200" */
+		const char *sp = memchr(line, ' ', len);
+
+		c->http_status =
+		    sp && (size_t)(sp - line) + 4 <= len ? strtol(sp + 1, NULL, 10) : 0;
+		return len;
+	}
+	if (len <= 2) { /* the blank line that ends a header block */
+		if (!c->connected && c->http_status == 200 && c->grpc_content &&
+		    c->grpc_status < 0) {
+			c->connected = true;
+			c->backoff_ms = 0;
+			if (c->cb.on_connected)
+				c->cb.on_connected(c->arg);
+		}
+		return len;
+	}
+	v = memchr(line, ':', len);
+	if (!v)
+		return len;
+	vlen = len - (size_t)(v + 1 - line);
+	for (v++; vlen > 0 && (*v == ' ' || *v == '\t'); v++, vlen--)
+		;
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	if (!strncasecmp(line, "content-type:", 13))
+		c->grpc_content = vlen >= 16 && !strncasecmp(v, "application/grpc", 16);
+	else if (!strncasecmp(line, "grpc-status:", 12))
+		c->grpc_status = vlen > 0 && vlen < 4 ? atoi(v) : WARD_GRPC_UNKNOWN;
+	else if (!strncasecmp(line, "grpc-message:", 13))
+		ward_grpc_message_decode(v, vlen, c->grpc_message, sizeof(c->grpc_message));
+	return len;
+}
+
+static void deliver(struct ward_wlclient *c, const uint8_t *msg, size_t len)
+{
+	struct ward_wl_x509_svid_response *resp = calloc(1, sizeof(*resp));
+
+	if (!resp) {
+		c->cb.on_bad_message("out of memory decoding a response", c->arg);
+		return;
+	}
+	if (ward_wl_x509_svid_response_decode(msg, len, resp) < 0)
+		c->cb.on_bad_message(ward_err_msg(), c->arg);
+	else
+		c->cb.on_response(resp, c->arg);
+	free(resp);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct ward_wlclient *c = arg;
+	size_t len = size * n, mlen;
+	const uint8_t *msg;
+	int rc;
+
+	if (c->http_status != 200 || !c->grpc_content) {
+		snprintf(c->fail, sizeof(c->fail), "not a gRPC response (HTTP %ld%s)",
+			 c->http_status,
+			 c->grpc_content ? "" : ", content-type is not application/grpc");
+		return 0;
+	}
+	rc = ward_grpc_reader_feed(&c->reader, (const uint8_t *)p, len);
+	while (rc == 0 && (rc = ward_grpc_reader_next(&c->reader, &msg, &mlen)) == 0)
+		deliver(c, msg, mlen);
+	if (rc != WARD_ERR_AGAIN) {
+		snprintf(c->fail, sizeof(c->fail), "%s", ward_err_msg());
+		return 0; /* aborts the transfer: the framing is lost for good */
+	}
+	return len;
+}
+
+static int set_options(struct ward_wlclient *c, CURL *e)
+{
+	static const uint8_t empty_request[WARD_GRPC_PREFIX_LEN]; /* X509SVIDRequest{} */
+	int rc = 0;
+
+	rc |= curl_easy_setopt(e, CURLOPT_URL, FETCH_X509_SVID_URL);
+	rc |= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+	rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)empty_request);
+	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)sizeof(empty_request));
+	rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err);
+	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	ENSURE(rc == 0, WARD_ERR_UNSUPPORTED, "workload api: libcurl lacks HTTP/2 or unix sockets");
+	return 0;
+}
+
+static void reset_attempt(struct ward_wlclient *c)
+{
+	ward_grpc_reader_free(&c->reader);
+	ward_grpc_reader_init(&c->reader, WARD_GRPC_MAX_MESSAGE);
+	c->http_status = 0;
+	c->grpc_content = false;
+	c->connected = false;
+	c->grpc_status = -1;
+	c->grpc_message[0] = c->fail[0] = c->curl_err[0] = '\0';
+}
+
+static int dial(struct ward_wlclient *c)
+{
+	reset_attempt(c);
+	c->easy = curl_easy_init();
+	ENSURE(c->easy, WARD_ERR_NOMEM, "workload api: curl handle");
+	if (set_options(c, c->easy) < 0 || curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
+		curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+		return ward_err_set(WARD_ERR_UNSUPPORTED, "workload api: cannot start a transfer");
+	}
+	return 0;
+}
+
+static void drop_easy(struct ward_wlclient *c)
+{
+	if (!c->easy)
+		return;
+	curl_multi_remove_handle(c->multi, c->easy);
+	curl_easy_cleanup(c->easy);
+	c->easy = NULL;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct ward_wlclient *c = t->data;
+	struct ward_wlclient_error e = {.grpc_status = -1, .code = "internal", .retrying = false};
+
+	if (dial(c) == 0)
+		return;
+	e.message = ward_err_msg();
+	c->cb.on_error(&e, c->arg);
+}
+
+/* 250 ms doubling to 8 s, each delay drawn from [3/4, 5/4] of its step. */
+static unsigned next_backoff(struct ward_wlclient *c)
+{
+	unsigned step = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
+
+	if (step > BACKOFF_MAX_MS)
+		step = BACKOFF_MAX_MS;
+	c->backoff_ms = step;
+	return step - step / 4 + (unsigned)(random() % (step / 2 + 1));
+}
+
+/* The standard (Workload API, "Client" section) lists which codes are worth
+ * retrying; InvalidArgument and Unimplemented mean this client or endpoint
+ * is wrong and will stay wrong. */
+static bool retryable(int grpc_status)
+{
+	return grpc_status != WARD_GRPC_INVALID_ARGUMENT && grpc_status != WARD_GRPC_UNIMPLEMENTED;
+}
+
+static void describe_end(struct ward_wlclient *c, CURLcode res, struct ward_wlclient_error *e)
+{
+	e->grpc_status = -1;
+	if (c->fail[0]) {
+		e->code = "protocol_error";
+		e->message = c->fail;
+	} else if (res == CURLE_COULDNT_CONNECT) {
+		long os_errno = 0;
+
+		curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+		snprintf(c->fail, sizeof(c->fail), "cannot connect to %s: %s", c->socket_path,
+			 os_errno ? strerror((int)os_errno) : curl_easy_strerror(res));
+		e->code = "connect_failed";
+		e->message = c->fail;
+	} else if (res != CURLE_OK) {
+		e->code = res == CURLE_HTTP2 || res == CURLE_HTTP2_STREAM ||
+				  res == CURLE_WEIRD_SERVER_REPLY || res == CURLE_GOT_NOTHING
+			      ? "protocol_error"
+			      : "transport";
+		e->message = c->curl_err[0] ? c->curl_err : curl_easy_strerror(res);
+	} else if (c->grpc_status >= 0) {
+		e->grpc_status = c->grpc_status;
+		e->code = ward_grpc_status_name(c->grpc_status);
+		e->message = c->grpc_message[0] ? c->grpc_message : "(no grpc-message)";
+	} else if (c->http_status != 200) {
+		snprintf(c->fail, sizeof(c->fail), "HTTP status %ld, not a gRPC server",
+			 c->http_status);
+		e->code = "protocol_error";
+		e->message = c->fail;
+	} else {
+		e->code = "stream_ended";
+		e->message = ward_grpc_reader_partial(&c->reader)
+				 ? "stream cut mid-message"
+				 : "stream ended without grpc-status";
+	}
+}
+
+static void finish_attempt(struct ward_wlclient *c, CURLcode res)
+{
+	struct ward_wlclient_error e = {0};
+
+	describe_end(c, res, &e);
+	e.retrying = retryable(e.grpc_status);
+	if (e.retrying) {
+		e.retry_in_ms = next_backoff(c);
+		uv_timer_start(&c->retry_timer, on_retry, e.retry_in_ms, 0);
+	}
+	c->cb.on_error(&e, c->arg);
+	drop_easy(c); /* after on_error: e.message may point at curl's buffer */
+}
+
+static void check_done(struct ward_wlclient *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left)))
+		if (m->msg == CURLMSG_DONE && m->easy_handle == c->easy)
+			finish_attempt(c, m->data.result);
+}
+
+int ward_wlclient_start(uv_loop_t *loop, const char *endpoint,
+			const struct ward_wlclient_callbacks *cb, void *arg,
+			struct ward_wlclient **out)
+{
+	struct ward_wlclient *c;
+	const char *path = endpoint + strlen("unix://");
+
+	ENSURE(!strncmp(endpoint, "unix:///", 8) && strlen(path) < sizeof(c->socket_path),
+	       WARD_ERR_INVALID, "workload api: \"%.64s\" is not unix:///absolute/path", endpoint);
+	c = calloc(1, sizeof(*c));
+	ENSURE(c, WARD_ERR_NOMEM, "workload api client");
+	*c = (struct ward_wlclient){.loop = loop, .cb = *cb, .arg = arg, .grpc_status = -1};
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s", path);
+	ward_grpc_reader_init(&c->reader, WARD_GRPC_MAX_MESSAGE);
+	uv_timer_init(loop, &c->curl_timer);
+	uv_timer_init(loop, &c->retry_timer);
+	c->curl_timer.data = c->retry_timer.data = c;
+	c->multi = curl_multi_init();
+	c->headers = curl_slist_append(NULL, "content-type: application/grpc");
+	c->headers = c->headers ? curl_slist_append(c->headers, "te: trailers") : NULL;
+	/* The Workload API's security header: proof that this is a deliberate
+	 * Workload API call, not a request forged through some other client
+	 * (Workload API standard, section 3). */
+	c->headers = c->headers ? curl_slist_append(c->headers, "workload.spiffe.io: true") : NULL;
+	c->headers = c->headers ? curl_slist_append(c->headers, "user-agent: ward") : NULL;
+	if (!c->multi || !c->headers) {
+		ward_wlclient_stop(c);
+		return ward_err_set(WARD_ERR_NOMEM, "workload api client");
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	if (dial(c) < 0) {
+		int rc = ward_err_set(WARD_ERR_UNSUPPORTED, "%s", ward_err_msg());
+
+		ward_wlclient_stop(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void ward_wlclient_restart(struct ward_wlclient *c)
+{
+	drop_easy(c);
+	c->backoff_ms = 0;
+	uv_timer_start(&c->retry_timer, on_retry, 0, 0);
+}
+
+void ward_wlclient_stop(struct ward_wlclient *c)
+{
+	if (!c || c->stopping)
+		return;
+	c->stopping = true;
+	drop_easy(c); /* closes curl's sockets: their watchers close too */
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, NULL);
+	c->pending_closes += 2;
+	uv_close((uv_handle_t *)&c->curl_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
+}
