@@ -1,34 +1,23 @@
-/* Connection set-up and teardown: accept, original destination, mesh or
+/* A proxied connection's lifecycle: accept, original destination, mesh or
  * passthrough, connect upstream, TLS handshake, SPIFFE identity and
- * authorization, timeouts, and the one close. Relaying is in relay.c. */
+ * authorization, relaying, timeouts, and the one close. Both sockets' events
+ * arrive here and are dispatched by phase; the relay (relay.h) moves bytes
+ * and says what to do next, and this file does it. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "spiffe/pattern.h"
 #include "agent/conn_impl.h"
 #include "lib/sockopt.h"
+#include "spiffe/pattern.h"
 
 #define PEEK_TIMEOUT_MS 500 /* permissive: a client silent this long speaks plaintext */
+#define READ_CHUNK (64u * 1024)
+#define TLS_RECORD_MAX (16u * 1024)
 
 static void on_timer(uv_timer_t *t);
-
-int conn_side_fd(struct conn_side *s)
-{
-	uv_os_fd_t fd = -1;
-
-	uv_fileno((uv_handle_t *)&s->tcp, &fd);
-	return fd;
-}
-
-/* The socket that crosses the network: upstream for outbound, the accepted
- * one for inbound. NULL before an outbound connect completes. */
-struct conn_side *conn_peer_side(struct ward_conn *c)
-{
-	if (c->dir == WARD_DIR_INBOUND)
-		return &c->down;
-	return c->t_connected ? &c->up : NULL;
-}
+static void start_connect(struct ward_conn *c);
+static const struct ward_stream_ops sock_ops;
 
 static uint16_t addr_port(const struct sockaddr_storage *ss)
 {
@@ -37,18 +26,17 @@ static uint16_t addr_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-static const char *dir_name(const struct ward_conn *c)
+static int side_of(const struct ward_conn *c, const struct ward_stream *s)
 {
-	return c->dir == WARD_DIR_OUTBOUND ? "outbound" : "inbound";
+	return s == &c->sock[CONN_UP] ? CONN_UP : CONN_DOWN;
 }
 
-json_t *conn_fields(const struct ward_conn *c)
+/* What one read may bring in: at most the per-direction buffer. */
+static size_t chunk_size(const struct ward_conn *c)
 {
-	char dst[64];
+	size_t limit = c->worker->cfg->limits.buffer_bytes;
 
-	ward_addr_format((const struct sockaddr *)&c->dst, dst, sizeof(dst));
-	return json_pack("{s:s,s:s,s:s?,s:s}", "direction", dir_name(c), "dst", dst, "peer_id",
-			 c->peer_id, "local_id", c->tls_ctx ? c->tls_ctx->spiffe_id : "");
+	return limit < READ_CHUNK ? limit : READ_CHUNK;
 }
 
 static void log_limited(struct ward_conn *c, struct ward_log_limit *l, enum ward_log_level lvl,
@@ -65,7 +53,7 @@ static void log_limited(struct ward_conn *c, struct ward_log_limit *l, enum ward
 	ward_log_emit(lvl, event, fields);
 }
 
-void conn_fail(struct ward_conn *c, const char *event, const char *reason)
+static void conn_fail(struct ward_conn *c, const char *event, const char *reason)
 {
 	json_t *f = conn_fields(c);
 
@@ -74,51 +62,37 @@ void conn_fail(struct ward_conn *c, const char *event, const char *reason)
 	ward_conn_close(c, true);
 }
 
+/* --- teardown --- */
+
 static void release(struct ward_conn *c)
 {
 	struct ward_worker *w = c->worker;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	w->n_conns--;
+	ward_list_remove(&w->conns, &c->link);
 	atomic_fetch_sub(w->active_conns, 1);
 	ward_metric_add(&w->stats.closed[c->dir], 1);
-	if (c->ssl)
-		wolfSSL_free(c->ssl);
-	ward_buf_free(&c->io.in);
-	ward_buf_free(&c->io.out);
+	ward_tls_session_close(&c->tls);
+	ward_end_sock_free(&c->end[CONN_DOWN]);
+	ward_end_sock_free(&c->end[CONN_UP]);
 	ward_tls_ctx_put(c->tls_ctx);
 	free(c->peer_id);
 	free(c);
 }
 
-static void on_close(uv_handle_t *h)
+static void on_handle_closed(struct ward_conn *c)
 {
-	/* The timer's data is the connection; a socket's is its side. */
-	struct ward_conn *c = h->type == UV_TCP ? ((struct conn_side *)h->data)->conn : h->data;
-
 	if (--c->handles_open == 0)
 		release(c);
 }
 
-static void close_side(struct conn_side *s, bool reset)
+static void on_timer_closed(uv_handle_t *h)
 {
-	if (!s->open)
-		return;
-	s->open = false;
-	if (!reset || uv_tcp_close_reset(&s->tcp, on_close) < 0)
-		uv_close((uv_handle_t *)&s->tcp, on_close);
+	on_handle_closed(h->data);
 }
 
-const char *conn_mode_name(const struct ward_conn *c)
+static void on_sock_closed(struct ward_stream *s)
 {
-	return c->mode == MODE_MTLS	     ? "mtls"
-	       : c->mode == MODE_PASSTHROUGH ? "passthrough"
-					     : "plaintext";
+	on_handle_closed(s->owner);
 }
 
 static void log_close(struct ward_conn *c)
@@ -129,12 +103,13 @@ static void log_close(struct ward_conn *c)
 		return;
 	f = conn_fields(c);
 	json_object_set_new(f, "mode", json_string(conn_mode_name(c)));
-	json_object_set_new(f, "bytes_to_peer", json_integer((json_int_t)c->bytes_to_peer));
-	json_object_set_new(f, "bytes_from_peer", json_integer((json_int_t)c->bytes_from_peer));
-	if (c->ssl) {
-		json_object_set_new(f, "tls_version", json_string(wolfSSL_get_version(c->ssl)));
-		json_object_set_new(f, "cipher", json_string(ward_tls_cipher(c->ssl)));
-		json_object_set_new(f, "group", json_string(ward_tls_group(c->ssl)));
+	json_object_set_new(f, "bytes_to_peer", json_integer((json_int_t)conn_bytes_to_peer(c)));
+	json_object_set_new(f, "bytes_from_peer",
+			    json_integer((json_int_t)conn_bytes_from_peer(c)));
+	if (c->tls.ssl) {
+		json_object_set_new(f, "tls_version", json_string(wolfSSL_get_version(c->tls.ssl)));
+		json_object_set_new(f, "cipher", json_string(ward_tls_cipher(c->tls.ssl)));
+		json_object_set_new(f, "group", json_string(ward_tls_group(c->tls.ssl)));
 		json_object_set_new(f, "handshake_ms",
 				    json_real((double)(c->t_handshake - c->t_tls) / 1e6));
 	}
@@ -151,9 +126,27 @@ void ward_conn_close(struct ward_conn *c, bool reset)
 	log_close(c);
 	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
-	uv_close((uv_handle_t *)&c->timer, on_close);
-	close_side(&c->down, reset);
-	close_side(&c->up, reset);
+	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	ward_stream_close(&c->sock[CONN_DOWN], reset);
+	ward_stream_close(&c->sock[CONN_UP], reset);
+}
+
+/* What the relay said to do next. */
+static void relay_next(struct ward_conn *c, enum ward_relay_state st)
+{
+	switch (st) {
+	case WARD_RELAY_OPEN:
+		break;
+	case WARD_RELAY_DONE:
+		ward_conn_close(c, false);
+		break;
+	case WARD_RELAY_RESET:
+		ward_conn_close(c, true); /* a reset is carried through as a reset */
+		break;
+	case WARD_RELAY_FAILED:
+		conn_fail(c, "relay_failed", ward_err_msg());
+		break;
+	}
 }
 
 static void arm_timer(struct ward_conn *c, uint64_t ms, bool repeat)
@@ -161,28 +154,62 @@ static void arm_timer(struct ward_conn *c, uint64_t ms, bool repeat)
 	uv_timer_start(&c->timer, on_timer, ms, repeat ? ms : 0);
 }
 
-/* family AF_UNSPEC: the socket comes later (uv_accept); otherwise it is
- * created now, so options can be set before connect. */
-static int side_init(struct ward_conn *c, struct conn_side *s, int family)
+static void arm_idle_timer(struct ward_conn *c)
 {
-	int rc = uv_tcp_init_ex(&c->worker->loop, &s->tcp, (unsigned)family);
+	arm_timer(c, (uint64_t)c->worker->cfg->limits.idle_timeout_s * 1000, true);
+}
 
-	ENSURE(rc == 0, WARD_ERR_IO, "tcp init: %s", uv_strerror(rc));
-	s->tcp.data = s;
-	s->conn = c;
-	s->open = true;
+/* family AF_UNSPEC: the socket comes later (accept); otherwise it is created
+ * now, so options can be set before connect. */
+static int sock_init(struct ward_conn *c, int side, int family)
+{
+	struct ward_stream *s = &c->sock[side];
+
+	GUARD(ward_stream_init(s, &c->worker->loop, WARD_STREAM_TCP, family, &sock_ops, c));
+	s->read_size = chunk_size(c);
 	c->handles_open++;
 	return 0;
 }
 
-static void apply_sockopts(struct ward_conn *c, struct conn_side *s, bool upstream)
+static void apply_sockopts(struct ward_conn *c, int side, bool upstream)
 {
 	static _Thread_local bool warned;
+	int fd = ward_stream_fd(&c->sock[side]);
 
-	if (ward_sockopt_apply(conn_side_fd(s), &c->worker->cfg->tcp, upstream) < 0 && !warned) {
+	if (ward_sockopt_apply(fd, &c->worker->cfg->tcp, upstream) < 0 && !warned) {
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
+}
+
+/* --- relaying --- */
+
+static void relay_start(struct ward_conn *c)
+{
+	static const enum ward_conn_mode_label label[] = {
+	    [MODE_MTLS] = WARD_MODE_MTLS,
+	    [MODE_PASSTHROUGH] = WARD_MODE_PASSTHROUGH,
+	    [MODE_PLAINTEXT] = WARD_MODE_PLAINTEXT,
+	};
+	struct ward_metrics_worker *m = &c->worker->stats;
+	/* The app is down for outbound, up for inbound. */
+	int app = c->dir == WARD_DIR_OUTBOUND ? CONN_DOWN : CONN_UP;
+	size_t take = chunk_size(c) < TLS_RECORD_MAX ? TLS_RECORD_MAX : chunk_size(c);
+	enum ward_relay_state st;
+
+	c->phase = PHASE_RELAY;
+	ward_metric_add(&m->proxied[c->dir][label[c->mode]], 1);
+	c->last_active_ms = uv_now(&c->worker->loop);
+	ward_relay_init(&c->relay, &c->end[CONN_DOWN].base, &c->end[CONN_UP].base,
+			c->worker->cfg->limits.buffer_bytes, take);
+	c->relay.bytes[app] = &m->bytes[c->dir][WARD_FLOW_TO_PEER];
+	c->relay.bytes[!app] = &m->bytes[c->dir][WARD_FLOW_FROM_PEER];
+	/* What arrived early (with the handshake, or held by the permissive
+	 * peek) moves first; each pump also starts its end reading. */
+	st = ward_relay_pump(&c->relay, CONN_DOWN);
+	if (st == WARD_RELAY_OPEN)
+		st = ward_relay_pump(&c->relay, CONN_UP);
+	relay_next(c, st);
 }
 
 /* --- identity and policy after the handshake --- */
@@ -225,8 +252,7 @@ static bool authorize(struct ward_conn *c)
 		return true;
 	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
 	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
-	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED],
-			1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -244,24 +270,23 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
 	/* An alert may be waiting (protocol_version, handshake_failure): send it
 	 * before the reset so the peer can tell why. */
-	if (relay_flush_tls(c) == 0 && c->tls_side->queued > 0) {
+	if (ward_end_tls_flush(&c->end[c->tls_side]) == 0 && c->sock[c->tls_side].queued > 0) {
 		ward_conn_close(c, false);
 		return;
 	}
 	ward_conn_close(c, true);
 }
 
-static void start_connect(struct ward_conn *c);
-
 static void count_handshake(struct ward_conn *c)
 {
 	struct ward_metrics_worker *m = &c->worker->stats;
+	WOLFSSL *ssl = c->tls.ssl;
 
 	ward_metric_add(&m->handshakes[c->dir][0], 1);
 	ward_hist_observe(&m->handshake_seconds[c->dir], c->t_handshake - c->t_tls);
-	ward_metrics_negotiated(m, c->dir, wolfSSL_get_version(c->ssl), ward_tls_cipher(c->ssl),
-				ward_tls_group(c->ssl));
-	if (wolfSSL_session_reused(c->ssl))
+	ward_metrics_negotiated(m, c->dir, wolfSSL_get_version(ssl), ward_tls_cipher(ssl),
+				ward_tls_group(ssl));
+	if (wolfSSL_session_reused(ssl))
 		ward_metric_add(&m->resumed[c->dir], 1);
 }
 
@@ -270,7 +295,7 @@ static void handshake_done(struct ward_conn *c)
 	char id[WARD_SPIFFE_ID_MAX + 1];
 
 	c->t_handshake = uv_hrtime();
-	if (ward_tls_ctx_peer_id(c->ssl, c->tls_ctx, id, sizeof(id)) < 0) {
+	if (ward_tls_ctx_peer_id(c->tls.ssl, c->tls_ctx, id, sizeof(id)) < 0) {
 		handshake_failed(c, "bad_svid", ward_err_msg());
 		return;
 	}
@@ -286,64 +311,63 @@ static void handshake_done(struct ward_conn *c)
 	count_handshake(c);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
-		uv_read_stop((uv_stream_t *)&c->tls_side->tcp); /* until the app answers */
-		c->tls_side->reading = false;
+		ward_stream_read_stop(&c->sock[c->tls_side]); /* until the app answers */
 		start_connect(c);
 		return;
 	}
-	arm_timer(c, (uint64_t)c->worker->cfg->limits.idle_timeout_s * 1000, true);
-	if (relay_start(c) < 0)
-		conn_fail(c, "relay_failed", ward_err_msg());
+	arm_idle_timer(c);
+	relay_start(c);
 }
 
-void conn_handshake_input(struct ward_conn *c)
+static void handshake_input(struct ward_conn *c)
 {
 	int wolf_err = 0;
-	int rc = ward_tls_handshake(c->ssl, &wolf_err);
+	int rc = ward_tls_session_handshake(&c->tls, &wolf_err);
 
-	if (rc == WARD_ERR_AGAIN) {
-		if (relay_flush_tls(c) < 0)
-			conn_fail(c, "handshake_failed", ward_err_msg());
-		else if (c->io.in_eof)
-			handshake_failed(c, "peer_reset", "peer closed during the handshake");
+	if (rc == WARD_ERR_EOF) {
+		handshake_failed(c, "peer_reset", ward_err_msg());
 		return;
 	}
-	if (rc < 0) {
-		handshake_failed(c, ward_tls_failure_reason(c->ssl, wolf_err), ward_err_msg());
+	if (rc == WARD_ERR_TLS) {
+		handshake_failed(c, ward_tls_failure_reason(c->tls.ssl, wolf_err), ward_err_msg());
 		return;
 	}
-	if (relay_flush_tls(c) < 0) {
+	if (ward_end_tls_flush(&c->end[c->tls_side]) < 0) {
 		conn_fail(c, "handshake_failed", ward_err_msg());
 		return;
 	}
-	handshake_done(c);
+	if (rc == 0)
+		handshake_done(c);
 }
 
-static int begin_tls(struct ward_conn *c, struct conn_side *tls_side, enum ward_tls_role role)
+static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 {
 	c->mode = MODE_MTLS;
-	c->tls_side = tls_side;
+	c->tls_side = side;
 	c->t_tls = uv_hrtime();
-	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->io, &c->ssl));
+	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->tls));
+	ward_end_tls_init(&c->end[side], &c->sock[side], &c->tls);
 	c->phase = PHASE_HANDSHAKE;
 	arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
-	if (!tls_side->reading) {
-		int rc = uv_read_start((uv_stream_t *)&tls_side->tcp, relay_alloc, relay_on_read);
-
-		ENSURE(rc == 0, WARD_ERR_IO, "read start: %s", uv_strerror(rc));
-		tls_side->reading = true;
-	}
+	GUARD(ward_stream_read_start(&c->sock[side]));
 	if (role == WARD_TLS_CLIENT)
-		conn_handshake_input(c); /* ClientHello */
+		handshake_input(c); /* ClientHello */
 	return 0;
 }
 
 /* --- upstream connect --- */
 
-static void on_connect(uv_connect_t *req, int status)
+static void plain_end(struct ward_conn *c, int side)
 {
-	struct ward_conn *c = req->data;
-	int rc;
+	size_t limit = c->worker->cfg->limits.buffer_bytes;
+
+	ward_end_plain_init(&c->end[side], &c->sock[side], limit + chunk_size(c));
+}
+
+static void on_connected(struct ward_stream *s, int status)
+{
+	struct ward_conn *c = s->owner;
+	int rc = 0;
 
 	if (c->phase == PHASE_CLOSING)
 		return;
@@ -353,13 +377,14 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	c->t_connected = uv_hrtime();
 	ward_hist_observe(&c->worker->stats.connect_seconds[c->dir], c->t_connected - c->t_connect);
-	apply_sockopts(c, &c->up, true);
+	apply_sockopts(c, CONN_UP, true);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
-		rc = begin_tls(c, &c->up, WARD_TLS_CLIENT);
+		rc = begin_tls(c, CONN_UP, WARD_TLS_CLIENT);
 	} else {
-		arm_timer(c, (uint64_t)c->worker->cfg->limits.idle_timeout_s * 1000, true);
-		rc = relay_start(c);
+		plain_end(c, CONN_UP);
+		arm_idle_timer(c);
+		relay_start(c);
 	}
 	if (rc < 0)
 		conn_fail(c, "relay_failed", ward_err_msg());
@@ -387,49 +412,133 @@ static void start_connect(struct ward_conn *c)
 	c->phase = PHASE_CONNECT;
 	c->t_connect = uv_hrtime();
 	arm_timer(c, c->worker->cfg->limits.connect_timeout_ms, false);
-	rc = side_init(c, &c->up, to.ss_family);
+	rc = sock_init(c, CONN_UP, to.ss_family);
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. */
 	if (rc == 0 && c->worker->cfg->tcp.fastopen)
-		rc = ward_sockopt_fastopen_connect(conn_side_fd(&c->up));
-	if (rc == 0) {
-		c->connect_req.data = c;
-		rc =
-		    uv_tcp_connect(&c->connect_req, &c->up.tcp, (struct sockaddr *)&to, on_connect);
-		if (rc < 0)
-			rc = ward_err_set(WARD_ERR_IO, "%s", uv_err_name(rc));
-	}
+		rc = ward_sockopt_fastopen_connect(ward_stream_fd(&c->sock[CONN_UP]));
+	if (rc == 0)
+		rc = ward_stream_connect(&c->sock[CONN_UP], (struct sockaddr *)&to);
 	if (rc < 0)
 		conn_fail(c, "connect_failed", ward_err_msg());
 }
 
 /* --- permissive inbound: TLS or plaintext, told apart by the first byte --- */
 
-void conn_peek_input(struct ward_conn *c, const uint8_t *data, size_t len)
+static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 {
+	struct ward_stream *down = &c->sock[CONN_DOWN];
+	int rc;
+
 	/* A TLS connection opens with a handshake record, content type 22
 	 * (RFC 8446 §5.1); no plaintext protocol we carry starts with 0x16. */
 	if (len > 0 && data[0] == 0x16) {
-		int rc = begin_tls(c, &c->down, WARD_TLS_SERVER);
-
+		rc = begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 		if (rc == 0)
-			rc = ward_buf_append(&c->io.in, data, len);
-		if (rc < 0) {
+			rc = ward_tls_session_feed(&c->tls, data, len, down->read_size);
+		else
+			free(data);
+		if (rc < 0)
 			conn_fail(c, "handshake_failed", ward_err_msg());
-			return;
-		}
-		conn_handshake_input(c);
+		else
+			handshake_input(c);
 		return;
 	}
 	c->mode = MODE_PLAINTEXT;
-	uv_read_stop((uv_stream_t *)&c->down.tcp);
-	c->down.reading = false;
-	if (len > 0 && ward_buf_append(&c->io.in, data, len) < 0) {
+	ward_stream_read_stop(down);
+	plain_end(c, CONN_DOWN);
+	/* The bytes held here are written once the app answers. */
+	if (data && ward_end_feed(&c->end[CONN_DOWN].base, data, len, down->read_size) < 0) {
 		conn_fail(c, "relay_failed", ward_err_msg());
 		return;
 	}
-	start_connect(c); /* the bytes we held are written once the app answers */
+	start_connect(c);
 }
+
+/* --- socket events, dispatched by phase --- */
+
+static void on_sock_read(struct ward_stream *s, uint8_t *data, size_t len)
+{
+	struct ward_conn *c = s->owner;
+	int side = side_of(c, s);
+
+	c->last_active_ms = uv_now(&c->worker->loop);
+	switch (c->phase) {
+	case PHASE_PEEK:
+		peek_input(c, data, len);
+		return;
+	case PHASE_HANDSHAKE:
+		if (ward_tls_session_feed(&c->tls, data, len, s->read_size) < 0)
+			conn_fail(c, "relay_failed", ward_err_msg());
+		else
+			handshake_input(c);
+		return;
+	case PHASE_RELAY:
+		if (ward_end_feed(&c->end[side].base, data, len, s->read_size) < 0)
+			relay_next(c, WARD_RELAY_FAILED);
+		else
+			relay_next(c, ward_relay_pump(&c->relay, side));
+		return;
+	case PHASE_CONNECT:
+	case PHASE_CLOSING:
+		break;
+	}
+	ward_stream_wipe_free(data, len);
+}
+
+static void on_sock_eof(struct ward_stream *s)
+{
+	struct ward_conn *c = s->owner;
+	int side = side_of(c, s);
+
+	if (c->phase == PHASE_HANDSHAKE && side == c->tls_side) {
+		ward_tls_session_feed_eof(&c->tls);
+		handshake_input(c);
+	} else if (c->phase == PHASE_RELAY) {
+		ward_end_feed_eof(&c->end[side].base);
+		relay_next(c, ward_relay_pump(&c->relay, side));
+	} else if (c->phase != PHASE_CLOSING) { /* peer gave up before we were through */
+		conn_fail(c, "closed_early", "peer closed before the connection was set up");
+	}
+}
+
+static void on_sock_error(struct ward_stream *s, int status)
+{
+	struct ward_conn *c = s->owner;
+
+	if (c->phase == PHASE_CLOSING)
+		return;
+	if (status == UV_ECONNRESET || status == UV_EPIPE || status == UV_ECANCELED)
+		ward_conn_close(c, true); /* the peer reset: carry it to the other side */
+	else
+		conn_fail(c, "socket_error", uv_err_name(status));
+}
+
+static void on_sock_drained(struct ward_stream *s)
+{
+	struct ward_conn *c = s->owner;
+
+	if (c->phase == PHASE_RELAY)
+		relay_next(c, ward_relay_drained(&c->relay, side_of(c, s)));
+}
+
+static void on_sock_shut(struct ward_stream *s)
+{
+	struct ward_conn *c = s->owner;
+
+	if (c->phase == PHASE_RELAY)
+		relay_next(c, ward_relay_state(&c->relay));
+}
+
+static const struct ward_stream_ops sock_ops = {
+    .read = on_sock_read,
+    .eof = on_sock_eof,
+    .error = on_sock_error,
+    .drained = on_sock_drained,
+    .connected = on_connected,
+    .shut = on_sock_shut,
+    .closed = on_sock_closed,
+};
 
 /* --- timers --- */
 
@@ -443,15 +552,15 @@ static void on_timer(uv_timer_t *t)
 		conn_fail(c, "connect_failed", "connect_timeout");
 		break;
 	case PHASE_HANDSHAKE:
-		handshake_failed(c, "timeout",
-				 "no complete handshake within tls.handshake_timeout_ms");
+		handshake_failed(c, "timeout", "no complete handshake within tls.handshake_timeout_ms");
 		break;
 	case PHASE_PEEK:
-		conn_peek_input(c, NULL, 0); /* silent client: a server-first protocol */
+		peek_input(c, NULL, 0); /* silent client: a server-first protocol */
 		break;
 	case PHASE_RELAY:
 		if (uv_now(&c->worker->loop) - c->last_active_ms >= idle_ms) {
-			ward_log(WARD_LOG_DEBUG, "idle_timeout", "{s:s}", "direction", dir_name(c));
+			ward_log(WARD_LOG_DEBUG, "idle_timeout", "{s:s}", "direction",
+				 c->dir == WARD_DIR_OUTBOUND ? "outbound" : "inbound");
 			ward_conn_close(c, false);
 		}
 		break;
@@ -479,14 +588,18 @@ static int original_destination(struct ward_conn *c)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
-	int fd = conn_side_fd(&c->down);
+	int fd = ward_stream_fd(&c->sock[CONN_DOWN]);
 
 	GUARD(ward_sockopt_original_dst(fd, &c->dst));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))
-		return ward_err_set(
-		    WARD_ERR_INVALID,
-		    "connection to the proxy port itself (not redirected by iptables)");
+		return ward_err_set(WARD_ERR_INVALID,
+				    "connection to the proxy port itself (not redirected by iptables)");
 	return 0;
+}
+
+struct ward_conn *ward_conn_of(struct ward_list_node *node)
+{
+	return ward_list_entry(node, struct ward_conn, link);
 }
 
 static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
@@ -497,16 +610,12 @@ static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 		return NULL;
 	c->worker = w;
 	c->dir = dir;
+	c->tls_side = -1;
 	c->t_start = uv_hrtime();
 	uv_timer_init(&w->loop, &c->timer);
 	c->timer.data = c;
 	c->handles_open = 1;
-	ward_tls_io_init(&c->io);
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->n_conns++;
+	ward_list_add(&w->conns, &c->link);
 	atomic_fetch_add(w->active_conns, 1);
 	ward_metric_add(&w->stats.opened[dir], 1);
 	return c;
@@ -519,27 +628,23 @@ static int route_outbound(struct ward_conn *c)
 		    !ward_config_is_passthrough_port(cfg, addr_port(&c->dst));
 
 	c->mode = mesh ? MODE_MTLS : MODE_PASSTHROUGH;
-	ENSURE(!mesh || c->tls_ctx, WARD_ERR_AGAIN,
+	ENSURE(!mesh || c->tls_ctx, WARD_ERR_NOTREADY,
 	       "no identity loaded yet: refusing mesh traffic");
+	plain_end(c, CONN_DOWN);
 	start_connect(c);
 	return 0;
 }
 
 static int route_inbound(struct ward_conn *c)
 {
-	int rc;
-
 	c->local_port = addr_port(&c->dst);
 	if (c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT) {
-		ENSURE(c->tls_ctx, WARD_ERR_AGAIN, "no identity loaded yet: refusing mesh traffic");
-		return begin_tls(c, &c->down, WARD_TLS_SERVER);
+		ENSURE(c->tls_ctx, WARD_ERR_NOTREADY, "no identity loaded yet: refusing mesh traffic");
+		return begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 	}
 	c->phase = PHASE_PEEK;
 	arm_timer(c, PEEK_TIMEOUT_MS, false);
-	rc = uv_read_start((uv_stream_t *)&c->down.tcp, relay_alloc, relay_on_read);
-	ENSURE(rc == 0, WARD_ERR_IO, "read start: %s", uv_strerror(rc));
-	c->down.reading = true;
-	return 0;
+	return ward_stream_read_start(&c->sock[CONN_DOWN]);
 }
 
 void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir)
@@ -550,9 +655,9 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 
 	if (!c)
 		return; /* left in the backlog; libuv offers it again */
-	rc = side_init(c, &c->down, AF_UNSPEC);
-	if (rc == 0 && uv_accept(listener, (uv_stream_t *)&c->down.tcp) < 0)
-		rc = ward_err_set(WARD_ERR_IO, "accept failed");
+	rc = sock_init(c, CONN_DOWN, AF_UNSPEC);
+	if (rc == 0)
+		rc = ward_stream_accept(&c->sock[CONN_DOWN], listener);
 	if (rc < 0) {
 		ward_conn_close(c, true);
 		return;
@@ -564,7 +669,7 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 	}
 	if (w->tls)
 		c->tls_ctx = ward_tls_ctx_get(w->tls);
-	apply_sockopts(c, &c->down, false);
+	apply_sockopts(c, CONN_DOWN, false);
 	rc = original_destination(c);
 	if (rc == 0)
 		rc = dir == WARD_DIR_OUTBOUND ? route_outbound(c) : route_inbound(c);

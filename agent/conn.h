@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "agent/worker.h"
+#include "lib/list.h"
 
 /* Accepts one pending connection on a listener. Never fails the listener: a
  * connection that cannot be served is refused (reset) and logged. */
@@ -18,6 +19,9 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
  * identities, TLS parameters, bytes, age, and TCP_INFO of the peer-facing
  * socket. Called on the worker's thread. NULL on allocation failure. */
 json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns);
+
+/* The connection linked into a worker's list by node. */
+struct ward_conn *ward_conn_of(struct ward_list_node *node);
 
 /* Closes the connection; with reset, both peers see an RST instead of a FIN.
  * Safe to call more than once. */

@@ -1,4 +1,4 @@
-/* Private to conn.c and relay.c: the connection's state. */
+/* Private to conn.c and conn_stats.c: a proxied connection's state. */
 #ifndef WARD_CONN_IMPL_H
 #define WARD_CONN_IMPL_H
 
@@ -7,70 +7,50 @@
 #include <uv.h>
 
 #include "agent/conn.h"
+#include "agent/end.h"
+#include "agent/relay.h"
 #include "agent/tls_ctx.h"
+#include "lib/list.h"
+#include "lib/stream.h"
 
 enum conn_mode { MODE_MTLS, MODE_PASSTHROUGH, MODE_PLAINTEXT };
 enum conn_phase { PHASE_CONNECT, PHASE_PEEK, PHASE_HANDSHAKE, PHASE_RELAY, PHASE_CLOSING };
 
-struct conn_side {
-	uv_tcp_t tcp;
-	struct ward_conn *conn;
-	size_t queued; /* bytes handed to uv_write and not yet completed */
-	bool open;     /* tcp initialised: needs uv_close */
-	bool reading;
-	bool eof;	/* this socket sent us FIN (or TLS close_notify) */
-	bool shut;	/* we asked for shutdown(SHUT_WR) on this socket */
-	bool shut_done; /* ... and it completed */
-};
+/* Which socket is which: [CONN_DOWN] the one we accepted, [CONN_UP] the one
+ * we opened; the relay's end[i] sits on sock[i]. */
+enum { CONN_DOWN = 0, CONN_UP = 1 };
 
 struct ward_conn {
 	struct ward_worker *worker;
-	struct ward_conn *prev, *next; /* worker's list */
+	struct ward_list_node link; /* in the worker's list */
 	enum ward_dir dir;
 	enum conn_mode mode;
 	enum conn_phase phase;
-	struct conn_side down, up;
-	struct conn_side *tls_side; /* NULL unless MODE_MTLS */
-	uv_connect_t connect_req;
-	uv_timer_t timer; /* connect / handshake / idle deadline */
+	struct ward_stream sock[2];   /* owned; closed by ward_conn_close */
+	struct ward_sock_end end[2];  /* what the relay moves bytes between */
+	int tls_side;                 /* CONN_DOWN or CONN_UP when MODE_MTLS, else -1 */
+	struct ward_tls_session tls;  /* owned */
+	struct ward_relay relay;
+	uv_timer_t timer;             /* connect / handshake / idle deadline */
 	int handles_open;
 	struct sockaddr_storage dst;  /* original destination */
-	uint16_t local_port;	      /* inbound: the app port the peer asked for */
+	uint16_t local_port;          /* inbound: the app port the peer asked for */
 	struct ward_tls_ctx *tls_ctx; /* owned ref */
-	WOLFSSL *ssl;		      /* owned */
-	struct ward_tls_io io;
-	bool notify_sent;			 /* our close_notify went out */
-	char *peer_id;				 /* owned; verified SPIFFE ID */
-	uint64_t bytes_from_peer, bytes_to_peer; /* plaintext, app's view */
+	char *peer_id;                /* owned; verified SPIFFE ID */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
 	uint64_t t_start, t_connect, t_connected, t_tls, t_handshake;
 	uint64_t last_active_ms;
 };
 
-/* relay.c */
-int relay_start(struct ward_conn *c) WARD_MUST_CHECK;
-void relay_tls_input(struct ward_conn *c);
-int relay_flush_tls(struct ward_conn *c) WARD_MUST_CHECK;
-void relay_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-void relay_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-bool relay_finished(const struct ward_conn *c);
-
-/* conn.c */
-void conn_handshake_input(struct ward_conn *c);
-void conn_peek_input(struct ward_conn *c, const uint8_t *data, size_t len);
-void conn_fail(struct ward_conn *c, const char *event, const char *reason);
-struct conn_side *conn_peer_side(struct ward_conn *c);
-int conn_side_fd(struct conn_side *s);
-const char *conn_mode_name(const struct ward_conn *c);
+/* conn_stats.c: what a connection shows the logs, the admin endpoint and the
+ * metrics. */
 /* direction, dst, peer_id, local_id: the fields of every connection log line */
 json_t *conn_fields(const struct ward_conn *c);
-
-/* conn_stats.c */
+const char *conn_mode_name(const struct ward_conn *c);
+/* Plaintext bytes the app sent to the peer, and received from it. */
+uint64_t conn_bytes_to_peer(const struct ward_conn *c);
+uint64_t conn_bytes_from_peer(const struct ward_conn *c);
+/* The kernel's last word on the peer-facing socket, into the metrics. */
 void conn_count_tcp_info(struct ward_conn *c);
-
-static inline struct conn_side *conn_other(struct ward_conn *c, struct conn_side *s)
-{
-	return s == &c->down ? &c->up : &c->down;
-}
 
 #endif

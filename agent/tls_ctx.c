@@ -105,45 +105,21 @@ static int describe_leaf(struct ward_tls_ctx *t, const struct ward_tls_der *leaf
 	return 0;
 }
 
-static void shuttle(struct ward_buf *from, struct ward_buf *to)
-{
-	size_t len;
-	uint8_t *d = ward_buf_detach(from, &len);
-
-	if (d && ward_buf_append(to, d, len) < 0)
-		to->limit = 0; /* the next handshake step fails: reported below */
-	free(d);
-}
-
 /* Before a context serves traffic it must complete an mTLS handshake with
  * itself, in memory. This proves what no single library check does on every
  * wolfSSL build: the key matches the certificate, the chain verifies against
  * our own bundle, and the SVID is within its validity period. */
 static int self_check(struct ward_tls_ctx *t)
 {
-	struct ward_tls_io cio, sio;
-	WOLFSSL *client = NULL, *server = NULL;
-	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN, cerr = 0, serr = 0, rc;
+	struct ward_tls_session client = {0}, server = {0};
+	int cerr = 0, serr = 0, rc;
 
-	ward_tls_io_init(&cio);
-	ward_tls_io_init(&sio);
-	rc = ward_tls_ctx_session(t, WARD_TLS_CLIENT, &cio, &client);
+	rc = ward_tls_ctx_session(t, WARD_TLS_CLIENT, &client);
 	if (rc == 0)
-		rc = ward_tls_ctx_session(t, WARD_TLS_SERVER, &sio, &server);
-	for (int round = 0; rc == 0 && round < 8; round++) {
-		if (crc == WARD_ERR_AGAIN)
-			crc = ward_tls_handshake(client, &cerr);
-		shuttle(&cio.out, &sio.in);
-		if (src == WARD_ERR_AGAIN)
-			src = ward_tls_handshake(server, &serr);
-		shuttle(&sio.out, &cio.in);
-		if (crc != WARD_ERR_AGAIN && src != WARD_ERR_AGAIN)
-			break;
-	}
-	if (rc == 0 && (crc != 0 || src != 0)) {
-		const char *why = src != 0 && src != WARD_ERR_AGAIN
-				      ? ward_tls_failure_reason(server, serr)
-				      : ward_tls_failure_reason(client, cerr);
+		rc = ward_tls_ctx_session(t, WARD_TLS_SERVER, &server);
+	if (rc == 0 && ward_tls_session_pair(&client, &server, &cerr, &serr) < 0) {
+		const char *why = serr ? ward_tls_failure_reason(server.ssl, serr)
+				       : ward_tls_failure_reason(client.ssl, cerr);
 
 		rc = ward_err_set(WARD_ERR_TLS,
 				  "identity: self-check handshake failed (%s): the key must match "
@@ -151,14 +127,8 @@ static int self_check(struct ward_tls_ctx *t)
 				  "the SVID must be valid now",
 				  why);
 	}
-	if (client)
-		wolfSSL_free(client);
-	if (server)
-		wolfSSL_free(server);
-	ward_buf_free(&cio.in);
-	ward_buf_free(&cio.out);
-	ward_buf_free(&sio.in);
-	ward_buf_free(&sio.out);
+	ward_tls_session_close(&client);
+	ward_tls_session_close(&server);
 	return rc;
 }
 
@@ -246,11 +216,10 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 	free(ctx);
 }
 
-int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role, struct ward_tls_io *io,
-			 WOLFSSL **out)
+int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_session *out)
 {
-	return ward_tls_session_attach(role == WARD_TLS_SERVER ? ctx->server : ctx->client, io,
-				       out);
+	return ward_tls_session_open(out, role == WARD_TLS_SERVER ? ctx->server : ctx->client);
 }
 
 int ward_tls_ctx_peer_id(WOLFSSL *ssl, const struct ward_tls_ctx *ctx, char *id, size_t id_len)

@@ -60,11 +60,9 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx);
 void ward_tls_ctx_put(struct ward_tls_ctx *ctx);
 
-/* A new session on ctx, reading and writing through io, which the caller has
- * initialised with ward_tls_io_init (bytes already in io.in are the session's
- * first input) and which must outlive the session. */
-int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role, struct ward_tls_io *io,
-			 WOLFSSL **out) WARD_MUST_CHECK;
+/* A new session on ctx in the given role (see ward_tls_session_open). */
+int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role,
+			 struct ward_tls_session *out) WARD_MUST_CHECK;
 
 /* The verified peer's SPIFFE ID, checked against the X509-SVID rules and
  * required to be in ctx's trust domain or one it federates with. wolfSSL has

@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "agent/conn.h"
-#include "agent/conn_impl.h"
-#include "lib/sockopt.h"
+#include "lib/stream.h"
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
+
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -32,19 +32,9 @@ static void on_connection(uv_stream_t *listener, int status)
 
 static int open_one(struct ward_worker *w, int slot, const struct ward_addr *addr)
 {
-	uv_tcp_t *l = &w->listeners[slot];
-	int fd, rc;
-
-	fd = ward_sockopt_listen(addr, w->cfg->tcp.fastopen, LISTEN_BACKLOG);
-	GUARD(fd);
-	uv_tcp_init(&w->loop, l);
-	l->data = w;
-	w->listening[slot] = true;
-	rc = uv_tcp_open(l, fd);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)l, LISTEN_BACKLOG, on_connection);
-	ENSURE(rc == 0, WARD_ERR_IO, "listen: %s", uv_strerror(rc));
-	return 0;
+	w->listening[slot] = true; /* initialised whatever the outcome */
+	return ward_listen_tcp(&w->loop, &w->listeners[slot], addr, w->cfg->tcp.fastopen,
+			       LISTEN_BACKLOG, on_connection, w);
 }
 
 static bool host_has_ipv6(void)
@@ -94,6 +84,7 @@ static void signal_main(struct ward_worker *w)
 static void answer_snapshot(struct ward_worker *w)
 {
 	struct ward_worker_snapshot *req;
+	struct ward_list_node *node, *next;
 	uint64_t now = uv_hrtime();
 
 	uv_mutex_lock(&w->cmd_lock);
@@ -103,11 +94,12 @@ static void answer_snapshot(struct ward_worker *w)
 	if (!req)
 		return;
 	req->conns = json_array();
-	req->n_total = w->n_conns;
-	for (struct ward_conn *c = w->conns; c && req->conns; c = c->next) {
-		if (json_array_size(req->conns) >= req->limit)
+	req->n_total = w->conns.n;
+	ward_list_each(&w->conns, node, next)
+	{
+		if (!req->conns || json_array_size(req->conns) >= req->limit)
 			break;
-		json_array_append_new(req->conns, ward_conn_describe(c, now));
+		json_array_append_new(req->conns, ward_conn_describe(ward_conn_of(node), now));
 	}
 	atomic_fetch_sub(req->pending, 1);
 	signal_main(w);
@@ -115,9 +107,10 @@ static void answer_snapshot(struct ward_worker *w)
 
 static void finish(struct ward_worker *w)
 {
+	struct ward_list_node *node, *next;
+
 	close_listeners(w);
-	for (struct ward_conn *c = w->conns; c; c = c->next)
-		ward_conn_close(c, false);
+	ward_list_each(&w->conns, node, next) ward_conn_close(ward_conn_of(node), false);
 	/* From here requests are answered by the requester's thread; the one
 	 * already stored is answered now, so none waits on a loop that ends. */
 	uv_mutex_lock(&w->cmd_lock);
@@ -134,10 +127,10 @@ static void on_drain_timer(uv_timer_t *t)
 	struct ward_worker *w = t->data;
 	uint64_t deadline_ms = (uint64_t)w->cfg->limits.drain_timeout_s * 1000;
 
-	if (w->n_conns == 0 || uv_now(&w->loop) - w->drain_started_ms >= deadline_ms) {
-		if (w->n_conns)
+	if (w->conns.n == 0 || uv_now(&w->loop) - w->drain_started_ms >= deadline_ms) {
+		if (w->conns.n)
 			ward_log(WARD_LOG_WARN, "drain_deadline", "{s:i,s:I}", "worker", (int)w->id,
-				 "closed", (json_int_t)w->n_conns);
+				 "closed", (json_int_t)w->conns.n);
 		uv_timer_stop(t);
 		finish(w);
 	}

@@ -86,7 +86,7 @@ static int wait_ready(const char *url, long timeout)
 		nanosleep(&pause, NULL);
 	}
 	curl_easy_cleanup(c);
-	ENSURE(ok, WARD_ERR_AGAIN, "%s not ready after %lds (last: %s)", url, timeout, why);
+	ENSURE(ok, WARD_ERR_TIMEOUT, "%s not ready after %lds (last: %s)", url, timeout, why);
 	return 0;
 }
 

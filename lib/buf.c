@@ -70,6 +70,22 @@ size_t ward_buf_read(struct ward_buf *b, void *p, size_t n)
 	return n;
 }
 
+int ward_buf_consume(struct ward_buf *b, size_t n)
+{
+	ENSURE(n <= b->wr - b->rd, WARD_ERR_RANGE, "consume of %zu bytes with %zu unread", n,
+	       b->wr - b->rd);
+	b->rd += n;
+	if (b->rd == b->wr)
+		b->rd = b->wr = 0;
+	return 0;
+}
+
+void ward_buf_truncate(struct ward_buf *b, size_t n)
+{
+	if (n < b->wr - b->rd)
+		b->wr = b->rd + n;
+}
+
 uint8_t *ward_buf_detach(struct ward_buf *b, size_t *len)
 {
 	uint8_t *p = b->data;

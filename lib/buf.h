@@ -27,6 +27,24 @@ static inline size_t ward_buf_len(const struct ward_buf *b)
 {
 	return b->wr - b->rd;
 }
+/* The unread bytes, for parsers: ward_buf_len() of them start here (NULL
+ * when there are none). Valid until the next call that changes b. */
+static inline const uint8_t *ward_buf_peek(const struct ward_buf *b)
+{
+	return b->wr > b->rd ? b->data + b->rd : NULL;
+}
+/* The most the buffer may ever hold. */
+static inline size_t ward_buf_limit(const struct ward_buf *b)
+{
+	return b->limit;
+}
+/* Marks the first n unread bytes as read; WARD_ERR_RANGE (and nothing
+ * consumed) when fewer than n are there. */
+int ward_buf_consume(struct ward_buf *b, size_t n) WARD_MUST_CHECK;
+/* Keeps only the first n unread bytes, dropping what was appended after
+ * them (a caller undoing a partial append); n larger than what is there
+ * changes nothing. */
+void ward_buf_truncate(struct ward_buf *b, size_t n);
 /* Hands the unread bytes to the caller as one malloc'd block (which the caller
  * frees) and leaves the buffer empty; NULL when empty. Avoids a copy when the
  * bytes are about to be queued for a socket write. */

@@ -64,10 +64,18 @@ const char *ward_err_name(int err)
 		return "not found";
 	case WARD_ERR_PERM:
 		return "not permitted";
-	case WARD_ERR_AGAIN:
-		return "try again";
+	case WARD_ERR_WOULDBLOCK:
+		return "needs more input";
 	case WARD_ERR_UNSUPPORTED:
 		return "unsupported";
+	case WARD_ERR_RESET:
+		return "connection reset";
+	case WARD_ERR_NOTREADY:
+		return "not ready";
+	case WARD_ERR_TIMEOUT:
+		return "timed out";
+	case WARD_ERR_EOF:
+		return "end of stream";
 	}
 	return "unknown error";
 }

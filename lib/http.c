@@ -7,6 +7,9 @@
  * shutdown(SHUT_WR), and the socket is closed once the peer closes or a
  * short linger expires, so the answer is not lost to a reset.
  *
+ * Connections are ward_streams (lib/stream.h); HTTPS goes through a
+ * ward_tls_session (lib/tls.h).
+ *
  * Lifetimes: the server lives until ward_http_server_free() and until its last
  * handle and client are gone; a client lives until its handles are closed and
  * no deferred reply refers to it. */
@@ -17,14 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/sockopt.h"
+#include "lib/list.h"
+#include "lib/stream.h"
 #include "lib/tls.h"
 
 #define MAX_LISTENERS 4
 #define LINGER_MS 1000
 #define READ_CHUNK 16384
+#define UNIX_SOCKET_MODE 0600
 
-union stream {
+union listener {
 	uv_handle_t handle;
 	uv_stream_t stream;
 	uv_tcp_t tcp;
@@ -35,8 +40,8 @@ enum client_state { C_READING, C_HANDLING, C_WRITING, C_LINGER, C_CLOSED };
 
 struct client {
 	struct ward_http_server *srv;
-	struct client *prev, *next;
-	union stream s;
+	struct ward_list_node link; /* in srv->clients */
+	struct ward_stream s;
 	uv_timer_t timer;
 	int handles_open;
 	enum client_state state;
@@ -46,11 +51,8 @@ struct client {
 	struct sockaddr_storage peer;
 	struct ward_buf in; /* plaintext not yet parsed */
 	struct ward_http_parser parser;
-	WOLFSSL_CTX *tls_ctx; /* owned ref, or NULL for plain HTTP */
-	WOLFSSL *ssl;	      /* owned */
-	struct ward_tls_io io;
-	bool handshake_done;
-	size_t queued; /* bytes in uv_write requests */
+	WOLFSSL_CTX *tls_ctx;	     /* owned ref, or NULL for plain HTTP */
+	struct ward_tls_session tls; /* tls.ssl NULL for plain HTTP */
 };
 
 struct ward_http_pending {
@@ -62,20 +64,20 @@ struct ward_http_server {
 	struct ward_http_limits limits;
 	ward_http_handler handler;
 	void *arg;
-	union stream listeners[MAX_LISTENERS];
+	union listener listeners[MAX_LISTENERS];
 	int n_listeners;
 	int handles_open;
-	struct client *clients;
-	unsigned n_clients, n_alive; /* open connections; client structs not yet freed */
-	WOLFSSL_CTX *tls_ctx;	     /* owned ref */
-	struct client *current;	     /* the client whose handler is running */
+	struct ward_list clients; /* open connections */
+	unsigned n_alive;	  /* client structs not yet freed */
+	WOLFSSL_CTX *tls_ctx;	  /* owned ref */
+	struct client *current;	  /* the client whose handler is running */
 	bool stopping;
 };
 
 static void client_close(struct client *c);
 static void client_pump(struct client *c);
 static void on_timeout(uv_timer_t *t);
-static int read_start(struct client *c);
+static const struct ward_stream_ops client_ops;
 
 /* --- server lifetime --- */
 
@@ -96,18 +98,15 @@ static void client_release(struct client *c)
 		return;
 	ward_buf_free(&c->in);
 	ward_http_parse_free(&c->parser);
-	if (c->ssl)
-		wolfSSL_free(c->ssl);
+	ward_tls_session_close(&c->tls);
 	if (c->tls_ctx)
 		wolfSSL_CTX_free(c->tls_ctx);
-	ward_buf_free(&c->io.in);
-	ward_buf_free(&c->io.out);
 	free(c);
 	srv->n_alive--;
 	server_maybe_free(srv);
 }
 
-static void on_client_handle_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
 	struct client *c = h->data;
 
@@ -115,67 +114,40 @@ static void on_client_handle_closed(uv_handle_t *h)
 	client_release(c);
 }
 
+static void on_stream_closed(struct ward_stream *s)
+{
+	struct client *c = s->owner;
+
+	c->handles_open--;
+	client_release(c);
+}
+
 static void client_close(struct client *c)
 {
-	struct ward_http_server *srv = c->srv;
-
 	if (c->state == C_CLOSED)
 		return;
 	c->state = C_CLOSED;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->n_clients--;
-	uv_close(&c->s.handle, on_client_handle_closed);
-	uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
+	ward_list_remove(&c->srv->clients, &c->link);
+	ward_stream_close(&c->s, false);
+	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
 /* --- writing --- */
 
-struct write_req {
-	uv_write_t req;
-	struct client *c;
-	uint8_t *data; /* owned */
-	size_t len;
-};
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	(void)status;
-	free(req); /* the linger timer or the peer's EOF closes the client */
-}
-
 static void start_linger(struct client *c)
 {
-	uv_shutdown_t *req = malloc(sizeof(*req));
-
 	c->state = C_LINGER;
 	uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
 	/* read (and drop) until the peer's EOF, which closes us early */
-	if (!req || uv_shutdown(req, &c->s.stream, on_shutdown) < 0 || read_start(c) < 0) {
-		free(req);
+	if (ward_stream_shutdown(&c->s) < 0 || ward_stream_read_start(&c->s) < 0)
 		client_close(c);
-	}
 }
 
-static void on_write(uv_write_t *req, int status)
+/* The response is out: linger and close, or read the next request. */
+static void response_sent(struct client *c)
 {
-	struct write_req *wr = (struct write_req *)req;
-	struct client *c = wr->c;
-
-	c->queued -= wr->len;
-	free(wr->data);
-	free(wr);
-	if (c->state != C_WRITING || c->queued)
-		return;
-	if (status < 0 || c->close_after_write) {
-		if (status < 0)
-			client_close(c);
-		else
-			start_linger(c);
+	if (c->close_after_write) {
+		start_linger(c);
 		return;
 	}
 	c->state = C_READING;
@@ -183,58 +155,34 @@ static void on_write(uv_write_t *req, int status)
 	client_pump(c); /* what was pipelined behind the request */
 }
 
-static int write_raw(struct client *c, uint8_t *data, size_t len)
+static void on_drained(struct ward_stream *s)
 {
-	struct write_req *wr = malloc(sizeof(*wr));
-	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc;
+	struct client *c = s->owner;
 
-	if (!wr) {
-		free(data);
-		return ward_err_set(WARD_ERR_NOMEM, "http write");
-	}
-	*wr = (struct write_req){.c = c, .data = data, .len = len};
-	rc = uv_write(&wr->req, &c->s.stream, &b, 1, on_write);
-	if (rc < 0) {
-		free(data);
-		free(wr);
-		return ward_err_set(WARD_ERR_IO, "http write: %s", uv_strerror(rc));
-	}
-	c->queued += len;
-	return 0;
+	if (c->state == C_WRITING && s->queued == 0)
+		response_sent(c);
 }
 
 /* Whatever wolfSSL produced goes out on the socket. */
 static int flush_tls(struct client *c)
 {
 	size_t len;
-	uint8_t *data = ward_buf_detach(&c->io.out, &len);
+	uint8_t *data = ward_tls_session_output(&c->tls, &len);
 
-	return data ? write_raw(c, data, len) : 0;
+	return data ? ward_stream_write(&c->s, data, len) : 0;
 }
 
 static int write_bytes(struct client *c, uint8_t *data, size_t len)
 {
-	size_t off = 0;
+	int rc;
 
-	if (!c->ssl)
-		return write_raw(c, data, len);
-	while (off < len) {
-		int chunk = len - off > READ_CHUNK ? READ_CHUNK : (int)(len - off);
-		int n = wolfSSL_write(c->ssl, data + off, chunk);
-
-		if (n <= 0) {
-			free(data);
-			return ward_err_set(WARD_ERR_TLS, "https write failed");
-		}
-		off += (size_t)n;
-		if (flush_tls(c) < 0) {
-			free(data);
-			return ward_err_set(WARD_ERR_IO, "https write failed");
-		}
-	}
+	if (!c->tls.ssl)
+		return ward_stream_write(&c->s, data, len);
+	rc = ward_tls_session_write(&c->tls, data, len);
 	free(data);
-	return 0;
+	if (rc == 0)
+		rc = flush_tls(c);
+	return rc < 0 ? ward_err_set(rc, "https write failed") : 0;
 }
 
 /* A HEAD answer has the GET's headers, Content-Length included, and no
@@ -257,15 +205,15 @@ static void send_response(struct client *c, struct ward_http_response *r, bool k
 		rc = write_bytes(c, data, len);
 	if (rc < 0)
 		client_close(c);
-	else if (c->queued == 0) /* nothing went out (cannot happen with a body) */
-		client_close(c);
+	else if (c->s.queued == 0) /* all written now: go on from the next loop turn */
+		uv_timer_start(&c->timer, on_timeout, 0, 0);
 }
 
 static void send_error(struct client *c, int status, const char *why)
 {
 	struct ward_http_response r = {0};
 
-	uv_read_stop(&c->s.stream);
+	ward_stream_read_stop(&c->s);
 	if (ward_http_response_text(&r, status, "%s", why) < 0) {
 		client_close(c);
 		return;
@@ -284,7 +232,7 @@ static void dispatch(struct client *c)
 	req->loopback = c->loopback;
 	req->peer = c->peer;
 	c->state = C_HANDLING;
-	uv_read_stop(&c->s.stream);
+	ward_stream_read_stop(&c->s);
 	uv_timer_stop(&c->timer);
 	srv->current = c;
 	srv->handler(srv, req, &r, srv->arg);
@@ -306,6 +254,8 @@ static void on_timeout(uv_timer_t *t)
 		send_error(c, 408, "request not received in time");
 	else if (c->state == C_LINGER)
 		client_close(c);
+	else if (c->state == C_WRITING && c->s.queued == 0)
+		response_sent(c);
 }
 
 /* Parses buffered plaintext: dispatches one complete request, or waits for
@@ -317,10 +267,8 @@ static void client_pump(struct client *c)
 
 	if (c->state != C_READING)
 		return;
-	st = ward_http_parse_feed(&c->parser, c->in.data ? c->in.data + c->in.rd : NULL,
-				  ward_buf_len(&c->in), &used);
-	c->in.rd += used;
-	if (ward_buf_len(&c->in) == 0)
+	st = ward_http_parse_feed(&c->parser, ward_buf_peek(&c->in), ward_buf_len(&c->in), &used);
+	if (ward_buf_consume(&c->in, used) < 0 || ward_buf_len(&c->in) == 0)
 		ward_buf_free(&c->in);
 	switch (st) {
 	case WARD_HTTP_REQUEST:
@@ -334,7 +282,7 @@ static void client_pump(struct client *c)
 	}
 	if (!uv_is_active((uv_handle_t *)&c->timer))
 		uv_timer_start(&c->timer, on_timeout, c->srv->limits.request_timeout_ms, 0);
-	if (read_start(c) < 0)
+	if (ward_stream_read_start(&c->s) < 0)
 		client_close(c);
 }
 
@@ -348,71 +296,75 @@ static int plain_input(struct client *c, const uint8_t *data, size_t len)
 {
 	if (ward_buf_append(&c->in, data, len) < 0) {
 		send_error(c, 413, "request too large");
-		return -1;
+		return WARD_ERR_RANGE;
 	}
 	return 0;
 }
 
 /* Ciphertext in: finish the handshake, then decrypt into c->in. */
-static int tls_input(struct client *c, const uint8_t *data, size_t len)
+static int tls_input(struct client *c, uint8_t *data, size_t len)
 {
 	uint8_t plain[READ_CHUNK];
-	int wolf_err = 0, n;
+	size_t n;
+	int wolf_err = 0, rc;
 
-	if (ward_buf_append(&c->io.in, data, len) < 0)
-		return -1;
-	if (!c->handshake_done) {
-		int rc = ward_tls_handshake(c->ssl, &wolf_err);
-
-		if (flush_tls(c) < 0 || (rc < 0 && rc != WARD_ERR_AGAIN))
-			return -1;
-		if (rc == WARD_ERR_AGAIN)
+	GUARD(ward_tls_session_feed(&c->tls, data, len, c->s.read_size));
+	if (!c->tls.established) {
+		rc = ward_tls_session_handshake(&c->tls, &wolf_err);
+		GUARD(flush_tls(c));
+		if (rc == WARD_ERR_WOULDBLOCK)
 			return 0;
-		c->handshake_done = true;
+		GUARD(rc);
 	}
-	while ((n = wolfSSL_read(c->ssl, plain, sizeof(plain))) > 0)
-		if (plain_input(c, plain, (size_t)n) < 0)
-			return 1;
-	wolf_err = wolfSSL_get_error(c->ssl, n);
-	if (wolf_err != WOLFSSL_ERROR_WANT_READ && wolf_err != WOLFSSL_ERROR_ZERO_RETURN)
-		return -1;
-	return flush_tls(c) < 0 ? -1 : 0;
+	while ((rc = ward_tls_session_read(&c->tls, plain, sizeof(plain), &n)) == 0)
+		GUARD(plain_input(c, plain, n));
+	explicit_bzero(plain, sizeof(plain));
+	if (rc != WARD_ERR_WOULDBLOCK && rc != WARD_ERR_EOF)
+		return rc;
+	return flush_tls(c);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_read(struct ward_stream *s, uint8_t *data, size_t len)
 {
-	(void)h;
-	(void)suggested;
-	buf->base = malloc(READ_CHUNK);
-	buf->len = buf->base ? READ_CHUNK : 0;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct client *c = s->data;
+	struct client *c = s->owner;
 	int rc;
 
-	if (nread <= 0 || c->state == C_LINGER || c->state == C_CLOSED) {
-		free(buf->base);
-		if (nread < 0)
-			client_close(c);
+	if (c->state == C_LINGER || c->state == C_CLOSED) {
+		free(data);
 		return;
 	}
-	rc = c->ssl ? tls_input(c, (uint8_t *)buf->base, (size_t)nread)
-		    : plain_input(c, (uint8_t *)buf->base, (size_t)nread);
-	free(buf->base);
+	if (c->tls.ssl) {
+		rc = tls_input(c, data, len); /* takes data */
+	} else {
+		rc = plain_input(c, data, len);
+		ward_stream_wipe_free(data, len);
+	}
+	if (rc == WARD_ERR_RANGE)
+		return; /* answered 413 */
 	if (rc < 0)
 		client_close(c);
-	else if (rc == 0 && c->state == C_READING)
+	else if (c->state == C_READING)
 		client_pump(c);
 }
 
-static int read_start(struct client *c)
+static void on_end(struct ward_stream *s)
 {
-	int rc = uv_read_start(&c->s.stream, alloc_cb, on_read);
-
-	return rc == 0 || rc == UV_EALREADY ? 0 : ward_err_set(WARD_ERR_IO, "http read");
+	client_close(s->owner);
 }
+
+static void on_error(struct ward_stream *s, int status)
+{
+	(void)status;
+	client_close(s->owner);
+}
+
+static const struct ward_stream_ops client_ops = {
+    .read = on_read,
+    .eof = on_end,
+    .error = on_error,
+    .drained = on_drained,
+    .closed = on_stream_closed,
+};
 
 /* --- accepting --- */
 
@@ -423,8 +375,7 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	if (ss->ss_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
 
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return false;
 }
@@ -433,34 +384,29 @@ static int client_tls_start(struct client *c, WOLFSSL_CTX *ctx)
 {
 	ENSURE(wolfSSL_CTX_up_ref(ctx) == WOLFSSL_SUCCESS, WARD_ERR_TLS, "https context ref");
 	c->tls_ctx = ctx;
-	return ward_tls_session_attach(ctx, &c->io, &c->ssl);
+	return ward_tls_session_open(&c->tls, ctx);
 }
 
 static int client_init(struct ward_http_server *srv, struct client *c, uv_stream_t *listener)
 {
+	enum ward_stream_kind kind = listener->type == UV_TCP ? WARD_STREAM_TCP : WARD_STREAM_PIPE;
 	int len = sizeof(c->peer);
 
 	c->srv = srv;
 	ward_buf_init(&c->in, in_limit(&srv->limits));
 	ward_http_parse_init(&c->parser, &srv->limits);
-	ward_tls_io_init(&c->io);
 	uv_timer_init(srv->loop, &c->timer);
 	c->timer.data = c;
-	c->handles_open = 2;
-	if (listener->type == UV_TCP)
-		uv_tcp_init(srv->loop, &c->s.tcp);
-	else
-		uv_pipe_init(srv->loop, &c->s.pipe, 0);
-	c->s.handle.data = c;
-	c->next = srv->clients;
-	if (srv->clients)
-		srv->clients->prev = c;
-	srv->clients = c;
-	srv->n_clients++;
+	c->handles_open = 1;
+	ward_list_add(&srv->clients, &c->link);
 	srv->n_alive++;
-	ENSURE(uv_accept(listener, &c->s.stream) == 0, WARD_ERR_IO, "http accept");
-	if (listener->type == UV_TCP) {
-		uv_tcp_getpeername(&c->s.tcp, (struct sockaddr *)&c->peer, &len);
+	GUARD(ward_stream_init(&c->s, srv->loop, kind, AF_UNSPEC, &client_ops, c));
+	c->handles_open++;
+	c->s.read_size = READ_CHUNK;
+	c->s.wipe = true; /* responses may carry what the handler considers private */
+	GUARD(ward_stream_accept(&c->s, listener));
+	if (kind == WARD_STREAM_TCP) {
+		uv_tcp_getpeername(&c->s.h.tcp, (struct sockaddr *)&c->peer, &len);
 		c->loopback = is_loopback(&c->peer);
 	} else {
 		c->loopback = true; /* a unix socket is reachable from this host only */
@@ -474,7 +420,7 @@ static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_http_server *srv = listener->data;
 	struct client *c;
-	bool full = srv->n_clients >= srv->limits.max_clients;
+	bool full = srv->clients.n >= srv->limits.max_clients;
 
 	if (status < 0 || !(c = calloc(1, sizeof(*c))))
 		return;
@@ -484,7 +430,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	}
 	if (full) {
 		/* Over TLS the 503 could only follow a handshake we will not do. */
-		if (c->ssl)
+		if (c->tls.ssl)
 			client_close(c);
 		else
 			send_error(c, 503, "too many admin clients");
@@ -512,13 +458,6 @@ int ward_http_server_new(uv_loop_t *loop, const struct ward_http_limits *limits,
 	return 0;
 }
 
-static union stream *next_listener(struct ward_http_server *srv)
-{
-	if (srv->n_listeners == MAX_LISTENERS)
-		return NULL;
-	return &srv->listeners[srv->n_listeners];
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct ward_http_server *srv = h->data;
@@ -527,57 +466,35 @@ static void on_listener_closed(uv_handle_t *h)
 	server_maybe_free(srv);
 }
 
-static int listen_on(struct ward_http_server *srv, union stream *l, const char *what)
+/* The next listener slot; counted as open whatever the outcome, because the
+ * listen helpers initialise the handle first and it must be closed. */
+static union listener *next_listener(struct ward_http_server *srv)
 {
-	int rc;
-
-	l->handle.data = srv;
-	srv->n_listeners++;
+	if (srv->n_listeners == MAX_LISTENERS)
+		return NULL;
 	srv->handles_open++;
-	rc = uv_listen(&l->stream, 128, on_connection);
-	ENSURE(rc == 0, WARD_ERR_IO, "http listen on %s: %s", what, uv_strerror(rc));
-	return 0;
+	return &srv->listeners[srv->n_listeners++];
 }
 
 int ward_http_server_listen_tcp(struct ward_http_server *srv, const struct ward_addr *addr)
 {
-	union stream *l = next_listener(srv);
-	char text[64];
-	int fd, rc;
+	union listener *l = next_listener(srv);
+	int rc;
 
 	ENSURE(l, WARD_ERR_RANGE, "http server: too many listeners");
-	ward_addr_format((const struct sockaddr *)&addr->ss, text, sizeof(text));
-	fd = ward_sockopt_listen(addr, false, 128);
-	if (fd < 0)
-		return ward_err_prefix(fd, "http listen on %s", text);
-	uv_tcp_init(srv->loop, &l->tcp);
-	rc = uv_tcp_open(&l->tcp, fd);
-	if (rc < 0) {
-		close(fd);
-		l->handle.data = srv;
-		srv->n_listeners++;
-		srv->handles_open++;
-		return ward_err_set(WARD_ERR_IO, "http listen on %s: %s", text, uv_strerror(rc));
-	}
-	return listen_on(srv, l, text);
+	rc = ward_listen_tcp(srv->loop, &l->tcp, addr, false, 128, on_connection, srv);
+	return rc < 0 ? ward_err_prefix(rc, "http") : 0;
 }
 
 int ward_http_server_listen_unix(struct ward_http_server *srv, const char *path)
 {
-	union stream *l = next_listener(srv);
+	union listener *l = next_listener(srv);
 	int rc;
 
 	ENSURE(l, WARD_ERR_RANGE, "http server: too many listeners");
-	uv_pipe_init(srv->loop, &l->pipe, 0);
-	unlink(path);
-	rc = uv_pipe_bind(&l->pipe, path);
-	if (rc < 0) {
-		l->handle.data = srv;
-		srv->n_listeners++;
-		srv->handles_open++;
-		return ward_err_set(WARD_ERR_IO, "http listen on %s: %s", path, uv_strerror(rc));
-	}
-	return listen_on(srv, l, path);
+	rc = ward_listen_unix(srv->loop, &l->pipe, path, UNIX_SOCKET_MODE, 128, on_connection,
+			      srv);
+	return rc < 0 ? ward_err_prefix(rc, "http listen") : 0;
 }
 
 int ward_http_server_set_tls(struct ward_http_server *srv, WOLFSSL_CTX *ctx)
@@ -593,7 +510,7 @@ int ward_http_server_set_tls(struct ward_http_server *srv, WOLFSSL_CTX *ctx)
 
 unsigned ward_http_server_clients(const struct ward_http_server *srv)
 {
-	return srv->n_clients;
+	return (unsigned)srv->clients.n;
 }
 
 void ward_http_server_free(struct ward_http_server *srv)
@@ -604,8 +521,8 @@ void ward_http_server_free(struct ward_http_server *srv)
 	for (int i = 0; i < srv->n_listeners; i++)
 		uv_close(&srv->listeners[i].handle, on_listener_closed);
 	srv->n_listeners = 0;
-	while (srv->clients)
-		client_close(srv->clients);
+	while (srv->clients.head)
+		client_close(ward_list_entry(srv->clients.head, struct client, link));
 	server_maybe_free(srv);
 }
 

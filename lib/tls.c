@@ -58,39 +58,157 @@ int ward_tls_policy_apply(WOLFSSL_CTX *c, const struct ward_tls_policy *p)
 	return 0;
 }
 
-void ward_tls_io_init(struct ward_tls_io *io)
+static void io_init(struct ward_tls_io *io)
 {
 	ward_buf_init(&io->in, TLS_IN_LIMIT);
 	ward_buf_init(&io->out, TLS_OUT_LIMIT);
 	io->in_eof = false;
 }
 
-int ward_tls_session_attach(WOLFSSL_CTX *ctx, struct ward_tls_io *io, WOLFSSL **out)
+int ward_tls_session_open(struct ward_tls_session *t, WOLFSSL_CTX *ctx)
 {
-	WOLFSSL *ssl = wolfSSL_new(ctx);
-
-	ENSURE(ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
-	wolfSSL_SSLSetIORecv(ssl, io_recv);
-	wolfSSL_SSLSetIOSend(ssl, io_send);
-	wolfSSL_SetIOReadCtx(ssl, io);
-	wolfSSL_SetIOWriteCtx(ssl, io);
-	*out = ssl;
+	memset(t, 0, sizeof(*t));
+	io_init(&t->io);
+	t->ssl = wolfSSL_new(ctx);
+	ENSURE(t->ssl, WARD_ERR_NOMEM, "tls: wolfSSL_new failed");
+	wolfSSL_SSLSetIORecv(t->ssl, io_recv);
+	wolfSSL_SSLSetIOSend(t->ssl, io_send);
+	wolfSSL_SetIOReadCtx(t->ssl, &t->io);
+	wolfSSL_SetIOWriteCtx(t->ssl, &t->io);
 	return 0;
 }
 
-int ward_tls_handshake(WOLFSSL *ssl, int *wolf_err)
+void ward_tls_session_close(struct ward_tls_session *t)
 {
-	int rc = wolfSSL_negotiate(ssl);
+	if (t->ssl)
+		wolfSSL_free(t->ssl);
+	t->ssl = NULL;
+	ward_buf_drop(&t->io.in); /* ciphertext: nothing to wipe */
+	ward_buf_drop(&t->io.out);
+}
+
+int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len, size_t cap)
+{
+	return ward_buf_adopt(&t->io.in, block, len, cap);
+}
+
+void ward_tls_session_feed_eof(struct ward_tls_session *t)
+{
+	t->io.in_eof = true;
+}
+
+size_t ward_tls_session_pending(const struct ward_tls_session *t)
+{
+	return ward_buf_len(&t->io.in);
+}
+
+/* An idle session holds no input buffer. */
+static void release_idle_input(struct ward_tls_session *t)
+{
+	if (ward_buf_len(&t->io.in) == 0)
+		ward_buf_drop(&t->io.in);
+}
+
+int ward_tls_session_handshake(struct ward_tls_session *t, int *wolf_err)
+{
+	int rc = wolfSSL_negotiate(t->ssl);
 	int err;
 
-	if (rc == WOLFSSL_SUCCESS)
+	if (rc == WOLFSSL_SUCCESS) {
+		t->established = true;
+		release_idle_input(t);
 		return 0;
-	err = wolfSSL_get_error(ssl, rc);
-	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE)
-		return WARD_ERR_AGAIN;
+	}
+	err = wolfSSL_get_error(t->ssl, rc);
+	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
+		ENSURE(!t->io.in_eof || ward_buf_len(&t->io.in) > 0, WARD_ERR_EOF,
+		       "peer closed during the handshake");
+		return WARD_ERR_WOULDBLOCK;
+	}
 	*wolf_err = err;
 	return ward_err_set(WARD_ERR_TLS, "%s",
 			    wolfSSL_ERR_reason_error_string((unsigned long)err));
+}
+
+int ward_tls_session_read(struct ward_tls_session *t, uint8_t *buf, size_t cap, size_t *n)
+{
+	int got = wolfSSL_read(t->ssl, buf, (int)cap);
+	int err;
+
+	if (got > 0) {
+		*n = (size_t)got;
+		return 0;
+	}
+	*n = 0;
+	err = wolfSSL_get_error(t->ssl, got);
+	if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E ||
+	    (t->io.in_eof && ward_buf_len(&t->io.in) == 0)) {
+		release_idle_input(t);
+		return WARD_ERR_EOF; /* close_notify, or a FIN that truncated it */
+	}
+	if (err == WOLFSSL_ERROR_WANT_READ) {
+		release_idle_input(t);
+		return WARD_ERR_WOULDBLOCK;
+	}
+	return ward_err_set(WARD_ERR_TLS, "tls read: %s",
+			    wolfSSL_ERR_reason_error_string((unsigned long)err));
+}
+
+int ward_tls_session_write(struct ward_tls_session *t, const uint8_t *data, size_t len)
+{
+	int rc;
+
+	if (len == 0)
+		return 0;
+	rc = wolfSSL_write(t->ssl, data, (int)len);
+	ENSURE(rc == (int)len, WARD_ERR_TLS, "tls write: %s",
+	       wolfSSL_ERR_reason_error_string((unsigned long)wolfSSL_get_error(t->ssl, rc)));
+	return 0;
+}
+
+void ward_tls_session_notify(struct ward_tls_session *t)
+{
+	if (t->notify_sent)
+		return;
+	t->notify_sent = true;
+	wolfSSL_shutdown(t->ssl);
+}
+
+uint8_t *ward_tls_session_output(struct ward_tls_session *t, size_t *len)
+{
+	return ward_buf_detach(&t->io.out, len);
+}
+
+/* Moves what from produced into to's input. */
+static int shuttle(struct ward_tls_session *from, struct ward_tls_session *to)
+{
+	size_t len;
+	uint8_t *d = ward_tls_session_output(from, &len);
+	int rc;
+
+	if (!d)
+		return 0;
+	rc = ward_buf_append(&to->io.in, d, len);
+	free(d);
+	return rc;
+}
+
+int ward_tls_session_pair(struct ward_tls_session *client, struct ward_tls_session *server,
+			  int *client_err, int *server_err)
+{
+	int crc = WARD_ERR_WOULDBLOCK, src = WARD_ERR_WOULDBLOCK;
+
+	for (int round = 0; round < 10; round++) {
+		if (crc == WARD_ERR_WOULDBLOCK)
+			crc = ward_tls_session_handshake(client, client_err);
+		GUARD(shuttle(client, server));
+		if (src == WARD_ERR_WOULDBLOCK)
+			src = ward_tls_session_handshake(server, server_err);
+		GUARD(shuttle(server, client));
+		if (crc != WARD_ERR_WOULDBLOCK && src != WARD_ERR_WOULDBLOCK)
+			break;
+	}
+	return crc < 0 ? crc : src;
 }
 
 static const char *alert_reason(int code)

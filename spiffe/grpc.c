@@ -92,7 +92,7 @@ int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg, size_
 	uint32_t n;
 
 	if (ward_buf_len(&r->in) < WARD_GRPC_PREFIX_LEN)
-		return WARD_ERR_AGAIN;
+		return WARD_ERR_WOULDBLOCK;
 	p = pending(r);
 	ENSURE(p[0] != FLAG_COMPRESSED, WARD_ERR_UNSUPPORTED,
 	       "gRPC message is compressed, but no grpc-encoding was offered");
@@ -101,7 +101,7 @@ int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg, size_
 	ENSURE(n <= r->max_message, WARD_ERR_RANGE,
 	       "gRPC message of %u bytes over the limit of %zu", (unsigned)n, r->max_message);
 	if (ward_buf_len(&r->in) - WARD_GRPC_PREFIX_LEN < n)
-		return WARD_ERR_AGAIN;
+		return WARD_ERR_WOULDBLOCK;
 	*msg = p + WARD_GRPC_PREFIX_LEN;
 	*len = n;
 	/* Consumed, but the bytes stay where they are until the next feed. */

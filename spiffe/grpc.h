@@ -56,7 +56,7 @@ void ward_grpc_reader_init(struct ward_grpc_reader *r, size_t max_message);
  * maximum-size message is pending (a DATA chunk may finish one and start the
  * next; the caller drains with _next after every feed). */
 int ward_grpc_reader_feed(struct ward_grpc_reader *r, const uint8_t *p, size_t n) WARD_MUST_CHECK;
-/* 0 with *msg and *len set for a whole message; WARD_ERR_AGAIN when more bytes
+/* 0 with *msg and *len set for a whole message; WARD_ERR_WOULDBLOCK when more bytes
  * are needed; WARD_ERR_UNSUPPORTED for a compressed message; WARD_ERR_RANGE
  * for a length over max_message. Errors are final for the stream. */
 int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg,

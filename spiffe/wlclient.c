@@ -221,7 +221,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	rc = ward_grpc_reader_feed(&c->reader, (const uint8_t *)p, len);
 	while (rc == 0 && (rc = ward_grpc_reader_next(&c->reader, &msg, &mlen)) == 0)
 		deliver(c, msg, mlen);
-	if (rc != WARD_ERR_AGAIN) {
+	if (rc != WARD_ERR_WOULDBLOCK) {
 		snprintf(c->fail, sizeof(c->fail), "%s", ward_err_msg());
 		return 0; /* aborts the transfer: the framing is lost for good */
 	}

@@ -141,11 +141,11 @@ static void grpc_stream(const uint8_t *p, size_t n)
 	struct ward_grpc_reader r;
 	struct ward_buf again;
 	size_t chunk = n ? (size_t)p[0] % 9 + 1 : 1;
-	int rc = WARD_ERR_AGAIN;
+	int rc = WARD_ERR_WOULDBLOCK;
 
 	ward_grpc_reader_init(&r, 512);
 	ward_buf_init(&again, 2 * n + 16);
-	for (size_t off = 0; off < n && rc == WARD_ERR_AGAIN; off += chunk) {
+	for (size_t off = 0; off < n && rc == WARD_ERR_WOULDBLOCK; off += chunk) {
 		size_t k = n - off < chunk ? n - off : chunk;
 		const uint8_t *msg;
 		size_t len;

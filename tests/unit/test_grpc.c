@@ -100,7 +100,7 @@ static void feed_in_chunks(size_t chunk)
 			assert_memory_equal(msg, want[got], len);
 			got++;
 		}
-		assert_int_equal(rc, WARD_ERR_AGAIN);
+		assert_int_equal(rc, WARD_ERR_WOULDBLOCK);
 		/* Partial exactly when the bytes so far end inside a message. */
 		assert_int_equal(ward_grpc_reader_partial(&r),
 				 off + n != 10 && off + n != 15 && off + n != stream.wr);
@@ -134,7 +134,7 @@ static void test_reader_two_in_one_feed(void **state)
 	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), 0);
 	assert_int_equal(len, 2);
 	assert_memory_equal(msg, "yz", 2);
-	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_AGAIN);
+	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_WOULDBLOCK);
 	assert_false(ward_grpc_reader_partial(&r));
 	ward_grpc_reader_free(&r);
 }
@@ -154,14 +154,14 @@ static void test_reader_partial_at_end(void **state)
 	assert_int_equal(ward_grpc_reader_feed(&r, bytes, sizeof(bytes)), 0);
 	assert_false(ward_grpc_reader_partial(&r)); /* "x" is whole, only not yet read */
 	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), 0);
-	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_AGAIN);
+	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_WOULDBLOCK);
 	assert_true(ward_grpc_reader_partial(&r));
 	ward_grpc_reader_free(&r);
 
 	/* Three bytes of a prefix are a partial message too. */
 	ward_grpc_reader_init(&r, 64);
 	assert_int_equal(ward_grpc_reader_feed(&r, bytes, 3), 0);
-	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_AGAIN);
+	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_WOULDBLOCK);
 	assert_true(ward_grpc_reader_partial(&r));
 	ward_grpc_reader_free(&r);
 }
@@ -205,7 +205,7 @@ static void test_reader_oversize(void **state)
 	(void)state;
 	ward_grpc_reader_init(&r, 64);
 	assert_int_equal(ward_grpc_reader_feed(&r, at_max, sizeof(at_max)), 0);
-	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_AGAIN);
+	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_WOULDBLOCK);
 	assert_int_equal(ward_grpc_reader_feed(&r, body, sizeof(body)), 0);
 	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), 0);
 	assert_int_equal(len, 64);
@@ -242,7 +242,7 @@ static void test_reader_feed_bound(void **state)
 	/* What was pending is intact. */
 	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), 0);
 	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), 0);
-	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_AGAIN);
+	assert_int_equal(ward_grpc_reader_next(&r, &msg, &len), WARD_ERR_WOULDBLOCK);
 	/* Draining makes room again, as long as the stream keeps going. */
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(ward_grpc_reader_feed(&r, frame, sizeof(frame)), 0);

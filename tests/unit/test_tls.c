@@ -1,5 +1,5 @@
 /* Full mTLS 1.3 handshakes in memory: two wolfSSL sessions wired through their
- * ward_tls_io buffers, no sockets. Covers the success path, half-close, and the
+ * ward_tls_session buffers, no sockets. Covers the success path, half-close, and the
  * failure reasons the agent reports. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,59 +61,41 @@ static int ctx_new(struct ident *id, const struct ward_tls_policy *p, const char
 
 struct pair {
 	struct ward_tls_ctx *cctx, *sctx;
-	struct ward_tls_io cio, sio;
+	struct ward_tls_session cs, ss;
 	WOLFSSL *client, *server;
 	int cerr, serr;
 };
 
-/* Moves whatever each side wrote into the other side's input. */
-static void shuttle(struct pair *p)
+/* Moves whatever one session wrote into the other's input. */
+static void pass(struct ward_tls_session *from, struct ward_tls_session *to)
 {
 	size_t len;
-	uint8_t *d;
+	uint8_t *d = ward_tls_session_output(from, &len);
 
-	if ((d = ward_buf_detach(&p->cio.out, &len))) {
-		assert_int_equal(ward_buf_append(&p->sio.in, d, len), 0);
-		free(d);
-	}
-	if ((d = ward_buf_detach(&p->sio.out, &len))) {
-		assert_int_equal(ward_buf_append(&p->cio.in, d, len), 0);
-		free(d);
-	}
+	if (d)
+		assert_int_equal(ward_tls_session_feed(to, d, len, len), 0);
+}
+
+static void shuttle(struct pair *p)
+{
+	pass(&p->cs, &p->ss);
+	pass(&p->ss, &p->cs);
 }
 
 /* Runs the handshake to completion or failure; returns 0 if both succeeded. */
 static int handshake(struct pair *p)
 {
-	int crc = WARD_ERR_AGAIN, src = WARD_ERR_AGAIN;
-
-	ward_tls_io_init(&p->cio);
-	ward_tls_io_init(&p->sio);
-	assert_int_equal(ward_tls_ctx_session(p->cctx, WARD_TLS_CLIENT, &p->cio, &p->client), 0);
-	assert_int_equal(ward_tls_ctx_session(p->sctx, WARD_TLS_SERVER, &p->sio, &p->server), 0);
-	for (int round = 0; round < 10; round++) {
-		if (crc == WARD_ERR_AGAIN)
-			crc = ward_tls_handshake(p->client, &p->cerr);
-		shuttle(p);
-		if (src == WARD_ERR_AGAIN)
-			src = ward_tls_handshake(p->server, &p->serr);
-		shuttle(p);
-		if (crc != WARD_ERR_AGAIN && src != WARD_ERR_AGAIN)
-			break;
-	}
-	return crc < 0 ? crc : src;
+	assert_int_equal(ward_tls_ctx_session(p->cctx, WARD_TLS_CLIENT, &p->cs), 0);
+	assert_int_equal(ward_tls_ctx_session(p->sctx, WARD_TLS_SERVER, &p->ss), 0);
+	p->client = p->cs.ssl;
+	p->server = p->ss.ssl;
+	return ward_tls_session_pair(&p->cs, &p->ss, &p->cerr, &p->serr);
 }
 
 static void pair_free(struct pair *p)
 {
-	if (p->client)
-		wolfSSL_free(p->client);
-	if (p->server)
-		wolfSSL_free(p->server);
-	ward_buf_free(&p->cio.in);
-	ward_buf_free(&p->cio.out);
-	ward_buf_free(&p->sio.in);
-	ward_buf_free(&p->sio.out);
+	ward_tls_session_close(&p->cs);
+	ward_tls_session_close(&p->ss);
 	ward_tls_ctx_put(p->cctx);
 	ward_tls_ctx_put(p->sctx);
 }
@@ -279,10 +261,10 @@ static void test_not_tls(void **state)
 
 	(void)state;
 	good_pair(&p, &id);
-	ward_tls_io_init(&p.sio);
-	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.sio, &p.server), 0);
-	assert_int_equal(ward_buf_append(&p.sio.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
-	assert_int_equal(ward_tls_handshake(p.server, &p.serr), WARD_ERR_TLS);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.ss), 0);
+	p.server = p.ss.ssl;
+	assert_int_equal(ward_buf_append(&p.ss.io.in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
+	assert_int_equal(ward_tls_session_handshake(&p.ss, &p.serr), WARD_ERR_TLS);
 	const char *reason = ward_tls_failure_reason(p.server, p.serr);
 	assert_true(!strcmp(reason, "not_tls") || !strcmp(reason, "protocol_version"));
 	pair_free(&p);
