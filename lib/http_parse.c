@@ -52,7 +52,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t len)
 	if (p->in_value || p->n_hdr == 0) { /* a new header starts */
 		if (p->n_hdr == WARD_HTTP_MAX_HEADERS)
 			return fail(p, 431);
-		p->hdr[p->n_hdr].name_off = p->head.wr;
+		p->hdr[p->n_hdr].name_off = ward_buf_len(&p->head);
 		p->hdr[p->n_hdr].name_len = 0;
 		p->hdr[p->n_hdr].value_off = 0;
 		p->hdr[p->n_hdr].value_len = 0;
@@ -71,7 +71,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
 		return fail(p, 400);
 	if (!p->in_value) {
 		p->in_value = true;
-		p->hdr[p->n_hdr - 1].value_off = p->head.wr;
+		p->hdr[p->n_hdr - 1].value_off = ward_buf_len(&p->head);
 	}
 	p->hdr[p->n_hdr - 1].value_len += len;
 	return head_append(p, at, len);
@@ -124,9 +124,11 @@ void ward_http_parse_init(struct ward_http_parser *p, const struct ward_http_lim
 	ward_buf_init(&p->body, l->body_bytes);
 }
 
+/* The head and body buffers are only ever appended to while a request is
+ * assembled, so an offset taken from ward_buf_len() stays valid. */
 static struct ward_http_slice slice(const struct ward_buf *b, size_t off, size_t len)
 {
-	return (struct ward_http_slice){(const char *)b->data + off, len};
+	return (struct ward_http_slice){(const char *)ward_buf_peek(b) + off, len};
 }
 
 /* The request target is origin-form (RFC 9112 §3.2.1); http-parser has
@@ -152,7 +154,7 @@ static int build_request(struct ward_http_parser *p)
 	}
 	r->n_headers = p->n_hdr;
 	if (ward_buf_len(&p->body))
-		r->body = slice(&p->body, p->body.rd, ward_buf_len(&p->body));
+		r->body = slice(&p->body, 0, ward_buf_len(&p->body));
 	r->keep_alive = http_should_keep_alive(&p->hp) && p->limits->keep_alive;
 	return 0;
 }

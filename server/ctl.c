@@ -11,17 +11,17 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/list.h"
 #include "lib/log.h"
+#include "lib/stream.h"
 
 #define CLIENT_TIMEOUT_MS 30000
 
 struct admin_conn {
-	uv_pipe_t pipe;
-	uv_write_t write;
+	struct ward_stream sock;
 	struct ward_ctl *admin;
-	struct admin_conn *next;
+	struct ward_list_node link; /* in admin->conns */
 	struct ward_buf in;
-	char *reply; /* owned while being written */
 	bool answered, closing;
 };
 
@@ -30,7 +30,7 @@ struct ward_ctl {
 	ward_ctl_fn fn;
 	void *arg;
 	char *path;
-	struct admin_conn *conns;
+	struct ward_list conns; /* struct admin_conn, link */
 	bool stopping, listener_open;
 };
 
@@ -41,23 +41,19 @@ json_t *ward_ctl_error(const char *why)
 
 static void maybe_free(struct ward_ctl *a)
 {
-	if (a->stopping && !a->listener_open && !a->conns) {
+	if (a->stopping && !a->listener_open && a->conns.n == 0) {
 		free(a->path);
 		free(a);
 	}
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_closed(struct ward_stream *s)
 {
-	struct admin_conn *c = h->data, **pp;
+	struct admin_conn *c = s->owner;
 	struct ward_ctl *a = c->admin;
 
-	for (pp = &a->conns; *pp && *pp != c; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = c->next;
+	ward_list_remove(&a->conns, &c->link);
 	ward_buf_free(&c->in);
-	free(c->reply);
 	free(c);
 	maybe_free(a);
 }
@@ -67,41 +63,41 @@ static void conn_close(struct admin_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+	ward_stream_close(&c->sock, false);
 }
 
-static void on_written(uv_write_t *req, int status)
+/* The reply is out (or could not be sent): the exchange is over. */
+static void on_drained(struct ward_stream *s)
 {
-	conn_close(req->data);
+	if (s->queued == 0)
+		conn_close(s->owner);
 }
 
 static void reply(struct admin_conn *c, json_t *response)
 {
 	char *text = response ? json_dumps(response, JSON_COMPACT) : NULL;
 	size_t n = text ? strlen(text) : 0;
-	uv_buf_t b;
+	uint8_t *line;
 
 	c->answered = true;
-	uv_read_stop((uv_stream_t *)&c->pipe);
+	ward_stream_read_stop(&c->sock);
 	json_decref(response);
-	c->reply = text ? malloc(n + 1) : NULL;
-	if (!c->reply) {
+	line = text ? malloc(n + 1) : NULL;
+	if (!line) {
 		free(text);
 		return conn_close(c);
 	}
-	memcpy(c->reply, text, n);
-	c->reply[n] = '\n';
+	memcpy(line, text, n);
+	line[n] = '\n';
 	free(text);
-	b = uv_buf_init(c->reply, (unsigned)(n + 1));
-	c->write.data = c;
-	if (uv_write(&c->write, (uv_stream_t *)&c->pipe, &b, 1, on_written) < 0)
+	if (ward_stream_write(&c->sock, line, n + 1) < 0 || c->sock.queued == 0)
 		conn_close(c);
 }
 
 static void handle_line(struct admin_conn *c, size_t len)
 {
 	json_error_t jerr;
-	json_t *req = json_loadb((const char *)c->in.data + c->in.rd, len, 0, &jerr);
+	json_t *req = json_loadb((const char *)ward_buf_peek(&c->in), len, 0, &jerr);
 
 	if (!req || !json_is_object(req)) {
 		json_decref(req);
@@ -111,32 +107,46 @@ static void handle_line(struct admin_conn *c, size_t len)
 	json_decref(req);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 {
-	buf->base = malloc(4096);
-	buf->len = buf->base ? 4096 : 0;
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct admin_conn *c = s->data;
+	struct admin_conn *c = s->owner;
 	const uint8_t *nl;
+	int rc;
 
-	if (n < 0 || c->answered) {
-		free(buf->base);
-		if (n < 0 && !c->answered)
-			conn_close(c);
+	if (c->answered) {
+		free(data);
 		return;
 	}
-	if (ward_buf_append(&c->in, buf->base, (size_t)n) < 0) {
-		free(buf->base);
+	rc = ward_buf_append(&c->in, data, n);
+	free(data);
+	if (rc < 0)
 		return reply(c, ward_ctl_error("request longer than 64 KiB"));
-	}
-	free(buf->base);
-	nl = memchr(c->in.data + c->in.rd, '\n', ward_buf_len(&c->in));
+	nl = memchr(ward_buf_peek(&c->in), '\n', ward_buf_len(&c->in));
 	if (nl)
-		handle_line(c, (size_t)(nl - (c->in.data + c->in.rd)));
+		handle_line(c, (size_t)(nl - ward_buf_peek(&c->in)));
 }
+
+static void on_end(struct ward_stream *s)
+{
+	struct admin_conn *c = s->owner;
+
+	if (!c->answered)
+		conn_close(c);
+}
+
+static void on_error(struct ward_stream *s, int status)
+{
+	(void)status;
+	conn_close(s->owner);
+}
+
+static const struct ward_stream_ops conn_ops = {
+    .read = on_read,
+    .eof = on_end,
+    .error = on_error,
+    .drained = on_drained,
+    .closed = on_conn_closed,
+};
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -147,12 +157,14 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	c->admin = a;
 	ward_buf_init(&c->in, WARD_ADMIN_MAX_LINE);
-	uv_pipe_init(listener->loop, &c->pipe, 0);
-	c->pipe.data = c;
-	c->next = a->conns;
-	a->conns = c;
-	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 ||
-	    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
+	if (ward_stream_init(&c->sock, listener->loop, WARD_STREAM_PIPE, AF_UNSPEC, &conn_ops,
+			     c) < 0) {
+		free(c);
+		return;
+	}
+	c->sock.read_size = 4096;
+	ward_list_add(&a->conns, &c->link);
+	if (ward_stream_accept(&c->sock, listener) < 0 || ward_stream_read_start(&c->sock) < 0)
 		conn_close(c);
 }
 
@@ -162,31 +174,6 @@ static void on_listener_closed(uv_handle_t *h)
 
 	a->listener_open = false;
 	maybe_free(a);
-}
-
-/* Created 0600 before anyone can connect: umask for the bind, then chmod. */
-static int listen_private(struct ward_ctl *a, uv_loop_t *loop, const char *path)
-{
-	struct stat st;
-	mode_t old;
-	int rc;
-
-	if (lstat(path, &st) == 0) {
-		ENSURE(S_ISSOCK(st.st_mode), WARD_ERR_IO, "%s: exists and is not a socket", path);
-		ENSURE(unlink(path) == 0, WARD_ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	uv_pipe_init(loop, &a->listener, 0);
-	a->listener.data = a;
-	a->listener_open = true;
-	old = umask(0177);
-	rc = uv_pipe_bind(&a->listener, path);
-	umask(old);
-	if (rc == 0)
-		rc = chmod(path, 0600) < 0 ? -errno : 0;
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&a->listener, 16, on_connection);
-	ENSURE(rc == 0, WARD_ERR_IO, "%s: %s", path, uv_strerror(rc));
-	return 0;
 }
 
 int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
@@ -200,13 +187,16 @@ int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
 	a->fn = fn;
 	a->arg = arg;
 	a->path = strdup(path);
-	rc = a->path ? listen_private(a, loop, path) : ward_err_set(WARD_ERR_NOMEM, "admin");
+	if (!a->path) {
+		free(a);
+		return ward_err_set(WARD_ERR_NOMEM, "admin: out of memory");
+	}
+	a->listener_open = true;
+	/* 0600: root and the server's own uid only. */
+	rc = ward_listen_unix(loop, &a->listener, path, 0600, 16, on_connection, a);
 	if (rc < 0) {
 		a->stopping = true;
-		if (a->listener_open)
-			uv_close((uv_handle_t *)&a->listener, on_listener_closed);
-		else
-			maybe_free(a);
+		uv_close((uv_handle_t *)&a->listener, on_listener_closed);
 		return rc;
 	}
 	*out = a;
@@ -215,11 +205,13 @@ int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
 
 void ward_ctl_stop(struct ward_ctl *a)
 {
+	struct ward_list_node *node, *next;
+
 	if (!a || a->stopping)
 		return;
 	a->stopping = true;
-	for (struct admin_conn *c = a->conns; c; c = c->next)
-		conn_close(c);
+	ward_list_each(&a->conns, node, next)
+	conn_close(ward_list_entry(node, struct admin_conn, link));
 	unlink(a->path);
 	uv_close((uv_handle_t *)&a->listener, on_listener_closed);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "spiffe/grpc.h"
+#include "lib/list.h"
+#include "lib/stream.h"
 #include "server/wl_server.h"
 
 #define WL_MAX_STREAMS 100	   /* SETTINGS_MAX_CONCURRENT_STREAMS */
@@ -36,25 +38,24 @@ struct wl_stream {
 };
 
 struct wl_conn {
-	uv_pipe_t pipe;
+	struct ward_stream sock;
 	struct ward_wl_server *srv;
-	struct wl_conn *prev, *next; /* in srv->conns */
+	struct ward_list_node link; /* in srv->conns */
 	nghttp2_session *h2;
 	struct ward_attest_creds creds;
 	bool have_creds;
 	struct wl_stream *streams;
-	size_t write_pending; /* bytes handed to uv_write and not yet written */
-	bool reading, closing;
+	bool closing;
 };
 
 struct ward_wl_server {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
+	bool listener_open;
 	const struct ward_wl_ops *ops;
 	void *arg;
 	char *path;
-	struct wl_conn *conns;
-	size_t n_conns;
+	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
 };
 

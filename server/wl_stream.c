@@ -178,7 +178,7 @@ static int queue(struct wl_stream *st, const struct ward_buf *msg)
 	struct ward_buf *slot = ward_buf_len(&st->out) == 0 ? &st->out : &st->next_msg;
 
 	ward_buf_free(slot);
-	return ward_grpc_frame_append(slot, msg->data + msg->rd, ward_buf_len(msg));
+	return ward_grpc_frame_append(slot, ward_buf_peek(msg), ward_buf_len(msg));
 }
 
 /* Builds the call's current state; queues it unless it equals the last one.
@@ -198,7 +198,7 @@ static bool build(struct wl_stream *st)
 		wl_stream_end(st, status.code, status.message);
 		return false;
 	}
-	wc_Sha256Hash(msg.data ? msg.data + msg.rd : (const uint8_t *)"",
+	wc_Sha256Hash(ward_buf_len(&msg) ? ward_buf_peek(&msg) : (const uint8_t *)"",
 		      (word32)ward_buf_len(&msg), digest);
 	if (!st->responded || memcmp(digest, st->digest, sizeof(digest))) {
 		if (queue(st, &msg) < 0) {

@@ -36,6 +36,7 @@ const char *ward_grpc_status_name(int status)
 int ward_grpc_frame_append(struct ward_buf *out, const uint8_t *msg, size_t len)
 {
 	uint8_t prefix[WARD_GRPC_PREFIX_LEN] = {0};
+	size_t before = ward_buf_len(out);
 	int rc;
 
 	ENSURE(len <= UINT32_MAX, WARD_ERR_RANGE, "gRPC message of %zu bytes over 4 GiB", len);
@@ -46,7 +47,7 @@ int ward_grpc_frame_append(struct ward_buf *out, const uint8_t *msg, size_t len)
 	GUARD(ward_buf_append(out, prefix, sizeof(prefix)));
 	rc = ward_buf_append(out, msg, len);
 	if (rc < 0)
-		out->wr -= sizeof(prefix); /* never leave a prefix without its message */
+		ward_buf_truncate(out, before); /* never leave a prefix without its message */
 	return rc;
 }
 
@@ -68,13 +69,13 @@ int ward_grpc_reader_feed(struct ward_grpc_reader *r, const uint8_t *p, size_t n
 
 	if (rc == WARD_ERR_RANGE)
 		return ward_err_set(rc, "gRPC stream: %zu bytes pending and %zu more exceed %zu",
-				    ward_buf_len(&r->in), n, r->in.limit);
+				    ward_buf_len(&r->in), n, ward_buf_limit(&r->in));
 	return rc;
 }
 
 static const uint8_t *pending(const struct ward_grpc_reader *r)
 {
-	return r->in.data + r->in.rd;
+	return ward_buf_peek(&r->in);
 }
 
 static uint32_t prefix_length(const uint8_t *prefix)
@@ -105,8 +106,7 @@ int ward_grpc_reader_next(struct ward_grpc_reader *r, const uint8_t **msg, size_
 	*msg = p + WARD_GRPC_PREFIX_LEN;
 	*len = n;
 	/* Consumed, but the bytes stay where they are until the next feed. */
-	r->in.rd += WARD_GRPC_PREFIX_LEN + n;
-	return 0;
+	return ward_buf_consume(&r->in, WARD_GRPC_PREFIX_LEN + n);
 }
 
 bool ward_grpc_reader_partial(const struct ward_grpc_reader *r)

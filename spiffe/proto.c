@@ -180,7 +180,7 @@ int ward_proto_write_message(struct ward_buf *out, uint32_t field, ward_proto_en
 	struct ward_buf tmp;
 	int rc;
 
-	ward_buf_init(&tmp, out->limit);
+	ward_buf_init(&tmp, ward_buf_limit(out));
 	rc = encode(msg, &tmp);
 	if (rc == 0)
 		rc = ward_proto_write_bytes(out, field, tmp.data, ward_buf_len(&tmp));

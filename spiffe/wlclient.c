@@ -148,45 +148,54 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Response headers and trailers alike: gRPC sends grpc-status in the
- * trailers, or in the headers of a "trailers-only" error response. */
+/* "0".."16" and nothing else: a status outside gRPC's codes is unknown. */
+static int parse_status(const char *v)
+{
+	int n = 0;
+
+	if (!*v || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v))
+		return WARD_GRPC_UNKNOWN;
+	for (; *v; v++)
+		n = n * 10 + (*v - '0');
+	return n;
+}
+
+/* What the response said so far, from curl's own header store: the status
+ * line, content-type, and grpc-status / grpc-message from the headers or,
+ * once they have come, the trailers. */
+static void read_response(struct ward_wlclient *c)
+{
+	const unsigned origin = CURLH_HEADER | CURLH_TRAILER;
+	struct curl_header *h;
+	long code = 0;
+
+	if (curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+		c->http_status = code;
+	if (curl_easy_header(c->easy, "content-type", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		c->grpc_content = !strncasecmp(h->value, "application/grpc", 16);
+	if (curl_easy_header(c->easy, "grpc-status", 0, origin, -1, &h) == CURLHE_OK)
+		c->grpc_status = parse_status(h->value);
+	if (curl_easy_header(c->easy, "grpc-message", 0, origin, -1, &h) == CURLHE_OK)
+		ward_grpc_message_decode(h->value, strlen(h->value), c->grpc_message,
+					 sizeof(c->grpc_message));
+}
+
+/* Called for every header and trailer line; the blank line that ends the
+ * response headers is when the stream is known to be up. */
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
 	struct ward_wlclient *c = arg;
-	size_t len = size * n, vlen;
-	const char *v;
+	size_t len = size * n;
 
-	if (len >= 5 && !strncmp(line, "HTTP/", 5)) { /* "HTTP/2 200" */
-		const char *sp = memchr(line, ' ', len);
-
-		c->http_status =
-		    sp && (size_t)(sp - line) + 4 <= len ? strtol(sp + 1, NULL, 10) : 0;
-		return len;
+	(void)line;
+	read_response(c);
+	if (len <= 2 && !c->connected && c->http_status == 200 && c->grpc_content &&
+	    c->grpc_status < 0) {
+		c->connected = true;
+		c->backoff_ms = 0;
+		if (c->cb.on_connected)
+			c->cb.on_connected(c->arg);
 	}
-	if (len <= 2) { /* the blank line that ends a header block */
-		if (!c->connected && c->http_status == 200 && c->grpc_content &&
-		    c->grpc_status < 0) {
-			c->connected = true;
-			c->backoff_ms = 0;
-			if (c->cb.on_connected)
-				c->cb.on_connected(c->arg);
-		}
-		return len;
-	}
-	v = memchr(line, ':', len);
-	if (!v)
-		return len;
-	vlen = len - (size_t)(v + 1 - line);
-	for (v++; vlen > 0 && (*v == ' ' || *v == '\t'); v++, vlen--)
-		;
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-		vlen--;
-	if (!strncasecmp(line, "content-type:", 13))
-		c->grpc_content = vlen >= 16 && !strncasecmp(v, "application/grpc", 16);
-	else if (!strncasecmp(line, "grpc-status:", 12))
-		c->grpc_status = vlen > 0 && vlen < 4 ? atoi(v) : WARD_GRPC_UNKNOWN;
-	else if (!strncasecmp(line, "grpc-message:", 13))
-		ward_grpc_message_decode(v, vlen, c->grpc_message, sizeof(c->grpc_message));
 	return len;
 }
 

@@ -306,7 +306,7 @@ static int encode_bundles_response(const struct ward_wl_x509_bundles_response *i
 static int taken_back(struct ward_buf *out, size_t keep, int rc)
 {
 	if (rc < 0)
-		out->wr = out->rd + keep;
+		ward_buf_truncate(out, keep);
 	return rc;
 }
 

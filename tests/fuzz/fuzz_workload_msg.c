@@ -158,7 +158,8 @@ static void grpc_stream(const uint8_t *p, size_t n)
 			svid_response(msg, len);
 		}
 	}
-	if (ward_buf_len(&again) > n || (ward_buf_len(&again) && memcmp(again.data, p, again.wr)))
+	if (ward_buf_len(&again) > n ||
+	    (ward_buf_len(&again) && memcmp(ward_buf_peek(&again), p, ward_buf_len(&again))))
 		abort();
 	(void)ward_grpc_reader_partial(&r);
 	ward_grpc_reader_free(&r);

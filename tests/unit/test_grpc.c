@@ -87,13 +87,13 @@ static void feed_in_chunks(size_t chunk)
 
 	make_stream(&stream);
 	ward_grpc_reader_init(&r, 64);
-	for (size_t off = 0; off < stream.wr; off += chunk) {
-		size_t n = stream.wr - off < chunk ? stream.wr - off : chunk;
+	for (size_t off = 0; off < ward_buf_len(&stream); off += chunk) {
+		size_t n = ward_buf_len(&stream) - off < chunk ? ward_buf_len(&stream) - off : chunk;
 		const uint8_t *msg;
 		size_t len;
 		int rc;
 
-		assert_int_equal(ward_grpc_reader_feed(&r, stream.data + off, n), 0);
+		assert_int_equal(ward_grpc_reader_feed(&r, ward_buf_peek(&stream) + off, n), 0);
 		while ((rc = ward_grpc_reader_next(&r, &msg, &len)) == 0) {
 			assert_true(got < 3);
 			assert_int_equal(len, strlen(want[got]));
@@ -103,7 +103,7 @@ static void feed_in_chunks(size_t chunk)
 		assert_int_equal(rc, WARD_ERR_WOULDBLOCK);
 		/* Partial exactly when the bytes so far end inside a message. */
 		assert_int_equal(ward_grpc_reader_partial(&r),
-				 off + n != 10 && off + n != 15 && off + n != stream.wr);
+				 off + n != 10 && off + n != 15 && off + n != ward_buf_len(&stream));
 	}
 	assert_int_equal(got, 3);
 	assert_false(ward_grpc_reader_partial(&r));

@@ -17,7 +17,7 @@
 static void assert_buf_equal(const struct ward_buf *b, const uint8_t *want, size_t len)
 {
 	assert_int_equal(ward_buf_len(b), len);
-	assert_memory_equal(b->data + b->rd, want, len);
+	assert_memory_equal(ward_buf_peek(b), want, len);
 }
 
 static void expect_varint_bytes(uint64_t v, const uint8_t *want, size_t len)
@@ -440,7 +440,7 @@ static void test_round_trip_lengths(void **state)
 	ward_buf_init(&b, 1 << 20);
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
 		assert_int_equal(ward_proto_write_bytes(&b, (uint32_t)i + 1, data, lens[i]), 0);
-	ward_proto_reader_init(&r, b.data + b.rd, ward_buf_len(&b));
+	ward_proto_reader_init(&r, ward_buf_peek(&b), ward_buf_len(&b));
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		assert_int_equal(ward_proto_read_tag(&r, &field, &wire), 0);
 		assert_int_equal(field, i + 1);
