@@ -252,7 +252,8 @@ static bool authorize(struct ward_conn *c)
 		return true;
 	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
 	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
-	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
+	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED],
+			1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -552,7 +553,8 @@ static void on_timer(uv_timer_t *t)
 		conn_fail(c, "connect_failed", "connect_timeout");
 		break;
 	case PHASE_HANDSHAKE:
-		handshake_failed(c, "timeout", "no complete handshake within tls.handshake_timeout_ms");
+		handshake_failed(c, "timeout",
+				 "no complete handshake within tls.handshake_timeout_ms");
 		break;
 	case PHASE_PEEK:
 		peek_input(c, NULL, 0); /* silent client: a server-first protocol */
@@ -592,8 +594,9 @@ static int original_destination(struct ward_conn *c)
 
 	GUARD(ward_sockopt_original_dst(fd, &c->dst));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))
-		return ward_err_set(WARD_ERR_INVALID,
-				    "connection to the proxy port itself (not redirected by iptables)");
+		return ward_err_set(
+		    WARD_ERR_INVALID,
+		    "connection to the proxy port itself (not redirected by iptables)");
 	return 0;
 }
 
@@ -639,7 +642,8 @@ static int route_inbound(struct ward_conn *c)
 {
 	c->local_port = addr_port(&c->dst);
 	if (c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT) {
-		ENSURE(c->tls_ctx, WARD_ERR_NOTREADY, "no identity loaded yet: refusing mesh traffic");
+		ENSURE(c->tls_ctx, WARD_ERR_NOTREADY,
+		       "no identity loaded yet: refusing mesh traffic");
 		return begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 	}
 	c->phase = PHASE_PEEK;

@@ -26,17 +26,17 @@ struct ward_conn {
 	enum ward_dir dir;
 	enum conn_mode mode;
 	enum conn_phase phase;
-	struct ward_stream sock[2];   /* owned; closed by ward_conn_close */
-	struct ward_sock_end end[2];  /* what the relay moves bytes between */
-	int tls_side;                 /* CONN_DOWN or CONN_UP when MODE_MTLS, else -1 */
-	struct ward_tls_session tls;  /* owned */
+	struct ward_stream sock[2];  /* owned; closed by ward_conn_close */
+	struct ward_sock_end end[2]; /* what the relay moves bytes between */
+	int tls_side;		     /* CONN_DOWN or CONN_UP when MODE_MTLS, else -1 */
+	struct ward_tls_session tls; /* owned */
 	struct ward_relay relay;
-	uv_timer_t timer;             /* connect / handshake / idle deadline */
+	uv_timer_t timer; /* connect / handshake / idle deadline */
 	int handles_open;
 	struct sockaddr_storage dst;  /* original destination */
-	uint16_t local_port;          /* inbound: the app port the peer asked for */
+	uint16_t local_port;	      /* inbound: the app port the peer asked for */
 	struct ward_tls_ctx *tls_ctx; /* owned ref */
-	char *peer_id;                /* owned; verified SPIFFE ID */
+	char *peer_id;		      /* owned; verified SPIFFE ID */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
 	uint64_t t_start, t_connect, t_connected, t_tls, t_handshake;
 	uint64_t last_active_ms;

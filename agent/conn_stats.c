@@ -21,7 +21,7 @@ json_t *conn_fields(const struct ward_conn *c)
 
 const char *conn_mode_name(const struct ward_conn *c)
 {
-	return c->mode == MODE_MTLS	   ? "mtls"
+	return c->mode == MODE_MTLS	     ? "mtls"
 	       : c->mode == MODE_PASSTHROUGH ? "passthrough"
 					     : "plaintext";
 }
@@ -53,10 +53,9 @@ static const struct ward_stream *peer_sock(const struct ward_conn *c)
 
 static const char *tcp_state_name(uint8_t state)
 {
-	static const char *const names[] = {"unknown",	   "established", "syn_sent",
-					    "syn_recv",	   "fin_wait1",	  "fin_wait2",
-					    "time_wait",   "close",	  "close_wait",
-					    "last_ack",	   "listen",	  "closing"};
+	static const char *const names[] = {"unknown",	  "established", "syn_sent",  "syn_recv",
+					    "fin_wait1",  "fin_wait2",	 "time_wait", "close",
+					    "close_wait", "last_ack",	 "listen",    "closing"};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
@@ -85,9 +84,9 @@ static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *
 	char text[64];
 
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
-		json_object_set_new(o, key,
-				    json_string(ward_addr_format((const struct sockaddr *)ss, text,
-								 sizeof(text))));
+		json_object_set_new(
+		    o, key,
+		    json_string(ward_addr_format((const struct sockaddr *)ss, text, sizeof(text))));
 }
 
 static const char *phase_name(enum conn_phase p)

@@ -55,8 +55,8 @@ struct ward_sock_end {
 	struct ward_end base;
 	struct ward_stream *sock;     /* borrowed from the connection */
 	struct ward_tls_session *tls; /* borrowed; NULL for a plain end */
-	struct ward_buf held;         /* plain end: plaintext read, not yet taken */
-	bool sock_eof;                /* plain end: the socket hit EOF */
+	struct ward_buf held;	      /* plain end: plaintext read, not yet taken */
+	bool sock_eof;		      /* plain end: the socket hit EOF */
 };
 
 /* A plain end on sock. held_limit bounds what it keeps unread. */

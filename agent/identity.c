@@ -26,7 +26,8 @@ struct ward_identity {
 	uv_timer_t debounce;
 	struct ward_identity_digest digest; /* of the files as last loaded */
 	bool loaded;			    /* an identity has been handed out */
-	int closing;
+	int closing;			    /* handles still to close; 0 and stopping: freed */
+	bool stopping;
 };
 
 static void digest_certs(wc_Sha256 *sha, const struct ward_pem_certs *c)
@@ -234,8 +235,9 @@ static void on_closed(uv_handle_t *h)
 
 void ward_identity_stop(struct ward_identity *id)
 {
-	if (!id)
+	if (!id || id->stopping)
 		return;
+	id->stopping = true;
 	id->closing = 1 + id->n_watches;
 	for (int i = 0; i < id->n_watches; i++)
 		uv_close((uv_handle_t *)&id->watches[i], on_closed);

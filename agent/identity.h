@@ -36,6 +36,8 @@ void ward_identity_reload(struct ward_identity *id);
 int ward_identity_load(const struct ward_config *cfg, const struct ward_tls_policy *policy,
 		       struct ward_tls_ctx **out,
 		       struct ward_identity_digest *digest) WARD_MUST_CHECK;
+/* Stops watching; freed once the handles have closed (run the loop). Safe
+ * to call more than once before then. */
 void ward_identity_stop(struct ward_identity *id);
 
 #endif

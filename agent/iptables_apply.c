@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/file.h"
+
 /* An init container's PATH may lack the sbin directories. */
 static int find_binary(const char *name, char *path, size_t len)
 {
@@ -70,20 +72,8 @@ static int write_all(int fd, const char *p, size_t n)
 	/* A child that dies early (no permission) must not kill us with SIGPIPE;
 	 * its exit status and stderr tell the story. */
 	sigaction(SIGPIPE, &ign, &old);
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = errno == EPIPE
-				 ? 0
-				 : ward_err_set(WARD_ERR_IO, "write: %s", strerror(errno));
-			break;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (ward_file_write_all(fd, p, n) < 0 && errno != EPIPE)
+		rc = ward_err_set(WARD_ERR_IO, "write: %s", strerror(errno));
 	sigaction(SIGPIPE, &old, NULL);
 	return rc;
 }

@@ -26,10 +26,10 @@ enum ward_relay_state {
 };
 
 struct ward_relay {
-	struct ward_end *end[2];   /* borrowed */
-	size_t limit;              /* queued bytes that pause the other end */
-	size_t chunk;              /* the most one take moves */
-	uint64_t moved[2];         /* plaintext bytes moved out of end[i] */
+	struct ward_end *end[2]; /* borrowed */
+	size_t limit;		 /* queued bytes that pause the other end */
+	size_t chunk;		 /* the most one take moves */
+	uint64_t moved[2];	 /* plaintext bytes moved out of end[i] */
 	atomic_ullong *bytes[2]; /* borrowed: counters for moved[i], or NULL */
 };
 

@@ -30,6 +30,7 @@ struct ward_wlidentity {
 	uint8_t digest[32]; /* of the message fields it was built from */
 	char spiffe_id[WARD_SPIFFE_ID_MAX + 1];
 	time_t not_after;
+	bool stopping;
 };
 
 static int split(const struct ward_wl_bytes *in, struct ward_tls_der *out, size_t max, size_t *n,
@@ -304,8 +305,9 @@ static void on_closed(uv_handle_t *h)
 
 void ward_wlidentity_stop(struct ward_wlidentity *id)
 {
-	if (!id)
+	if (!id || id->stopping)
 		return;
+	id->stopping = true;
 	ward_wlclient_stop(id->client);
 	uv_close((uv_handle_t *)&id->expiry, on_closed);
 }

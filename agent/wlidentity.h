@@ -31,6 +31,8 @@ int ward_wlidentity_start(uv_loop_t *loop, const struct ward_config *cfg,
 			  void *arg, struct ward_wlidentity **out) WARD_MUST_CHECK;
 /* Reconnects now (SIGHUP), also after a status the client does not retry. */
 void ward_wlidentity_restart(struct ward_wlidentity *id);
+/* Stops the stream; freed once the handles have closed (run the loop). Safe
+ * to call more than once before then. */
 void ward_wlidentity_stop(struct ward_wlidentity *id);
 
 /* Fetches one SVID on a private loop and builds its context, as the calling

@@ -11,7 +11,6 @@
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
 
-
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_worker *w = listener->data;

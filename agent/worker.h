@@ -49,7 +49,7 @@ struct ward_worker {
 	uv_timer_t drain_timer;
 	uint64_t drain_started_ms; /* uv_now() when draining began */
 	struct ward_tls_ctx *tls;  /* owned ref: new handshakes use this */
-	struct ward_list conns;         /* live connections (struct ward_conn, link) */
+	struct ward_list conns;	   /* live connections (struct ward_conn, link) */
 	bool draining, stopping;
 	struct ward_log_limit fail_log, deny_log;
 	struct ward_metrics_worker stats; /* written by this worker's thread only */

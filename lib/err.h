@@ -16,13 +16,13 @@ enum ward_err {
 	WARD_ERR_DENIED = -5,  /* policy said no */
 	WARD_ERR_RANGE = -6,   /* a length or value out of bounds */
 	WARD_ERR_NOTFOUND = -7,
-	WARD_ERR_PERM = -8,  /* not permitted (capabilities, file mode) */
+	WARD_ERR_PERM = -8,	  /* not permitted (capabilities, file mode) */
 	WARD_ERR_WOULDBLOCK = -9, /* needs more input: call again once more bytes arrived */
 	WARD_ERR_UNSUPPORTED = -10,
-	WARD_ERR_RESET = -11,    /* the peer reset the connection */
+	WARD_ERR_RESET = -11,	 /* the peer reset the connection */
 	WARD_ERR_NOTREADY = -12, /* what the call needs is not there yet (no identity) */
-	WARD_ERR_TIMEOUT = -13,  /* a deadline passed */
-	WARD_ERR_EOF = -14,      /* the peer finished sending: no more input will come */
+	WARD_ERR_TIMEOUT = -13,	 /* a deadline passed */
+	WARD_ERR_EOF = -14,	 /* the peer finished sending: no more input will come */
 };
 
 #define WARD_MUST_CHECK __attribute__((warn_unused_result))

@@ -375,7 +375,8 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	if (ss->ss_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
 
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return false;
 }
@@ -492,8 +493,7 @@ int ward_http_server_listen_unix(struct ward_http_server *srv, const char *path)
 	int rc;
 
 	ENSURE(l, WARD_ERR_RANGE, "http server: too many listeners");
-	rc = ward_listen_unix(srv->loop, &l->pipe, path, UNIX_SOCKET_MODE, 128, on_connection,
-			      srv);
+	rc = ward_listen_unix(srv->loop, &l->pipe, path, UNIX_SOCKET_MODE, 128, on_connection, srv);
 	return rc < 0 ? ward_err_prefix(rc, "http listen") : 0;
 }
 

@@ -35,8 +35,8 @@ static void free_block(const struct ward_stream *s, uint8_t *p, size_t len)
 		free(p);
 }
 
-int ward_stream_init(struct ward_stream *s, uv_loop_t *loop, enum ward_stream_kind kind,
-		     int family, const struct ward_stream_ops *ops, void *owner)
+int ward_stream_init(struct ward_stream *s, uv_loop_t *loop, enum ward_stream_kind kind, int family,
+		     const struct ward_stream_ops *ops, void *owner)
 {
 	int rc;
 
@@ -59,6 +59,15 @@ int ward_stream_accept(struct ward_stream *s, uv_stream_t *listener)
 	int rc = uv_accept(listener, &s->h.stream);
 
 	ENSURE(rc == 0, WARD_ERR_IO, "accept: %s", uv_strerror(rc));
+	return 0;
+}
+
+int ward_stream_open(struct ward_stream *s, int fd)
+{
+	int rc =
+	    s->h.handle.type == UV_TCP ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
+
+	ENSURE(rc == 0, WARD_ERR_IO, "open: %s", uv_strerror(rc));
 	return 0;
 }
 
@@ -150,8 +159,8 @@ static void on_write(uv_write_t *req, int status)
 
 static int write_error(int uv_rc)
 {
-	return ward_err_set(uv_rc == UV_ECONNRESET || uv_rc == UV_EPIPE ? WARD_ERR_RESET :
-									  WARD_ERR_IO,
+	return ward_err_set(uv_rc == UV_ECONNRESET || uv_rc == UV_EPIPE ? WARD_ERR_RESET
+									: WARD_ERR_IO,
 			    "write: %s", uv_strerror(uv_rc));
 }
 

@@ -60,24 +60,26 @@ struct ward_stream {
 		uv_pipe_t pipe;
 	} h;
 	const struct ward_stream_ops *ops;
-	void *owner;          /* borrowed: the object the callbacks serve */
+	void *owner;	      /* borrowed: the object the callbacks serve */
 	size_t read_size;     /* bytes per read chunk */
-	size_t queued;        /* bytes handed to uv_write and not yet written */
+	size_t queued;	      /* bytes handed to uv_write and not yet written */
 	uv_connect_t connect; /* an upstream connect in flight */
-	bool open;            /* initialised and not yet closed */
+	bool open;	      /* initialised and not yet closed */
 	bool reading;
-	bool eof;       /* the peer sent FIN */
-	bool shut;      /* we asked for shutdown(SHUT_WR) */
+	bool eof;	/* the peer sent FIN */
+	bool shut;	/* we asked for shutdown(SHUT_WR) */
 	bool shut_done; /* ... and it completed */
-	bool wipe;      /* zero written blocks before freeing them */
+	bool wipe;	/* zero written blocks before freeing them */
 };
 
 /* Initialises s on loop. For TCP, family AF_INET/AF_INET6 creates the socket
  * now (so options can be set before connect); AF_UNSPEC leaves it to accept. */
-int ward_stream_init(struct ward_stream *s, uv_loop_t *loop, enum ward_stream_kind kind,
-		     int family, const struct ward_stream_ops *ops, void *owner) WARD_MUST_CHECK;
+int ward_stream_init(struct ward_stream *s, uv_loop_t *loop, enum ward_stream_kind kind, int family,
+		     const struct ward_stream_ops *ops, void *owner) WARD_MUST_CHECK;
 /* Accepts a pending connection of listener into s (initialised, AF_UNSPEC). */
 int ward_stream_accept(struct ward_stream *s, uv_stream_t *listener) WARD_MUST_CHECK;
+/* Adopts an open socket (a socketpair end, in tests) into s. */
+int ward_stream_open(struct ward_stream *s, int fd) WARD_MUST_CHECK;
 /* Connects a TCP stream; ops->connected reports the outcome. */
 int ward_stream_connect(struct ward_stream *s, const struct sockaddr *to) WARD_MUST_CHECK;
 

@@ -32,7 +32,7 @@ int ward_tls_policy_apply(WOLFSSL_CTX *c, const struct ward_tls_policy *policy) 
 struct ward_tls_io {
 	struct ward_buf in;  /* ciphertext not yet consumed by wolfSSL */
 	struct ward_buf out; /* ciphertext wolfSSL produced, not yet taken */
-	bool in_eof;         /* the transport ended: report it once `in` drains */
+	bool in_eof;	     /* the transport ended: report it once `in` drains */
 };
 
 struct ward_tls_session {
@@ -52,8 +52,8 @@ void ward_tls_session_close(struct ward_tls_session *t);
 
 /* Ciphertext from the transport; block (malloc'd, cap bytes of capacity)
  * is taken over, without a copy when nothing is pending. */
-int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len, size_t cap)
-	WARD_MUST_CHECK;
+int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len,
+			  size_t cap) WARD_MUST_CHECK;
 /* The transport ended (FIN). */
 void ward_tls_session_feed_eof(struct ward_tls_session *t);
 /* Ciphertext waiting to be fed to wolfSSL. */
@@ -68,11 +68,11 @@ int ward_tls_session_handshake(struct ward_tls_session *t, int *wolf_err) WARD_M
  * no whole record is buffered; WARD_ERR_EOF when the peer finished its
  * direction (close_notify, or the transport ended: RFC 8446 §6.1 lets each
  * direction close on its own); WARD_ERR_TLS for a broken record. */
-int ward_tls_session_read(struct ward_tls_session *t, uint8_t *buf, size_t cap, size_t *n)
-	WARD_MUST_CHECK;
+int ward_tls_session_read(struct ward_tls_session *t, uint8_t *buf, size_t cap,
+			  size_t *n) WARD_MUST_CHECK;
 /* Encrypts data[0..len) into the output. */
-int ward_tls_session_write(struct ward_tls_session *t, const uint8_t *data, size_t len)
-	WARD_MUST_CHECK;
+int ward_tls_session_write(struct ward_tls_session *t, const uint8_t *data,
+			   size_t len) WARD_MUST_CHECK;
 /* Queues our close_notify (once); the peer's reply is not awaited. */
 void ward_tls_session_notify(struct ward_tls_session *t);
 /* The ciphertext produced so far as one malloc'd block for the caller to

@@ -486,8 +486,8 @@ static int open_store(struct ward_ca_manager *m, const struct ward_ca_manager_co
 	return save(m);
 }
 
-int ward_ca_manager_open(const struct ward_ca_manager_config *cfg, time_t now,
-			 struct ward_ca_manager **out)
+int ward_ca_manager_new(const struct ward_ca_manager_config *cfg, time_t now,
+			struct ward_ca_manager **out)
 {
 	struct ward_ca_manager *m = calloc(1, sizeof(*m));
 	int rc;

@@ -69,8 +69,8 @@ struct ward_ca_manager;
 
 /* Loads the CAs kept in data_dir (creating it 0700), drops expired ones,
  * makes sure one is active, and applies the schedule at now. */
-int ward_ca_manager_open(const struct ward_ca_manager_config *cfg, time_t now,
-			 struct ward_ca_manager **out) WARD_MUST_CHECK;
+int ward_ca_manager_new(const struct ward_ca_manager_config *cfg, time_t now,
+			struct ward_ca_manager **out) WARD_MUST_CHECK;
 void ward_ca_manager_free(struct ward_ca_manager *m);
 
 /* Applies the schedule at now: prepares, activates, drops from the bundle.

@@ -157,8 +157,8 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	c->admin = a;
 	ward_buf_init(&c->in, WARD_ADMIN_MAX_LINE);
-	if (ward_stream_init(&c->sock, listener->loop, WARD_STREAM_PIPE, AF_UNSPEC, &conn_ops,
-			     c) < 0) {
+	if (ward_stream_init(&c->sock, listener->loop, WARD_STREAM_PIPE, AF_UNSPEC, &conn_ops, c) <
+	    0) {
 		free(c);
 		return;
 	}
@@ -211,7 +211,7 @@ void ward_ctl_stop(struct ward_ctl *a)
 		return;
 	a->stopping = true;
 	ward_list_each(&a->conns, node, next)
-	conn_close(ward_list_entry(node, struct admin_conn, link));
+	    conn_close(ward_list_entry(node, struct admin_conn, link));
 	unlink(a->path);
 	uv_close((uv_handle_t *)&a->listener, on_listener_closed);
 }

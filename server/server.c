@@ -89,7 +89,7 @@ static int open_ca(struct ward_server *s)
 	if ((unsigned long long)c->svid_ttl_s * 6 > c->ca_ttl_s)
 		ward_log(WARD_LOG_WARN, "svid_ttl_long", "{s:i,s:i}", "svid_ttl_s",
 			 (int)c->svid_ttl_s, "ca_ttl_s", (int)c->ca_ttl_s);
-	return ward_ca_manager_open(&cc, wall_now(), &s->ca);
+	return ward_ca_manager_new(&cc, wall_now(), &s->ca);
 }
 
 int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)

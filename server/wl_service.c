@@ -153,8 +153,8 @@ static int bundles_response(struct ward_wl_service *svc, const struct call *call
 
 	memset(&r, 0, sizeof(r));
 	snprintf(td_id, sizeof(td_id), WARD_SPIFFE_SCHEME "%s", svc->trust_domain);
-	r.bundles[0] = (struct ward_wl_bundle){
-	    text(td_id), bytes(ward_buf_peek(bundle), ward_buf_len(bundle))};
+	r.bundles[0] = (struct ward_wl_bundle){text(td_id),
+					       bytes(ward_buf_peek(bundle), ward_buf_len(bundle))};
 	r.n_bundles = 1 + federated(svc, call, r.bundles + 1, WARD_WL_MAX_BUNDLES - 1);
 	return ward_wl_x509_bundles_response_encode(&r, msg);
 }

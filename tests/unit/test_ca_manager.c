@@ -58,7 +58,7 @@ static struct ward_ca_manager *open_at(time_t now)
 	struct ward_ca_manager_config cfg = config();
 	struct ward_ca_manager *m;
 
-	must(ward_ca_manager_open(&cfg, now, &m));
+	must(ward_ca_manager_new(&cfg, now, &m));
 	return m;
 }
 
@@ -201,7 +201,7 @@ static void test_upstream(void **state)
 	cfg.upstream_cert = FIX "ca.pem";
 	cfg.upstream_key = FIX "ca.key";
 	cfg.upstream_bundle = FIX "ca.pem";
-	must(ward_ca_manager_open(&cfg, now, &m));
+	must(ward_ca_manager_new(&cfg, now, &m));
 	must(ward_pem_certs_load_file(FIX "ca.pem", &up));
 	assert_true(ward_ca_manager_is_upstream(m));
 	/* The bundle is upstream's; the chain carries our intermediate. */
@@ -216,17 +216,17 @@ static void test_upstream(void **state)
 
 	/* A key that is not the certificate's. */
 	cfg.upstream_key = FIX "leaf.key";
-	assert_int_equal(ward_ca_manager_open(&cfg, now, &m), WARD_ERR_INVALID);
+	assert_int_equal(ward_ca_manager_new(&cfg, now, &m), WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "upstream.key: " FIX "leaf.key is not the key"));
 	/* A certificate that does not chain to the bundle. */
 	cfg.upstream_key = FIX "ca.key";
 	cfg.upstream_bundle = FIX "other-ca.pem";
-	assert_int_equal(ward_ca_manager_open(&cfg, now, &m), WARD_ERR_INVALID);
+	assert_int_equal(ward_ca_manager_new(&cfg, now, &m), WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "does not verify against upstream.bundle"));
 	/* Not a CA. */
 	cfg.upstream_cert = FIX "good.pem";
 	cfg.upstream_key = FIX "leaf.key";
-	assert_int_equal(ward_ca_manager_open(&cfg, now, &m), WARD_ERR_INVALID);
+	assert_int_equal(ward_ca_manager_new(&cfg, now, &m), WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "upstream.cert"));
 }
 
@@ -248,16 +248,16 @@ static void test_bad_store(void **state)
 	snprintf(path, sizeof(path), "%s/ca.json", dir);
 	write_text(path, "{\"version\":1,\"next_id\":3,\"upstream\":\"\",\"cas\":"
 			 "[{\"id\":2,\"state\":\"sleeping\",\"issued_until\":0,\"drop_at\":0}]}");
-	assert_int_equal(ward_ca_manager_open(&cfg, t0, &m), WARD_ERR_INVALID);
+	assert_int_equal(ward_ca_manager_new(&cfg, t0, &m), WARD_ERR_INVALID);
 	assert_non_null(strstr(ward_err_msg(), "cas[0].state: \"sleeping\" is not"));
 	write_text(path, "{\"version\":1,\"next_id\":3,\"upstream\":\"\",\"cas\":"
 			 "[{\"id\":2,\"state\":\"active\",\"issued_until\":0,\"drop_at\":0}]}");
-	assert_int_equal(ward_ca_manager_open(&cfg, t0, &m), WARD_ERR_IO);
+	assert_int_equal(ward_ca_manager_new(&cfg, t0, &m), WARD_ERR_IO);
 	assert_non_null(strstr(ward_err_msg(), "ca-2.pem"));
 	unlink(path);
 	/* A data dir others may write to is refused: it holds CA keys. */
 	assert_int_equal(chmod(dir, 0777), 0);
-	assert_int_equal(ward_ca_manager_open(&cfg, t0, &m), WARD_ERR_PERM);
+	assert_int_equal(ward_ca_manager_new(&cfg, t0, &m), WARD_ERR_PERM);
 	assert_int_equal(chmod(dir, 0700), 0);
 }
 

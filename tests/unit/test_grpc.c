@@ -88,7 +88,8 @@ static void feed_in_chunks(size_t chunk)
 	make_stream(&stream);
 	ward_grpc_reader_init(&r, 64);
 	for (size_t off = 0; off < ward_buf_len(&stream); off += chunk) {
-		size_t n = ward_buf_len(&stream) - off < chunk ? ward_buf_len(&stream) - off : chunk;
+		size_t n =
+		    ward_buf_len(&stream) - off < chunk ? ward_buf_len(&stream) - off : chunk;
 		const uint8_t *msg;
 		size_t len;
 		int rc;
@@ -103,7 +104,8 @@ static void feed_in_chunks(size_t chunk)
 		assert_int_equal(rc, WARD_ERR_WOULDBLOCK);
 		/* Partial exactly when the bytes so far end inside a message. */
 		assert_int_equal(ward_grpc_reader_partial(&r),
-				 off + n != 10 && off + n != 15 && off + n != ward_buf_len(&stream));
+				 off + n != 10 && off + n != 15 &&
+				     off + n != ward_buf_len(&stream));
 	}
 	assert_int_equal(got, 3);
 	assert_false(ward_grpc_reader_partial(&r));

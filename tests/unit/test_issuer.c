@@ -41,7 +41,7 @@ static int setup(void **state)
 		return -1;
 	cfg.data_dir = dir;
 	t0 = time(NULL);
-	if (ward_ca_manager_open(&cfg, t0, &ca) < 0)
+	if (ward_ca_manager_new(&cfg, t0, &ca) < 0)
 		return -1;
 	return ward_registration_load_string(
 	    "entries",
