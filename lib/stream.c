@@ -322,3 +322,41 @@ int ward_listen_unix(uv_loop_t *loop, uv_pipe_t *l, const char *path, mode_t mod
 	ENSURE(rc == 0, WARD_ERR_IO, "%s: %s", path, uv_strerror(rc));
 	return 0;
 }
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	struct ward_unix_listener *l = (struct ward_unix_listener *)h;
+
+	free(l->path);
+	l->path = NULL;
+	if (l->closed)
+		l->closed(l);
+}
+
+int ward_unix_listener_start(struct ward_unix_listener *l, uv_loop_t *loop, const char *path,
+			     mode_t mode, int backlog, uv_connection_cb cb, void *owner,
+			     void (*closed)(struct ward_unix_listener *l))
+{
+	int rc;
+
+	*l = (struct ward_unix_listener){.closed = closed, .path = strdup(path)};
+	rc = l->path ? ward_listen_unix(loop, &l->pipe, path, mode, backlog, cb, owner)
+		     : ward_err_set(WARD_ERR_NOMEM, "%s: out of memory", path);
+	if (!l->path)
+		uv_pipe_init(loop, &l->pipe, 0); /* so that there is one close path */
+	l->open = true;
+	l->bound = rc == 0;
+	if (rc < 0)
+		ward_unix_listener_stop(l);
+	return rc;
+}
+
+void ward_unix_listener_stop(struct ward_unix_listener *l)
+{
+	if (!l->open)
+		return;
+	l->open = false;
+	if (l->bound)
+		unlink(l->path);
+	uv_close((uv_handle_t *)&l->pipe, on_listener_closed);
+}

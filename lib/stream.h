@@ -116,4 +116,23 @@ int ward_listen_tcp(uv_loop_t *loop, uv_tcp_t *l, const struct ward_addr *addr, 
 int ward_listen_unix(uv_loop_t *loop, uv_pipe_t *l, const char *path, mode_t mode, int backlog,
 		     uv_connection_cb cb, void *data) WARD_MUST_CHECK;
 
+/* A unix-socket listener that owns its socket file: a server's front door.
+ * pipe.data is the owner (for the connection callback); `closed` runs once
+ * the handle is closed, after start failed or stop was called. */
+struct ward_unix_listener {
+	uv_pipe_t pipe;
+	char *path; /* owned */
+	bool open;  /* the handle needs closing */
+	bool bound; /* the socket file is ours to remove */
+	void (*closed)(struct ward_unix_listener *l);
+};
+
+/* Listens as ward_listen_unix does. On failure the listener is already
+ * stopping: `closed` follows once the loop runs. */
+int ward_unix_listener_start(struct ward_unix_listener *l, uv_loop_t *loop, const char *path,
+			     mode_t mode, int backlog, uv_connection_cb cb, void *owner,
+			     void (*closed)(struct ward_unix_listener *l)) WARD_MUST_CHECK;
+/* Removes the socket file and closes the handle. Safe to call more than once. */
+void ward_unix_listener_stop(struct ward_unix_listener *l);
+
 #endif

@@ -26,12 +26,11 @@ struct admin_conn {
 };
 
 struct ward_ctl {
-	uv_pipe_t listener;
+	struct ward_unix_listener listener;
 	ward_ctl_fn fn;
 	void *arg;
-	char *path;
 	struct ward_list conns; /* struct admin_conn, link */
-	bool stopping, listener_open;
+	bool stopping;
 };
 
 json_t *ward_ctl_error(const char *why)
@@ -41,10 +40,8 @@ json_t *ward_ctl_error(const char *why)
 
 static void maybe_free(struct ward_ctl *a)
 {
-	if (a->stopping && !a->listener_open && a->conns.n == 0) {
-		free(a->path);
+	if (a->stopping && !a->listener.path && a->conns.n == 0)
 		free(a);
-	}
 }
 
 static void on_conn_closed(struct ward_stream *s)
@@ -168,12 +165,9 @@ static void on_connection(uv_stream_t *listener, int status)
 		conn_close(c);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(struct ward_unix_listener *l)
 {
-	struct ward_ctl *a = h->data;
-
-	a->listener_open = false;
-	maybe_free(a);
+	maybe_free(l->pipe.data);
 }
 
 int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
@@ -186,17 +180,11 @@ int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
 	ENSURE(a, WARD_ERR_NOMEM, "admin: out of memory");
 	a->fn = fn;
 	a->arg = arg;
-	a->path = strdup(path);
-	if (!a->path) {
-		free(a);
-		return ward_err_set(WARD_ERR_NOMEM, "admin: out of memory");
-	}
-	a->listener_open = true;
 	/* 0600: root and the server's own uid only. */
-	rc = ward_listen_unix(loop, &a->listener, path, 0600, 16, on_connection, a);
+	rc = ward_unix_listener_start(&a->listener, loop, path, 0600, 16, on_connection, a,
+				      on_listener_closed);
 	if (rc < 0) {
-		a->stopping = true;
-		uv_close((uv_handle_t *)&a->listener, on_listener_closed);
+		a->stopping = true; /* freed once the listener has closed */
 		return rc;
 	}
 	*out = a;
@@ -212,8 +200,7 @@ void ward_ctl_stop(struct ward_ctl *a)
 	a->stopping = true;
 	ward_list_each(&a->conns, node, next)
 	    conn_close(ward_list_entry(node, struct admin_conn, link));
-	unlink(a->path);
-	uv_close((uv_handle_t *)&a->listener, on_listener_closed);
+	ward_unix_listener_stop(&a->listener);
 }
 
 /* ---- client -------------------------------------------------------------- */

@@ -24,10 +24,8 @@ static struct wl_conn *conn_of(struct ward_list_node *node)
 
 static void maybe_free_server(struct ward_wl_server *srv)
 {
-	if (srv->stopping && !srv->listener_open && srv->conns.n == 0) {
-		free(srv->path);
+	if (srv->stopping && !srv->listener.path && srv->conns.n == 0)
 		free(srv);
-	}
 }
 
 static void on_conn_closed(struct ward_stream *s)
@@ -230,12 +228,9 @@ static int make_parent(const char *path)
 	return 0;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(struct ward_unix_listener *l)
 {
-	struct ward_wl_server *srv = h->data;
-
-	srv->listener_open = false;
-	maybe_free_server(srv);
+	maybe_free_server(l->pipe.data);
 }
 
 int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
@@ -246,21 +241,18 @@ int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl
 
 	*out = NULL;
 	ENSURE(srv, WARD_ERR_NOMEM, "socket: out of memory");
-	srv->path = strdup(path);
-	rc = srv->path ? make_parent(path) : ward_err_set(WARD_ERR_NOMEM, "socket: out of memory");
+	rc = make_parent(path);
 	if (rc < 0) {
-		free(srv->path);
 		free(srv);
 		return rc;
 	}
 	srv->loop = loop;
 	srv->ops = ops;
 	srv->arg = arg;
-	srv->listener_open = true;
-	rc = ward_listen_unix(loop, &srv->listener, path, SOCKET_MODE, 128, on_connection, srv);
+	rc = ward_unix_listener_start(&srv->listener, loop, path, SOCKET_MODE, 128, on_connection,
+				      srv, on_listener_closed);
 	if (rc < 0) {
-		srv->stopping = true;
-		uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+		srv->stopping = true; /* freed once the listener has closed */
 		return rc;
 	}
 	*out = srv;
@@ -293,6 +285,5 @@ void ward_wl_server_stop(struct ward_wl_server *srv)
 		if (!c->closing)
 			wl_conn_flush(c); /* closes once its last bytes are written */
 	}
-	unlink(srv->path);
-	uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+	ward_unix_listener_stop(&srv->listener);
 }

@@ -50,11 +50,9 @@ struct wl_conn {
 
 struct ward_wl_server {
 	uv_loop_t *loop;
-	uv_pipe_t listener;
-	bool listener_open;
+	struct ward_unix_listener listener;
 	const struct ward_wl_ops *ops;
 	void *arg;
-	char *path;
 	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
 };
