@@ -123,10 +123,13 @@ static void tls_feed_eof(struct ward_end *e)
 static int tls_take(struct ward_end *e, size_t max, uint8_t **data, size_t *len)
 {
 	struct ward_sock_end *s = sock_end(e);
-	uint8_t *chunk = malloc(max);
+	uint8_t *chunk;
 	size_t got = 0, n;
 	int rc = 0;
 
+	if (!ward_tls_session_readable(s->tls))
+		return WARD_ERR_WOULDBLOCK; /* an idle connection allocates nothing */
+	chunk = malloc(max);
 	ENSURE(chunk, WARD_ERR_NOMEM, "tls read buffer");
 	while (got < max && (rc = ward_tls_session_read(s->tls, chunk + got, max - got, &n)) == 0)
 		got += n;

@@ -102,6 +102,11 @@ size_t ward_tls_session_pending(const struct ward_tls_session *t)
 	return ward_buf_len(&t->io.in);
 }
 
+bool ward_tls_session_readable(struct ward_tls_session *t)
+{
+	return ward_buf_len(&t->io.in) > 0 || t->io.in_eof || wolfSSL_pending(t->ssl) > 0;
+}
+
 /* An idle session holds no input buffer. */
 static void release_idle_input(struct ward_tls_session *t)
 {
@@ -114,9 +119,9 @@ int ward_tls_session_handshake(struct ward_tls_session *t, int *wolf_err)
 	int rc = wolfSSL_negotiate(t->ssl);
 	int err;
 
+	release_idle_input(t); /* a handshake in progress holds no read buffer */
 	if (rc == WOLFSSL_SUCCESS) {
 		t->established = true;
-		release_idle_input(t);
 		return 0;
 	}
 	err = wolfSSL_get_error(t->ssl, rc);

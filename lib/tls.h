@@ -58,6 +58,9 @@ int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len
 void ward_tls_session_feed_eof(struct ward_tls_session *t);
 /* Ciphertext waiting to be fed to wolfSSL. */
 size_t ward_tls_session_pending(const struct ward_tls_session *t);
+/* Whether a read could return anything now: ciphertext or decrypted bytes
+ * are buffered, or the transport's end is still to be reported. */
+bool ward_tls_session_readable(struct ward_tls_session *t);
 
 /* Drives the handshake: 0 when done, WARD_ERR_WOULDBLOCK when it needs more
  * input, WARD_ERR_EOF when the transport ended first, WARD_ERR_TLS on
