@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/h2.h"
 #include "lib/log.h"
 #include "server/wl_server_impl.h"
 
@@ -58,21 +59,18 @@ static void close_if_done(struct wl_conn *c)
 {
 	if (c->closing || c->sock.queued)
 		return;
-	if (c->srv->stopping ||
-	    (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)))
+	if (c->srv->stopping || ward_h2_finished(c->h2))
 		conn_close(c);
 }
 
 static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 {
 	struct wl_conn *c = s->owner;
-	ssize_t used;
 
 	if (!c->closing) {
-		used = nghttp2_session_mem_recv(c->h2, data, n);
-		if (used < 0) {
+		if (ward_h2_recv(c->h2, data, n) < 0) {
 			ward_log(WARD_LOG_DEBUG, "workload_api_protocol_error", "{s:s,s:i}",
-				 "reason", nghttp2_strerror((int)used), "pid",
+				 "reason", ward_err_msg(), "pid",
 				 c->have_creds ? (int)c->creds.pid : 0);
 			conn_close(c);
 		} else {
@@ -115,37 +113,22 @@ static const struct ward_stream_ops conn_ops = {
     .closed = on_conn_closed,
 };
 
-/* Copies nghttp2's frames into blocks of up to 64 KiB and writes them,
- * until nghttp2 has nothing more or the write queue is full. The stream
- * wipes every block once written: SVID messages carry private keys. */
+/* Writes nghttp2's frames in blocks of up to 64 KiB until nghttp2 has
+ * nothing more or the write queue is full. The stream wipes every block once
+ * written: SVID messages carry private keys. */
 void wl_conn_flush(struct wl_conn *c)
 {
-	uint8_t *block = NULL;
-	size_t cap = 0, len = 0;
-	const uint8_t *data;
-	ssize_t n;
+	uint8_t *block;
+	size_t len;
 
 	while (!c->closing && c->sock.queued < WL_WRITE_HIGH) {
-		n = nghttp2_session_mem_send(c->h2, &data);
-		if (n <= 0)
+		if (ward_h2_collect(c->h2, WRITE_BLOCK, &block, &len) < 0)
+			return conn_close(c);
+		if (!block)
 			break;
-		if (block && len + (size_t)n > cap) {
-			if (ward_stream_write(&c->sock, block, len) < 0)
-				return conn_close(c);
-			block = NULL;
-		}
-		if (!block) {
-			cap = (size_t)n > WRITE_BLOCK ? (size_t)n : WRITE_BLOCK;
-			block = malloc(cap);
-			if (!block)
-				return conn_close(c);
-			len = 0;
-		}
-		memcpy(block + len, data, (size_t)n);
-		len += (size_t)n;
+		if (ward_stream_write(&c->sock, block, len) < 0)
+			return conn_close(c);
 	}
-	if (block && ward_stream_write(&c->sock, block, len) < 0)
-		return conn_close(c);
 	if (c->sock.queued >= WL_WRITE_HIGH)
 		ward_stream_read_stop(&c->sock);
 	close_if_done(c);

@@ -10,6 +10,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include "lib/h2.h"
 #include "lib/log.h"
 #include "server/wl_server_impl.h"
 
@@ -33,11 +34,6 @@ static const struct {
 		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v),                          \
 		    NGHTTP2_NV_FLAG_NO_COPY_NAME                                                   \
 	}
-
-static bool bytes_are(const uint8_t *p, size_t len, const char *s)
-{
-	return len == strlen(s) && !memcmp(p, s, len);
-}
 
 /* ---- stream lifetime ----------------------------------------------------- */
 
@@ -251,7 +247,7 @@ static void route(struct wl_stream *st, const uint8_t *path, size_t len)
 	snprintf(st->path, sizeof(st->path), "%.*s", (int)(len < 80 ? len : 80),
 		 (const char *)path);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (bytes_are(path, len, routes[i].path))
+		if (ward_h2_is(path, len, routes[i].path))
 			st->method = routes[i].method;
 }
 
@@ -271,14 +267,14 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 
 	if (!st || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	if (bytes_are(name, namelen, ":method"))
-		st->post = bytes_are(value, valuelen, "POST");
-	else if (bytes_are(name, namelen, ":path"))
+	if (ward_h2_is(name, namelen, ":method"))
+		st->post = ward_h2_is(value, valuelen, "POST");
+	else if (ward_h2_is(name, namelen, ":path"))
 		route(st, value, valuelen);
-	else if (bytes_are(name, namelen, "content-type"))
+	else if (ward_h2_is(name, namelen, "content-type"))
 		st->grpc_content_type = grpc_content_type(value, valuelen);
-	else if (bytes_are(name, namelen, "workload.spiffe.io"))
-		st->security_header = bytes_are(value, valuelen, "true");
+	else if (ward_h2_is(name, namelen, "workload.spiffe.io"))
+		st->security_header = ward_h2_is(value, valuelen, "true");
 	return 0;
 }
 
@@ -352,9 +348,9 @@ static int on_frame(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 
 int wl_session_new(struct wl_conn *c)
 {
-	nghttp2_settings_entry settings[] = {
-	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, WL_MAX_STREAMS},
-	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16 * 1024},
+	static const struct ward_h2_settings settings = {
+	    .max_concurrent_streams = WL_MAX_STREAMS,
+	    .max_header_list = 16 * 1024,
 	};
 	nghttp2_session_callbacks *cb;
 	int rc;
@@ -365,11 +361,7 @@ int wl_session_new(struct wl_conn *c)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	rc = nghttp2_session_server_new(&c->h2, cb, c);
+	rc = ward_h2_session_new(&c->h2, true, cb, c, &settings);
 	nghttp2_session_callbacks_del(cb);
-	ENSURE(rc == 0, WARD_ERR_NOMEM, "HTTP/2 session: %s", nghttp2_strerror(rc));
-	rc = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, settings,
-				     sizeof(settings) / sizeof(settings[0]));
-	ENSURE(rc == 0, WARD_ERR_NOMEM, "HTTP/2 settings: %s", nghttp2_strerror(rc));
-	return 0;
+	return rc;
 }
