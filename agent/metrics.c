@@ -19,6 +19,7 @@ static const char *const reason_names[WARD_REASONS] = {
     "bad_svid",
     "protocol_version",
     "no_shared_cipher",
+    "no_alpn",
     "timeout",
     "peer_reset",
     "not_tls",

@@ -63,6 +63,8 @@ size_t ward_buf_read(struct ward_buf *b, void *p, size_t n)
 
 	if (n > avail)
 		n = avail;
+	if (n == 0)
+		return 0; /* an empty buffer may have no storage at all */
 	memcpy(p, b->data + b->rd, n);
 	b->rd += n;
 	if (b->rd == b->wr)

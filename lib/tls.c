@@ -1,5 +1,6 @@
 #include "lib/tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,30 @@ void ward_tls_session_close(struct ward_tls_session *t)
 	t->ssl = NULL;
 	ward_buf_drop(&t->io.in); /* ciphertext: nothing to wipe */
 	ward_buf_drop(&t->io.out);
+}
+
+int ward_tls_session_alpn(struct ward_tls_session *t, const char *proto, bool required)
+{
+	char list[WOLFSSL_MAX_ALPN_PROTO_NAME_LEN + 1];
+	int n = snprintf(list, sizeof(list), "%s", proto);
+	int rc;
+
+	ENSURE(n > 0 && (size_t)n < sizeof(list), WARD_ERR_INVALID, "tls: ALPN name too long");
+	rc = wolfSSL_UseALPN(t->ssl, list, (word32)n,
+			     required ? WOLFSSL_ALPN_FAILED_ON_MISMATCH
+				      : WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+	ENSURE(rc == WOLFSSL_SUCCESS, WARD_ERR_TLS, "tls: ALPN refused by wolfSSL (%d)", rc);
+	return 0;
+}
+
+bool ward_tls_session_alpn_is(struct ward_tls_session *t, const char *proto)
+{
+	char *name = NULL;
+	word16 len = 0;
+
+	if (wolfSSL_ALPN_GetProtocol(t->ssl, &name, &len) != WOLFSSL_SUCCESS || !name)
+		return false;
+	return len == strlen(proto) && !memcmp(name, proto, len);
 }
 
 int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len, size_t cap)
@@ -232,6 +257,8 @@ static const char *alert_reason(int code)
 		return "protocol_version";
 	case 116:
 		return "no_client_cert"; /* certificate_required, RFC 8446 §6.2 */
+	case 120:
+		return "no_alpn"; /* no_application_protocol, RFC 7301 §3.2 */
 	}
 	return "peer_alert";
 }
@@ -257,6 +284,8 @@ const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err)
 	case MATCH_SUITE_ERROR:
 	case UNSUPPORTED_SUITE:
 		return "no_shared_cipher";
+	case UNKNOWN_ALPN_PROTOCOL_NAME_E:
+		return "no_alpn";
 	case SOCKET_PEER_CLOSED_E:
 	case SOCKET_ERROR_E:
 		return "peer_reset";

@@ -50,6 +50,16 @@ int ward_tls_session_open(struct ward_tls_session *t, WOLFSSL_CTX *ctx) WARD_MUS
 /* Frees the session and its buffers. Safe to call more than once. */
 void ward_tls_session_close(struct ward_tls_session *t);
 
+/* ALPN (RFC 7301) with one protocol name: a client offers it, a server with
+ * required set refuses a client that offers something else with the
+ * no_application_protocol alert. A client that offers no ALPN at all still
+ * completes the handshake: check ward_tls_session_alpn_is after it. Call
+ * before the handshake. */
+int ward_tls_session_alpn(struct ward_tls_session *t, const char *proto,
+			  bool required) WARD_MUST_CHECK;
+/* After the handshake: the peers agreed on proto. */
+bool ward_tls_session_alpn_is(struct ward_tls_session *t, const char *proto);
+
 /* Ciphertext from the transport; block (malloc'd, cap bytes of capacity)
  * is taken over, without a copy when nothing is pending. */
 int ward_tls_session_feed(struct ward_tls_session *t, uint8_t *block, size_t len,
@@ -90,7 +100,7 @@ int ward_tls_session_pair(struct ward_tls_session *client, struct ward_tls_sessi
 
 /* A bounded metric-label reason for a failed handshake: no_client_cert,
  * bad_chain, unknown_ca, expired, protocol_version, no_shared_cipher,
- * peer_reset, not_tls, bad_svid, other. */
+ * no_alpn, peer_reset, not_tls, bad_svid, other. */
 const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err);
 
 /* Negotiated parameters, IANA names where there are any. */

@@ -383,10 +383,50 @@ static void test_unfederated_domain_refused(void **state)
 	pair_free(&p);
 }
 
+/* ALPN as the tunnel uses it: agreed when both say h2; a server that
+ * requires h2 refuses a client offering another protocol, and one offering
+ * none gets through the handshake without agreement. */
+static int alpn_handshake(const char *client_proto, bool *agreed)
+{
+	struct pair p;
+	struct ident id;
+	int rc;
+
+	good_pair(&p, &id);
+	assert_int_equal(ward_tls_ctx_session(p.cctx, WARD_TLS_CLIENT, &p.cs), 0);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.ss), 0);
+	if (client_proto)
+		assert_int_equal(ward_tls_session_alpn(&p.cs, client_proto, false), 0);
+	assert_int_equal(ward_tls_session_alpn(&p.ss, "h2", true), 0);
+	rc = ward_tls_session_pair(&p.cs, &p.ss, &p.cerr, &p.serr);
+	*agreed = rc == 0 && ward_tls_session_alpn_is(&p.cs, "h2") &&
+		  ward_tls_session_alpn_is(&p.ss, "h2");
+	if (rc < 0 && p.serr)
+		assert_string_equal(ward_tls_failure_reason(p.ss.ssl, p.serr), "no_alpn");
+	pair_free(&p);
+	ident_free(&id);
+	return rc;
+}
+
+static void test_alpn(void **state)
+{
+	bool agreed;
+
+	(void)state;
+	assert_int_equal(alpn_handshake("h2", &agreed), 0);
+	assert_true(agreed);
+	assert_int_not_equal(alpn_handshake("http/1.1", &agreed), 0);
+	/* No ALPN at all completes the handshake: the caller checks. */
+	assert_int_equal(alpn_handshake(NULL, &agreed), 0);
+	assert_false(agreed);
+	assert_false(agreed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mtls_handshake_and_data),
+	    cmocka_unit_test(test_alpn),
 	    cmocka_unit_test(test_half_close),
 	    cmocka_unit_test(test_unknown_ca),
 	    cmocka_unit_test(test_no_shared_cipher),
