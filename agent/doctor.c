@@ -317,12 +317,13 @@ static bool has_rule(const char *text, const char *chain, const char *const *tok
 static const char *missing_rule(const char *text, const struct ward_config *cfg, char *buf,
 				size_t len)
 {
-	char in[32], out[32], adm[32], uid[32];
+	char in[32], out[32], adm[32], uid[32], tun[32];
 
 	snprintf(in, sizeof(in), "--to-ports %u", ward_addr_port(&cfg->inbound.listen));
 	snprintf(out, sizeof(out), "--to-ports %u", ward_addr_port(&cfg->outbound.listen));
 	snprintf(adm, sizeof(adm), "--dport %u", ward_addr_port(&cfg->admin.listen));
 	snprintf(uid, sizeof(uid), "--uid-owner %u", cfg->proxy.uid);
+	snprintf(tun, sizeof(tun), "--dport %u", ward_addr_port(&cfg->inbound.tunnel_listen));
 	const struct {
 		const char *chain, *what;
 		const char *tokens[4];
@@ -333,9 +334,11 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 	    {"WARD_REDIRECT", "outbound REDIRECT to outbound.listen's port", {"-j REDIRECT", out}},
 	    {"WARD_INBOUND", "admin port excluded from capture", {adm, "-j RETURN"}},
 	    {"WARD_OUTPUT", "proxy.uid excluded from capture", {uid, "-j RETURN"}},
+	    {"WARD_INBOUND", "tunnel port excluded from capture", {tun, "-j RETURN"}},
 	};
+	size_t n = sizeof(need) / sizeof(need[0]) - (cfg->inbound.tunnel ? 0 : 1);
 
-	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		if (!has_rule(text, need[i].chain, need[i].tokens)) {
 			snprintf(buf, len, "%s", need[i].what);
 			return buf;

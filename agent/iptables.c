@@ -21,6 +21,7 @@ void ward_iptables_opts_init(struct ward_iptables_opts *o)
 	o->outbound_port = WARD_IPTABLES_DEFAULT_OUTBOUND_PORT;
 	o->inbound_port = WARD_IPTABLES_DEFAULT_INBOUND_PORT;
 	o->admin_port = WARD_IPTABLES_DEFAULT_ADMIN_PORT;
+	o->tunnel_port = WARD_IPTABLES_DEFAULT_TUNNEL_PORT;
 	o->in_include.all = true;
 	o->out_include.all = true;
 	o->out_cidr_include.all = true;
@@ -81,6 +82,7 @@ static void put_inbound(struct sink *w, const struct ward_iptables_opts *o)
 {
 	put(w, "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports %u\n", o->inbound_port);
 	put(w, "-A WARD_INBOUND -p tcp --dport %u -j RETURN\n", o->admin_port);
+	put(w, "-A WARD_INBOUND -p tcp --dport %u -j RETURN\n", o->tunnel_port);
 	for (size_t i = 0; i < o->in_exclude.n; i++)
 		put(w, "-A WARD_INBOUND -p tcp --dport %u -j RETURN\n", o->in_exclude.port[i]);
 	if (o->in_include.all)

@@ -22,6 +22,7 @@
 #define WARD_IPTABLES_DEFAULT_OUTBOUND_PORT 15001
 #define WARD_IPTABLES_DEFAULT_INBOUND_PORT 15006
 #define WARD_IPTABLES_DEFAULT_ADMIN_PORT 15020
+#define WARD_IPTABLES_DEFAULT_TUNNEL_PORT 15008
 
 enum ward_iptables_ipv6 {
 	WARD_IPTABLES_IPV6_AUTO,
@@ -35,6 +36,7 @@ struct ward_iptables_opts {
 	uint16_t outbound_port;
 	uint16_t inbound_port;
 	uint16_t admin_port;
+	uint16_t tunnel_port; /* the agent's tunnel listener: peers reach it as is */
 	struct ward_capture_ports in_include, in_exclude;
 	struct ward_capture_ports out_include, out_exclude;
 	struct ward_capture_cidrs out_cidr_include, out_cidr_exclude;
@@ -53,7 +55,7 @@ struct ward_iptables_jumps {
 };
 
 /* The documented defaults (see --help): capture all TCP in and out, proxy uid
- * and gid 1337, ports 15001 / 15006 / 15020, IPv6 auto. */
+ * and gid 1337, ports 15001 / 15006 / 15020 / 15008, IPv6 auto. */
 void ward_iptables_opts_init(struct ward_iptables_opts *o);
 
 /* Parses argv (argv[0] = "iptables") into o, which it initialises first.

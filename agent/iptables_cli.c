@@ -17,6 +17,7 @@ enum {
 	OPT_OUTBOUND_PORT,
 	OPT_INBOUND_PORT,
 	OPT_ADMIN_PORT,
+	OPT_TUNNEL_PORT,
 	OPT_IN_INCLUDE,
 	OPT_IN_EXCLUDE,
 	OPT_OUT_INCLUDE,
@@ -34,6 +35,7 @@ static const struct option long_opts[] = {
     {"outbound-port", required_argument, NULL, OPT_OUTBOUND_PORT},
     {"inbound-port", required_argument, NULL, OPT_INBOUND_PORT},
     {"admin-port", required_argument, NULL, OPT_ADMIN_PORT},
+    {"tunnel-port", required_argument, NULL, OPT_TUNNEL_PORT},
     {"include-inbound-ports", required_argument, NULL, OPT_IN_INCLUDE},
     {"exclude-inbound-ports", required_argument, NULL, OPT_IN_EXCLUDE},
     {"include-outbound-ports", required_argument, NULL, OPT_OUT_INCLUDE},
@@ -60,6 +62,8 @@ static void usage(FILE *out)
 	    "  --outbound-port PORT           agent's outbound listener (%d)\n"
 	    "  --inbound-port PORT            agent's inbound listener (%d)\n"
 	    "  --admin-port PORT              agent's admin port, never captured inbound (%d)\n"
+	    "  --tunnel-port PORT             agent's tunnel listener, never captured inbound "
+	    "(%d)\n"
 	    "  --include-inbound-ports LIST   inbound ports to capture, '*' = all (*)\n"
 	    "  --exclude-inbound-ports LIST   inbound ports never captured (none)\n"
 	    "  --include-outbound-ports LIST  outbound ports to capture, '*' = all (*)\n"
@@ -74,7 +78,8 @@ static void usage(FILE *out)
 	    "LIST is comma-separated. Traffic leaving through lo (localhost, the pod's own\n"
 	    "address) is never captured. Exit status: 0 ok, 1 failed, 2 bad usage.\n",
 	    WARD_IPTABLES_DEFAULT_ID, WARD_IPTABLES_DEFAULT_OUTBOUND_PORT,
-	    WARD_IPTABLES_DEFAULT_INBOUND_PORT, WARD_IPTABLES_DEFAULT_ADMIN_PORT);
+	    WARD_IPTABLES_DEFAULT_INBOUND_PORT, WARD_IPTABLES_DEFAULT_ADMIN_PORT,
+	    WARD_IPTABLES_DEFAULT_TUNNEL_PORT);
 }
 
 static int parse_ipv6(const char *s, enum ward_iptables_ipv6 *v)
@@ -110,6 +115,8 @@ static int parse_one(struct ward_iptables_opts *o, int opt, const char *arg, boo
 		return ward_capture_parse_port(arg, &o->inbound_port);
 	case OPT_ADMIN_PORT:
 		return ward_capture_parse_port(arg, &o->admin_port);
+	case OPT_TUNNEL_PORT:
+		return ward_capture_parse_port(arg, &o->tunnel_port);
 	case OPT_IN_INCLUDE:
 		return ward_capture_parse_ports(arg, true, &o->in_include);
 	case OPT_IN_EXCLUDE:
@@ -167,6 +174,9 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 		o->proxy_gid = o->proxy_uid;
 	ENSURE(o->inbound_port != o->outbound_port, WARD_ERR_INVALID,
 	       "--inbound-port and --outbound-port must differ (both %u)", o->inbound_port);
+	ENSURE(o->tunnel_port != o->inbound_port && o->tunnel_port != o->outbound_port,
+	       WARD_ERR_INVALID, "--tunnel-port %u is also a proxy listener's port",
+	       o->tunnel_port);
 	return 0;
 }
 

@@ -402,9 +402,9 @@ static int parse_mesh_cidrs(struct parser *p, json_t *v, const char *path)
 	return 0;
 }
 
-static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+/* An array of ports into a fresh owned vector that replaces *vec. */
+static int parse_port_list(json_t *v, const char *path, uint16_t **vec, size_t *n_vec)
 {
-	struct ward_config *c = p->cfg;
 	char sub[KEY_PATH_LEN];
 	uint16_t *out;
 	long long port;
@@ -424,9 +424,61 @@ static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path
 		free(out);
 		return rc;
 	}
-	free(c->outbound.passthrough_ports);
-	c->outbound.passthrough_ports = out;
-	c->outbound.n_passthrough_ports = n;
+	free(*vec);
+	*vec = out;
+	*n_vec = n;
+	return 0;
+}
+
+static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	return parse_port_list(v, path, &c->outbound.passthrough_ports,
+			       &c->outbound.n_passthrough_ports);
+}
+
+static int parse_tunnel_exclude_ports(struct parser *p, json_t *v, const char *path)
+{
+	struct ward_config *c = p->cfg;
+
+	return parse_port_list(v, path, &c->outbound.tunnel_exclude_ports,
+			       &c->outbound.n_tunnel_exclude_ports);
+}
+
+/* A port list in `ward iptables` syntax: "8080,9090", "*" (include only),
+ * "" (none). */
+static int parse_capture_ports(json_t *v, const char *path, bool star_ok,
+			       struct ward_capture_ports *out)
+{
+	const char *s;
+	int rc;
+
+	GUARD(parse_string(v, path, &s));
+	rc = ward_capture_parse_ports(s, star_ok, out);
+	return rc < 0 ? ward_err_prefix(rc, "%s", path) : 0;
+}
+
+static int parse_include_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_capture_ports(v, path, true, &p->cfg->inbound.include_ports);
+}
+
+static int parse_exclude_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_capture_ports(v, path, false, &p->cfg->inbound.exclude_ports);
+}
+
+static int parse_tunnel_mode(struct parser *p, json_t *v, const char *path)
+{
+	static const char *const words[] = {"auto", "always", "never", NULL};
+	char *s = NULL;
+
+	GUARD(parse_word(v, path, words, &s));
+	p->cfg->outbound.tunnel = !strcmp(s, "auto")	 ? WARD_TUNNEL_AUTO
+				  : !strcmp(s, "always") ? WARD_TUNNEL_ALWAYS
+							 : WARD_TUNNEL_NEVER;
+	free(s);
 	return 0;
 }
 
@@ -655,6 +707,8 @@ static const struct field outbound_fields[] = {
     FN_FIELD("mesh_cidrs", parse_mesh_cidrs),
     FN_FIELD("passthrough_ports", parse_passthrough_ports),
     FN_FIELD("allowed_server_ids", parse_server_ids),
+    FN_FIELD("tunnel", parse_tunnel_mode),
+    FN_FIELD("tunnel_exclude_ports", parse_tunnel_exclude_ports),
     {0},
 };
 
@@ -662,6 +716,18 @@ static const struct field inbound_fields[] = {
     ADDR_FIELD("listen", inbound.listen),
     FN_FIELD("mode", parse_mode),
     FN_FIELD("allowed_client_ids", parse_client_ids),
+    BOOL_FIELD("tunnel", inbound.tunnel),
+    ADDR_FIELD("tunnel_listen", inbound.tunnel_listen),
+    FN_FIELD("include_ports", parse_include_ports),
+    FN_FIELD("exclude_ports", parse_exclude_ports),
+    {0},
+};
+
+static const struct field tunnel_fields[] = {
+    UINT_FIELD("max_streams_per_connection", tunnel.max_streams_per_connection, 1, 1000),
+    UINT_FIELD("idle_timeout_s", tunnel.idle_timeout_s, 1, 86400),
+    UINT_FIELD("max_connection_age_s", tunnel.max_connection_age_s, 10, 604800),
+    UINT_FIELD("fallback_s", tunnel.fallback_s, 1, 86400),
     {0},
 };
 
@@ -717,6 +783,7 @@ static const struct field top_fields[] = {
     OBJ_FIELD("inbound", inbound_fields),
     OBJ_FIELD("tls", tls_fields),
     OBJ_FIELD("tcp", tcp_fields),
+    OBJ_FIELD("tunnel", tunnel_fields),
     OBJ_FIELD("limits", limits_fields),
     OBJ_FIELD("admin", admin_fields),
     OBJ_FIELD("log", log_fields),
@@ -746,6 +813,7 @@ static int default_strings(struct ward_config *c)
 	GUARD(replace_str(&c->log.level, "info", "log.level"));
 	GUARD(ward_addr_parse("0.0.0.0:15001", &c->outbound.listen));
 	GUARD(ward_addr_parse("0.0.0.0:15006", &c->inbound.listen));
+	GUARD(ward_addr_parse("0.0.0.0:15008", &c->inbound.tunnel_listen));
 	return ward_addr_parse("0.0.0.0:15020", &c->admin.listen);
 }
 
@@ -756,6 +824,13 @@ int ward_config_init_defaults(struct ward_config *c)
 	memset(c, 0, sizeof(*c));
 	c->proxy.uid = c->proxy.gid = 1337;
 	c->inbound.mode = WARD_INBOUND_STRICT;
+	c->inbound.tunnel = true;
+	c->inbound.include_ports.all = true;
+	c->outbound.tunnel = WARD_TUNNEL_AUTO;
+	c->tunnel.max_streams_per_connection = 100;
+	c->tunnel.idle_timeout_s = 300;
+	c->tunnel.max_connection_age_s = 3600;
+	c->tunnel.fallback_s = 60;
 	c->tls.handshake_timeout_ms = 5000;
 	c->tcp.nodelay = true;
 	c->tcp.keepalive_idle_s = 60;
@@ -819,17 +894,20 @@ static int finish_id_defaults(struct parser *p)
 	return rc;
 }
 
-/* All three listeners live in the same network namespace. */
+/* All four listeners live in the same network namespace. */
 static int check_listen_ports(const struct ward_config *c)
 {
 	uint16_t out = ward_addr_port(&c->outbound.listen);
 	uint16_t in = ward_addr_port(&c->inbound.listen);
 	uint16_t adm = ward_addr_port(&c->admin.listen);
+	uint16_t tun = ward_addr_port(&c->inbound.tunnel_listen);
 
 	ENSURE(in != out, WARD_ERR_INVALID, "inbound.listen: port %u is also outbound.listen's",
 	       in);
 	ENSURE(adm != out && adm != in, WARD_ERR_INVALID,
 	       "admin.listen: port %u is also a proxy listener's", adm);
+	ENSURE(tun != out && tun != in && tun != adm, WARD_ERR_INVALID,
+	       "inbound.tunnel_listen: port %u is also another listener's", tun);
 	return 0;
 }
 
@@ -956,6 +1034,7 @@ void ward_config_uninit(struct ward_config *c)
 	free(c->identity.bundle_file);
 	free(c->outbound.mesh_cidrs);
 	free(c->outbound.passthrough_ports);
+	free(c->outbound.tunnel_exclude_ports);
 	free_str_vec(c->outbound.allowed_server_ids, c->outbound.n_allowed_server_ids);
 	free_port_ids(c->inbound.allowed_client_ids, c->inbound.n_allowed_client_ids);
 	free(c->tls.profile);
@@ -993,4 +1072,33 @@ bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
 		if (c->outbound.passthrough_ports[i] == port)
 			return true;
 	return false;
+}
+
+bool ward_config_tunnel_excluded(const struct ward_config *c, uint16_t port)
+{
+	for (size_t i = 0; i < c->outbound.n_tunnel_exclude_ports; i++)
+		if (c->outbound.tunnel_exclude_ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool in_ports(const struct ward_capture_ports *p, uint16_t port)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->port[i] == port)
+			return true;
+	return p->all;
+}
+
+bool ward_config_inbound_captured(const struct ward_config *c, uint16_t port)
+{
+	/* ward iptables never redirects to the proxy's own ports (a connection
+	 * there would reach the listener itself) or the admin port. */
+	if (port == ward_addr_port(&c->outbound.listen) ||
+	    port == ward_addr_port(&c->inbound.listen) ||
+	    port == ward_addr_port(&c->admin.listen) ||
+	    port == ward_addr_port(&c->inbound.tunnel_listen))
+		return false;
+	return in_ports(&c->inbound.include_ports, port) &&
+	       !in_ports(&c->inbound.exclude_ports, port);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config/capture.h"
 #include "lib/addr.h"
 #include "lib/err.h"
 #include "lib/sockopt.h"
@@ -25,6 +26,13 @@ struct ward_port_ids {
 };
 
 enum ward_inbound_mode { WARD_INBOUND_STRICT, WARD_INBOUND_PERMISSIVE };
+
+/* outbound.tunnel: how mesh traffic reaches a peer. */
+enum ward_tunnel_mode {
+	WARD_TUNNEL_AUTO,   /* the tunnel, falling back to direct mTLS where there is none */
+	WARD_TUNNEL_ALWAYS, /* the tunnel only */
+	WARD_TUNNEL_NEVER,  /* one direct mTLS connection per app connection */
+};
 
 struct ward_config {
 	char *trust_domain; /* owned; validated SPIFFE trust domain name */
@@ -50,6 +58,9 @@ struct ward_config {
 		size_t n_passthrough_ports; /* owned */
 		char **allowed_server_ids;
 		size_t n_allowed_server_ids; /* owned */
+		enum ward_tunnel_mode tunnel;
+		uint16_t *tunnel_exclude_ports;
+		size_t n_tunnel_exclude_ports; /* owned: destination ports never tunnelled */
 	} outbound;
 
 	struct {
@@ -57,7 +68,20 @@ struct ward_config {
 		enum ward_inbound_mode mode;
 		struct ward_port_ids *allowed_client_ids;
 		size_t n_allowed_client_ids; /* owned */
+		bool tunnel;		     /* listen on tunnel_listen */
+		struct ward_addr tunnel_listen;
+		/* What `ward iptables` captures inbound (its --include-inbound-ports
+		 * and --exclude-inbound-ports): the only ports a tunnel stream may
+		 * ask for. */
+		struct ward_capture_ports include_ports, exclude_ports;
 	} inbound;
+
+	struct {
+		unsigned max_streams_per_connection;
+		unsigned idle_timeout_s;       /* an unused pooled connection closes */
+		unsigned max_connection_age_s; /* any tunnel connection drains */
+		unsigned fallback_s;	       /* a peer without a tunnel goes direct this long */
+	} tunnel;
 
 	struct {
 		char *profile; /* owned: "modern" or "fips" */
@@ -114,5 +138,10 @@ int ward_tls_policy_resolve(const struct ward_config *cfg,
 /* Lookups used on the data path. */
 bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *dst);
 bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
+/* Outbound traffic to this destination port never takes the tunnel. */
+bool ward_config_tunnel_excluded(const struct ward_config *cfg, uint16_t port);
+/* Inbound traffic to this local port is captured (would reach the inbound
+ * listener): included, not excluded, and none of ward's own ports. */
+bool ward_config_inbound_captured(const struct ward_config *cfg, uint16_t port);
 
 #endif

@@ -29,6 +29,7 @@
 #define WARD_INJECT_INIT_NAME "ward-init"
 #define WARD_INJECT_PROXY_NAME "ward-proxy"
 #define WARD_INJECT_ADMIN_PORT 15020
+#define WARD_INJECT_TUNNEL_PORT 15008 /* the agent's inbound.tunnel_listen, never captured */
 
 /* Injector defaults. Strings are owned; NULL port/CIDR lists and agent
  * settings mean "whatever `ward iptables` / the agent config says". */
@@ -44,6 +45,7 @@ struct ward_inject_opts {
 	char *include_outbound_ports, *exclude_outbound_ports;
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;
 	char *inbound_mode, *log_level;
+	char *tunnel, *tunnel_exclude_ports; /* outbound.tunnel; NULL: the config's */
 	char *cpu_request, *cpu_limit, *memory_request, *memory_limit; /* "" = none */
 };
 

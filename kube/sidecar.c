@@ -2,6 +2,8 @@
  * settings. The init container and the proxy are the same `ward` image. */
 #include "kube/inject_impl.h"
 
+#include "config/capture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +47,13 @@ static json_t *resources(const struct ward_inject_opts *s)
 
 json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 {
-	char uid[16];
+	char uid[16], tunnel[8];
 	json_t *argv;
 
 	snprintf(uid, sizeof(uid), "%u", s->proxy_uid);
-	argv =
-	    json_pack("[s,s,s,s,s,s]", "ward", "iptables", "--proxy-uid", uid, "--proxy-gid", uid);
+	snprintf(tunnel, sizeof(tunnel), "%u", WARD_INJECT_TUNNEL_PORT);
+	argv = json_pack("[s,s,s,s,s,s,s,s]", "ward", "iptables", "--proxy-uid", uid, "--proxy-gid",
+			 uid, "--tunnel-port", tunnel);
 	add_flag(argv, "--include-inbound-ports", s->include_inbound_ports);
 	add_flag(argv, "--exclude-inbound-ports", s->exclude_inbound_ports);
 	add_flag(argv, "--include-outbound-ports", s->include_outbound_ports);
@@ -67,6 +70,55 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
 }
 
+/* "8080,9090" (checked when the settings were read) as a JSON array. */
+static json_t *port_array(const char *list)
+{
+	struct ward_capture_ports p;
+	json_t *a = json_array();
+
+	if (ward_capture_parse_ports(list, false, &p) < 0)
+		return a;
+	for (size_t i = 0; i < p.n; i++)
+		json_array_append_new(a, json_integer(p.port[i]));
+	return a;
+}
+
+/* The inbound capture scope goes to the agent too: the tunnel listener
+ * serves only ports that capture would redirect (never an open proxy). */
+static json_t *inbound_override(const struct ward_inject_opts *s)
+{
+	json_t *in = json_object();
+
+	if (s->inbound_mode)
+		json_object_set_new(in, "mode", json_string(s->inbound_mode));
+	if (s->include_inbound_ports)
+		json_object_set_new(in, "include_ports", json_string(s->include_inbound_ports));
+	if (s->exclude_inbound_ports)
+		json_object_set_new(in, "exclude_ports", json_string(s->exclude_inbound_ports));
+	if (s->tunnel && !strcmp(s->tunnel, "never"))
+		json_object_set_new(in, "tunnel", json_false()); /* peers go direct too */
+	return in;
+}
+
+static json_t *outbound_override(const struct ward_inject_opts *s)
+{
+	json_t *out = json_object();
+
+	if (s->tunnel)
+		json_object_set_new(out, "tunnel", json_string(s->tunnel));
+	if (s->tunnel_exclude_ports)
+		json_object_set_new(out, "tunnel_exclude_ports",
+				    port_array(s->tunnel_exclude_ports));
+	return out;
+}
+
+static void set_if_any(json_t *over, const char *key, json_t *section)
+{
+	if (json_object_size(section))
+		json_object_set(over, key, section);
+	json_decref(section);
+}
+
 /* Per-pod agent settings travel as `ward agent --override JSON`. */
 static json_t *proxy_command(const struct ward_inject_opts *s)
 {
@@ -74,8 +126,8 @@ static json_t *proxy_command(const struct ward_inject_opts *s)
 	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
 	json_t *over = json_object();
 
-	if (s->inbound_mode)
-		json_object_set_new(over, "inbound", json_pack("{s:s}", "mode", s->inbound_mode));
+	set_if_any(over, "inbound", inbound_override(s));
+	set_if_any(over, "outbound", outbound_override(s));
 	if (s->log_level)
 		json_object_set_new(over, "log", json_pack("{s:s}", "level", s->log_level));
 	if (json_object_size(over)) {

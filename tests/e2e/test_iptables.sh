@@ -143,6 +143,8 @@ check "proxy gid excluded" \
 check "loopback excluded" test "$(count '-A WARD_OUTPUT -o lo -j RETURN' <<<"$rules")" -eq 1
 check "admin port excluded" \
   test "$(count '-A WARD_INBOUND -p tcp -m tcp --dport 15020 -j RETURN' <<<"$rules")" -eq 1
+check "tunnel port excluded" \
+  test "$(count '-A WARD_INBOUND -p tcp -m tcp --dport 15008 -j RETURN' <<<"$rules")" -eq 1
 check "inbound redirect to 15006" \
   test "$(count '-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006' <<<"$rules")" -eq 1
 check "outbound redirect to 15001" \

@@ -82,6 +82,18 @@ static void test_defaults(void **state)
 	assert_int_equal(c.limits.connect_timeout_ms, 5000);
 	assert_int_equal(c.limits.idle_timeout_s, 3600);
 	assert_int_equal(c.limits.drain_timeout_s, 30);
+	assert_int_equal(c.outbound.tunnel, WARD_TUNNEL_AUTO);
+	assert_int_equal(c.outbound.n_tunnel_exclude_ports, 0);
+	assert_true(c.inbound.tunnel);
+	assert_string_equal(
+	    ward_addr_format((struct sockaddr *)&c.inbound.tunnel_listen.ss, buf, sizeof(buf)),
+	    "0.0.0.0:15008");
+	assert_true(c.inbound.include_ports.all);
+	assert_int_equal(c.inbound.exclude_ports.n, 0);
+	assert_int_equal(c.tunnel.max_streams_per_connection, 100);
+	assert_int_equal(c.tunnel.idle_timeout_s, 300);
+	assert_int_equal(c.tunnel.max_connection_age_s, 3600);
+	assert_int_equal(c.tunnel.fallback_s, 60);
 	assert_string_equal(c.log.level, "info");
 	ward_config_uninit(&c);
 	ward_config_uninit(&c); /* idempotent */
@@ -149,6 +161,15 @@ static void test_example_full(void **state)
 	assert_string_equal(c->tls.profile, d.tls.profile);
 	assert_string_equal(c->log.level, d.log.level);
 	assert_string_equal(c->outbound.allowed_server_ids[0], "spiffe://example.org/**");
+	assert_int_equal(c->outbound.tunnel, d.outbound.tunnel);
+	assert_int_equal(c->inbound.tunnel, d.inbound.tunnel);
+	assert_memory_equal(&c->inbound.tunnel_listen, &d.inbound.tunnel_listen,
+			    sizeof(d.inbound.tunnel_listen));
+	assert_memory_equal(&c->inbound.include_ports, &d.inbound.include_ports,
+			    sizeof(d.inbound.include_ports));
+	assert_memory_equal(&c->inbound.exclude_ports, &d.inbound.exclude_ports,
+			    sizeof(d.inbound.exclude_ports));
+	assert_memory_equal(&c->tunnel, &d.tunnel, sizeof(d.tunnel));
 	ward_config_uninit(&d);
 	ward_config_free(c);
 }
@@ -222,6 +243,23 @@ static void test_refused(void **state)
 	    {"{\"trust_domain\":\"td\",\"identity\":{\"files\":{\"crt\":\"x\"}}}",
 	     "identity.files.crt: unknown key"},
 	    {BASE ",\"tcp\":[]}", "tcp: must be an object (got an array)"},
+	    /* the tunnel */
+	    {BASE ",\"outbound\":{\"tunnel\":\"sometimes\"}}",
+	     "outbound.tunnel: must be one of auto, always, never"},
+	    {BASE ",\"outbound\":{\"tunnel_exclude_ports\":[0]}}",
+	     "outbound.tunnel_exclude_ports[0]: must be an integer between 1 and 65535"},
+	    {BASE ",\"inbound\":{\"tunnel\":\"yes\"}}", "inbound.tunnel: must be true or false"},
+	    {BASE ",\"inbound\":{\"tunnel_listen\":\"0.0.0.0:15006\"}}",
+	     "inbound.tunnel_listen: port 15006 is also another listener's"},
+	    {BASE ",\"inbound\":{\"exclude_ports\":\"*\"}}", "inbound.exclude_ports: "},
+	    {BASE ",\"inbound\":{\"include_ports\":\"80,x\"}}", "inbound.include_ports: "},
+	    {BASE ",\"inbound\":{\"include_ports\":[80]}}",
+	     "inbound.include_ports: must be a string"},
+	    {BASE ",\"tunnel\":{\"max_streams_per_connection\":0}}",
+	     "tunnel.max_streams_per_connection: must be an integer between 1 and 1000"},
+	    {BASE ",\"tunnel\":{\"max_connection_age_s\":1}}",
+	     "tunnel.max_connection_age_s: must be an integer between 10 and 604800"},
+	    {BASE ",\"tunnel\":{\"streams\":1}}", "tunnel.streams: unknown key"},
 	    /* trust domain */
 	    {"{" WL "}", "trust_domain: required"},
 	    {"{\"trust_domain\":\"Example.org\"," WL "}",
@@ -515,16 +553,42 @@ static void test_in_mesh(void **state)
 	ward_config_free(c);
 }
 
+/* Which local ports a tunnel stream may ask for: those capture redirects. */
+static void test_inbound_captured(void **state)
+{
+	struct ward_config *c = load_ok(BASE ",\"inbound\":{\"exclude_ports\":\"22,2379\"},"
+					     "\"outbound\":{\"tunnel_exclude_ports\":[5432]}}");
+
+	(void)state;
+	assert_true(ward_config_inbound_captured(c, 8080));
+	assert_false(ward_config_inbound_captured(c, 22));
+	assert_false(ward_config_inbound_captured(c, 2379));
+	for (uint16_t own = 15000; own <= 15030; own++) /* ward's own ports never */
+		if (own == 15001 || own == 15006 || own == 15008 || own == 15020)
+			assert_false(ward_config_inbound_captured(c, own));
+	assert_true(ward_config_tunnel_excluded(c, 5432));
+	assert_false(ward_config_tunnel_excluded(c, 8080));
+	ward_config_free(c);
+	c = load_ok(BASE ",\"inbound\":{\"include_ports\":\"8080,9090\"}}");
+	assert_true(ward_config_inbound_captured(c, 9090));
+	assert_false(ward_config_inbound_captured(c, 8081));
+	ward_config_free(c);
+	c = load_ok(BASE ",\"inbound\":{\"include_ports\":\"\"}}");
+	assert_false(ward_config_inbound_captured(c, 8080));
+	ward_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),	    cmocka_unit_test(test_minimal_derived),
-	    cmocka_unit_test(test_example_files),   cmocka_unit_test(test_example_full),
-	    cmocka_unit_test(test_permissive_file), cmocka_unit_test(test_identity_paths),
-	    cmocka_unit_test(test_identity_env),    cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_too_many),	    cmocka_unit_test(test_load_file_errors),
-	    cmocka_unit_test(test_addr_round_trip), cmocka_unit_test(test_cidr_contains),
-	    cmocka_unit_test(test_cidr_parse),	    cmocka_unit_test(test_in_mesh),
+	    cmocka_unit_test(test_defaults),	     cmocka_unit_test(test_minimal_derived),
+	    cmocka_unit_test(test_example_files),    cmocka_unit_test(test_example_full),
+	    cmocka_unit_test(test_permissive_file),  cmocka_unit_test(test_identity_paths),
+	    cmocka_unit_test(test_identity_env),     cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_too_many),	     cmocka_unit_test(test_load_file_errors),
+	    cmocka_unit_test(test_addr_round_trip),  cmocka_unit_test(test_cidr_contains),
+	    cmocka_unit_test(test_cidr_parse),	     cmocka_unit_test(test_in_mesh),
+	    cmocka_unit_test(test_inbound_captured),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

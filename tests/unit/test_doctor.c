@@ -152,6 +152,7 @@ static void test_capture(void **state)
 	    "-P PREROUTING ACCEPT\n-N WARD_INBOUND\n"
 	    "-A PREROUTING -p tcp -j WARD_INBOUND\n-A OUTPUT -p tcp -j WARD_OUTPUT\n"
 	    "-A WARD_INBOUND -p tcp -m tcp --dport 15020 -j RETURN\n"
+	    "-A WARD_INBOUND -p tcp -m tcp --dport 15008 -j RETURN\n"
 	    "-A WARD_INBOUND -p tcp -j WARD_IN_REDIRECT\n"
 	    "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
 	    "-A WARD_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"

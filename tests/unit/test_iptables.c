@@ -62,6 +62,7 @@ static const char default_v4[] = "*nat\n"
 				 ":WARD_REDIRECT - [0:0]\n"
 				 "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
 				 "-A WARD_INBOUND -p tcp --dport 15020 -j RETURN\n"
+				 "-A WARD_INBOUND -p tcp --dport 15008 -j RETURN\n"
 				 "-A WARD_INBOUND -p tcp -j WARD_IN_REDIRECT\n"
 				 "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
 				 "-A WARD_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
@@ -82,6 +83,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.outbound_port, 15001);
 	assert_int_equal(o.inbound_port, 15006);
 	assert_int_equal(o.admin_port, 15020);
+	assert_int_equal(o.tunnel_port, 15008);
 	assert_true(o.in_include.all && o.out_include.all && o.out_cidr_include.all);
 	assert_int_equal(o.ipv6, WARD_IPTABLES_IPV6_AUTO);
 	assert_false(o.dry_run || o.cleanup);
@@ -111,14 +113,16 @@ static void test_ports(void **state)
 	char *text;
 
 	assert_int_equal(parse(&o, "--outbound-port", "16001", "--inbound-port", "16006",
-			       "--admin-port", "9901", "--include-inbound-ports", "80,8080",
-			       "--exclude-inbound-ports", "22,9090", "--include-outbound-ports",
-			       "443", "--exclude-outbound-ports", "25,3306", NULL),
+			       "--admin-port", "9901", "--tunnel-port", "16008",
+			       "--include-inbound-ports", "80,8080", "--exclude-inbound-ports",
+			       "22,9090", "--include-outbound-ports", "443",
+			       "--exclude-outbound-ports", "25,3306", NULL),
 			 0);
 	text = render(&o, AF_INET, NULL);
 	assert_int_equal(lines(text, "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 16006"), 1);
 	assert_int_equal(lines(text, "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 16001"), 1);
 	assert_int_equal(lines(text, "-A WARD_INBOUND -p tcp --dport 9901 -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_INBOUND -p tcp --dport 16008 -j RETURN"), 1);
 	assert_int_equal(lines(text, "-A WARD_INBOUND -p tcp --dport 22 -j RETURN"), 1);
 	assert_int_equal(lines(text, "-A WARD_INBOUND -p tcp --dport 9090 -j RETURN"), 1);
 	assert_int_equal(lines(text, "-A WARD_INBOUND -p tcp --dport 80 -j WARD_IN_REDIRECT"), 1);
@@ -267,6 +271,7 @@ static void test_bad_options(void **state)
 	    {"--outbound-port", "0", "--outbound-port '0'"},
 	    {"--inbound-port", "70000", "--inbound-port '70000'"},
 	    {"--admin-port", "http", "--admin-port 'http'"},
+	    {"--tunnel-port", "0", "--tunnel-port '0'"},
 	    {"--proxy-uid", "-5", "--proxy-uid '-5'"},
 	    {"--proxy-gid", "nobody", "--proxy-gid 'nobody'"},
 	    {"--include-outbound-cidrs", "10.0.0.0/8,bad", "'bad' is not a CIDR"},
@@ -290,6 +295,7 @@ static void test_bad_options(void **state)
 	assert_non_null(strstr(ward_err_msg(), "needs a value"));
 	assert_int_equal(parse(&o, "stray", NULL), WARD_ERR_INVALID);
 	assert_int_equal(parse(&o, "--inbound-port", "15001", NULL), WARD_ERR_INVALID);
+	assert_int_equal(parse(&o, "--tunnel-port", "15006", NULL), WARD_ERR_INVALID);
 }
 
 static void test_main_exit_status(void **state)
