@@ -8,15 +8,14 @@
 #include <string.h>
 
 #include "agent/conn_impl.h"
+#include "agent/policy.h"
 #include "lib/sockopt.h"
-#include "spiffe/pattern.h"
 
 #define PEEK_TIMEOUT_MS 500 /* permissive: a client silent this long speaks plaintext */
 #define READ_CHUNK (64u * 1024)
 #define TLS_RECORD_MAX (16u * 1024)
 
 static void on_timer(uv_timer_t *t);
-static void start_connect(struct ward_conn *c);
 static const struct ward_stream_ops sock_ops;
 
 static uint16_t addr_port(const struct sockaddr_storage *ss)
@@ -53,7 +52,7 @@ static void log_limited(struct ward_conn *c, struct ward_log_limit *l, enum ward
 	ward_log_emit(lvl, event, fields);
 }
 
-static void conn_fail(struct ward_conn *c, const char *event, const char *reason)
+void conn_fail(struct ward_conn *c, const char *event, const char *reason)
 {
 	json_t *f = conn_fields(c);
 
@@ -112,6 +111,13 @@ static void log_close(struct ward_conn *c)
 		json_object_set_new(f, "group", json_string(ward_tls_group(c->tls.ssl)));
 		json_object_set_new(f, "handshake_ms",
 				    json_real((double)(c->t_handshake - c->t_tls) / 1e6));
+	} else if (c->tun.version) { /* a stream: the tunnel connection's TLS */
+		json_object_set_new(f, "tls_version", json_string(c->tun.version));
+		json_object_set_new(f, "cipher", json_string(c->tun.cipher));
+		json_object_set_new(f, "group", json_string(c->tun.group));
+		json_object_set_new(f, "tunnel_handshake_ms", json_real(c->tun.handshake_ms));
+		json_object_set_new(f, "stream_open_ms",
+				    json_real((double)(c->t_relay - c->tun.t_request) / 1e6));
 	}
 	if (c->t_connected)
 		json_object_set_new(f, "connect_ms",
@@ -126,13 +132,14 @@ void ward_conn_close(struct ward_conn *c, bool reset)
 	log_close(c);
 	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
+	conn_tunnel_close(c, reset);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 	ward_stream_close(&c->sock[CONN_DOWN], reset);
 	ward_stream_close(&c->sock[CONN_UP], reset);
 }
 
 /* What the relay said to do next. */
-static void relay_next(struct ward_conn *c, enum ward_relay_state st)
+void conn_relay_next(struct ward_conn *c, enum ward_relay_state st)
 {
 	switch (st) {
 	case WARD_RELAY_OPEN:
@@ -149,14 +156,14 @@ static void relay_next(struct ward_conn *c, enum ward_relay_state st)
 	}
 }
 
-static void arm_timer(struct ward_conn *c, uint64_t ms, bool repeat)
+void conn_arm_timer(struct ward_conn *c, uint64_t ms, bool repeat)
 {
 	uv_timer_start(&c->timer, on_timer, ms, repeat ? ms : 0);
 }
 
-static void arm_idle_timer(struct ward_conn *c)
+void conn_arm_idle_timer(struct ward_conn *c)
 {
-	arm_timer(c, (uint64_t)c->worker->cfg->limits.idle_timeout_s * 1000, true);
+	conn_arm_timer(c, (uint64_t)c->worker->cfg->limits.idle_timeout_s * 1000, true);
 }
 
 /* family AF_UNSPEC: the socket comes later (accept); otherwise it is created
@@ -184,12 +191,22 @@ static void apply_sockopts(struct ward_conn *c, int side, bool upstream)
 
 /* --- relaying --- */
 
-static void relay_start(struct ward_conn *c)
+struct ward_end *conn_end(struct ward_conn *c, int side)
+{
+	int peer = c->dir == WARD_DIR_OUTBOUND ? CONN_UP : CONN_DOWN;
+
+	if (c->h2 && side == peer)
+		return &c->h2->base;
+	return &c->end[side].base;
+}
+
+void conn_relay_start(struct ward_conn *c)
 {
 	static const enum ward_conn_mode_label label[] = {
 	    [MODE_MTLS] = WARD_MODE_MTLS,
 	    [MODE_PASSTHROUGH] = WARD_MODE_PASSTHROUGH,
 	    [MODE_PLAINTEXT] = WARD_MODE_PLAINTEXT,
+	    [MODE_TUNNEL] = WARD_MODE_TUNNEL,
 	};
 	struct ward_metrics_worker *m = &c->worker->stats;
 	/* The app is down for outbound, up for inbound. */
@@ -198,9 +215,10 @@ static void relay_start(struct ward_conn *c)
 	enum ward_relay_state st;
 
 	c->phase = PHASE_RELAY;
+	c->t_relay = uv_hrtime();
 	ward_metric_add(&m->proxied[c->dir][label[c->mode]], 1);
 	c->last_active_ms = uv_now(&c->worker->loop);
-	ward_relay_init(&c->relay, &c->end[CONN_DOWN].base, &c->end[CONN_UP].base,
+	ward_relay_init(&c->relay, conn_end(c, CONN_DOWN), conn_end(c, CONN_UP),
 			c->worker->cfg->limits.buffer_bytes, take);
 	c->relay.bytes[app] = &m->bytes[c->dir][WARD_FLOW_TO_PEER];
 	c->relay.bytes[!app] = &m->bytes[c->dir][WARD_FLOW_FROM_PEER];
@@ -209,51 +227,24 @@ static void relay_start(struct ward_conn *c)
 	st = ward_relay_pump(&c->relay, CONN_DOWN);
 	if (st == WARD_RELAY_OPEN)
 		st = ward_relay_pump(&c->relay, CONN_UP);
-	relay_next(c, st);
+	conn_relay_next(c, st);
 }
 
 /* --- identity and policy after the handshake --- */
 
-static bool ids_allow(char *const *patterns, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ward_id_pattern_match(patterns[i], id, strlen(id)))
-			return true;
-	return false;
-}
-
-static bool inbound_allowed(const struct ward_config *cfg, uint16_t port, const char *id)
-{
-	const struct ward_port_ids *wildcard = NULL;
-
-	for (size_t i = 0; i < cfg->inbound.n_allowed_client_ids; i++) {
-		const struct ward_port_ids *p = &cfg->inbound.allowed_client_ids[i];
-
-		if (p->port == port)
-			return ids_allow(p->ids, p->n_ids, id);
-		if (p->port == 0)
-			wildcard = p;
-	}
-	return wildcard && ids_allow(wildcard->ids, wildcard->n_ids, id);
-}
-
-static bool authorize(struct ward_conn *c)
+bool conn_authorize(struct ward_conn *c)
 {
 	const struct ward_config *cfg = c->worker->cfg;
 	bool ok;
 	json_t *f;
 
 	if (c->dir == WARD_DIR_INBOUND)
-		ok = inbound_allowed(cfg, c->local_port, c->peer_id);
+		ok = ward_policy_inbound_allowed(cfg, c->local_port, c->peer_id);
 	else
-		ok = ids_allow(cfg->outbound.allowed_server_ids, cfg->outbound.n_allowed_server_ids,
-			       c->peer_id);
+		ok = ward_policy_outbound_allowed(cfg, c->peer_id);
 	if (ok)
 		return true;
 	ward_metric_add(&c->worker->stats.authz_denied[c->dir], 1);
-	ward_metric_add(&c->worker->stats.handshakes[c->dir][1], 1);
-	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED],
-			1);
 	f = conn_fields(c);
 	json_object_set_new(f, "reason", json_string("spiffe_id_denied"));
 	log_limited(c, &c->worker->deny_log, WARD_LOG_WARN, "authz_denied", f);
@@ -305,7 +296,11 @@ static void handshake_done(struct ward_conn *c)
 		conn_fail(c, "handshake_failed", "out of memory");
 		return;
 	}
-	if (!authorize(c)) {
+	if (!conn_authorize(c)) {
+		struct ward_metrics_worker *m = &c->worker->stats;
+
+		ward_metric_add(&m->handshakes[c->dir][1], 1);
+		ward_metric_add(&m->handshake_errors[c->dir][WARD_REASON_SPIFFE_ID_DENIED], 1);
 		ward_conn_close(c, true);
 		return;
 	}
@@ -313,11 +308,11 @@ static void handshake_done(struct ward_conn *c)
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
 		ward_stream_read_stop(&c->sock[c->tls_side]); /* until the app answers */
-		start_connect(c);
+		conn_start_connect(c);
 		return;
 	}
-	arm_idle_timer(c);
-	relay_start(c);
+	conn_arm_idle_timer(c);
+	conn_relay_start(c);
 }
 
 static void handshake_input(struct ward_conn *c)
@@ -349,7 +344,7 @@ static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->tls));
 	ward_end_tls_init(&c->end[side], &c->sock[side], &c->tls);
 	c->phase = PHASE_HANDSHAKE;
-	arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
+	conn_arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
 	GUARD(ward_stream_read_start(&c->sock[side]));
 	if (role == WARD_TLS_CLIENT)
 		handshake_input(c); /* ClientHello */
@@ -358,7 +353,7 @@ static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 
 /* --- upstream connect --- */
 
-static void plain_end(struct ward_conn *c, int side)
+void conn_plain_end(struct ward_conn *c, int side)
 {
 	size_t limit = c->worker->cfg->limits.buffer_bytes;
 
@@ -382,10 +377,12 @@ static void on_connected(struct ward_stream *s, int status)
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
 		rc = begin_tls(c, CONN_UP, WARD_TLS_CLIENT);
+	} else if (c->mode == MODE_TUNNEL) {
+		conn_tunnel_app_connected(c);
 	} else {
-		plain_end(c, CONN_UP);
-		arm_idle_timer(c);
-		relay_start(c);
+		conn_plain_end(c, CONN_UP);
+		conn_arm_idle_timer(c);
+		conn_relay_start(c);
 	}
 	if (rc < 0)
 		conn_fail(c, "relay_failed", ward_err_msg());
@@ -404,7 +401,7 @@ static void upstream_addr(const struct ward_conn *c, struct sockaddr_storage *ou
 		((struct sockaddr_in *)out)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
-static void start_connect(struct ward_conn *c)
+void conn_start_connect(struct ward_conn *c)
 {
 	struct sockaddr_storage to;
 	int rc;
@@ -412,7 +409,7 @@ static void start_connect(struct ward_conn *c)
 	upstream_addr(c, &to);
 	c->phase = PHASE_CONNECT;
 	c->t_connect = uv_hrtime();
-	arm_timer(c, c->worker->cfg->limits.connect_timeout_ms, false);
+	conn_arm_timer(c, c->worker->cfg->limits.connect_timeout_ms, false);
 	rc = sock_init(c, CONN_UP, to.ss_family);
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. */
@@ -447,13 +444,13 @@ static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 	}
 	c->mode = MODE_PLAINTEXT;
 	ward_stream_read_stop(down);
-	plain_end(c, CONN_DOWN);
+	conn_plain_end(c, CONN_DOWN);
 	/* The bytes held here are written once the app answers. */
 	if (data && ward_end_feed(&c->end[CONN_DOWN].base, data, len, down->read_size) < 0) {
 		conn_fail(c, "relay_failed", ward_err_msg());
 		return;
 	}
-	start_connect(c);
+	conn_start_connect(c);
 }
 
 /* --- socket events, dispatched by phase --- */
@@ -468,6 +465,9 @@ static void on_sock_read(struct ward_stream *s, uint8_t *data, size_t len)
 	case PHASE_PEEK:
 		peek_input(c, data, len);
 		return;
+	case PHASE_STREAM:
+		conn_tunnel_early_read(c, data, len);
+		return;
 	case PHASE_HANDSHAKE:
 		if (ward_tls_session_feed(&c->tls, data, len, s->read_size) < 0)
 			conn_fail(c, "relay_failed", ward_err_msg());
@@ -476,9 +476,9 @@ static void on_sock_read(struct ward_stream *s, uint8_t *data, size_t len)
 		return;
 	case PHASE_RELAY:
 		if (ward_end_feed(&c->end[side].base, data, len, s->read_size) < 0)
-			relay_next(c, WARD_RELAY_FAILED);
+			conn_relay_next(c, WARD_RELAY_FAILED);
 		else
-			relay_next(c, ward_relay_pump(&c->relay, side));
+			conn_relay_next(c, ward_relay_pump(&c->relay, side));
 		return;
 	case PHASE_CONNECT:
 	case PHASE_CLOSING:
@@ -497,7 +497,9 @@ static void on_sock_eof(struct ward_stream *s)
 		handshake_input(c);
 	} else if (c->phase == PHASE_RELAY) {
 		ward_end_feed_eof(&c->end[side].base);
-		relay_next(c, ward_relay_pump(&c->relay, side));
+		conn_relay_next(c, ward_relay_pump(&c->relay, side));
+	} else if (c->phase == PHASE_STREAM) {
+		conn_tunnel_early_eof(c);
 	} else if (c->phase != PHASE_CLOSING) { /* peer gave up before we were through */
 		conn_fail(c, "closed_early", "peer closed before the connection was set up");
 	}
@@ -520,7 +522,7 @@ static void on_sock_drained(struct ward_stream *s)
 	struct ward_conn *c = s->owner;
 
 	if (c->phase == PHASE_RELAY)
-		relay_next(c, ward_relay_drained(&c->relay, side_of(c, s)));
+		conn_relay_next(c, ward_relay_drained(&c->relay, side_of(c, s)));
 }
 
 static void on_sock_shut(struct ward_stream *s)
@@ -528,7 +530,7 @@ static void on_sock_shut(struct ward_stream *s)
 	struct ward_conn *c = s->owner;
 
 	if (c->phase == PHASE_RELAY)
-		relay_next(c, ward_relay_state(&c->relay));
+		conn_relay_next(c, ward_relay_state(&c->relay));
 }
 
 static const struct ward_stream_ops sock_ops = {
@@ -558,6 +560,9 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case PHASE_PEEK:
 		peek_input(c, NULL, 0); /* silent client: a server-first protocol */
+		break;
+	case PHASE_STREAM:
+		conn_fail(c, "tunnel_failed", "no answer to the CONNECT in time");
 		break;
 	case PHASE_RELAY:
 		if (uv_now(&c->worker->loop) - c->last_active_ms >= idle_ms) {
@@ -605,7 +610,7 @@ struct ward_conn *ward_conn_of(struct ward_list_node *node)
 	return ward_list_entry(node, struct ward_conn, link);
 }
 
-static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
+struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 {
 	struct ward_conn *c = calloc(1, sizeof(*c));
 
@@ -630,11 +635,19 @@ static int route_outbound(struct ward_conn *c)
 	bool mesh = ward_config_in_mesh(cfg, (const struct sockaddr *)&c->dst) &&
 		    !ward_config_is_passthrough_port(cfg, addr_port(&c->dst));
 
+	int rc;
+
 	c->mode = mesh ? MODE_MTLS : MODE_PASSTHROUGH;
 	ENSURE(!mesh || c->tls_ctx, WARD_ERR_NOTREADY,
 	       "no identity loaded yet: refusing mesh traffic");
-	plain_end(c, CONN_DOWN);
-	start_connect(c);
+	conn_plain_end(c, CONN_DOWN);
+	if (mesh && cfg->outbound.tunnel != WARD_TUNNEL_NEVER &&
+	    !ward_config_tunnel_excluded(cfg, addr_port(&c->dst))) {
+		rc = conn_tunnel_outbound(c);
+		if (rc != WARD_ERR_UNSUPPORTED)
+			return rc;
+	}
+	conn_start_connect(c);
 	return 0;
 }
 
@@ -647,7 +660,7 @@ static int route_inbound(struct ward_conn *c)
 		return begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 	}
 	c->phase = PHASE_PEEK;
-	arm_timer(c, PEEK_TIMEOUT_MS, false);
+	conn_arm_timer(c, PEEK_TIMEOUT_MS, false);
 	return ward_stream_read_start(&c->sock[CONN_DOWN]);
 }
 

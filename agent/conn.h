@@ -8,12 +8,20 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "agent/mux.h"
 #include "agent/worker.h"
 #include "lib/list.h"
 
 /* Accepts one pending connection on a listener. Never fails the listener: a
  * connection that cannot be served is refused (reset) and logged. */
 void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir);
+
+/* A CONNECT a peer opened on a tunnel connection (the worker's on_stream):
+ * checked (this pod's address, a captured port: else 403; the client's ID
+ * for that port: else 401), then the app is connected as for direct
+ * inbound traffic, and the answer is 200 once it is up (503 otherwise). */
+void ward_conn_accept_stream(struct ward_worker *w, struct ward_h2_end *e,
+			     const struct ward_mux_request *req);
 
 /* A JSON description of a live connection for /stats/connections: addresses,
  * identities, TLS parameters, bytes, age, and TCP_INFO of the peer-facing

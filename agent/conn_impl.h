@@ -8,13 +8,23 @@
 
 #include "agent/conn.h"
 #include "agent/end.h"
+#include "agent/mux.h"
 #include "agent/relay.h"
 #include "agent/tls_ctx.h"
 #include "lib/list.h"
 #include "lib/stream.h"
 
-enum conn_mode { MODE_MTLS, MODE_PASSTHROUGH, MODE_PLAINTEXT };
-enum conn_phase { PHASE_CONNECT, PHASE_PEEK, PHASE_HANDSHAKE, PHASE_RELAY, PHASE_CLOSING };
+enum conn_mode { MODE_MTLS, MODE_PASSTHROUGH, MODE_PLAINTEXT, MODE_TUNNEL };
+/* PHASE_STREAM: outbound through the tunnel, waiting for the CONNECT's 200
+ * (the app's first bytes are read and held meanwhile). */
+enum conn_phase {
+	PHASE_CONNECT,
+	PHASE_PEEK,
+	PHASE_HANDSHAKE,
+	PHASE_STREAM,
+	PHASE_RELAY,
+	PHASE_CLOSING
+};
 
 /* Which socket is which: [CONN_DOWN] the one we accepted, [CONN_UP] the one
  * we opened; the relay's end[i] sits on sock[i]. */
@@ -38,9 +48,47 @@ struct ward_conn {
 	struct ward_tls_ctx *tls_ctx; /* owned ref */
 	char *peer_id;		      /* owned; verified SPIFFE ID */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
-	uint64_t t_start, t_connect, t_connected, t_tls, t_handshake;
+	uint64_t t_start, t_connect, t_connected, t_tls, t_handshake, t_relay;
 	uint64_t last_active_ms;
+	/* MODE_TUNNEL: the stream end in place of the peer-facing socket */
+	struct ward_h2_end *h2;	     /* released (not freed) by ward_conn_close */
+	struct sockaddr_storage src; /* the app's source (outbound: the accepted peer;
+					inbound: Forwarded, logged only) */
+	struct {
+		uint64_t id;			      /* the tunnel connection, for logs */
+		const char *version, *cipher, *group; /* static strings */
+		double handshake_ms;
+		uint64_t t_request; /* uv_hrtime() the CONNECT was asked for */
+		bool counted;	    /* in ward_tunnel_streams_active */
+		int status;
+	} tun;
 };
+
+/* conn.c, for conn_tunnel.c */
+struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir);
+void conn_fail(struct ward_conn *c, const char *event, const char *reason);
+void conn_start_connect(struct ward_conn *c);
+void conn_relay_start(struct ward_conn *c);
+void conn_relay_next(struct ward_conn *c, enum ward_relay_state st);
+void conn_plain_end(struct ward_conn *c, int side);
+void conn_arm_timer(struct ward_conn *c, uint64_t ms, bool repeat);
+void conn_arm_idle_timer(struct ward_conn *c);
+/* The ID policy on c->peer_id; false when denied (counted and logged). */
+bool conn_authorize(struct ward_conn *c);
+/* The relay's end i: a socket end, or the stream end on the peer side. */
+struct ward_end *conn_end(struct ward_conn *c, int side);
+
+/* conn_tunnel.c: the connection's side of the tunnel (tunnel.h). */
+/* Outbound mesh traffic: a stream through the tunnel, or direct (0: under
+ * way; the caller goes direct on WARD_ERR_UNSUPPORTED). */
+int conn_tunnel_outbound(struct ward_conn *c) WARD_MUST_CHECK;
+/* Inbound: the app answered (open the stream) or not (503). */
+void conn_tunnel_app_connected(struct ward_conn *c);
+/* ward_conn_close's part: answer a stream still unanswered, let go of it. */
+void conn_tunnel_close(struct ward_conn *c, bool reset);
+/* Bytes the app sent before the 200, held until it comes. */
+void conn_tunnel_early_read(struct ward_conn *c, uint8_t *data, size_t len);
+void conn_tunnel_early_eof(struct ward_conn *c);
 
 /* conn_stats.c: what a connection shows the logs, the admin endpoint and the
  * metrics. */

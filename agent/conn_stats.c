@@ -10,20 +10,46 @@ static const char *dir_name(const struct ward_conn *c)
 	return c->dir == WARD_DIR_OUTBOUND ? "outbound" : "inbound";
 }
 
+/* Which tunnel connection and stream; inbound, the app's source as the
+ * Forwarded header gave it (shown, never trusted). */
+static void tunnel_fields(const struct ward_conn *c, json_t *f)
+{
+	char src[64];
+
+	if (c->tun.id)
+		json_object_set_new(f, "tunnel", json_integer((json_int_t)c->tun.id));
+	if (c->h2 && c->h2->id > 0)
+		json_object_set_new(f, "stream", json_integer(c->h2->id));
+	if (c->dir == WARD_DIR_INBOUND && c->src.ss_family)
+		json_object_set_new(f, "forwarded_for",
+				    json_string(ward_addr_format((const struct sockaddr *)&c->src,
+								 src, sizeof(src))));
+}
+
 json_t *conn_fields(const struct ward_conn *c)
 {
 	char dst[64];
 
+	json_t *f;
+
 	ward_addr_format((const struct sockaddr *)&c->dst, dst, sizeof(dst));
-	return json_pack("{s:s,s:s,s:s?,s:s}", "direction", dir_name(c), "dst", dst, "peer_id",
-			 c->peer_id, "local_id", c->tls_ctx ? c->tls_ctx->spiffe_id : "");
+	f = json_pack("{s:s,s:s,s:s?,s:s}", "direction", dir_name(c), "dst", dst, "peer_id",
+		      c->peer_id, "local_id", c->tls_ctx ? c->tls_ctx->spiffe_id : "");
+	if (f && c->mode == MODE_TUNNEL)
+		tunnel_fields(c, f);
+	return f;
 }
 
 const char *conn_mode_name(const struct ward_conn *c)
 {
-	return c->mode == MODE_MTLS	     ? "mtls"
-	       : c->mode == MODE_PASSTHROUGH ? "passthrough"
-					     : "plaintext";
+	static const char *const names[] = {
+	    [MODE_MTLS] = "mtls",
+	    [MODE_PASSTHROUGH] = "passthrough",
+	    [MODE_PLAINTEXT] = "plaintext",
+	    [MODE_TUNNEL] = "tunnel",
+	};
+
+	return names[c->mode];
 }
 
 /* The app is the accepted socket for outbound, the one we opened for inbound. */
@@ -51,34 +77,6 @@ static const struct ward_stream *peer_sock(const struct ward_conn *c)
 	return c->t_connected ? &c->sock[CONN_UP] : NULL;
 }
 
-static const char *tcp_state_name(uint8_t state)
-{
-	static const char *const names[] = {"unknown",	  "established", "syn_sent",  "syn_recv",
-					    "fin_wait1",  "fin_wait2",	 "time_wait", "close",
-					    "close_wait", "last_ack",	 "listen",    "closing"};
-
-	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
-}
-
-/* The kernel's view of the peer-facing socket (RTTs in microseconds). */
-static json_t *tcp_json(const struct ward_stream *s)
-{
-	struct tcp_info ti;
-	char cc[32] = "";
-	socklen_t len = sizeof(cc) - 1;
-	int fd = s ? ward_stream_fd(s) : -1;
-
-	if (fd < 0 || ward_sockopt_tcp_info(fd, &ti) < 0)
-		return json_null();
-	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
-		cc[0] = '\0';
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "state", tcp_state_name(ti.tcpi_state),
-			 "rtt_us", (json_int_t)ti.tcpi_rtt, "rttvar_us", (json_int_t)ti.tcpi_rttvar,
-			 "snd_cwnd", (json_int_t)ti.tcpi_snd_cwnd, "retransmits",
-			 (json_int_t)ti.tcpi_total_retrans, "unacked", (json_int_t)ti.tcpi_unacked,
-			 "congestion", cc);
-}
-
 static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *ss)
 {
 	char text[64];
@@ -91,7 +89,8 @@ static void set_addr(json_t *o, const char *key, const struct sockaddr_storage *
 
 static const char *phase_name(enum conn_phase p)
 {
-	static const char *const names[] = {"connect", "peek", "handshake", "relay", "closing"};
+	static const char *const names[] = {"connect", "peek",	"handshake",
+					    "stream",  "relay", "closing"};
 
 	return names[p];
 }
@@ -125,8 +124,12 @@ json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
 		json_object_set_new(o, "cipher", json_string(ward_tls_cipher(ssl)));
 		json_object_set_new(o, "group", json_string(ward_tls_group(ssl)));
 		json_object_set_new(o, "resumed", json_boolean(wolfSSL_session_reused(ssl)));
+	} else if (c->tun.version) { /* the tunnel connection's */
+		json_object_set_new(o, "tls_version", json_string(c->tun.version));
+		json_object_set_new(o, "cipher", json_string(c->tun.cipher));
+		json_object_set_new(o, "group", json_string(c->tun.group));
 	}
-	json_object_set_new(o, "tcp", tcp_json(s));
+	json_object_set_new(o, "tcp", ward_sockopt_tcp_json(s ? ward_stream_fd(s) : -1));
 	return o;
 }
 

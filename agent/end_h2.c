@@ -211,6 +211,22 @@ struct ward_h2_end *ward_h2_end_new(size_t buffer_bytes, const struct ward_h2_en
 	return e;
 }
 
+static void unwait(struct ward_h2_end *e)
+{
+	if (e->wait_list)
+		ward_list_remove(e->wait_list, &e->wait_link);
+	e->wait_list = NULL;
+}
+
+void ward_h2_end_unanswered(struct ward_h2_end *e, bool fallback)
+{
+	unwait(e);
+	e->fallback = fallback;
+	e->status = 0;
+	if (e->owner)
+		e->ev->response(e->owner, e, 0);
+}
+
 void ward_h2_end_attach(struct ward_h2_end *e, const struct ward_h2_end_events *ev, void *owner)
 {
 	e->ev = ev;
@@ -317,6 +333,7 @@ int ward_mux_connect(struct ward_mux *m, struct ward_h2_end *e, const char *auth
 		     const char *forwarded)
 {
 	ENSURE(ward_mux_can_open(m), WARD_ERR_NOTREADY, "tunnel: no room for a new stream");
+	unwait(e);
 	unlink_end(e); /* a retry: off the session that refused it */
 	e->id = 0;
 	e->status = 0;
@@ -355,6 +372,7 @@ void ward_h2_end_release(struct ward_h2_end *e, bool reset)
 
 	if (!e)
 		return;
+	unwait(e);
 	m = e->mux;
 	e->owner = NULL;
 	e->ev = NULL;

@@ -11,24 +11,17 @@ const double ward_hist_bounds[WARD_HIST_BOUNDS] = {
 };
 
 static const char *const reason_names[WARD_REASONS] = {
-    "no_client_cert",
-    "bad_chain",
-    "unknown_ca",
-    "expired",
-    "spiffe_id_denied",
-    "bad_svid",
-    "protocol_version",
-    "no_shared_cipher",
-    "no_alpn",
-    "timeout",
-    "peer_reset",
-    "not_tls",
-    "peer_alert",
-    "other",
+    "no_client_cert", "bad_chain",	  "unknown_ca",	      "expired", "spiffe_id_denied",
+    "bad_svid",	      "protocol_version", "no_shared_cipher", "no_alpn", "timeout",
+    "peer_reset",     "not_tls",	  "peer_alert",	      "other",
 };
 static const char *const dir_names[WARD_DIRS] = {"outbound", "inbound"};
 static const char *const result_names[2] = {"success", "failure"};
-static const char *const mode_names[WARD_MODES] = {"mtls", "passthrough", "permissive-plaintext"};
+static const char *const mode_names[WARD_MODES] = {"mtls", "passthrough", "permissive-plaintext",
+						   "tunnel"};
+static const char *const stream_result_names[WARD_STREAM_RESULTS] = {
+    "opened", "bad_request", "denied", "forbidden", "unavailable", "failed"};
+static const char *const pool_names[WARD_POOL_RESULTS] = {"reused", "opened", "fallback"};
 static const char *const flow_names[WARD_FLOWS] = {"to_peer", "from_peer"};
 static const char *const version_names[WARD_TLS_VERSIONS] = {"TLSv1.3", "other"};
 static const char *const cipher_names[WARD_TLS_CIPHERS] = {
@@ -60,6 +53,23 @@ static size_t lookup(const char *const *names, size_t n, const char *name)
 		if (!strcmp(names[i], name))
 			return i;
 	return n - 1; /* every table ends with its catch-all */
+}
+
+enum ward_stream_result ward_metrics_stream_result(int status)
+{
+	switch (status) {
+	case 200:
+		return WARD_STREAM_OPENED;
+	case 400:
+		return WARD_STREAM_BAD_REQUEST;
+	case 401:
+		return WARD_STREAM_DENIED;
+	case 403:
+		return WARD_STREAM_FORBIDDEN;
+	case 503:
+		return WARD_STREAM_UNAVAILABLE;
+	}
+	return WARD_STREAM_FAILED;
 }
 
 enum ward_reason ward_metrics_reason(const char *name)
@@ -157,6 +167,15 @@ static void add_n(uint64_t *dst, const atomic_ullong *src, size_t n)
 		dst[i] += rd(&src[i]);
 }
 
+/* opened - closed. closed is read first: a close racing the scrape can
+ * only make the gauge look one higher, never wrap below zero. */
+static uint64_t gauge(const atomic_ullong *opened, const atomic_ullong *closed)
+{
+	uint64_t c = rd(closed), o = rd(opened);
+
+	return o >= c ? o - c : 0;
+}
+
 #define ADD_ALL(field)                                                                             \
 	add_n((uint64_t *)s->field, (const atomic_ullong *)m->field,                               \
 	      sizeof(m->field) / sizeof(atomic_ullong))
@@ -171,13 +190,14 @@ static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_wo
 	ADD_ALL(proxied);
 	ADD_ALL(bytes);
 	ADD_ALL(authz_denied);
+	ADD_ALL(tunnel_streams);
+	ADD_ALL(pool);
 	s->refused += rd(&m->refused);
 	for (int d = 0; d < WARD_DIRS; d++) {
-		/* closed is read first: a close racing the scrape can only make
-		 * active look one higher, never wrap below zero */
-		uint64_t closed = rd(&m->closed[d]), opened = rd(&m->opened[d]);
-
-		s->active[d] += opened >= closed ? opened - closed : 0;
+		s->active[d] += gauge(&m->opened[d], &m->closed[d]);
+		s->tunnels[d] += gauge(&m->tunnel_opened[d], &m->tunnel_closed[d]);
+		s->streams_active[d] += gauge(&m->streams_opened[d], &m->streams_closed[d]);
+		ward_hist_snap_add(&s->stream_open_seconds[d], &m->stream_open_seconds[d]);
 		ward_hist_snap_add(&s->handshake_seconds[d], &m->handshake_seconds[d]);
 		ward_hist_snap_add(&s->connect_seconds[d], &m->connect_seconds[d]);
 		ward_hist_snap_add(&s->rtt_seconds[d], &m->rtt_seconds[d]);
@@ -286,6 +306,27 @@ static void negotiated(FILE *f, const struct ward_metrics_snap *s)
 				}
 }
 
+static void tunnel(FILE *f, const struct ward_metrics_snap *s)
+{
+	by_dir(f, "ward_tunnel_connections", "gauge",
+	       "Tunnel connections (pooled HTTP/2 over mTLS, port 15008) open now.", s->tunnels);
+	by_dir_label(f, "ward_tunnel_streams_total",
+		     "Tunnel streams (app connections) by how their CONNECT was answered.",
+		     "result", stream_result_names, WARD_STREAM_RESULTS, &s->tunnel_streams[0][0]);
+	by_dir(f, "ward_tunnel_streams_active", "gauge",
+	       "Tunnel streams carrying an app connection now.", s->streams_active);
+	head(f, "ward_tunnel_pool_total", "counter",
+	     "Outbound app connections by where their stream went: an open tunnel connection "
+	     "(reused), a new one (opened), or direct mTLS (fallback).");
+	for (int i = 0; i < WARD_POOL_RESULTS; i++)
+		fprintf(f, "ward_tunnel_pool_total{result=\"%s\"} %llu\n", pool_names[i],
+			(unsigned long long)s->pool[i]);
+	hist(f, "ward_tunnel_stream_open_duration_seconds",
+	     "Time from an app connection's CONNECT to the 200 (outbound: including any tunnel "
+	     "handshake; inbound: the connect to the app).",
+	     s->stream_open_seconds);
+}
+
 static void identity(FILE *f, const struct ward_metrics_snap *s)
 {
 	head(f, "ward_svid_expiry_timestamp_seconds", "gauge",
@@ -330,6 +371,7 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	head(f, "ward_connections_refused_total", "counter",
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
+	tunnel(f, s);
 	hist(f, "ward_tcp_rtt_seconds",
 	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",

@@ -52,8 +52,23 @@ enum ward_conn_mode_label {
 	WARD_MODE_MTLS,
 	WARD_MODE_PASSTHROUGH,
 	WARD_MODE_PLAINTEXT,
+	WARD_MODE_TUNNEL,
 	WARD_MODES
 };
+/* How a tunnel stream's request ended (the `result` label of
+ * ward_tunnel_streams_total): the response status, or failed when none came. */
+enum ward_stream_result {
+	WARD_STREAM_OPENED,	 /* 200 */
+	WARD_STREAM_BAD_REQUEST, /* 400 */
+	WARD_STREAM_DENIED,	 /* 401: the client's ID may not reach the port */
+	WARD_STREAM_FORBIDDEN,	 /* 403: not this pod's address, or a port not captured */
+	WARD_STREAM_UNAVAILABLE, /* 503: the app refused or timed out */
+	WARD_STREAM_FAILED,	 /* no response: the tunnel failed or the stream was reset */
+	WARD_STREAM_RESULTS
+};
+enum ward_stream_result ward_metrics_stream_result(int status);
+/* Where an outbound app connection's stream went (ward_tunnel_pool_total). */
+enum ward_pool_result { WARD_POOL_REUSED, WARD_POOL_OPENED, WARD_POOL_FALLBACK, WARD_POOL_RESULTS };
 /* Byte flows (the `flow` label), as the local app sees them. */
 enum ward_flow { WARD_FLOW_TO_PEER, WARD_FLOW_FROM_PEER, WARD_FLOWS };
 
@@ -84,6 +99,12 @@ struct ward_metrics_worker {
 	atomic_ullong bytes[WARD_DIRS][WARD_FLOWS];
 	atomic_ullong authz_denied[WARD_DIRS];
 	atomic_ullong refused;
+	/* the tunnel */
+	atomic_ullong tunnel_opened[WARD_DIRS], tunnel_closed[WARD_DIRS];
+	atomic_ullong tunnel_streams[WARD_DIRS][WARD_STREAM_RESULTS];
+	atomic_ullong streams_opened[WARD_DIRS], streams_closed[WARD_DIRS];
+	atomic_ullong pool[WARD_POOL_RESULTS];
+	struct ward_hist stream_open_seconds[WARD_DIRS];
 };
 
 /* The single writer's increment: a plain load and store, no lock prefix.
@@ -119,6 +140,11 @@ struct ward_metrics_snap {
 	uint64_t bytes[WARD_DIRS][WARD_FLOWS];
 	uint64_t authz_denied[WARD_DIRS];
 	uint64_t refused;
+	uint64_t tunnels[WARD_DIRS]; /* open now */
+	uint64_t tunnel_streams[WARD_DIRS][WARD_STREAM_RESULTS];
+	uint64_t streams_active[WARD_DIRS];
+	uint64_t pool[WARD_POOL_RESULTS];
+	struct ward_hist_snap stream_open_seconds[WARD_DIRS];
 	/* process-wide */
 	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;

@@ -133,6 +133,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 static void request_done(struct ward_mux *m, struct ward_h2_end *e)
 {
 	if (!e->is_connect || !e->has_authority || e->bad_request) {
+		m->bad_requests++;
 		if (ward_h2_end_respond(e, 400) < 0)
 			nghttp2_submit_rst_stream(m->h2, NGHTTP2_FLAG_NONE, e->id,
 						  NGHTTP2_INTERNAL_ERROR);
@@ -301,6 +302,10 @@ int ward_mux_init(struct ward_mux *m, enum ward_mux_role role, const struct ward
 	    .conn_window = conn_window(lim),
 	    .manual_window = true,
 	    .no_push = role == WARD_MUX_CLIENT,
+	    /* Streams waiting for a new tunnel go out as soon as it is up, before
+	     * the server's SETTINGS: assume it allows what we do (a lower limit
+	     * it announces then only queues the rest inside nghttp2). */
+	    .peer_max_streams = lim->max_streams,
 	};
 	nghttp2_session_callbacks *cb = callbacks();
 	int rc;

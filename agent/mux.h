@@ -89,6 +89,7 @@ struct ward_mux {
 	bool failed;	       /* the session broke: close the transport */
 	bool ev_goaway;	       /* goaway to tell the owner */
 	bool drain_ping;       /* server: a PING is out; its ACK sends the last GOAWAY */
+	uint64_t bad_requests; /* server: requests answered 400 here */
 	uint64_t header_since; /* uv_hrtime() a header block began, 0 when none is open */
 	size_t n_open;	       /* streams nghttp2 has not closed yet */
 	uint64_t streams_total;
@@ -137,6 +138,13 @@ struct ward_h2_end {
 	bool is_connect, bad_request, has_authority;
 	struct ward_mux_request req;
 	uint64_t t_open; /* uv_hrtime() at submit (client) or first header (server) */
+	/* Client, while it waits for a tunnel to open (pool.h, tunnel.h). */
+	char authority[WARD_MUX_AUTHORITY_MAX];
+	char forwarded[WARD_MUX_AUTHORITY_MAX];
+	struct ward_list *wait_list; /* borrowed: the list wait_link is on, or NULL */
+	struct ward_list_node wait_link;
+	bool fallback;	   /* no tunnel at the destination: go direct */
+	unsigned attempts; /* tunnels tried */
 };
 
 /* A session in role with limits; its SETTINGS are queued (flush to send). */
@@ -177,6 +185,10 @@ struct ward_h2_end *ward_h2_end_new(size_t buffer_bytes, const struct ward_h2_en
  * "ip:port"-style texts (forwarded may be NULL). */
 int ward_mux_connect(struct ward_mux *m, struct ward_h2_end *e, const char *authority,
 		     const char *forwarded) WARD_MUST_CHECK;
+/* Client: the end will get no response from any tunnel (the one it waited
+ * for failed): `response` 0 now, with fallback set when the destination has
+ * no tunnel and the connection should go direct. Not from inside a session. */
+void ward_h2_end_unanswered(struct ward_h2_end *e, bool fallback);
 /* Server: owner takes the end ops->request offered. */
 void ward_h2_end_attach(struct ward_h2_end *e, const struct ward_h2_end_events *ev, void *owner);
 /* Server: the response. 200 opens the stream both ways; any other status

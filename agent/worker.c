@@ -6,15 +6,19 @@
 #include <string.h>
 
 #include "agent/conn.h"
+#include "agent/tunnel.h"
 #include "lib/stream.h"
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
+#define N_LISTENERS 6 /* outbound, inbound, tunnel; each with an IPv6 twin */
+
+enum listener_kind { KIND_OUTBOUND, KIND_INBOUND, KIND_TUNNEL };
 
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_worker *w = listener->data;
-	enum ward_dir dir = (enum ward_dir)((uv_tcp_t *)listener - w->listeners) / 2;
+	enum listener_kind kind = (enum listener_kind)(((uv_tcp_t *)listener - w->listeners) / 2);
 	unsigned long suppressed = 0;
 
 	if (status < 0) { /* EMFILE/ENFILE: libuv already shed the connection */
@@ -26,7 +30,11 @@ static void on_connection(uv_stream_t *listener, int status)
 				 (json_int_t)suppressed);
 		return;
 	}
-	ward_conn_accept(w, listener, dir);
+	if (kind == KIND_TUNNEL)
+		ward_tunnel_accept(w, listener);
+	else
+		ward_conn_accept(w, listener,
+				 kind == KIND_OUTBOUND ? WARD_DIR_OUTBOUND : WARD_DIR_INBOUND);
 }
 
 static int open_one(struct ward_worker *w, int slot, const struct ward_addr *addr)
@@ -48,25 +56,26 @@ static bool host_has_ipv6(void)
 
 /* ip6tables redirects IPv6 connections to the same port: an IPv4 wildcard
  * listen address gets an IPv6-only twin on [::] where the host has IPv6. */
-static int open_listener(struct ward_worker *w, enum ward_dir dir, const struct ward_addr *addr)
+static int open_listener(struct ward_worker *w, enum listener_kind kind,
+			 const struct ward_addr *addr)
 {
 	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&addr->ss;
 	struct ward_addr v6 = {.len = sizeof(struct sockaddr_in6)};
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&v6.ss;
 
-	GUARD(open_one(w, (int)dir * 2, addr));
+	GUARD(open_one(w, (int)kind * 2, addr));
 	if (addr->ss.ss_family != AF_INET || v4->sin_addr.s_addr != htonl(INADDR_ANY) ||
 	    !host_has_ipv6())
 		return 0;
 	sin6->sin6_family = AF_INET6;
 	sin6->sin6_addr = in6addr_any;
 	sin6->sin6_port = v4->sin_port;
-	return open_one(w, (int)dir * 2 + 1, &v6);
+	return open_one(w, (int)kind * 2 + 1, &v6);
 }
 
 static void close_listeners(struct ward_worker *w)
 {
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < N_LISTENERS; i++) {
 		if (w->listening[i])
 			uv_close((uv_handle_t *)&w->listeners[i], NULL);
 		w->listening[i] = false;
@@ -93,7 +102,13 @@ static void answer_snapshot(struct ward_worker *w)
 	if (!req)
 		return;
 	req->conns = json_array();
-	req->n_total = w->conns.n;
+	req->n_total = w->conns.n + w->tunnels.n;
+	ward_list_each(&w->tunnels, node, next)
+	{
+		if (!req->conns || json_array_size(req->conns) >= req->limit)
+			break;
+		json_array_append_new(req->conns, ward_tunnel_describe(ward_tunnel_of(node), now));
+	}
 	ward_list_each(&w->conns, node, next)
 	{
 		if (!req->conns || json_array_size(req->conns) >= req->limit)
@@ -110,6 +125,7 @@ static void finish(struct ward_worker *w)
 
 	close_listeners(w);
 	ward_list_each(&w->conns, node, next) ward_conn_close(ward_conn_of(node), false);
+	ward_list_each(&w->tunnels, node, next) ward_tunnel_close(ward_tunnel_of(node), false);
 	/* From here requests are answered by the requester's thread; the one
 	 * already stored is answered now, so none waits on a loop that ends. */
 	uv_mutex_lock(&w->cmd_lock);
@@ -118,6 +134,8 @@ static void finish(struct ward_worker *w)
 	answer_snapshot(w);
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
+	uv_close((uv_handle_t *)&w->flush_before, NULL);
+	uv_close((uv_handle_t *)&w->flush_after, NULL);
 	signal_main(w);
 }
 
@@ -126,13 +144,39 @@ static void on_drain_timer(uv_timer_t *t)
 	struct ward_worker *w = t->data;
 	uint64_t deadline_ms = (uint64_t)w->cfg->limits.drain_timeout_s * 1000;
 
-	if (w->conns.n == 0 || uv_now(&w->loop) - w->drain_started_ms >= deadline_ms) {
+	if (w->conns.n + w->tunnels.n == 0 ||
+	    uv_now(&w->loop) - w->drain_started_ms >= deadline_ms) {
 		if (w->conns.n)
 			ward_log(WARD_LOG_WARN, "drain_deadline", "{s:i,s:I}", "worker", (int)w->id,
 				 "closed", (json_int_t)w->conns.n);
 		uv_timer_stop(t);
 		finish(w);
 	}
+}
+
+/* Frames that several streams made ready in one loop turn leave together:
+ * before the loop polls (after timers and write completions) and after the
+ * I/O callbacks of the turn. */
+static void on_flush_before(uv_prepare_t *h)
+{
+	ward_tunnel_flush_dirty(h->data);
+}
+
+static void on_flush_after(uv_check_t *h)
+{
+	ward_tunnel_flush_dirty(h->data);
+}
+
+static void start_flush(struct ward_worker *w)
+{
+	uv_prepare_init(&w->loop, &w->flush_before);
+	uv_check_init(&w->loop, &w->flush_after);
+	w->flush_before.data = w->flush_after.data = w;
+	uv_prepare_start(&w->flush_before, on_flush_before);
+	uv_check_start(&w->flush_after, on_flush_after);
+	/* They need not keep the loop alive: listeners and connections do. */
+	uv_unref((uv_handle_t *)&w->flush_before);
+	uv_unref((uv_handle_t *)&w->flush_after);
 }
 
 static void on_wake(uv_async_t *a)
@@ -151,11 +195,13 @@ static void on_wake(uv_async_t *a)
 	if (set_tls) { /* live connections keep the context they started with */
 		ward_tls_ctx_put(w->tls);
 		w->tls = tls;
+		ward_tunnel_rotate(w); /* pooled ones drain: new streams, new SVID */
 	}
 	answer_snapshot(w);
 	if (drain) {
 		w->draining = true;
 		close_listeners(w);
+		ward_tunnel_drain_all(w);
 		w->drain_started_ms = uv_now(&w->loop);
 		uv_timer_start(&w->drain_timer, on_drain_timer, 0, DRAIN_POLL_MS);
 	}
@@ -173,6 +219,7 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	w->tls = tls ? ward_tls_ctx_get(tls) : NULL;
 	ward_log_limit_init(&w->fail_log, 5, 20);
 	ward_log_limit_init(&w->deny_log, 5, 20);
+	ward_log_limit_init(&w->tunnel_log, 5, 20);
 	rc = uv_loop_init(&w->loop);
 	ENSURE(rc == 0, WARD_ERR_IO, "loop: %s", uv_strerror(rc));
 	uv_mutex_init(&w->cmd_lock);
@@ -180,9 +227,15 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	w->wake.data = w;
 	uv_timer_init(&w->loop, &w->drain_timer);
 	w->drain_timer.data = w;
-	rc = open_listener(w, WARD_DIR_OUTBOUND, &cfg->outbound.listen);
+	start_flush(w);
+	w->on_stream = ward_conn_accept_stream;
+	if (ward_local_addrs_load(&w->local, uv_now(&w->loop)) < 0)
+		ward_log(WARD_LOG_WARN, "local_addrs_failed", "{s:s}", "reason", ward_err_msg());
+	rc = open_listener(w, KIND_OUTBOUND, &cfg->outbound.listen);
 	if (rc == 0)
-		rc = open_listener(w, WARD_DIR_INBOUND, &cfg->inbound.listen);
+		rc = open_listener(w, KIND_INBOUND, &cfg->inbound.listen);
+	if (rc == 0 && cfg->inbound.tunnel)
+		rc = open_listener(w, KIND_TUNNEL, &cfg->inbound.tunnel_listen);
 	if (rc < 0) {
 		finish(w);
 		uv_run(&w->loop, UV_RUN_DEFAULT);

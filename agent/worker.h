@@ -12,11 +12,20 @@
 
 #include "config/config.h"
 #include "lib/log.h"
+#include "agent/local_addrs.h"
 #include "agent/metrics.h"
+#include "agent/pool.h"
 #include "agent/tls_ctx.h"
 #include "lib/list.h"
 
 struct ward_conn;
+struct ward_tunnel;
+struct ward_worker;
+
+/* A CONNECT a peer opened on one of our tunnel connections: the connection
+ * layer takes e (ward_h2_end_attach) and answers it. */
+typedef void (*ward_worker_stream_fn)(struct ward_worker *w, struct ward_h2_end *e,
+				      const struct ward_mux_request *req);
 
 /* The main thread's request for a worker's live connections. The worker
  * fills conns (a JSON array of at most limit objects, owned by the requester
@@ -35,9 +44,10 @@ struct ward_worker {
 	uv_thread_t thread;
 	const struct ward_config *cfg; /* borrowed; immutable, outlives the worker */
 	atomic_uint *active_conns;     /* borrowed; shared across workers */
-	/* [direction * 2 + (1 for the IPv6 twin of an IPv4 wildcard address)] */
-	uv_tcp_t listeners[4];
-	bool listening[4];
+	/* [kind * 2 + (1 for the IPv6 twin of an IPv4 wildcard address)], kind
+	 * being outbound, inbound, tunnel */
+	uv_tcp_t listeners[6];
+	bool listening[6];
 	uv_async_t wake;	      /* main thread -> worker commands */
 	uv_async_t *notify;	      /* borrowed, main loop's: snapshot filled, loop finished;
 					 set before ward_worker_start, may stay NULL */
@@ -47,11 +57,19 @@ struct ward_worker {
 	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
-	uint64_t drain_started_ms; /* uv_now() when draining began */
-	struct ward_tls_ctx *tls;  /* owned ref: new handshakes use this */
-	struct ward_list conns;	   /* live connections (struct ward_conn, link) */
+	uint64_t drain_started_ms;     /* uv_now() when draining began */
+	struct ward_tls_ctx *tls;      /* owned ref: new handshakes use this */
+	struct ward_list conns;	       /* live connections (struct ward_conn, link) */
+	struct ward_list tunnels;      /* tunnel connections (struct ward_tunnel, link) */
+	struct ward_list dirty;	       /* tunnels with frames to send before the loop sleeps */
+	uv_prepare_t flush_before;     /* flush dirty tunnels: after timers ... */
+	uv_check_t flush_after;	       /* ... and after I/O callbacks */
+	struct ward_pool pool;	       /* outbound tunnel connections by destination */
+	struct ward_local_addrs local; /* this pod's addresses (tunnel requests) */
+	ward_worker_stream_fn on_stream;
+	uint64_t tunnel_seq;
 	bool draining, stopping;
-	struct ward_log_limit fail_log, deny_log;
+	struct ward_log_limit fail_log, deny_log, tunnel_log;
 	struct ward_metrics_worker stats; /* written by this worker's thread only */
 };
 

@@ -183,3 +183,27 @@ bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *sa)
 	}
 	return prefix_equal(cidr->addr, a, cidr->prefix_len);
 }
+
+void ward_addr_ip(const struct sockaddr *a, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+	struct sockaddr_in *o4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *o6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (a->sa_family == AF_INET) {
+		o4->sin_family = AF_INET;
+		o4->sin_addr = ((const struct sockaddr_in *)a)->sin_addr;
+	} else if (a->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		o4->sin_family = AF_INET;
+		memcpy(&o4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	} else if (a->sa_family == AF_INET6) {
+		o6->sin6_family = AF_INET6;
+		o6->sin6_addr = s6->sin6_addr;
+	}
+}
+
+bool ward_addr_ip_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}

@@ -33,6 +33,11 @@ int ward_cidr_parse(const char *text, struct ward_cidr *out) WARD_MUST_CHECK;
 bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *addr);
 /* The port of an AF_INET / AF_INET6 addr, in host order (0 otherwise). */
 uint16_t ward_addr_port(const struct ward_addr *addr);
+/* The address of a alone: port zeroed, an IPv4-mapped IPv6 address folded
+ * to IPv4, everything else zero, so two results compare with memcmp
+ * (ward_addr_ip_equal). A family other than IPv4/IPv6 gives AF_UNSPEC. */
+void ward_addr_ip(const struct sockaddr *a, struct sockaddr_storage *out);
+bool ward_addr_ip_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* Formats "ip:port" / "[ip]:port" into buf. */
 const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

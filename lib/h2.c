@@ -18,6 +18,8 @@ static int new_option(const struct ward_h2_settings *s, nghttp2_option **out)
 
 	ENSURE(nghttp2_option_new(&o) == 0, WARD_ERR_NOMEM, "HTTP/2: out of memory");
 	nghttp2_option_set_no_auto_window_update(o, s->manual_window);
+	if (s->peer_max_streams)
+		nghttp2_option_set_peer_max_concurrent_streams(o, s->peer_max_streams);
 	nghttp2_option_set_max_continuations(o, MAX_CONTINUATIONS);
 	nghttp2_option_set_max_settings(o, MAX_SETTINGS);
 	nghttp2_option_set_max_outbound_ack(o, MAX_OUTBOUND_ACK);

@@ -30,6 +30,9 @@ struct ward_h2_settings {
 	 * RFC 9113 §5.2). */
 	bool manual_window;
 	bool no_push; /* client: SETTINGS_ENABLE_PUSH 0 */
+	/* The peer's SETTINGS_MAX_CONCURRENT_STREAMS assumed until its first
+	 * SETTINGS arrives (0: nghttp2's 100). */
+	uint32_t peer_max_streams;
 };
 
 /* A session in the given role with these settings queued as its first frame

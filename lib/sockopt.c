@@ -104,3 +104,29 @@ int ward_sockopt_tcp_info(int fd, struct tcp_info *out)
 	       "TCP_INFO: %s", strerror(errno));
 	return 0;
 }
+
+static const char *tcp_state_name(uint8_t state)
+{
+	static const char *const names[] = {"unknown",	  "established", "syn_sent",  "syn_recv",
+					    "fin_wait1",  "fin_wait2",	 "time_wait", "close",
+					    "close_wait", "last_ack",	 "listen",    "closing"};
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
+json_t *ward_sockopt_tcp_json(int fd)
+{
+	struct tcp_info ti;
+	char cc[32] = "";
+	socklen_t len = sizeof(cc) - 1;
+
+	if (fd < 0 || ward_sockopt_tcp_info(fd, &ti) < 0)
+		return json_null();
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
+		cc[0] = '\0';
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "state", tcp_state_name(ti.tcpi_state),
+			 "rtt_us", (json_int_t)ti.tcpi_rtt, "rttvar_us", (json_int_t)ti.tcpi_rttvar,
+			 "snd_cwnd", (json_int_t)ti.tcpi_snd_cwnd, "retransmits",
+			 (json_int_t)ti.tcpi_total_retrans, "unacked", (json_int_t)ti.tcpi_unacked,
+			 "congestion", cc);
+}

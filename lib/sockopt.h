@@ -3,6 +3,7 @@
 #ifndef WARD_SOCKOPT_H
 #define WARD_SOCKOPT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -29,6 +30,11 @@ int ward_sockopt_fastopen_connect(int fd) WARD_MUST_CHECK;
 
 /* TCP_INFO of a connected socket: RTT, congestion window, retransmits. */
 int ward_sockopt_tcp_info(int fd, struct tcp_info *out) WARD_MUST_CHECK;
+
+/* The kernel's view of a connected socket as JSON (state, RTTs in
+ * microseconds, congestion window and algorithm, retransmits); JSON null
+ * when fd < 0 or TCP_INFO fails. */
+json_t *ward_sockopt_tcp_json(int fd);
 
 /* SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of an accepted fd. */
 int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out) WARD_MUST_CHECK;

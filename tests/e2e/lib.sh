@@ -6,6 +6,8 @@
 #   pod NAME CMD...        -> run CMD in the pod
 #   pod_ip NAME
 #   agent_start NAME CONFIG  (capture rules + agent as the proxy uid; logs in $WARD_TMP/NAME.log)
+#   WARD_TUNNEL=never|always|auto  sets every agent's outbound.tunnel (through
+#                           --override); unset, the config's (default auto)
 set -euo pipefail
 
 WARD_ROOT=${WARD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -158,8 +160,10 @@ certs_for() {
 # Capture rules + agent in pod NAME; waits until the agent says it is ready.
 agent_start() {
   local name=$1 config=$2 i
+  local over=()
+  [ -z "${WARD_TUNNEL:-}" ] || over=(--override "{\"outbound\":{\"tunnel\":\"$WARD_TUNNEL\"}}")
   pod "$name" "$WARD_BIN" iptables --proxy-uid "$PROXY_UID" ${IPTABLES_ARGS:-} >/dev/null
-  pod_bg "$name" "$WARD_BIN" agent --config "$config" 2>>"$WARD_TMP/$name.log"
+  pod_bg "$name" "$WARD_BIN" agent --config "$config" "${over[@]}" 2>>"$WARD_TMP/$name.log"
   for i in $(seq 1 100); do
     grep -q '"event":"ready"' "$WARD_TMP/$name.log" 2>/dev/null && return 0
     if ! kill -0 "${WARD_PIDS[-1]}" 2>/dev/null; then

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Past the file-descriptor limit the agent refuses new connections (logged),
 # keeps the ones it has, and serves again once descriptors are free.
+# The direct path (one mTLS connection per app connection); the tunnel has
+# its own suite (test_tunnel.sh).
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 trap ward_cleanup EXIT
 need_root

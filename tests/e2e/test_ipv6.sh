@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # IPv6 through the mesh: ip6tables capture, IP6T_SO_ORIGINAL_DST, the [::]
 # twin listener, and the inbound hop to the app on [::1].
+# The direct path (one mTLS connection per app connection); the tunnel has
+# its own suite (test_tunnel.sh).
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 trap ward_cleanup EXIT
 need_root

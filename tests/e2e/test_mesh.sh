@@ -7,6 +7,9 @@
 # concurrent connections, permissive mode, passthrough (port and CIDR).
 # Needs root. WARD_BIN overrides the binary (default build/ward).
 set -euo pipefail
+# The direct path (one mTLS connection per app connection); the tunnel has
+# its own suite (test_tunnel.sh).
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 need_root
 trap ward_cleanup EXIT

@@ -7,6 +7,9 @@
 #   policy admits no server; m: agent with limits.max_connections 5.
 # Needs root. WARD_BIN overrides the binary (default build/ward).
 set -euo pipefail
+# The direct path (one mTLS connection per app connection); the tunnel has
+# its own suite (test_tunnel.sh).
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 need_root
 trap ward_cleanup EXIT

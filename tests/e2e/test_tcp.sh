@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # TCP knobs on proxied sockets: tcp.congestion on upstream sockets, keepalive,
 # TCP Fast Open on listeners and upstream connects (tcp.fastopen).
+# The direct path (one mTLS connection per app connection); the tunnel has
+# its own suite (test_tunnel.sh).
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 trap ward_cleanup EXIT
 need_root
