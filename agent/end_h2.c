@@ -387,6 +387,10 @@ void ward_h2_end_release(struct ward_h2_end *e, bool reset)
 		ward_list_remove(&m->events, &e->ev_link);
 	e->pending = 0;
 	ward_buf_free(&e->out);
+	/* A refusal ends its stream itself, after the response (mux.c); a
+	 * reset now could overtake the response. */
+	if (m->role == WARD_MUX_SERVER && e->responded && e->status != 200)
+		return;
 	nghttp2_submit_rst_stream(m->h2, NGHTTP2_FLAG_NONE, e->id,
 				  reset ? NGHTTP2_CONNECT_ERROR : NGHTTP2_CANCEL);
 	m->ops->dirty(m->owner);

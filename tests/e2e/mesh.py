@@ -5,6 +5,10 @@ Servers (each connection in its own thread, forever):
   echo PORT             echo every byte until EOF, then close (half-close aware)
   banner PORT           send "220 ward-banner\\r\\n" on accept, then echo
   eof PORT              read to EOF, then reply "got N SHA256" and close
+  shutfirst PORT FILE   send "bye\n" and half-close at once, then read to EOF and
+                        append "got N SHA256" to FILE (the server's half-close first)
+  reset PORT            read one line, then close with a TCP reset (SO_LINGER 0)
+  resetwatch PORT FILE  read until EOF or error; append "reset" or "eof" to FILE
 Clients (exit 0 on success, print why otherwise):
   bulk HOST PORT BYTES  send BYTES random bytes while reading the echo at the
                         same time on one connection; sha256 both ways must match
@@ -12,6 +16,10 @@ Clients (exit 0 on success, print why otherwise):
   banner-get HOST PORT  expect the banner before sending anything
   many HOST PORT N      N concurrent connections, each echoing its own payload
   send HOST PORT TEXT   send TEXT, expect it echoed back
+  shutfirst-get HOST PORT BYTES  expect "bye" and EOF first, then send BYTES
+                        random bytes and half-close; prints "sent N SHA256"
+  expect-reset HOST PORT  send a line; the server's reset must arrive as one
+  send-reset HOST PORT  send a line, then reset the connection (SO_LINGER 0)
   hold HOST PORT        one long-lived connection; each stdin line is sent and
                         must come back; prints "ok LINE" / "fail LINE ..." per line;
                         "quit" half-closes and exits 0 once the server closes
@@ -22,6 +30,7 @@ Clients (exit 0 on success, print why otherwise):
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -73,6 +82,42 @@ def h_eof(c):
         h.update(d)
     c.sendall(("got %d %s\n" % (n, h.hexdigest())).encode())
     c.shutdown(socket.SHUT_WR)
+
+
+def h_shutfirst(c, path):
+    c.sendall(b"bye\n")
+    c.shutdown(socket.SHUT_WR)
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+        h.update(d)
+    with open(path, "a") as f:
+        f.write("got %d %s\n" % (n, h.hexdigest()))
+
+
+def rst_close(c):
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+
+
+def h_reset(c):
+    c.makefile("rb").readline()
+    rst_close(c)
+
+
+def h_resetwatch(c, path):
+    what = "eof"
+    try:
+        while c.recv(65536):
+            pass
+    except ConnectionResetError:
+        what = "reset"
+    with open(path, "a") as f:
+        f.write(what + "\n")
 
 
 def connect(host, port):
@@ -207,6 +252,39 @@ def c_load(host, port, stopfile):
     return 0 if good > 0 and not errs else 1
 
 
+def c_shutfirst(host, port, nbytes):
+    c = connect(host, port)
+    first = recv_all(c)  # the server's half-close comes first
+    if first != b"bye\n":
+        print("shutfirst: got %r before EOF" % first)
+        return 1
+    data = os.urandom(int(nbytes))
+    c.sendall(data)  # our direction is still open
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+    print("sent %d %s" % (len(data), hashlib.sha256(data).hexdigest()))
+    return 0
+
+
+def c_expect_reset(host, port):
+    c = connect(host, port)
+    c.sendall(b"x\n")
+    try:
+        d = recv_all(c)
+    except ConnectionResetError:
+        return 0
+    print("expect-reset: got %r and a clean EOF" % d)
+    return 1
+
+
+def c_send_reset(host, port):
+    c = connect(host, port)
+    c.sendall(b"x\n")
+    time.sleep(0.3)
+    rst_close(c)
+    return 0
+
+
 def c_send(host, port, text):
     return 0 if one_echo(host, port, text.encode()) else 1
 
@@ -247,10 +325,16 @@ def c_hold(host, port):
 
 def main(argv):
     cmd, args = argv[1], argv[2:]
-    if cmd in ("echo", "banner", "eof"):
-        serve(int(args[0]), {"echo": h_echo, "banner": h_banner, "eof": h_eof}[cmd])
+    if cmd in ("echo", "banner", "eof", "reset"):
+        serve(int(args[0]), {"echo": h_echo, "banner": h_banner, "eof": h_eof,
+                             "reset": h_reset}[cmd])
+    if cmd in ("shutfirst", "resetwatch"):
+        path = args[1]
+        serve(int(args[0]), lambda c: {"shutfirst": h_shutfirst,
+                                       "resetwatch": h_resetwatch}[cmd](c, path))
     return {"bulk": c_bulk, "halfclose": c_halfclose, "banner-get": c_banner, "many": c_many,
-            "send": c_send, "hold": c_hold, "load": c_load}[cmd](*args)
+            "send": c_send, "hold": c_hold, "load": c_load, "shutfirst-get": c_shutfirst,
+            "expect-reset": c_expect_reset, "send-reset": c_send_reset}[cmd](*args)
 
 
 if __name__ == "__main__":
