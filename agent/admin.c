@@ -90,7 +90,8 @@ static json_t *stats_json(struct ward_admin *a)
 {
 	struct ward_metrics_snap snap;
 	const char *why = ward_admin_not_ready(a->tls, a->workers != NULL, a->draining);
-	char out[64], in[64], adm[64];
+	static const char *const modes[] = {"auto", "always", "never"};
+	char out[64], in[64], adm[64], tun[64];
 	json_t *m;
 
 	snapshot_metrics(a, &snap);
@@ -116,6 +117,14 @@ static json_t *stats_json(struct ward_admin *a)
 				       sizeof(adm)),
 		      "inbound_mode",
 		      a->cfg->inbound.mode == WARD_INBOUND_STRICT ? "strict" : "permissive"));
+	json_object_set_new(
+	    json_object_get(m, "listeners"), "tunnel",
+	    a->cfg->inbound.tunnel
+		? json_string(ward_addr_format(
+		      (const struct sockaddr *)&a->cfg->inbound.tunnel_listen.ss, tun, sizeof(tun)))
+		: json_string("off"));
+	json_object_set_new(json_object_get(m, "listeners"), "outbound_tunnel",
+			    json_string(modes[a->cfg->outbound.tunnel]));
 	return m;
 }
 

@@ -414,6 +414,26 @@ static json_t *hist_json(const struct ward_hist_snap *h)
 			 (json_int_t)h->count, "sum", h->sum);
 }
 
+static json_t *tunnel_json(const struct ward_metrics_snap *s, int d)
+{
+	json_t *streams = json_object();
+
+	for (int r = 0; r < WARD_STREAM_RESULTS; r++)
+		json_object_set_new(streams, stream_result_names[r],
+				    json_integer((json_int_t)s->tunnel_streams[d][r]));
+	return json_pack("{s:I,s:I,s:o}", "connections", (json_int_t)s->tunnels[d],
+			 "streams_active", (json_int_t)s->streams_active[d], "streams", streams);
+}
+
+static json_int_t proxied(const struct ward_metrics_snap *s, int d)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < WARD_MODES; i++)
+		n += s->proxied[d][i];
+	return (json_int_t)n;
+}
+
 static json_t *dir_json(const struct ward_metrics_snap *s, int d)
 {
 	json_t *reasons = json_object();
@@ -423,21 +443,24 @@ static json_t *dir_json(const struct ward_metrics_snap *s, int d)
 			json_object_set_new(reasons, reason_names[r],
 					    json_integer((json_int_t)s->handshake_errors[d][r]));
 	return json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "active", (json_int_t)s->active[d],
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "active", (json_int_t)s->active[d],
 	    "handshakes_ok", (json_int_t)s->handshakes[d][0], "handshakes_failed",
 	    (json_int_t)s->handshakes[d][1], "authz_denied", (json_int_t)s->authz_denied[d],
-	    "proxied", (json_int_t)(s->proxied[d][0] + s->proxied[d][1] + s->proxied[d][2]),
-	    "bytes_to_peer", (json_int_t)s->bytes[d][WARD_FLOW_TO_PEER], "bytes_from_peer",
-	    (json_int_t)s->bytes[d][WARD_FLOW_FROM_PEER], "failure_reasons", reasons,
-	    "handshake_seconds", hist_json(&s->handshake_seconds[d]), "connect_seconds",
-	    hist_json(&s->connect_seconds[d]));
+	    "proxied", proxied(s, d), "bytes_to_peer", (json_int_t)s->bytes[d][WARD_FLOW_TO_PEER],
+	    "bytes_from_peer", (json_int_t)s->bytes[d][WARD_FLOW_FROM_PEER], "failure_reasons",
+	    reasons, "handshake_seconds", hist_json(&s->handshake_seconds[d]), "connect_seconds",
+	    hist_json(&s->connect_seconds[d]), "tunnel", tunnel_json(s, d));
 }
 
 json_t *ward_metrics_json(const struct ward_metrics_snap *s)
 {
-	return json_pack("{s:o,s:o,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
-			 dir_json(s, 1), "refused", (json_int_t)s->refused, "start_time",
-			 s->start_time, "svid_expiry", (json_int_t)s->svid_expiry, "svid_rotations",
-			 (json_int_t)s->svid_rotations, "workload_api_connected",
+	json_t *pool = json_object();
+
+	for (int i = 0; i < WARD_POOL_RESULTS; i++)
+		json_object_set_new(pool, pool_names[i], json_integer((json_int_t)s->pool[i]));
+	return json_pack("{s:o,s:o,s:o,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
+			 dir_json(s, 1), "tunnel_pool", pool, "refused", (json_int_t)s->refused,
+			 "start_time", s->start_time, "svid_expiry", (json_int_t)s->svid_expiry,
+			 "svid_rotations", (json_int_t)s->svid_rotations, "workload_api_connected",
 			 s->workload_api_connected);
 }

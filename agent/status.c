@@ -57,6 +57,39 @@ static json_int_t num(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* The tunnel's part of one direction: pooled connections and streams. */
+static void print_tunnel(const json_t *t, FILE *out)
+{
+	const json_t *streams = json_object_get(t, "streams");
+
+	if (!json_is_object(t))
+		return; /* an agent from before the tunnel */
+	fprintf(out, "  %-9s tunnel: %lld connections, %lld streams active, %lld opened", "",
+		(long long)num(t, "connections"), (long long)num(t, "streams_active"),
+		(long long)num(streams, "opened"));
+	if (num(streams, "denied") + num(streams, "forbidden") + num(streams, "unavailable") +
+	    num(streams, "failed"))
+		fprintf(out,
+			" (refused: %lld denied, %lld forbidden, %lld unavailable, %lld failed)",
+			(long long)num(streams, "denied"), (long long)num(streams, "forbidden"),
+			(long long)num(streams, "unavailable"), (long long)num(streams, "failed"));
+	fputc('\n', out);
+}
+
+/* Where outbound app connections went: a pooled tunnel connection already
+ * open (no handshake), a new one, or direct mTLS. */
+static void print_pool(const json_t *stats, FILE *out)
+{
+	const json_t *p = json_object_get(stats, "tunnel_pool");
+
+	if (!json_is_object(p))
+		return;
+	fprintf(out,
+		"tunnel pool  %lld reused (no handshake), %lld opened, %lld direct (fallback)\n",
+		(long long)num(p, "reused"), (long long)num(p, "opened"),
+		(long long)num(p, "fallback"));
+}
+
 static int print_dir(const json_t *stats, const char *dir, FILE *out)
 {
 	const json_t *d = json_object_get(stats, dir);
@@ -68,6 +101,7 @@ static int print_dir(const json_t *stats, const char *dir, FILE *out)
 	fprintf(out, "  %-9s %lld active, %lld proxied, %lld denied by policy\n", dir,
 		(long long)num(d, "active"), (long long)num(d, "proxied"),
 		(long long)num(d, "authz_denied"));
+	print_tunnel(json_object_get(d, "tunnel"), out);
 	if (ok + bad == 0) {
 		fprintf(out, "  %-9s no handshakes yet\n", "");
 		return 0;
@@ -156,14 +190,20 @@ int ward_status_print(const json_t *stats, time_t now, FILE *out)
 		why ? "NOT READY: " : "ready", why ? why : "", up, (long long)num(stats, "workers"),
 		json_string_value(json_object_get(stats, "log_level")));
 	print_identity(stats, now, out);
-	fprintf(out, "listeners    outbound %s, inbound %s (%s), admin %s\n",
+	fprintf(out, "listeners    outbound %s, inbound %s (%s), admin %s",
 		json_string_value(json_object_get(l, "outbound")),
 		json_string_value(json_object_get(l, "inbound")),
 		json_string_value(json_object_get(l, "inbound_mode")),
 		json_string_value(json_object_get(l, "admin")));
+	if (json_string_value(json_object_get(l, "tunnel")))
+		fprintf(out, ", tunnel %s (outbound %s)",
+			json_string_value(json_object_get(l, "tunnel")),
+			json_string_value(json_object_get(l, "outbound_tunnel")));
+	fputc('\n', out);
 	fprintf(out, "connections  (%lld refused at accept)\n", (long long)num(stats, "refused"));
 	GUARD(print_dir(stats, "outbound", out));
 	GUARD(print_dir(stats, "inbound", out));
+	print_pool(stats, out);
 	print_reasons(stats, out);
 	return 0;
 }

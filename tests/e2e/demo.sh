@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: two meshed pods in network namespaces, one plain HTTP request
 # from frontend's curl to backend's app, and what happened on the way: the
-# identities, the TLS parameters and timings the agents logged, and a tcpdump
-# of the wire that shows only TLS records and no trace of the request's
-# plaintext. Needs root. Cleans up after itself, also when interrupted.
+# identities, the tunnel connection (mutual TLS 1.3 to backend's port 15008,
+# one HTTP/2 CONNECT stream for the request) and its timings as the agents
+# logged them, a second request that reuses the connection without a
+# handshake, and a tcpdump of the wire that shows only TLS records and no
+# trace of the request's plaintext. Needs root. Cleans up after itself, also
+# when interrupted.
 #   WARD_BIN=path/to/ward   the binary (default build/ward)
 #   WARD_KEEP_TMP=1         keep the temp dir (certs, configs, logs, captures)
 # shellcheck disable=SC2154 # fe_*, be_*, w_*, lo_* come from eval of generated assignments
@@ -61,21 +64,23 @@ wait_for() {
   return 1
 }
 
-# The last conn_close event of DIRECTION in an agent log, as shell variables PREFIX<key>.
+# The Nth (1-based) conn_close event of DIRECTION in an agent log, as shell
+# variables PREFIX<key>.
 conn_close_vars() {
-  "$PY" - "$1" "$2" "$3" <<'PY'
+  "$PY" - "$1" "$2" "$3" "${4:-1}" <<'PY'
 import json, shlex, sys
-path, direction, prefix = sys.argv[1:4]
-ev = None
+path, direction, prefix, nth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+evs = []
 for line in open(path):
     try:
         o = json.loads(line)
     except ValueError:
         continue
     if o.get("event") == "conn_close" and o.get("direction") == direction:
-        ev = o
-if ev is None:
+        evs.append(o)
+if len(evs) < nth:
     sys.exit(1)
+ev = evs[nth - 1]
 for k, v in ev.items():
     if isinstance(v, float):
         v = "%.2f" % v
@@ -111,9 +116,10 @@ col2 "pod ${B}frontend${N} $FE_IP" "pod ${B}backend${N} $BE_IP"
 col2 "  curl http://$BE_IP:$PORT/hello" "  app: python HTTP server :$PORT"
 col2 "    | iptables OUTPUT -> :15001" "    ^ iptables PREROUTING -> :15006"
 col2 "    v" "    |"
-col2 "  ward agent (uid $FE_UID) == mutual TLS 1.3 =>" "  ward agent (uid $BE_UID)"
+col2 "  ward agent (uid $FE_UID) ==HBONE==> :15008" "  ward agent (uid $BE_UID)"
 col2 "" "${D}(via veth -- bridge br0 in netns $WARD_RUN-net -- veth)${N}" | sed 's/^ \{20\}//'
-echo "  ${D}Neither app knows about TLS or certificates; curl speaks plain HTTP.${N}"
+echo "  ${D}HBONE: one pooled mutual TLS 1.3 connection (ALPN h2); each app connection is one${N}"
+echo "  ${D}HTTP/2 CONNECT stream inside it. Neither app knows about TLS; curl speaks plain HTTP.${N}"
 echo
 
 STEP="starting ward server (CA + Workload API; one entry per pod, by the agent's uid)"
@@ -184,8 +190,24 @@ body=$(tr -d '\n' <"$WARD_TMP/body")
 ok "curl -H 'X-Demo-Secret: $MARKER'" "$status_line"
 [ "$http_code" = 200 ] || fail "expected HTTP 200, curl got: $status_line"
 
+STEP="sending a second request"
+fe_metric() { # NAME{LABELS}: a value from frontend's /metrics
+  pod frontend curl -sS --max-time 3 http://127.0.0.1:15020/metrics | awk -v k="$1" '$1 == k {print $2}'
+}
+HS_KEY='ward_tls_handshakes_total{direction="outbound",result="success"}'
+REUSED_KEY='ward_tunnel_pool_total{result="reused"}'
+hs1=$(fe_metric "$HS_KEY") reused1=$(fe_metric "$REUSED_KEY")
+code2=$(pod frontend curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://$BE_IP:$PORT/hello") ||
+  fail "the second curl failed"
+[ "$code2" = 200 ] || fail "the second request got HTTP $code2"
+hs2=$(fe_metric "$HS_KEY") reused2=$(fe_metric "$REUSED_KEY")
+ok "a second request" "HTTP $code2"
+status_pool=$(pod frontend "$WARD_BIN" status | grep '^tunnel pool' | sed 's/^tunnel pool *//') ||
+  fail "ward status in frontend printed no tunnel pool line"
+
 STEP="collecting what the agents logged"
-closed() { grep -q '"event":"conn_close"' "$WARD_TMP/frontend.log" && grep -q '"event":"conn_close"' "$WARD_TMP/backend.log"; }
+closed() { [ "$(grep -c '"event":"conn_close"' "$WARD_TMP/frontend.log")" -ge 2 ] &&
+  [ "$(grep -c '"event":"conn_close"' "$WARD_TMP/backend.log")" -ge 2 ]; }
 wait_for closed || fail "no conn_close event in the agents' logs within 5 s"
 # SIGTERM: background jobs of a non-interactive shell ignore SIGINT.
 kill -TERM "$TD_WIRE" "$TD_LO" 2>/dev/null || true
@@ -193,17 +215,20 @@ wait "$TD_WIRE" 2>/dev/null || true
 wait "$TD_LO" 2>/dev/null || true
 vars=$(conn_close_vars "$WARD_TMP/frontend.log" outbound fe_) || fail "frontend logged no outbound conn_close"
 eval "$vars"
+vars=$(conn_close_vars "$WARD_TMP/frontend.log" outbound fe2_ 2) || fail "frontend logged no second conn_close"
+eval "$vars"
 vars=$(conn_close_vars "$WARD_TMP/backend.log" inbound be_) || fail "backend logged no inbound conn_close"
 eval "$vars"
 STEP="reading the captures"
-vars=$("$PY" "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/wire.pcap" --port "$PORT" \
+vars=$("$PY" "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/wire.pcap" --port 15008 \
   --marker "$MARKER" --format shell --prefix w_)
 eval "$vars"
 vars=$("$PY" "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/lo.pcap" --port "$PORT" \
   --marker "$MARKER" --format shell --prefix lo_)
 eval "$vars"
-for v in fe_peer_id fe_mode fe_tls_version fe_cipher fe_group fe_connect_ms fe_handshake_ms \
-  fe_bytes_to_peer fe_bytes_from_peer be_peer_id be_mode be_cipher; do
+for v in fe_peer_id fe_mode fe_tls_version fe_cipher fe_group fe_tunnel fe_tunnel_handshake_ms \
+  fe_stream_open_ms fe2_tunnel fe2_stream_open_ms fe_bytes_to_peer fe_bytes_from_peer be_peer_id \
+  be_mode be_cipher; do
   [ -n "${!v:-}" ] || fail "the agents' conn_close events lack ${v#*_} (see the logs below)"
 done
 app_line=$(grep -m1 -F "$MARKER" "$WARD_TMP/app.log" || true)
@@ -212,16 +237,20 @@ echo
 box_top "the request, as the two agents saw it"
 row "client identity" "$be_peer_id  ${D}(verified by backend's agent)${N}"
 row "server identity" "$fe_peer_id  ${D}(verified by frontend's agent)${N}"
+row "tunnel connection" "#$fe_tunnel, frontend's agent -> $BE_IP:15008 (pooled, ALPN h2)"
 row "TLS" "$fe_tls_version  $fe_cipher  key exchange $fe_group"
-row "TCP connect" "$fe_connect_ms ms  ${D}(frontend's agent to $BE_IP:$PORT)${N}"
-row "TLS handshake" "$fe_handshake_ms ms  ${D}(measured by frontend's agent, the TLS client)${N}"
+row "TLS handshake" "$fe_tunnel_handshake_ms ms  ${D}(once, when the connection was opened)${N}"
+row "CONNECT stream" "$fe_stream_open_ms ms to the 200  ${D}(:authority $BE_IP:$PORT, handshake included)${N}"
 row "bytes, app's view" "frontend -> backend $fe_bytes_to_peer B, backend -> frontend $fe_bytes_from_peer B"
 row "" "${D}(curl sent $c_req B, received $((c_hdr + c_body)) B)${N}"
 row "curl got" "$status_line  ${D}body: \"$body\"${N}"
+row "second request" "tunnel connection #$fe2_tunnel again, CONNECT answered in $fe2_stream_open_ms ms"
+row "" "${D}handshakes $hs1 -> $hs2 (none new), pool reuses $reused1 -> $reused2 (ward_tunnel_pool_total)${N}"
+row "ward status" "tunnel pool: $status_pool"
 box_end
 echo
 box_top "on the wire: tcpdump on backend's veth $WIRE (netns $WARD_RUN-net)"
-row "TCP" "$w_packets packets, $w_tcp_streams connection$([ "$w_tcp_streams" = 1 ] || echo s), frontend -> backend:$PORT"
+row "TCP" "$w_packets packets, $w_tcp_streams connection$([ "$w_tcp_streams" = 1 ] || echo s), frontend -> backend:15008, both requests"
 row "bytes on the wire" "frontend -> backend $w_bytes_client_to_server B, backend -> frontend $w_bytes_server_to_client B"
 row "TLS records" "handshake $w_records_handshake, application data $w_records_application_data, alert $w_records_alert, change_cipher_spec $w_records_change_cipher_spec"
 row "" "${D}(after the ServerHello TLS 1.3 encrypts everything: certificates, Finished${N}"
@@ -248,7 +277,11 @@ STEP="checking the results"
 problems=()
 [ "$fe_peer_id" = "$BE_ID" ] || problems+=("frontend's agent saw server $fe_peer_id, expected $BE_ID")
 [ "$be_peer_id" = "$FE_ID" ] || problems+=("backend's agent saw client $be_peer_id, expected $FE_ID")
-[ "$fe_mode" = mtls ] && [ "$be_mode" = mtls ] || problems+=("connection mode ${fe_mode}/${be_mode}, expected mtls")
+[ "$fe_mode" = tunnel ] && [ "$be_mode" = tunnel ] || problems+=("connection mode ${fe_mode}/${be_mode}, expected tunnel")
+[ "$fe2_tunnel" = "$fe_tunnel" ] || problems+=("the second request took tunnel connection $fe2_tunnel, not $fe_tunnel")
+[ "$hs2" = "$hs1" ] || problems+=("the second request cost a handshake ($hs1 -> $hs2)")
+[ "$reused2" -gt "$reused1" ] || problems+=("the pool did not count a reuse ($reused1 -> $reused2)")
+[ "$w_tcp_streams" = 1 ] || problems+=("$w_tcp_streams TCP connections on the wire, expected the one tunnel connection")
 [ "$fe_tls_version" = TLSv1.3 ] || problems+=("TLS version $fe_tls_version")
 [ "$fe_cipher" = "$be_cipher" ] && [ "$fe_cipher" = "$w_server_hello_cipher" ] ||
   problems+=("cipher disagrees: frontend $fe_cipher, backend $be_cipher, wire $w_server_hello_cipher")
@@ -265,4 +298,4 @@ if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do echo "  ${R}x${N} $p" >&2; done
   fail "${#problems[@]} check(s) failed"
 fi
-echo "${G}${B}demo ok${N}: the request went through mutual TLS 1.3 between two SPIFFE identities, and only TLS crossed the wire ($(ms "$T0" "$(date +%s%N)") ms)."
+echo "${G}${B}demo ok${N}: both requests went through one pooled mutual TLS 1.3 tunnel connection between two SPIFFE identities (the second without a handshake), and only TLS crossed the wire ($(ms "$T0" "$(date +%s%N)") ms)."

@@ -218,14 +218,18 @@ static void test_status_print(void **state)
 	static const char doc[] =
 	    "{\"outbound\":{\"active\":1,\"handshakes_ok\":3,\"handshakes_failed\":1,"
 	    "\"authz_denied\":0,\"proxied\":3,\"failure_reasons\":{\"timeout\":1},"
-	    "\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,3,0,0,0,0,0,0]}},"
+	    "\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,3,0,0,0,0,0,0]},"
+	    "\"tunnel\":{\"connections\":1,\"streams_active\":2,\"streams\":{\"opened\":9,"
+	    "\"denied\":1,\"forbidden\":0,\"unavailable\":0,\"failed\":0}}},"
 	    "\"inbound\":{\"active\":0,\"handshakes_ok\":0,\"handshakes_failed\":2,"
 	    "\"failure_reasons\":{\"no_client_cert\":2},"
 	    "\"handshake_seconds\":{\"counts\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}},"
+	    "\"tunnel_pool\":{\"reused\":8,\"opened\":1,\"fallback\":0},"
 	    "\"refused\":0,\"start_time\":900,\"svid_expiry\":4600,\"svid_rotations\":1,"
 	    "\"ready\":true,\"spiffe_id\":\"spiffe://example.org/a\",\"workers\":2,"
 	    "\"log_level\":\"info\",\"listeners\":{\"outbound\":\"0.0.0.0:15001\","
-	    "\"inbound\":\"0.0.0.0:15006\",\"admin\":\"0.0.0.0:15020\",\"inbound_mode\":\"strict\"}"
+	    "\"inbound\":\"0.0.0.0:15006\",\"admin\":\"0.0.0.0:15020\",\"inbound_mode\":\"strict\","
+	    "\"tunnel\":\"0.0.0.0:15008\",\"outbound_tunnel\":\"auto\"}"
 	    "}";
 	json_t *j = json_loads(doc, 0, NULL);
 	char *text = NULL;
@@ -241,6 +245,10 @@ static void test_status_print(void **state)
 	/* 3 of 4 succeeded, all in (50 ms, 100 ms]: ranks 1.5 and 2.97 of 3 */
 	assert_non_null(strstr(text, "4 handshakes, 75.0% successful, p50 75.00 ms, p99 99.50 ms"));
 	assert_non_null(strstr(text, "no_client_cert 2 (inbound), timeout 1 (outbound)"));
+	assert_non_null(strstr(text, ", tunnel 0.0.0.0:15008 (outbound auto)"));
+	assert_non_null(strstr(text, "tunnel: 1 connections, 2 streams active, 9 opened (refused: "
+				     "1 denied, 0 forbidden, 0 unavailable, 0 failed)"));
+	assert_non_null(strstr(text, "tunnel pool  8 reused (no handshake), 1 opened, 0 direct"));
 	free(text);
 	/* a document without what the summary needs is an error, not a crash */
 	json_object_del(j, "inbound");

@@ -233,12 +233,47 @@ static void test_json_views(void **state)
 	assert_string_equal(ward_admin_not_ready(&ctx, true, true), "draining");
 }
 
+/* The tunnel's series: gauges from opened - closed, results by status, the
+ * pool's outcomes, the open-time histogram. */
+static void test_tunnel_series(void **state)
+{
+	struct ward_metrics_worker *w = calloc(1, sizeof(*w));
+	struct ward_metrics_worker *const ws[] = {w};
+	struct ward_metrics_snap s;
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(ward_metrics_stream_result(200), WARD_STREAM_OPENED);
+	assert_int_equal(ward_metrics_stream_result(403), WARD_STREAM_FORBIDDEN);
+	assert_int_equal(ward_metrics_stream_result(0), WARD_STREAM_FAILED);
+	assert_int_equal(ward_metrics_stream_result(502), WARD_STREAM_FAILED);
+	ward_metric_add(&w->tunnel_opened[0], 3);
+	ward_metric_add(&w->tunnel_closed[0], 1);
+	ward_metric_add(&w->streams_opened[1], 5);
+	ward_metric_add(&w->streams_closed[1], 5);
+	ward_metric_add(&w->tunnel_streams[1][WARD_STREAM_DENIED], 2);
+	ward_metric_add(&w->pool[WARD_POOL_REUSED], 40);
+	ward_hist_observe(&w->stream_open_seconds[0], 300000); /* 0.3 ms */
+	ward_metrics_sum(ws, 1, &s);
+	assert_int_equal(ward_metrics_render(&s, &text, &len), 0);
+	assert_true(has_line(text, "ward_tunnel_connections{direction=\"outbound\"} 2"));
+	assert_true(has_line(text, "ward_tunnel_streams_active{direction=\"inbound\"} 0"));
+	assert_true(
+	    has_line(text, "ward_tunnel_streams_total{direction=\"inbound\",result=\"denied\"} 2"));
+	assert_true(has_line(text, "ward_tunnel_pool_total{result=\"reused\"} 40"));
+	assert_true(has_line(text, "ward_tunnel_stream_open_duration_seconds_bucket{direction="
+				   "\"outbound\",le=\"0.0005\"} 1"));
+	free(text);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bucketing),	cmocka_unit_test(test_quantile),
 	    cmocka_unit_test(test_sum_workers), cmocka_unit_test(test_exposition),
-	    cmocka_unit_test(test_json_views),
+	    cmocka_unit_test(test_json_views),	cmocka_unit_test(test_tunnel_series),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
