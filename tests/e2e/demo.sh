@@ -219,7 +219,7 @@ echo
 box_top "the request, as the two agents saw it"
 row "client identity" "$be_peer_id  ${D}(verified by backend's agent)${N}"
 row "server identity" "$fe_peer_id  ${D}(verified by frontend's agent)${N}"
-row "TLS" "$fe_tls_version  $fe_cipher  key exchange $fe_group"
+row "TLS" "$fe_tls_version  $fe_cipher"
 row "key exchange" "$fe_group  ${D}($kx_what)${N}"
 if [ "$pq" = yes ]; then
   row "" "${D}why it matters: a recording of this traffic stays secret even once a large${N}"
