@@ -201,6 +201,23 @@ static void test_no_shared_cipher(void **state)
 	ident_free(&id);
 }
 
+/* A peer whose transport ends before its ClientHello, as a port scanner's
+ * does: wolfSSL's read sees the end, reported as peer_reset on both builds. */
+static void test_peer_gone_before_hello(void **state)
+{
+	struct pair p;
+	struct ident id;
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.ss), 0);
+	ward_tls_session_feed_eof(&p.ss);
+	assert_int_equal(ward_tls_session_handshake(&p.ss, &p.serr), WARD_ERR_TLS);
+	assert_string_equal(ward_tls_failure_reason(p.ss.ssl, p.serr), "peer_reset");
+	pair_free(&p);
+	ident_free(&id);
+}
+
 static void test_expired_peer(void **state)
 {
 	struct pair p = {0};
@@ -566,6 +583,7 @@ int main(void)
 	    cmocka_unit_test(test_half_close),
 	    cmocka_unit_test(test_unknown_ca),
 	    cmocka_unit_test(test_no_shared_cipher),
+	    cmocka_unit_test(test_peer_gone_before_hello),
 	    cmocka_unit_test(test_expired_peer),
 	    cmocka_unit_test(test_ctx_rejects_bad_identity),
 	    cmocka_unit_test(test_not_tls),
