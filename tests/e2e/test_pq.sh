@@ -51,10 +51,11 @@ echo "-- 1. between ward sidecars"
 check "ward doctor reports the key exchange" \
   is post_quantum "$(check_of "$doc" post_quantum status)" "$([ "$PQ" = 1 ] && echo ok || echo warn)"
 ma=$(log_mark a) mb=$(log_mark b)
-capture_start b "$WARD_TMP/mesh.pcap" tcp port 8080
+# Between sidecars the handshake is the tunnel connection's (port 15008).
+capture_start b "$WARD_TMP/mesh.pcap" tcp port 15008
 check "a -> b through both agents" mesh a send "$B" 8080 pq-between-sidecars
 capture_stop
-wire "$WARD_TMP/mesh.pcap" 8080
+wire "$WARD_TMP/mesh.pcap" 15008
 check "the ServerHello on the wire selects $HYBRID ($HYBRID_ID)" \
   is "ServerHello group" "$wire_server_hello_group $wire_server_hello_group_id" "$HYBRID $HYBRID_ID"
 check "the ClientHello carries key shares for: $SHARES" \
