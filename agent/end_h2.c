@@ -7,9 +7,13 @@
 
 #include "agent/mux.h"
 
-/* The relay puts a whole block while queued() is below the limit, and a
- * block is at most what a plain end holds: the limit and one read chunk. */
-#define OUT_SLACK(limit) (2 * (limit) + 64 * 1024)
+/* A block the relay put, waiting to be framed: taken over, never copied
+ * until it goes into a DATA frame. */
+struct ward_h2_block {
+	struct ward_h2_block *next;
+	uint8_t *data; /* owned, plaintext: wiped when freed */
+	size_t len, off;
+};
 
 /* Ends freed while a dispatch is running on this thread wait here until it
  * is over: the dispatch loop may still hold them. */
@@ -78,24 +82,48 @@ static void resume(struct ward_h2_end *e)
 static int h2_put(struct ward_end *base, uint8_t *data, size_t len)
 {
 	struct ward_h2_end *e = h2e(base);
-	int rc;
+	struct ward_h2_block *b;
 
 	if (e->reset || !e->mux || e->closed) {
 		ward_stream_wipe_free(data, len);
 		return ward_err_set(WARD_ERR_RESET, "stream %d was reset", (int)e->id);
 	}
-	if (ward_buf_len(&e->out) == 0) {
-		ward_buf_free(&e->out); /* storage that held plaintext before */
-		rc = ward_buf_adopt(&e->out, data, len, len);
-	} else {
-		rc = ward_buf_append(&e->out, data, len);
+	b = malloc(sizeof(*b));
+	if (!b) {
 		ward_stream_wipe_free(data, len);
+		return ward_err_set(WARD_ERR_NOMEM, "stream %d: out of memory", (int)e->id);
 	}
-	GUARD(rc);
-	if (ward_buf_len(&e->out) >= e->limit)
-		e->was_full = true;
+	*b = (struct ward_h2_block){.data = data, .len = len};
+	if (e->out_tail)
+		e->out_tail->next = b;
+	else
+		e->out_head = b;
+	e->out_tail = b;
+	e->out_len += len;
 	resume(e);
+	if (e->out_len >= e->limit) /* a bulk stream: out now, not at the turn's end */
+		ward_mux_push(e->mux);
+	if (e->out_len >= e->limit)
+		e->was_full = true;
 	return 0;
+}
+
+static void out_pop(struct ward_h2_end *e)
+{
+	struct ward_h2_block *b = e->out_head;
+
+	e->out_head = b->next;
+	if (!e->out_head)
+		e->out_tail = NULL;
+	ward_stream_wipe_free(b->data, b->len);
+	free(b);
+}
+
+static void out_free(struct ward_h2_end *e)
+{
+	while (e->out_head)
+		out_pop(e);
+	e->out_len = 0;
 }
 
 /* END_STREAM once what was put has gone (RFC 9113 §8.5: a FIN). */
@@ -121,7 +149,7 @@ static int h2_pause(struct ward_end *e, bool paused)
 
 static size_t h2_queued(const struct ward_end *e)
 {
-	return ward_buf_len(&h2e_c(e)->out);
+	return h2e_c(e)->out_len;
 }
 
 static bool h2_flushed(const struct ward_end *e)
@@ -142,32 +170,60 @@ static const struct ward_end_ops h2_ops = {
 
 /* --- the session's side --- */
 
-/* nghttp2 asks for up to length bytes of the stream's next DATA frame. */
+/* nghttp2 asks how much of the stream's next DATA frame there is (up to
+ * length); the bytes themselves go in ward_h2_end_send_data. */
 static ssize_t data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
 			 uint32_t *flags, nghttp2_data_source *src, void *user)
 {
 	struct ward_h2_end *e = src->ptr;
-	size_t n;
+	size_t n = e->out_len < length ? e->out_len : length;
 
 	(void)h2;
 	(void)id;
+	(void)buf;
 	(void)user;
 	if (e->released)
 		return NGHTTP2_ERR_DEFERRED; /* its RST_STREAM is on the way */
-	n = ward_buf_read(&e->out, buf, length);
-	if (ward_buf_len(&e->out) == 0) {
-		ward_buf_free(&e->out); /* an idle stream holds no buffer */
-		if (e->out_eof)
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (n == 0 && !e->out_eof) {
+		e->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
 	}
-	if (e->was_full && ward_buf_len(&e->out) < e->limit) {
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (n == e->out_len && e->out_eof)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+int ward_h2_end_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *framehd,
+			  size_t length, nghttp2_data_source *src, void *user)
+{
+	struct ward_h2_end *e = src->ptr;
+	struct ward_mux *m = user;
+	struct ward_buf *out = m->staging;
+
+	(void)h2;
+	(void)frame; /* never padded: no padding callback */
+	if (!out || ward_buf_limit(out) - ward_buf_len(out) < 9 + length)
+		return NGHTTP2_ERR_WOULDBLOCK; /* the next flush takes it */
+	if (ward_buf_append(out, framehd, 9) < 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	while (length) {
+		struct ward_h2_block *b = e->out_head;
+		size_t n = b->len - b->off < length ? b->len - b->off : length;
+
+		if (ward_buf_append(out, b->data + b->off, n) < 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		b->off += n;
+		length -= n;
+		e->out_len -= n;
+		if (b->off == b->len)
+			out_pop(e);
+	}
+	if (e->was_full && e->out_len < e->limit) {
 		e->was_full = false;
 		ward_h2_end_event(e, WARD_H2_EV_DRAINED);
 	}
-	if (n > 0 || e->out_eof)
-		return (ssize_t)n;
-	e->deferred = true;
-	return NGHTTP2_ERR_DEFERRED;
+	return 0;
 }
 
 nghttp2_data_provider ward_h2_end_provider(struct ward_h2_end *e)
@@ -194,8 +250,7 @@ static struct ward_h2_end *end_alloc(size_t buffer_bytes)
 		return NULL;
 	e->base.ops = &h2_ops;
 	e->limit = buffer_bytes;
-	ward_buf_init(&e->in, buffer_bytes);
-	ward_buf_init(&e->out, OUT_SLACK(buffer_bytes));
+	ward_buf_init(&e->in, buffer_bytes); /* the session's window, once on one */
 	return e;
 }
 
@@ -256,7 +311,7 @@ void ward_h2_end_free(struct ward_h2_end *e)
 		return;
 	}
 	ward_buf_free(&e->in);
-	ward_buf_free(&e->out);
+	out_free(e);
 	free(e);
 }
 
@@ -274,7 +329,7 @@ void ward_h2_dispatch_leave(void)
 
 		graveyard = (struct ward_h2_end *)e->link.next;
 		ward_buf_free(&e->in);
-		ward_buf_free(&e->out);
+		out_free(e);
 		free(e);
 	}
 }
@@ -335,6 +390,8 @@ int ward_mux_connect(struct ward_mux *m, struct ward_h2_end *e, const char *auth
 	ENSURE(ward_mux_can_open(m), WARD_ERR_NOTREADY, "tunnel: no room for a new stream");
 	unwait(e);
 	unlink_end(e); /* a retry: off the session that refused it */
+	ward_buf_free(&e->in);
+	ward_buf_init(&e->in, m->lim.stream_window); /* this session's window */
 	e->id = 0;
 	e->status = 0;
 	e->closed = e->retryable = e->deferred = e->responded = false;
@@ -386,7 +443,7 @@ void ward_h2_end_release(struct ward_h2_end *e, bool reset)
 	if (e->pending)
 		ward_list_remove(&m->events, &e->ev_link);
 	e->pending = 0;
-	ward_buf_free(&e->out);
+	out_free(e);
 	/* A refusal ends its stream itself, after the response (mux.c); a
 	 * reset now could overtake the response. */
 	if (m->role == WARD_MUX_SERVER && e->responded && e->status != 200)

@@ -14,6 +14,12 @@
 #define CONN_WINDOW_MIN (16u << 20) /* the connection window: many streams' worth */
 #define DRAIN_PING "ward-drn"	    /* 8 bytes of PING opaque data */
 #define EV_REQUEST 16u		    /* server: a request to hand to the owner */
+#define STAGING_SLACK (32u * 1024)  /* a frame past out_high, header and all */
+#define IN_RESERVE (64u * 1024)	    /* a stream's receive buffer starts this big */
+/* What one TLS write and one socket write carry at most: enough to batch
+ * every stream ready in a loop turn, small enough that the kernel takes it
+ * whole (a write it cannot take costs a queue and a POLLOUT round trip). */
+#define FLUSH_BLOCK (64u * 1024)
 
 static struct ward_h2_end *end_of(nghttp2_session *h2, int32_t id)
 {
@@ -92,6 +98,8 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
 	if (m->role != WARD_MUX_SERVER || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	e = ward_h2_end_new(m->lim.buffer_bytes, NULL, NULL);
+	if (e)
+		ward_buf_init(&e->in, m->lim.stream_window);
 	if (!e)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
 	e->id = f->hd.stream_id;
@@ -208,7 +216,10 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
 		return 0;
 	}
 	/* The peer keeps within the window we gave (nghttp2 checks), and the
-	 * window is the buffer's limit. */
+	 * window is the buffer's limit: room for a window at once, rather than
+	 * growing (copying) frame by frame. */
+	if (ward_buf_len(&e->in) == 0 && ward_buf_reserve(&e->in, IN_RESERVE) < 0)
+		ward_err_clear(); /* the append says whether it fits */
 	if (ward_buf_append(&e->in, data, len) < 0) {
 		nghttp2_session_consume(h2, id, len);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -278,6 +289,7 @@ static nghttp2_session_callbacks *callbacks(void)
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_send_data_callback(cb, ward_h2_end_send_data);
 	return cb;
 }
 
@@ -285,7 +297,7 @@ static nghttp2_session_callbacks *callbacks(void)
  * stream never holds up the others at the connection level. */
 static uint32_t conn_window(const struct ward_mux_limits *lim)
 {
-	uint64_t w = (uint64_t)lim->max_streams * lim->buffer_bytes;
+	uint64_t w = (uint64_t)lim->max_streams * lim->stream_window;
 
 	if (w < CONN_WINDOW_MIN)
 		w = CONN_WINDOW_MIN;
@@ -298,7 +310,7 @@ int ward_mux_init(struct ward_mux *m, enum ward_mux_role role, const struct ward
 	struct ward_h2_settings s = {
 	    .max_concurrent_streams = lim->max_streams,
 	    .max_header_list = lim->max_header_list,
-	    .stream_window = (uint32_t)lim->buffer_bytes,
+	    .stream_window = (uint32_t)lim->stream_window,
 	    .conn_window = conn_window(lim),
 	    .manual_window = true,
 	    .no_push = role == WARD_MUX_CLIENT,
@@ -329,7 +341,9 @@ int ward_mux_recv(struct ward_mux *m, const uint8_t *data, size_t len)
 
 	if (m->failed || !m->h2)
 		return ward_err_set(WARD_ERR_INVALID, "tunnel: session closed");
+	m->in_session = true;
 	rc = ward_h2_recv(m->h2, data, len);
+	m->in_session = false;
 	if (rc < 0)
 		m->failed = true; /* nghttp2 queued its GOAWAY: flush, then close */
 	m->ops->dirty(m->owner);
@@ -337,24 +351,65 @@ int ward_mux_recv(struct ward_mux *m, const uint8_t *data, size_t len)
 	return rc;
 }
 
-int ward_mux_flush(struct ward_mux *m)
+/* Where a flush gathers frames: one per thread (a worker flushes one tunnel
+ * at a time), kept between flushes, so gathering allocates nothing. Room
+ * for one whole frame past out_high. */
+static _Thread_local struct ward_buf staging;
+
+static struct ward_buf *staging_buf(const struct ward_mux *m)
 {
-	uint8_t *block;
+	size_t limit = m->lim.out_high + STAGING_SLACK;
+
+	if (ward_buf_limit(&staging) < limit) {
+		ward_buf_free(&staging);
+		ward_buf_init(&staging, limit);
+	}
+	return &staging;
+}
+
+/* Collects and sends, without telling anyone (no dispatch). */
+static int push(struct ward_mux *m)
+{
+	struct ward_buf *out;
 	size_t len;
 	int rc = 0;
 
-	while (m->h2 && m->ops->queued(m->owner) < m->lim.out_high) {
-		rc = ward_h2_collect(m->h2, m->lim.out_high, &block, &len);
-		if (rc < 0 || !block)
-			break;
-		rc = m->ops->send(m->owner, block, len);
-		if (rc < 0)
+	if (m->in_session)
+		return 0; /* nghttp2 is running: its caller flushes after */
+	while (m->h2 && !m->failed && m->ops->queued(m->owner) < m->lim.out_high) {
+		out = staging_buf(m);
+		m->staging = out;
+		m->in_session = true;
+		rc = ward_h2_collect(m->h2, out, FLUSH_BLOCK);
+		m->in_session = false;
+		m->staging = NULL;
+		len = ward_buf_len(out);
+		if (rc == 0 && len)
+			rc = m->ops->send(m->owner, ward_buf_peek(out), len);
+		if (len) { /* plaintext: gone from here once sent */
+			explicit_bzero((uint8_t *)ward_buf_peek(out), len);
+			ward_buf_truncate(out, 0);
+		}
+		if (rc < 0 || !len)
 			break;
 	}
 	if (rc < 0)
 		m->failed = true;
+	return rc;
+}
+
+int ward_mux_flush(struct ward_mux *m)
+{
+	int rc = push(m);
+
 	ward_mux_dispatch(m);
 	return rc;
+}
+
+void ward_mux_push(struct ward_mux *m)
+{
+	if (push(m) < 0)
+		m->ops->dirty(m->owner); /* the flush at the end of the turn reports it */
 }
 
 static void deliver_request(struct ward_mux *m, struct ward_h2_end *e)

@@ -13,9 +13,10 @@
  * is up, or 401/403/503). A malformed one is answered 400 here.
  *
  * Each stream is a ward_end (end.h): DATA received waits in the end (at most
- * the stream's window, limits.buffer_bytes) and is consumed from the
+ * the stream's window, tunnel.stream_window_bytes) and is consumed from the
  * session's flow control only when the relay takes it, so a slow app holds
- * its own stream's window and no other; END_STREAM is a half-close;
+ * its own stream's window and no other (the connection's window covers
+ * every stream's); END_STREAM is a half-close;
  * RST_STREAM both ways is a TCP reset (CONNECT_ERROR, §8.5).
  *
  * Events never run inside nghttp2: the session's callbacks only mark the
@@ -47,7 +48,8 @@ enum ward_mux_role { WARD_MUX_CLIENT, WARD_MUX_SERVER };
 struct ward_mux_limits {
 	uint32_t max_streams;	  /* concurrent streams, advertised and used */
 	uint32_t max_header_list; /* bytes of one request's or response's headers */
-	size_t buffer_bytes;	  /* a stream's window and its send buffer */
+	size_t stream_window;	  /* what a stream may receive before the relay takes it */
+	size_t buffer_bytes;	  /* what a stream queues to send before the relay pauses */
 	size_t out_high;	  /* transport bytes waiting that stop more output */
 };
 
@@ -60,8 +62,9 @@ struct ward_mux_request {
 };
 
 struct ward_mux_ops {
-	/* A block of frames to send (malloc'd, taken over). */
-	int (*send)(void *owner, uint8_t *block, size_t len);
+	/* Frames to send (borrowed: copied or encrypted before it returns;
+	 * the caller wipes them after). */
+	int (*send)(void *owner, const uint8_t *data, size_t len);
 	/* Bytes handed to send and not yet written by the transport. */
 	size_t (*queued)(void *owner);
 	/* Something is ready to send: call ward_mux_flush before the loop
@@ -83,7 +86,9 @@ struct ward_mux {
 	struct ward_mux_limits lim;
 	struct ward_list streams; /* struct ward_h2_end (link): every stream not yet closed */
 	struct ward_list events;  /* struct ward_h2_end (ev_link): ends with news */
+	struct ward_buf *staging; /* during a flush: where frames are gathered */
 	bool dispatching;
+	bool in_session;       /* inside nghttp2 (recv or send): no reentry */
 	bool draining;	       /* we sent GOAWAY (or will): no new streams */
 	bool goaway_received;  /* the peer did */
 	bool failed;	       /* the session broke: close the transport */
@@ -118,10 +123,12 @@ struct ward_h2_end {
 	struct ward_list_node link, ev_link;
 	unsigned pending; /* events not yet dispatched */
 	const struct ward_h2_end_events *ev;
-	void *owner;	     /* the connection; NULL while none is attached */
-	struct ward_buf in;  /* DATA received, not taken; bounded by the window */
-	struct ward_buf out; /* put, not yet framed */
-	size_t limit;	     /* buffer_bytes */
+	void *owner;	    /* the connection; NULL while none is attached */
+	struct ward_buf in; /* DATA received, not taken; bounded by the window */
+	/* put, not yet framed: the relay's blocks as they came (no copy) */
+	struct ward_h2_block *out_head, *out_tail;
+	size_t out_len;
+	size_t limit; /* buffer_bytes: queued() at which the relay pauses */
 	uint32_t header_bytes;
 	int status;	/* the response's :status (client) or ours (server) */
 	bool in_eof;	/* END_STREAM received */
@@ -156,6 +163,11 @@ int ward_mux_recv(struct ward_mux *m, const uint8_t *data, size_t len) WARD_MUST
 /* Hands the session's frames to ops->send while ops->queued is below
  * out_high, then dispatches events. */
 int ward_mux_flush(struct ward_mux *m) WARD_MUST_CHECK;
+/* Sends what is ready now, without dispatching events: for a stream that
+ * has filled its send buffer, so that its data leaves at once rather than
+ * at the end of the loop turn (while its app's socket would be paused and
+ * resumed for every read). Does nothing inside the session. */
+void ward_mux_push(struct ward_mux *m);
 /* Tells the owners of ends with news. Safe to call any time outside it. */
 void ward_mux_dispatch(struct ward_mux *m);
 /* No new streams: GOAWAY (a server first announces it, RFC 9113 §6.8, and
@@ -202,6 +214,10 @@ void ward_h2_end_release(struct ward_h2_end *e, bool reset);
 /* Session internals shared by mux.c and end_h2.c. */
 void ward_h2_end_event(struct ward_h2_end *e, unsigned ev);
 nghttp2_data_provider ward_h2_end_provider(struct ward_h2_end *e);
+/* nghttp2's send_data callback: a DATA frame of e's (source) into the
+ * flush's staging buffer, header and payload, the payload copied once. */
+int ward_h2_end_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *framehd,
+			  size_t length, nghttp2_data_source *source, void *user);
 void ward_h2_end_closed(struct ward_h2_end *e, uint32_t error_code);
 void ward_h2_end_free(struct ward_h2_end *e);
 /* Frees of ends wait while a dispatch runs (its loop may still hold them). */

@@ -12,16 +12,19 @@
 #include "lib/sockopt.h"
 
 #define TICK_MS 1000
-#define DRAIN_STALL_MS 10000 /* a draining tunnel without streams the peer never lets go */
-#define SHUT_GRACE_MS 2000   /* a graceful close waits this long for its FIN to go */
-#define LEAD_MAX_S 30	     /* drain at most this long before a certificate expires */
+#define DRAIN_STALL_MS 10000	   /* a draining tunnel without streams the peer never lets go */
+#define SHUT_GRACE_MS 2000	   /* a graceful close waits this long for its FIN to go */
+#define LEAD_MAX_S 30		   /* drain at most this long before a certificate expires */
+#define TLS_RECORD_MAX (16 * 1024) /* plaintext of one record (RFC 8446 §5.1) */
 
 static const struct ward_stream_ops sock_ops;
 static void on_timer(uv_timer_t *timer);
 static void tunnel_flush(struct ward_tunnel *t);
 
-/* Decrypted bytes pass through here on their way into the session. */
-static _Thread_local uint8_t plain[16 * 1024];
+/* Decrypted bytes pass through here on their way into the session: every
+ * whole record a read brought, so that streams get their data in a few
+ * large pieces (one app write each), not record by record. */
+static _Thread_local uint8_t plain[64 * 1024];
 
 static const struct ward_config *cfg_of(const struct ward_tunnel *t)
 {
@@ -282,6 +285,7 @@ static int open_mux(struct ward_tunnel *t)
 	struct ward_mux_limits lim = {
 	    .max_streams = cfg->tunnel.max_streams_per_connection,
 	    .max_header_list = TUNNEL_HEADER_LIST,
+	    .stream_window = cfg->tunnel.stream_window_bytes,
 	    .buffer_bytes = cfg->limits.buffer_bytes,
 	    .out_high = TUNNEL_OUT_HIGH,
 	};
@@ -364,13 +368,28 @@ int tunnel_begin_tls(struct ward_tunnel *t, enum ward_tls_role role)
 
 /* --- the session over the TLS session --- */
 
+/* Decrypts into plain until it is full or the records run out. */
+static int decrypt(struct ward_tunnel *t, size_t *got)
+{
+	size_t n;
+	int rc;
+
+	*got = 0;
+	while (sizeof(plain) - *got >= TLS_RECORD_MAX &&
+	       (rc = ward_tls_session_read(&t->tls, plain + *got, sizeof(plain) - *got, &n)) == 0)
+		*got += n;
+	if (sizeof(plain) - *got < TLS_RECORD_MAX)
+		return 0; /* full: more may follow */
+	return *got ? 0 : rc;
+}
+
 static void session_input(struct ward_tunnel *t)
 {
 	struct ward_metrics_worker *m = &t->worker->stats;
 	size_t n;
 	int rc;
 
-	while ((rc = ward_tls_session_read(&t->tls, plain, sizeof(plain), &n)) == 0) {
+	while ((rc = decrypt(t, &n)) == 0 && n) {
 		rc = ward_mux_recv(&t->mux, plain, n);
 		explicit_bzero(plain, n);
 		if (rc < 0 || t->state == WARD_TUNNEL_CLOSING || !t->mux_open)
@@ -397,13 +416,12 @@ static void session_input(struct ward_tunnel *t)
 		ward_tunnel_close(t, true);
 }
 
-static int mux_send(void *owner, uint8_t *block, size_t len)
+/* Every frame gathered in the loop turn: one TLS write, one socket write. */
+static int mux_send(void *owner, const uint8_t *data, size_t len)
 {
 	struct ward_tunnel *t = owner;
-	int rc = ward_tls_session_write(&t->tls, block, len);
 
-	ward_stream_wipe_free(block, len);
-	GUARD(rc);
+	GUARD(ward_tls_session_write(&t->tls, data, len));
 	return flush_tls(t);
 }
 

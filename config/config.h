@@ -78,6 +78,7 @@ struct ward_config {
 
 	struct {
 		unsigned max_streams_per_connection;
+		size_t stream_window_bytes;    /* what a stream may receive ahead of its app */
 		unsigned idle_timeout_s;       /* an unused pooled connection closes */
 		unsigned max_connection_age_s; /* any tunnel connection drains */
 		unsigned fallback_s;	       /* a peer without a tunnel goes direct this long */

@@ -47,6 +47,11 @@ static int make_room(struct ward_buf *b, size_t n)
 	return 0;
 }
 
+int ward_buf_reserve(struct ward_buf *b, size_t n)
+{
+	return make_room(b, n);
+}
+
 int ward_buf_append(struct ward_buf *b, const void *p, size_t n)
 {
 	if (n == 0)

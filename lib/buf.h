@@ -19,6 +19,10 @@ struct ward_buf {
 };
 
 void ward_buf_init(struct ward_buf *b, size_t limit);
+/* Makes room for n more bytes at once (up to the limit), so that appends
+ * that follow do not grow the storage piece by piece (each growth copies
+ * and wipes what is there). WARD_ERR_RANGE past the limit. */
+int ward_buf_reserve(struct ward_buf *b, size_t n) WARD_MUST_CHECK;
 /* Appends n bytes, growing up to the limit; WARD_ERR_RANGE past it. */
 int ward_buf_append(struct ward_buf *b, const void *p, size_t n) WARD_MUST_CHECK;
 /* Copies up to n unread bytes out and advances the read cursor. */

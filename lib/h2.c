@@ -86,57 +86,17 @@ int ward_h2_recv(nghttp2_session *s, const uint8_t *data, size_t len)
 	return ward_err_set(WARD_ERR_INVALID, "HTTP/2: %s", nghttp2_strerror((int)used));
 }
 
-/* Makes room for n more bytes in *block (capacity *cap, len used). The old
- * block is zeroed before it is freed: frames carry plaintext (and the
- * Workload API's, private keys), which realloc would leave behind. */
-static int reserve(uint8_t **block, size_t *cap, size_t len, size_t n)
-{
-	size_t want = *cap ? *cap : BLOCK_MIN;
-	uint8_t *p;
-
-	if (len + n <= *cap)
-		return 0;
-	while (want < len + n)
-		want *= 2;
-	p = malloc(want);
-	ENSURE(p, WARD_ERR_NOMEM, "HTTP/2: output block of %zu bytes", want);
-	if (*block) {
-		memcpy(p, *block, len);
-		explicit_bzero(*block, len);
-		free(*block);
-	}
-	*block = p;
-	*cap = want;
-	return 0;
-}
-
-int ward_h2_collect(nghttp2_session *s, size_t max, uint8_t **block, size_t *len)
+int ward_h2_collect(nghttp2_session *s, struct ward_buf *out, size_t max)
 {
 	const uint8_t *data;
-	size_t cap = 0;
 	ssize_t n = 0;
-	int rc = 0;
 
-	*block = NULL;
-	*len = 0;
-	while (*len < max && (n = nghttp2_session_mem_send(s, &data)) > 0) {
-		rc = reserve(block, &cap, *len, (size_t)n);
-		if (rc < 0)
-			break;
-		memcpy(*block + *len, data, (size_t)n);
-		*len += (size_t)n;
-	}
-	if (rc == 0 && *len < max && n < 0)
-		rc = ward_err_set(n == NGHTTP2_ERR_NOMEM ? WARD_ERR_NOMEM : WARD_ERR_INVALID,
-				  "HTTP/2 send: %s", nghttp2_strerror((int)n));
-	if (rc < 0 || *len == 0) {
-		if (*block)
-			explicit_bzero(*block, *len);
-		free(*block);
-		*block = NULL;
-		*len = 0;
-	}
-	return rc;
+	while (ward_buf_len(out) < max && (n = nghttp2_session_mem_send(s, &data)) > 0)
+		GUARD(ward_buf_append(out, data, (size_t)n));
+	if (n < 0)
+		return ward_err_set(n == NGHTTP2_ERR_NOMEM ? WARD_ERR_NOMEM : WARD_ERR_INVALID,
+				    "HTTP/2 send: %s", nghttp2_strerror((int)n));
+	return 0;
 }
 
 bool ward_h2_finished(nghttp2_session *s)

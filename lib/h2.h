@@ -18,6 +18,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 
 struct ward_h2_settings {
@@ -45,10 +46,12 @@ int ward_h2_session_new(nghttp2_session **out, bool server, const nghttp2_sessio
  * close), WARD_ERR_NOMEM, WARD_ERR_RANGE for a flood nghttp2 refused. */
 int ward_h2_recv(nghttp2_session *s, const uint8_t *data, size_t len) WARD_MUST_CHECK;
 
-/* What the session has to send, as one malloc'd block of about max bytes at
- * most (the last frame may take it over by one frame): *block NULL and *len
- * 0 when there is nothing. The caller owns the block. */
-int ward_h2_collect(nghttp2_session *s, size_t max, uint8_t **block, size_t *len) WARD_MUST_CHECK;
+/* Appends what the session has to send to out, whole frames, until out
+ * holds max bytes or more, or the session has nothing more; out's limit
+ * must leave room for one frame past max. Owners of DATA frames sent with
+ * NGHTTP2_DATA_FLAG_NO_COPY append them to the same buffer from their
+ * send_data callback, so a frame's payload is copied once. */
+int ward_h2_collect(nghttp2_session *s, struct ward_buf *out, size_t max) WARD_MUST_CHECK;
 
 /* Neither side has anything more to say (both sent GOAWAY and every stream
  * closed, or the session failed): close the transport once it is flushed. */

@@ -10,6 +10,8 @@
 
 #define TLS_OUT_LIMIT (4u << 20) /* ciphertext produced by one call, flushed after it */
 #define TLS_IN_LIMIT (1u << 20)	 /* unread ciphertext held for one session */
+#define TLS_RECORD_DATA 16384u	 /* plaintext per record (RFC 8446 §5.1) */
+#define TLS_RECORD_OVERHEAD 22u	 /* header 5, content type 1, AEAD tag 16 */
 
 int ward_tls_global_init(void)
 {
@@ -213,6 +215,11 @@ int ward_tls_session_write(struct ward_tls_session *t, const uint8_t *data, size
 
 	if (len == 0)
 		return 0;
+	/* The records' headers and tags on top of the data: room for all of
+	 * it now, rather than growing the output record by record. */
+	if (ward_buf_reserve(&t->io.out, len + (len / TLS_RECORD_DATA + 1) * TLS_RECORD_OVERHEAD) <
+	    0)
+		ward_err_clear(); /* wolfSSL's own append reports a real shortage */
 	rc = wolfSSL_write(t->ssl, data, (int)len);
 	ENSURE(rc == (int)len, WARD_ERR_TLS, "tls write: %s",
 	       wolfSSL_ERR_reason_error_string((unsigned long)wolfSSL_get_error(t->ssl, rc)));

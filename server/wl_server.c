@@ -118,13 +118,17 @@ static const struct ward_stream_ops conn_ops = {
  * written: SVID messages carry private keys. */
 void wl_conn_flush(struct wl_conn *c)
 {
+	struct ward_buf out;
 	uint8_t *block;
 	size_t len;
 
 	while (!c->closing && c->sock.queued < WL_WRITE_HIGH) {
-		if (ward_h2_collect(c->h2, WRITE_BLOCK, &block, &len) < 0)
+		ward_buf_init(&out, 2 * WRITE_BLOCK); /* room for a frame past the block */
+		if (ward_h2_collect(c->h2, &out, WRITE_BLOCK) < 0) {
+			ward_buf_free(&out);
 			return conn_close(c);
-		if (!block)
+		}
+		if (!(block = ward_buf_detach(&out, &len)))
 			break;
 		if (ward_stream_write(&c->sock, block, len) < 0)
 			return conn_close(c);

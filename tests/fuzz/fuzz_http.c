@@ -37,7 +37,8 @@ static void run(const uint8_t *data, size_t size, size_t step, const struct ward
 		if (st == WARD_HTTP_ERROR) {
 			o->error = p.error_status;
 		} else if (st == WARD_HTTP_REQUEST) {
-			if (p.req.body.len > l->body_bytes || p.req.n_headers > WARD_HTTP_MAX_HEADERS)
+			if (p.req.body.len > l->body_bytes ||
+			    p.req.n_headers > WARD_HTTP_MAX_HEADERS)
 				abort();
 			o->requests++;
 			o->path_len_sum += p.req.path.len;

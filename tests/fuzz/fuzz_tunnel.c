@@ -20,11 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct ward_h2_end *owned[64];
 static size_t n_owned;
 
-static int f_send(void *owner, uint8_t *block, size_t len)
+static int f_send(void *owner, const uint8_t *data, size_t len)
 {
 	(void)owner;
+	(void)data;
 	(void)len;
-	free(block);
 	return 0;
 }
 
@@ -88,8 +88,11 @@ static const struct ward_mux_ops ops = {f_send, f_queued, f_dirty, f_request, NU
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ward_mux_limits lim = {
-	    .max_streams = 16, .max_header_list = 4096, .buffer_bytes = 4096, .out_high = 1 << 20};
+	struct ward_mux_limits lim = {.max_streams = 16,
+				      .max_header_list = 4096,
+				      .stream_window = 4096,
+				      .buffer_bytes = 4096,
+				      .out_high = 1 << 20};
 	struct ward_mux m;
 	size_t step, off = 0;
 

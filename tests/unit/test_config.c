@@ -91,6 +91,7 @@ static void test_defaults(void **state)
 	assert_true(c.inbound.include_ports.all);
 	assert_int_equal(c.inbound.exclude_ports.n, 0);
 	assert_int_equal(c.tunnel.max_streams_per_connection, 100);
+	assert_int_equal(c.tunnel.stream_window_bytes, 262144);
 	assert_int_equal(c.tunnel.idle_timeout_s, 300);
 	assert_int_equal(c.tunnel.max_connection_age_s, 3600);
 	assert_int_equal(c.tunnel.fallback_s, 60);
@@ -260,6 +261,8 @@ static void test_refused(void **state)
 	    {BASE ",\"tunnel\":{\"max_connection_age_s\":1}}",
 	     "tunnel.max_connection_age_s: must be an integer between 10 and 604800"},
 	    {BASE ",\"tunnel\":{\"streams\":1}}", "tunnel.streams: unknown key"},
+	    {BASE ",\"tunnel\":{\"stream_window_bytes\":1024}}",
+	     "tunnel.stream_window_bytes: must be an integer between 16384 and 16777216"},
 	    /* trust domain */
 	    {"{" WL "}", "trust_domain: required"},
 	    {"{\"trust_domain\":\"Example.org\"," WL "}",

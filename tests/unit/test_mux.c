@@ -48,13 +48,11 @@ static struct side client, server;
 static struct tconn sconn[64]; /* server-side conns, attached to requests */
 static int n_sconn;
 
-static int t_send(void *owner, uint8_t *block, size_t len)
+static int t_send(void *owner, const uint8_t *data, size_t len)
 {
 	struct side *s = owner;
-	int rc = ward_buf_append(&s->wire, block, len);
 
-	free(block);
-	return rc;
+	return ward_buf_append(&s->wire, data, len);
 }
 
 static size_t t_queued(void *owner)
@@ -136,8 +134,11 @@ static void t_goaway(void *owner)
 
 static const struct ward_mux_ops ops = {t_send, t_queued, t_dirty, t_request, t_goaway};
 
-static const struct ward_mux_limits lim = {
-    .max_streams = MAX_STREAMS, .max_header_list = 4096, .buffer_bytes = BUF, .out_high = 1 << 20};
+static const struct ward_mux_limits lim = {.max_streams = MAX_STREAMS,
+					   .max_header_list = 4096,
+					   .stream_window = BUF,
+					   .buffer_bytes = BUF,
+					   .out_high = 1 << 20};
 
 /* Moves bytes both ways until neither side has anything to say. */
 static void pump(void)
