@@ -178,12 +178,17 @@ static int sock_init(struct ward_conn *c, int side, int family)
 	return 0;
 }
 
-static void apply_sockopts(struct ward_conn *c, int side, bool upstream)
+/* The options of the socket we opened. The app's own socket on loopback
+ * (inbound) needs TCP_NODELAY alone: keepalive probes and a congestion
+ * algorithm mean nothing there, and cost four system calls a connection. */
+static void apply_sockopts(struct ward_conn *c, int side)
 {
 	static _Thread_local bool warned;
 	int fd = ward_stream_fd(&c->sock[side]);
+	int rc = c->dir == WARD_DIR_INBOUND ? ward_sockopt_nodelay(fd, &c->worker->cfg->tcp)
+					    : ward_sockopt_apply(fd, &c->worker->cfg->tcp, true);
 
-	if (ward_sockopt_apply(fd, &c->worker->cfg->tcp, upstream) < 0 && !warned) {
+	if (rc < 0 && !warned) {
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
@@ -373,7 +378,7 @@ static void on_connected(struct ward_stream *s, int status)
 	}
 	c->t_connected = uv_hrtime();
 	ward_hist_observe(&c->worker->stats.connect_seconds[c->dir], c->t_connected - c->t_connect);
-	apply_sockopts(c, CONN_UP, true);
+	apply_sockopts(c, CONN_UP);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
 		rc = begin_tls(c, CONN_UP, WARD_TLS_CLIENT);
@@ -594,11 +599,10 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 static int original_destination(struct ward_conn *c)
 {
 	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
 	int fd = ward_stream_fd(&c->sock[CONN_DOWN]);
 
-	GUARD(ward_sockopt_original_dst(fd, &c->dst));
-	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_addr(&local, &c->dst))
+	GUARD(ward_sockopt_original_dst(fd, &c->dst, &local));
+	if (same_addr(&local, &c->dst))
 		return ward_err_set(
 		    WARD_ERR_INVALID,
 		    "connection to the proxy port itself (not redirected by iptables)");
@@ -686,7 +690,7 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 	}
 	if (w->tls)
 		c->tls_ctx = ward_tls_ctx_get(w->tls);
-	apply_sockopts(c, CONN_DOWN, false);
+	/* TCP options came with the socket, from its listener (worker.c). */
 	rc = original_destination(c);
 	if (rc == 0)
 		rc = dir == WARD_DIR_OUTBOUND ? route_outbound(c) : route_inbound(c);

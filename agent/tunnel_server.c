@@ -36,8 +36,7 @@ void ward_tunnel_accept(struct ward_worker *w, uv_stream_t *listener)
 		return;
 	}
 	uv_tcp_getpeername(&t->sock.h.tcp, (struct sockaddr *)&t->peer, &len);
-	if (ward_sockopt_apply(ward_stream_fd(&t->sock), &w->cfg->tcp, false) < 0)
-		ward_err_clear(); /* the same options as every accepted socket; logged there */
+	/* TCP options came with the socket, from its listener (worker.c). */
 	if (tunnel_begin_tls(t, WARD_TLS_SERVER) < 0)
 		refuse(t, ward_err_msg());
 }

@@ -7,6 +7,7 @@
 
 #include "agent/conn.h"
 #include "agent/tunnel.h"
+#include "lib/sockopt.h"
 #include "lib/stream.h"
 
 #define LISTEN_BACKLOG 4096
@@ -37,11 +38,23 @@ static void on_connection(uv_stream_t *listener, int status)
 				 kind == KIND_OUTBOUND ? WARD_DIR_OUTBOUND : WARD_DIR_INBOUND);
 }
 
+/* Accepted sockets inherit the listener's TCP options: set once here. */
+static void listener_sockopts(struct ward_worker *w, int slot)
+{
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&w->listeners[slot], &fd) == 0 &&
+	    ward_sockopt_apply(fd, &w->cfg->tcp, false) < 0)
+		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
+}
+
 static int open_one(struct ward_worker *w, int slot, const struct ward_addr *addr)
 {
 	w->listening[slot] = true; /* initialised whatever the outcome */
-	return ward_listen_tcp(&w->loop, &w->listeners[slot], addr, w->cfg->tcp.fastopen,
-			       LISTEN_BACKLOG, on_connection, w);
+	GUARD(ward_listen_tcp(&w->loop, &w->listeners[slot], addr, w->cfg->tcp.fastopen,
+			      LISTEN_BACKLOG, on_connection, w));
+	listener_sockopts(w, slot);
+	return 0;
 }
 
 static bool host_has_ipv6(void)

@@ -40,18 +40,26 @@ int ward_sockopt_apply(int fd, const struct ward_tcp_opts *tcp, bool upstream)
 	return 0;
 }
 
+int ward_sockopt_nodelay(int fd, const struct ward_tcp_opts *tcp)
+{
+	return tcp->nodelay ? set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY") : 0;
+}
+
 int ward_sockopt_fastopen_connect(int fd)
 {
 	return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1, "TCP_FASTOPEN_CONNECT");
 }
 
-int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out)
+int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out,
+			      struct sockaddr_storage *local_out)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return ward_err_set(WARD_ERR_IO, "getsockname: %s", strerror(errno));
+	if (local_out)
+		*local_out = local;
 	memset(out, 0, sizeof(*out));
 	len = sizeof(*out);
 	if (local.ss_family == AF_INET6) {

@@ -20,10 +20,15 @@ struct ward_tcp_opts {
 };
 
 /* TCP_NODELAY, keepalive idle/interval/count; congestion control when
- * upstream is true (it is a per-upstream-socket choice). A failure to set the
+ * upstream is true (it is a per-upstream-socket choice). On a listener the
+ * options carry over to every socket it accepts (Linux copies them), which
+ * saves five system calls per accepted connection. A failure to set the
  * congestion algorithm (module not loaded) is returned as WARD_ERR_UNSUPPORTED
  * with a reason, so the caller can log it once and carry on. */
 int ward_sockopt_apply(int fd, const struct ward_tcp_opts *tcp, bool upstream) WARD_MUST_CHECK;
+
+/* TCP_NODELAY alone, when tcp asks for it (a socket to a local app). */
+int ward_sockopt_nodelay(int fd, const struct ward_tcp_opts *tcp) WARD_MUST_CHECK;
 
 /* TCP_FASTOPEN_CONNECT on a not-yet-connected upstream socket. */
 int ward_sockopt_fastopen_connect(int fd) WARD_MUST_CHECK;
@@ -36,8 +41,10 @@ int ward_sockopt_tcp_info(int fd, struct tcp_info *out) WARD_MUST_CHECK;
  * when fd < 0 or TCP_INFO fails. */
 json_t *ward_sockopt_tcp_json(int fd);
 
-/* SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of an accepted fd. */
-int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out) WARD_MUST_CHECK;
+/* SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST (IPv6) of an accepted fd;
+ * local (may be NULL) gets the address it was accepted on. */
+int ward_sockopt_original_dst(int fd, struct sockaddr_storage *out,
+			      struct sockaddr_storage *local) WARD_MUST_CHECK;
 
 /* Listener socket: SO_REUSEADDR + SO_REUSEPORT (one listener per worker
  * sharing the port), TCP_FASTOPEN when asked. Returns a bound, listening fd. */

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # ward vs a pair of HAProxy vs plaintext, in the e2e two-pod topology (tests/e2e/lib.sh).
-# One run, one table: keep-alive req/s, latency at a fixed rate, new mTLS
-# connections/s, bulk MB/s, proxy RSS idle and with idle connections, proxy CPU;
-# then what the hybrid post-quantum key exchange costs ward (new connections/s,
-# handshake bytes) against classic groups only.
+# One run, one table: keep-alive req/s, latency at a fixed rate, new
+# connections/s, bulk MB/s, proxy RSS idle and with idle connections, proxy CPU,
+# for ward's two modes: direct mTLS (one mTLS connection per app connection,
+# outbound.tunnel never) and the tunnel (pooled mTLS to port 15008, one HTTP/2
+# CONNECT stream per app connection, the default); the targets of issue 11 as
+# ratios from the same run; then what the hybrid post-quantum key exchange
+# costs ward (new connections/s, handshake bytes) against classic groups only.
 #   tests/bench/bench.sh            (make bench; needs root, wrk, haproxy, curl, python3, socat)
 # Env: WARD_BIN (default build/ward), BENCH_DURATION seconds per wrk run (5),
 #   BENCH_CONNS keep-alive connections (32), BENCH_RATE_CONNS x 1000/BENCH_RATE_DELAY_MS
@@ -328,13 +331,37 @@ unset HAP_B_SOCK
 kill "$HAP_A" "$HAP_B"
 wait "$HAP_A" "$HAP_B" 2>/dev/null || true
 
-# ---------------------------------------------------------------- 3. ward
-echo "bench: ward (agent in each pod, iptables capture, mutual TLS 1.3)"
-agent_start a "$(agent_config a)"
-agent_start b "$(agent_config b)"
+# ---------------------------------------------------------------- 3. ward, direct mTLS
+echo "bench: ward direct mTLS (agent in each pod, iptables capture, one mTLS connection per app connection)"
+WARD_TUNNEL=never agent_start a "$(agent_config a)"
+WARD_TUNNEL=never agent_start b "$(agent_config b)"
 PROXY_PIDS=("${WARD_PIDS[-2]}" "${WARD_PIDS[-1]}")
 wait_port a "$B" "$APP_PORT" # through both agents
 measure ward "$B" "$APP_PORT" "$BULK_PORT"
+grep -h '"level":"\(warn\|error\)"' "$WARD_TMP/a.log" "$WARD_TMP/b.log" | head -5 | sed 's/^/  agent log: /' || true
+
+agent_metric() { # POD NAME{LABELS}: a value from that pod's agent
+  pod "$1" curl -sS --max-time 3 http://127.0.0.1:15020/metrics | awk -v k="$2" '$1 == k {print $2}'
+}
+agents_restart() { # EXTRA-CONFIG: both agents again, with EXTRA in their configs
+  kill "${PROXY_PIDS[@]}"
+  wait "${PROXY_PIDS[@]}" 2>/dev/null || true
+  for p in a b; do mv "$WARD_TMP/$p.log" "$WARD_TMP/$p-$(date +%s%N).log"; done
+  agent_start a "$(agent_config a "$1")"
+  agent_start b "$(agent_config b "$1")"
+  PROXY_PIDS=("${WARD_PIDS[-2]}" "${WARD_PIDS[-1]}")
+  wait_port a "$B" "$APP_PORT"
+}
+
+# ---------------------------------------------------------------- 4. ward, the tunnel
+echo "bench: ward tunnel (the default: pooled mTLS to port 15008, one HTTP/2 CONNECT stream per app connection)"
+agents_restart ''
+HS_KEY='ward_tls_handshakes_total{direction="outbound",result="success"}'
+hs0=$(agent_metric a "$HS_KEY") opened0=$(agent_metric a 'ward_tunnel_pool_total{result="opened"}')
+measure tunnel "$B" "$APP_PORT" "$BULK_PORT"
+R[tunnel.handshakes]=$(($(agent_metric a "$HS_KEY") - hs0))
+R[tunnel.opened]=$(($(agent_metric a 'ward_tunnel_pool_total{result="opened"}') - opened0))
+R[tunnel.streams]=$(agent_metric a 'ward_tunnel_streams_total{direction="outbound",result="opened"}')
 grep -h '"level":"\(warn\|error\)"' "$WARD_TMP/a.log" "$WARD_TMP/b.log" | head -5 | sed 's/^/  agent log: /' || true
 
 # ---------------------------------------------------------------- 4. key exchange
@@ -367,16 +394,9 @@ kx_measure() { # LABEL
     "$label" handshake "${R[$label.group]}" "${R[$label.ch]}" "${R[$label.sh]}" "${R[$label.up]}" \
     "${R[$label.down]}" "${R[$label.hrr]}"
 }
-agents_restart() { # EXTRA-CONFIG: both agents again, with EXTRA in their configs
-  kill "${PROXY_PIDS[@]}"
-  wait "${PROXY_PIDS[@]}" 2>/dev/null || true
-  for p in a b; do mv "$WARD_TMP/$p.log" "$WARD_TMP/$p-$(date +%s%N).log"; done
-  agent_start a "$(agent_config a "$1")"
-  agent_start b "$(agent_config b "$1")"
-  PROXY_PIDS=("${WARD_PIDS[-2]}" "${WARD_PIDS[-1]}")
-  wait_port a "$B" "$APP_PORT"
-}
-echo "bench: key exchange (the ward pair, modern profile, then classic groups only)"
+echo "bench: key exchange (the ward pair in direct mode, modern profile, then classic groups only)"
+export WARD_TUNNEL=never # one full handshake per connection, on the app's port
+agents_restart ''
 kx_measure kx_modern
 agents_restart ', "tls": { "groups": ["x25519", "secp256r1"] }'
 kx_measure kx_classic
@@ -392,37 +412,54 @@ verdict() { # RATIO OP LIMIT
   awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN {
     ok = (op == ">=") ? (r >= l) : (r <= l); print ok ? "met" : "NOT met" }'
 }
-row() { # LABEL DIRECT HAPROXY WARD [TARGET-OP TARGET-LIMIT]
-  local r v="" t=""
-  r=$(ratio "$4" "$3")
-  if [ -n "${5:-}" ]; then
-    t="$5 $6x"
-    v=$(verdict "$r" "$5" "$6")
-  fi
-  printf '%-38s %9s %9s %9s %8s   %-7s %s\n' "$1" "$2" "$3" "$4" "$r" "$t" "$v"
+row() { # LABEL DIRECT HAPROXY MTLS TUNNEL
+  printf '%-38s %9s %9s %9s %9s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$(ratio "$4" "$3")" \
+    "$(ratio "$5" "$3")"
+}
+target() { # LABEL RATIO OP LIMIT
+  printf '  %-56s %7s   %-2s %-5s %s\n' "$1" "$2" "$3" "$4" "$(verdict "$2" "$3" "$4")"
+}
+per_agent() { # kB per connection for both proxies -> per agent
+  if num "$1"; then awk -v k="$1" 'BEGIN {printf "%.1f", k / 2}'; else echo "$1"; fi
 }
 rate_label="latency @ ~$((RATE_CONNS * 1000 / RATE_DELAY_MS)) req/s"
 echo
 echo "ward $(git -C "$WARD_ROOT" describe --always --dirty 2>/dev/null || echo '?') vs HAProxy vs plaintext," \
   "$(nproc) CPUs, $WORKERS worker thread per ward agent / nbthread 1 per HAProxy, ${DUR}s per wrk run"
-printf '%-38s %9s %9s %9s %8s   %-7s %s\n' metric direct haproxy ward ward/hap target result
-row "keep-alive req/s ($CONNS conns, 1 KiB)" "${R[direct.ka]}" "${R[haproxy.ka]}" "${R[ward.ka]}" ">=" 1.5
-row "  proxy CPU us/request" - "${R[haproxy.ka_cpu]}" "${R[ward.ka_cpu]}"
-row "$rate_label: achieved" "${R[direct.rate]}" "${R[haproxy.rate]}" "${R[ward.rate]}"
-row "  p50 ms" "${R[direct.p50]}" "${R[haproxy.p50]}" "${R[ward.p50]}"
-row "  p99 ms" "${R[direct.p99]}" "${R[haproxy.p99]}" "${R[ward.p99]}"
-row "new connections/s ($NEWCONN_CONNS conns, close)" "${R[direct.nc]}" "${R[haproxy.nc]}" "${R[ward.nc]}" ">=" 4
-row "  proxy CPU us/connection" - "${R[haproxy.nc_cpu]}" "${R[ward.nc_cpu]}"
-row "bulk MB/s (one $BULK_MB MiB download)" "${R[direct.bulk]}" "${R[haproxy.bulk]}" "${R[ward.bulk]}" ">=" 1.3
-row "RSS idle MiB, fresh (both proxies)" - "$(mb "${R[haproxy.rss_idle]}")" "$(mb "${R[ward.rss_idle]}")" "<=" 0.25
-row "RSS idle MiB, after the load runs" - "$(mb "${R[haproxy.rss_after]}")" "$(mb "${R[ward.rss_after]}")"
-row "RSS with $IDLE_CONNS idle conns MiB" - "$(mb "${R[haproxy.rss_conns]}")" "$(mb "${R[ward.rss_conns]}")" "<=" 0.25
-row "  added kB per connection (both)" - "${R[haproxy.rss_conns.pc]}" "${R[ward.rss_conns.pc]}"
-row "RSS after they closed MiB" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")"
+printf '%-38s %9s %9s %9s %9s %8s %8s\n' metric direct haproxy "ward mTLS" "ward tun" mtls/hap tun/hap
+row "keep-alive req/s ($CONNS conns, 1 KiB)" "${R[direct.ka]}" "${R[haproxy.ka]}" "${R[ward.ka]}" "${R[tunnel.ka]}"
+row "  proxy CPU us/request" - "${R[haproxy.ka_cpu]}" "${R[ward.ka_cpu]}" "${R[tunnel.ka_cpu]}"
+row "$rate_label: achieved" "${R[direct.rate]}" "${R[haproxy.rate]}" "${R[ward.rate]}" "${R[tunnel.rate]}"
+row "  p50 ms" "${R[direct.p50]}" "${R[haproxy.p50]}" "${R[ward.p50]}" "${R[tunnel.p50]}"
+row "  p99 ms" "${R[direct.p99]}" "${R[haproxy.p99]}" "${R[ward.p99]}" "${R[tunnel.p99]}"
+row "new connections/s ($NEWCONN_CONNS conns, close)" "${R[direct.nc]}" "${R[haproxy.nc]}" "${R[ward.nc]}" "${R[tunnel.nc]}"
+row "  proxy CPU us/connection" - "${R[haproxy.nc_cpu]}" "${R[ward.nc_cpu]}" "${R[tunnel.nc_cpu]}"
+row "bulk MB/s (one $BULK_MB MiB download)" "${R[direct.bulk]}" "${R[haproxy.bulk]}" "${R[ward.bulk]}" "${R[tunnel.bulk]}"
+row "RSS idle MiB, fresh (both proxies)" - "$(mb "${R[haproxy.rss_idle]}")" "$(mb "${R[ward.rss_idle]}")" "$(mb "${R[tunnel.rss_idle]}")"
+row "RSS idle MiB, after the load runs" - "$(mb "${R[haproxy.rss_after]}")" "$(mb "${R[ward.rss_after]}")" "$(mb "${R[tunnel.rss_after]}")"
+row "RSS with $IDLE_CONNS idle conns MiB" - "$(mb "${R[haproxy.rss_conns]}")" "$(mb "${R[ward.rss_conns]}")" "$(mb "${R[tunnel.rss_conns]}")"
+row "  added kB per connection (both)" - "${R[haproxy.rss_conns.pc]}" "${R[ward.rss_conns.pc]}" "${R[tunnel.rss_conns.pc]}"
+row "RSS after they closed MiB" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")" "$(mb "${R[tunnel.rss_closed]}")"
+echo
+echo "targets (ratios from this run)"
+target "tunnel new connections/s vs haproxy" "$(ratio "${R[tunnel.nc]}" "${R[haproxy.nc]}")" ">=" 10
+target "tunnel new connections/s vs direct plaintext" "$(ratio "${R[tunnel.nc]}" "${R[direct.nc]}")" ">=" 0.5
+target "tunnel proxy CPU per new connection vs haproxy" "$(ratio "${R[tunnel.nc_cpu]}" "${R[haproxy.nc_cpu]}")" "<=" 0.1
+target "tunnel keep-alive req/s vs ward mTLS" "$(ratio "${R[tunnel.ka]}" "${R[ward.ka]}")" ">=" 1
+target "tunnel bulk MB/s vs ward mTLS" "$(ratio "${R[tunnel.bulk]}" "${R[ward.bulk]}")" ">=" 1
+target "tunnel p99 at the fixed rate vs direct plaintext" "$(ratio "${R[tunnel.p99]}" "${R[direct.p99]}")" "<=" 1.5
+target "tunnel RSS added per idle pooled stream, kB per agent" "$(per_agent "${R[tunnel.rss_conns.pc]}")" "<=" 8
+target "ward mTLS keep-alive req/s vs haproxy" "$(ratio "${R[ward.ka]}" "${R[haproxy.ka]}")" ">=" 1
+target "ward mTLS p99 at the fixed rate vs haproxy" "$(ratio "${R[ward.p99]}" "${R[haproxy.p99]}")" "<=" 1
+target "ward mTLS new connections/s vs haproxy" "$(ratio "${R[ward.nc]}" "${R[haproxy.nc]}")" ">=" 1
+target "ward mTLS bulk MB/s vs haproxy" "$(ratio "${R[ward.bulk]}" "${R[haproxy.bulk]}")" ">=" 1
+target "ward mTLS RSS with idle connections vs haproxy" "$(ratio "${R[ward.rss_conns]}" "${R[haproxy.rss_conns]}")" "<=" 1
 echo
 echo "TLS handshakes in the new-connections run:"
-echo "  ward:    ${R[ward.nc_n]} connections = ${R[ward.nc_n]} full handshakes (ward has no session resumption yet)"
-echo "  haproxy: ${R[haproxy.nc_n]} connections; server-side HAProxy saw ${R[haproxy.nc_full]} full and" \
+echo "  ward mTLS:   ${R[ward.nc_n]} connections = ${R[ward.nc_n]} full handshakes (no session resumption)"
+echo "  ward tunnel: ${R[tunnel.nc_n]} connections; ${R[tunnel.handshakes]} handshakes and" \
+  "${R[tunnel.opened]} tunnel connections opened over the whole tunnel run (${R[tunnel.streams]} streams)"
+echo "  haproxy:     ${R[haproxy.nc_n]} connections; server-side HAProxy saw ${R[haproxy.nc_full]} full and" \
   "${R[haproxy.nc_resumed]} resumed handshakes (HAProxy's default session reuse on the server line)"
 echo
 echo "key exchange, ward to ward (direct mode, one run each):"
