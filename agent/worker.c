@@ -149,6 +149,7 @@ static void finish(struct ward_worker *w)
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
 	uv_close((uv_handle_t *)&w->flush_before, NULL);
 	uv_close((uv_handle_t *)&w->flush_after, NULL);
+	ward_local_addrs_unwatch(&w->local);
 	signal_main(w);
 }
 
@@ -242,7 +243,8 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	w->drain_timer.data = w;
 	start_flush(w);
 	w->on_stream = ward_conn_accept_stream;
-	if (ward_local_addrs_load(&w->local, uv_now(&w->loop)) < 0)
+	if (ward_local_addrs_load(&w->local, uv_now(&w->loop)) < 0 ||
+	    ward_local_addrs_watch(&w->local, &w->loop) < 0)
 		ward_log(WARD_LOG_WARN, "local_addrs_failed", "{s:s}", "reason", ward_err_msg());
 	rc = open_listener(w, KIND_OUTBOUND, &cfg->outbound.listen);
 	if (rc == 0)

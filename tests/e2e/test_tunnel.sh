@@ -186,7 +186,20 @@ check "... and is not logged again" test "$(log_since a "$ma" | grep -c tunnel_f
 check "both counted as fallback" \
   test "$(metric a 'ward_tunnel_pool_total{result="fallback"}')" -eq $((fb + 2))
 
-echo "-- 12. /stats/connections shows the tunnel with its streams"
+echo "-- 12. IPv6: the tunnel listener's [::] twin, a [v6]:port authority"
+pod a ip addr add "fd00:$WARD_NET::1/64" dev eth0 nodad
+pod b ip addr add "fd00:$WARD_NET::2/64" dev eth0 nodad
+pod_bg b "$WARD_PY" -m http.server 8001 --bind :: --directory "$WARD_TMP" >/dev/null 2>&1
+wait_port b 8001
+ma=$(log_mark a) mb=$(log_mark b)
+got=$(pod a curl -sS --max-time 5 "http://[fd00:$WARD_NET::2]:8001/index.html" 2>&1) || echo "  curl: $got" >&2
+check "curl over IPv6 reaches b through the tunnel" test "$got" = hello-from-b
+check "a took a tunnel to [fd00:$WARD_NET::2]:15008" wait_log a "$ma" 3 '"event":"conn_close"' \
+  "\"dst\":\"[fd00:$WARD_NET::2]:8001\"" '"mode":"tunnel"'
+check "b served the [v6]:port authority" wait_log b "$mb" 3 '"event":"conn_close"' \
+  '"direction":"inbound"' '"mode":"tunnel"' "\"dst\":\"[fd00:$WARD_NET::2]:8001\""
+
+echo "-- 13. /stats/connections shows the tunnel with its streams"
 check "a's tunnel connection listed" sh -c "ip netns exec $WARD_RUN-a curl -sS \
   http://127.0.0.1:15020/stats/connections | grep -q '\"mode\": \"tunnel_connection\"'"
 check "promtool accepts a's metrics" sh -c "ip netns exec $WARD_RUN-a curl -sS \
