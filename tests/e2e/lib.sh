@@ -228,6 +228,16 @@ mesh() {
   pod "$name" timeout "${MESH_CLIENT_TIMEOUT:-30}" "$WARD_PY" "$WARD_MESH_PY" "$@"
 }
 
+# socat_bulk POD HOST PORT: $WARD_TMP/bulk.bin (12 MiB, made on first use)
+# through an echo server with socat; what comes back must hash the same.
+socat_bulk() {
+  local want got
+  [ -f "$WARD_TMP/bulk.bin" ] || head -c $((12 * 1024 * 1024)) /dev/urandom >"$WARD_TMP/bulk.bin"
+  want=$(sha256sum <"$WARD_TMP/bulk.bin")
+  got=$(pod "$1" timeout 60 socat -t 30 - "TCP:$2:$3" <"$WARD_TMP/bulk.bin" | sha256sum)
+  [ "$got" = "$want" ] || { echo "  socat: sent $want got $got" >&2; return 1; }
+}
+
 # log_mark NAME: the current length of NAME's log, for log_since.
 log_mark() { wc -l <"$WARD_TMP/$1.log" 2>/dev/null || echo 0; }
 # log_since NAME MARK: the log lines written after log_mark returned MARK.

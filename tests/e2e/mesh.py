@@ -71,7 +71,8 @@ def h_banner(c):
     h_echo(c)
 
 
-def h_eof(c):
+def digest_to_eof(c):
+    """Reads c to EOF: "got N SHA256" of what came."""
     h = hashlib.sha256()
     n = 0
     while True:
@@ -80,23 +81,20 @@ def h_eof(c):
             break
         n += len(d)
         h.update(d)
-    c.sendall(("got %d %s\n" % (n, h.hexdigest())).encode())
+    return "got %d %s" % (n, h.hexdigest())
+
+
+def h_eof(c):
+    c.sendall((digest_to_eof(c) + "\n").encode())
     c.shutdown(socket.SHUT_WR)
 
 
 def h_shutfirst(c, path):
     c.sendall(b"bye\n")
     c.shutdown(socket.SHUT_WR)
-    h = hashlib.sha256()
-    n = 0
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        n += len(d)
-        h.update(d)
+    got = digest_to_eof(c)
     with open(path, "a") as f:
-        f.write("got %d %s\n" % (n, h.hexdigest()))
+        f.write(got + "\n")
 
 
 def rst_close(c):

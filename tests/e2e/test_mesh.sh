@@ -71,13 +71,6 @@ check "capture: no plaintext marker, only TLS records, a ClientHello" \
   "$WARD_PY" "$WARD_ROOT/tests/e2e/tlscheck.py" "$WARD_TMP/wire.pcap" 8080 "$marker"
 
 echo "-- 3. bulk both ways"
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$WARD_TMP/bulk.bin"
-socat_bulk() { # POD HOST PORT: send bulk.bin through an echo server with socat
-  local want got
-  want=$(sha256sum <"$WARD_TMP/bulk.bin")
-  got=$(pod "$1" timeout 60 socat -t 30 - "TCP:$2:$3" <"$WARD_TMP/bulk.bin" | sha256sum)
-  [ "$got" = "$want" ] || { echo "  socat: sent $want got $got" >&2; return 1; }
-}
 check "control without the mesh (passthrough to u): 12 MiB up, server reads to EOF" \
   mesh a halfclose "$U" 9002 $((12 * 1024 * 1024))
 check "control without the mesh: 12 MiB both ways at once, python and socat" \

@@ -94,13 +94,6 @@ check "one outbound tunnel connection open" \
   test "$(metric a 'ward_tunnel_connections{direction="outbound"}')" = 1
 
 echo "-- 3. bulk both ways"
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$WARD_TMP/bulk.bin"
-socat_bulk() { # POD HOST PORT
-  local want got
-  want=$(sha256sum <"$WARD_TMP/bulk.bin")
-  got=$(pod "$1" timeout 60 socat -t 30 - "TCP:$2:$3" <"$WARD_TMP/bulk.bin" | sha256sum)
-  [ "$got" = "$want" ] || { echo "  socat: sent $want got $got" >&2; return 1; }
-}
 check "12 MiB up and down at once on one stream, sha256 equal" \
   mesh a bulk "$B" 8080 $((12 * 1024 * 1024))
 check "socat: 12 MiB through an echo both ways, sha256 equal" socat_bulk a "$B" 8080
