@@ -167,6 +167,11 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 		o->proxy_gid = o->proxy_uid;
 	ENSURE(o->inbound_port != o->outbound_port, WARD_ERR_INVALID,
 	       "--inbound-port and --outbound-port must differ (both %u)", o->inbound_port);
+	/* The admin port is never captured inbound: a listener on it would be
+	 * left out of capture, and probes would reach the proxy's listener. */
+	ENSURE(o->admin_port != o->outbound_port && o->admin_port != o->inbound_port,
+	       WARD_ERR_INVALID, "--%s-port and --admin-port must differ (both %u)",
+	       o->admin_port == o->outbound_port ? "outbound" : "inbound", o->admin_port);
 	return 0;
 }
 

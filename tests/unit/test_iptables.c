@@ -154,7 +154,7 @@ static void test_cidr_family_split(void **state)
 	char *text;
 
 	assert_int_equal(parse(&o, "--include-outbound-cidrs", "10.0.0.0/8,fd00::/8",
-			       "--exclude-outbound-cidrs", "10.1.0.0/16,fd00:1::/32,169.254.1.1",
+			       "--exclude-outbound-cidrs", "10.1.0.0/16,fd00:1::/32,169.254.1.1/32",
 			       "--include-outbound-ports", "80,443", NULL),
 			 0);
 	text = render(&o, AF_INET, NULL);
@@ -187,30 +187,40 @@ static void test_cidr_only_other_family(void **state)
 			 1);
 }
 
+/* The config's rule for CIDRs (ward_cidr_parse): a prefix length, no host
+ * bits; and no entry twice in one list. */
 static void test_cidr_parse(void **state)
 {
-	struct ward_capture_cidr c;
+	struct ward_capture_cidrs l;
+	struct ward_capture_ports p;
 	char s[INET6_ADDRSTRLEN];
 
-	assert_int_equal(ward_capture_parse_cidr("10.1.2.3/8", &c), 0);
-	assert_int_equal(c.family, AF_INET);
-	assert_int_equal(c.prefix, 8);
-	assert_string_equal(inet_ntop(AF_INET, c.addr, s, sizeof(s)), "10.0.0.0");
-	assert_int_equal(ward_capture_parse_cidr("fd00:abcd::1/20", &c), 0);
-	assert_int_equal(c.family, AF_INET6);
-	assert_string_equal(inet_ntop(AF_INET6, c.addr, s, sizeof(s)), "fd00:a000::");
-	assert_int_equal(ward_capture_parse_cidr("::/0", &c), 0);
-	assert_int_equal(c.prefix, 0);
-	assert_int_equal(ward_capture_parse_cidr("::1", &c), 0);
-	assert_int_equal(c.prefix, 128);
+	assert_int_equal(ward_capture_parse_cidrs("10.0.0.0/8,fd00:a000::/20,::/0", false, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.cidr[0].family, AF_INET);
+	assert_int_equal(l.cidr[0].prefix_len, 8);
+	assert_string_equal(inet_ntop(AF_INET, l.cidr[0].addr, s, sizeof(s)), "10.0.0.0");
+	assert_int_equal(l.cidr[1].family, AF_INET6);
+	assert_string_equal(inet_ntop(AF_INET6, l.cidr[1].addr, s, sizeof(s)), "fd00:a000::");
+	assert_int_equal(l.cidr[2].prefix_len, 0);
 
-	static const char *const bad[] = {
-	    "10.0.0.0/33",  "10.0.0/8",	  "1.2.3.4/",	"/8", "fd00::/129",
-	    "host.example", "1.2.3.4/8x", "1.2.3.4/-1", "",   "256.0.0.0/8"};
+	static const char *const bad[] = {"10.0.0.0/33", "10.0.0/8",   "1.2.3.4/",   "/8",
+					  "fd00::/129",	 "::1",	       "10.1.2.3",   "host.example",
+					  "1.2.3.4/8x",	 "1.2.3.4/-1", "256.0.0.0/8"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(ward_capture_parse_cidr(bad[i], &c), WARD_ERR_INVALID);
+		if (ward_capture_parse_cidrs(bad[i], false, &l) != WARD_ERR_INVALID)
+			fail_msg("%s: accepted", bad[i]);
 		assert_non_null(strstr(ward_err_msg(), "not a CIDR"));
 	}
+	assert_int_equal(ward_capture_parse_cidrs("10.1.2.3/8", false, &l), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "host bits set"));
+	assert_int_equal(ward_capture_parse_cidrs("fd00:abcd::1/20", false, &l), WARD_ERR_INVALID);
+	assert_int_equal(
+	    ward_capture_parse_cidrs("10.0.0.0/8,192.168.0.0/16,10.0.0.0/8", false, &l),
+	    WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "10.0.0.0/8 listed twice"));
+	assert_int_equal(ward_capture_parse_ports("22,80,22", false, &p), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "port 22 listed twice"));
 }
 
 static void test_port_and_id_parse(void **state)
@@ -269,10 +279,17 @@ static void test_bad_options(void **state)
 	    {"--admin-port", "http", "--admin-port 'http'"},
 	    {"--proxy-uid", "-5", "--proxy-uid '-5'"},
 	    {"--proxy-gid", "nobody", "--proxy-gid 'nobody'"},
-	    {"--include-outbound-cidrs", "10.0.0.0/8,bad", "'bad' is not a CIDR"},
+	    {"--include-outbound-cidrs", "10.0.0.0/8,bad", "\"bad\" is not a CIDR"},
 	    {"--exclude-outbound-cidrs", "10.0.0.0/40", "--exclude-outbound-cidrs"},
 	    {"--exclude-outbound-cidrs", "*", "'*' must be the whole list"},
 	    {"--exclude-inbound-ports", "22,0", "'0' is not a port"},
+	    {"--exclude-inbound-ports", "22,9090,22", "port 22 listed twice"},
+	    {"--exclude-outbound-cidrs", "169.254.169.254", "\"169.254.169.254\" is not a CIDR"},
+	    {"--include-outbound-cidrs", "10.1.0.0/8", "\"10.1.0.0/8\" has host bits set"},
+	    {"--outbound-port", "15020",
+	     "--outbound-port and --admin-port must differ (both 15020)"},
+	    {"--inbound-port", "15020", "--inbound-port and --admin-port must differ (both 15020)"},
+	    {"--admin-port", "15001", "--outbound-port and --admin-port must differ (both 15001)"},
 	    {"--ipv6", "maybe", "--ipv6 'maybe': 'maybe' is not one of auto, on, off"},
 	};
 	struct ward_iptables_opts o;
