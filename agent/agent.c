@@ -176,10 +176,42 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 	uv_signal_start(s, on_signal, signum);
 }
 
+/* The mesh scope, as the ready line shows it: what gets mTLS, and so what
+ * does not. */
+static json_t *mesh_scope(const struct ward_config *cfg)
+{
+	json_t *list = json_array();
+	char buf[64];
+
+	for (size_t i = 0; i < cfg->outbound.n_mesh_cidrs; i++)
+		json_array_append_new(list, json_string(ward_cidr_format(
+						&cfg->outbound.mesh_cidrs[i], buf, sizeof(buf))));
+	return list;
+}
+
+/* Packed here, not in ward_log: the scope list must be freed even when
+ * info is not logged. */
+static void log_ready(struct agent *a, bool have_identity)
+{
+	const struct ward_config *cfg = a->cfg;
+	char out[64], in[64], adm[64];
+
+	ward_log_emit(
+	    WARD_LOG_INFO, "ready",
+	    json_pack(
+		"{s:s,s:s,s:s,s:i,s:i,s:b,s:o}", "outbound",
+		ward_addr_format((struct sockaddr *)&cfg->outbound.listen.ss, out, sizeof(out)),
+		"inbound",
+		ward_addr_format((struct sockaddr *)&cfg->inbound.listen.ss, in, sizeof(in)),
+		"admin",
+		ward_addr_format((struct sockaddr *)&cfg->admin.listen.ss, adm, sizeof(adm)),
+		"workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
+		"mesh_cidrs", mesh_scope(cfg)));
+}
+
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
-	char out[64], in[64], adm[64];
 	bool have_identity;
 	int rc;
 
@@ -207,13 +239,7 @@ static int run(struct agent *a)
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b}", "outbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
-		 "inbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
-		 "admin",
-		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity);
+	log_ready(a, have_identity);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
