@@ -44,6 +44,7 @@ struct ward_inject_opts {
 	char *include_outbound_ports, *exclude_outbound_ports;
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;
 	char *inbound_mode, *log_level;
+	char *mesh_cidrs; /* the cluster's pod CIDRs: the agent's outbound.mesh_cidrs */
 	char *cpu_request, *cpu_limit, *memory_request, *memory_limit; /* "" = none */
 };
 

@@ -157,6 +157,7 @@ static const struct setting settings[] = {
     {"exclude_outbound_cidrs", FIELD(exclude_outbound_cidrs), true, check_cidrs},
     {"inbound_mode", FIELD(inbound_mode), true, check_mode},
     {"log_level", FIELD(log_level), true, check_level},
+    {"mesh_cidrs", FIELD(mesh_cidrs), false, check_cidrs},
     {"proxy_cpu_request", FIELD(cpu_request), true, check_quantity},
     {"proxy_cpu_limit", FIELD(cpu_limit), true, check_quantity},
     {"proxy_memory_request", FIELD(memory_request), true, check_quantity},

@@ -67,6 +67,20 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
 }
 
+/* "10.244.0.0/16,fd00:10:244::/56" (checked when loaded) as a JSON list. */
+static json_t *cidr_list(const char *text)
+{
+	json_t *list = json_array();
+
+	while (*text) {
+		size_t n = strcspn(text, ",");
+
+		json_array_append_new(list, json_stringn(text, n));
+		text += n + (text[n] == ',');
+	}
+	return list;
+}
+
 /* Per-pod agent settings travel as `ward agent --override JSON`. */
 static json_t *proxy_command(const struct ward_inject_opts *s)
 {
@@ -74,6 +88,9 @@ static json_t *proxy_command(const struct ward_inject_opts *s)
 	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
 	json_t *over = json_object();
 
+	if (s->mesh_cidrs)
+		json_object_set_new(over, "outbound",
+				    json_pack("{s:o}", "mesh_cidrs", cidr_list(s->mesh_cidrs)));
 	if (s->inbound_mode)
 		json_object_set_new(over, "inbound", json_pack("{s:s}", "mode", s->inbound_mode));
 	if (s->log_level)

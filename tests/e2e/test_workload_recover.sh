@@ -70,7 +70,6 @@ if late > 1000:
     fail("connected %d ms after the announced retry" % late)
 PY
 }
-not_logged() { ! grep -q -F -- "$2" "$WARD_TMP/$1.log"; }
 # reconnected LOG MARK ...: waits for the connection, then `recovered`.
 reconnected() {
   wait_log "$1" "$2" 10 '"event":"workload_api_connected"' && recovered "$@"

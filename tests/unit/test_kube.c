@@ -150,6 +150,20 @@ static void test_opts(void **state)
 	cfg = parse("{\"agent_config_map\":\"Bad_Name\"}");
 	assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
 	json_decref(cfg);
+	/* The mesh scope: CIDRs by the config's rule, never "*". */
+	cfg = parse("{\"mesh_cidrs\":\"10.244.0.0/16,fd00:10:244::/56\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	assert_string_equal(o.mesh_cidrs, "10.244.0.0/16,fd00:10:244::/56");
+	json_decref(cfg);
+	static const char *const bad_scopes[] = {
+	    "{\"mesh_cidrs\":\"*\"}", "{\"mesh_cidrs\":\"10.244.0.1/16\"}",
+	    "{\"mesh_cidrs\":\"10.244.0.0\"}", "{\"mesh_cidrs\":[\"10.244.0.0/16\"]}"};
+	for (size_t i = 0; i < sizeof(bad_scopes) / sizeof(bad_scopes[0]); i++) {
+		cfg = parse(bad_scopes[i]);
+		assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
+		assert_non_null(strstr(ward_err_msg(), "mesh_cidrs: "));
+		json_decref(cfg);
+	}
 	ward_inject_opts_free(&o);
 }
 
