@@ -15,6 +15,7 @@
 #include "lib/tls_profile.h"
 #include "agent/admin.h"
 #include "agent/cli.h"
+#include "agent/fdlimit.h"
 #include "agent/identity.h"
 #include "lib/log.h"
 #include "agent/wlidentity.h"
@@ -209,12 +210,38 @@ static void log_ready(struct agent *a, bool have_identity)
 		"mesh_cidrs", mesh_scope(cfg)));
 }
 
+/* At start, before any socket: the soft limit goes up to the hard one, and a
+ * hard limit that cannot carry limits.max_connections is said out loud (the
+ * agent would refuse connections with EMFILE long before the limit). */
+static void raise_fd_limit(const struct ward_config *cfg)
+{
+	struct ward_fdlimit l;
+	unsigned max = cfg->limits.max_connections;
+
+	if (ward_fdlimit_raise(max, &l) < 0) {
+		ward_log(WARD_LOG_WARN, "fd_limit_low", "{s:s}", "reason", ward_err_msg());
+		return;
+	}
+	if (l.soft != l.was)
+		ward_log(WARD_LOG_INFO, "fd_limit_raised", "{s:I,s:I}", "from", (json_int_t)l.was,
+			 "to", (json_int_t)l.soft);
+	if (l.soft < l.needed)
+		ward_log(
+		    WARD_LOG_WARN, "fd_limit_low", "{s:I,s:I,s:I,s:I,s:s}", "soft",
+		    (json_int_t)l.soft, "hard", (json_int_t)l.hard, "needed", (json_int_t)l.needed,
+		    "max_connections", (json_int_t)max, "reason",
+		    "the hard RLIMIT_NOFILE cannot carry limits.max_connections (2 descriptors "
+		    "per connection): connections will be refused (EMFILE) before it; raise "
+		    "LimitNOFILE / ulimit -Hn or lower limits.max_connections");
+}
+
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
 	bool have_identity;
 	int rc;
 
+	raise_fd_limit(a->cfg);
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
