@@ -41,7 +41,7 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: ward agent --config FILE [--check]\n\n"
+	    "usage: ward agent --config FILE [--override JSON] [--check]\n\n"
 	    "Runs the sidecar: the outbound listener wraps the app's connections in\n"
 	    "mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 	    "  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
@@ -305,28 +305,42 @@ static int check_only(struct agent *a)
 	return 0;
 }
 
-/* The config file with `override` merged over it, through the same
- * validating loader (so an override gets the same key-naming errors). */
-static int load_config(const char *path, const char *override, struct ward_config **out)
+/* Whether the override sets the key an error names (the text before its
+ * first ':', as "limits.buffer_bytes" or "outbound.mesh_cidrs[2]"): then
+ * the override, not the file, holds the wrong value. */
+static bool override_sets(json_t *over, const char *msg)
+{
+	char path[256], *key, *save = NULL;
+	size_t n = strcspn(msg, ":");
+	json_t *v = over;
+
+	if (n == 0 || n >= sizeof(path) || !msg[n])
+		return false;
+	memcpy(path, msg, n);
+	path[n] = '\0';
+	for (key = strtok_r(path, ".", &save); key && v; key = strtok_r(NULL, ".", &save)) {
+		key[strcspn(key, "[")] = '\0';
+		v = json_is_object(v) ? json_object_get(v, key) : NULL;
+	}
+	return v != NULL;
+}
+
+/* The file and the override merged, through the same validating loader (so
+ * an override gets the same key-naming errors). */
+static int load_merged(const char *path, json_t *over, struct ward_config **out)
 {
 	json_error_t err;
-	json_t *base, *over;
-	char *text, *dir, *abs = NULL;
+	json_t *base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	char *text = NULL, *dir, *abs = NULL;
 	int rc;
 
-	if (!override)
-		return ward_config_load_file(path, out);
-	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
-	ENSURE(json_is_object(over), WARD_ERR_INVALID, "--override: not a JSON object (%s)",
-	       over ? "got another JSON value" : err.text);
-	base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(base) || json_object_update_recursive(base, over) < 0) {
-		json_decref(over);
+	if (!json_is_object(base)) {
 		json_decref(base);
-		return ward_err_set(WARD_ERR_INVALID, "line %d: %s", err.line,
-				    base ? "not a JSON object" : err.text);
+		return ward_config_load_file(path, out); /* its own error, naming path */
 	}
+	json_object_update_recursive(base, over);
 	text = json_dumps(base, JSON_COMPACT);
+	json_decref(base);
 	/* Absolute, as the file loader makes it: identity paths must not
 	 * depend on the working directory. */
 	if ((dir = strdup(path)))
@@ -336,8 +350,31 @@ static int load_config(const char *path, const char *override, struct ward_confi
 	free(text);
 	free(dir);
 	free(abs);
+	return rc;
+}
+
+/* The config file with `override` merged over it. Errors name where the
+ * wrong value is: "--override: KEY: ..." when the override sets KEY,
+ * "FILE: ..." otherwise. */
+static int load_config(const char *path, const char *override, struct ward_config **out)
+{
+	json_error_t err;
+	json_t *over;
+	int rc;
+
+	if (!override)
+		return ward_config_load_file(path, out);
+	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(over)) {
+		json_decref(over);
+		return ward_err_set(WARD_ERR_INVALID, "--override: not a JSON object (%s)",
+				    over ? "got another JSON value" : err.text);
+	}
+	rc = load_merged(path, over, out);
+	if (rc < 0 && rc != WARD_ERR_NOMEM && !strstr(ward_err_msg(), path))
+		ward_err_prefix(rc, "%s",
+				override_sets(over, ward_err_msg()) ? "--override" : path);
 	json_decref(over);
-	json_decref(base);
 	return rc;
 }
 
@@ -380,7 +417,7 @@ int ward_agent_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(config, override, &a.cfg) < 0) {
-		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg()); /* names the file or flag */
 		return 2;
 	}
 	if (ward_log_set_level_name(a.cfg->log.level) < 0 || ward_tls_global_init() < 0) {

@@ -115,8 +115,8 @@ int ward_doctor_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(config, &cfg) < 0) {
-		fprintf(stderr, "ward doctor: %s: %s\n", config ? config : "defaults",
-			ward_err_msg());
+		/* A config file's errors name it already. */
+		fprintf(stderr, "ward doctor: %s%s\n", config ? "" : "defaults: ", ward_err_msg());
 		if (!config && cfg) {
 			ward_config_uninit(cfg);
 			free(cfg);

@@ -35,7 +35,7 @@ static int run(const char *config, bool check)
 	int rc;
 
 	if (ward_server_config_load_file(config, &cfg) < 0) {
-		fprintf(stderr, "ward server: %s: %s\n", config, ward_err_msg());
+		fprintf(stderr, "ward server: %s\n", ward_err_msg()); /* it names the file */
 		return 2;
 	}
 	if (ward_log_set_level_name(cfg->log_level) < 0 || ward_tls_global_init() < 0) {
