@@ -41,6 +41,7 @@ struct ward_iptables_opts {
 	enum ward_iptables_ipv6 ipv6;
 	bool dry_run;
 	bool cleanup;
+	bool capture_ssh; /* capture the port of this SSH session (iptables_ssh.h) */
 };
 
 /* How many of ward's own jump rules (`-A PREROUTING -p tcp -j WARD_INBOUND`,

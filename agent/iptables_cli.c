@@ -6,9 +6,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cli.h"
+#include "agent/iptables_ssh.h"
 #include "config/capture.h"
 
 enum {
@@ -26,6 +28,7 @@ enum {
 	OPT_IPV6,
 	OPT_DRY_RUN,
 	OPT_CLEANUP,
+	OPT_CAPTURE_SSH,
 };
 
 static const struct option long_opts[] = {
@@ -43,6 +46,7 @@ static const struct option long_opts[] = {
     {"ipv6", required_argument, NULL, OPT_IPV6},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
+    {"capture-ssh", no_argument, NULL, OPT_CAPTURE_SSH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -70,6 +74,8 @@ static void usage(FILE *out)
 	    "                                 exists and the namespace has IPv6 (auto)\n"
 	    "  --dry-run                      print the iptables-restore input, change nothing\n"
 	    "  --cleanup                      remove ward's rules and chains, nothing else\n"
+	    "  --capture-ssh                  capture the port of the SSH session this runs\n"
+	    "                                 from (refused without it: see README)\n"
 	    "  -h, --help                     this text\n\n"
 	    "LIST is comma-separated. Traffic leaving through lo (localhost, the pod's own\n"
 	    "address) is never captured. Exit status: 0 ok, 1 failed, 2 bad usage.\n",
@@ -139,9 +145,23 @@ static int bad_option(int opt, char **argv)
 	return ward_err_set(WARD_ERR_INVALID, "unknown option '%s' (see --help)", arg);
 }
 
+/* The options that take no value. */
+static bool *flag_of(struct ward_iptables_opts *o, int opt)
+{
+	switch (opt) {
+	case OPT_DRY_RUN:
+		return &o->dry_run;
+	case OPT_CLEANUP:
+		return &o->cleanup;
+	case OPT_CAPTURE_SSH:
+		return &o->capture_ssh;
+	}
+	return NULL;
+}
+
 int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv)
 {
-	bool gid_set = false;
+	bool gid_set = false, *flag;
 	int opt, idx;
 
 	ward_iptables_opts_init(o);
@@ -152,8 +172,8 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 			usage(stdout);
 			return 1;
 		}
-		if (opt == OPT_DRY_RUN || opt == OPT_CLEANUP) {
-			*(opt == OPT_DRY_RUN ? &o->dry_run : &o->cleanup) = true;
+		if ((flag = flag_of(o, opt))) {
+			*flag = true;
 			continue;
 		}
 		if (opt == '?' || opt == ':')
@@ -185,6 +205,10 @@ int ward_iptables_main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0) {
+		fprintf(stderr, "ward iptables: %s\n", ward_err_msg());
+		return 2;
+	}
+	if (!o.dry_run && ward_iptables_ssh_guard(&o, getenv("SSH_CONNECTION")) < 0) {
 		fprintf(stderr, "ward iptables: %s\n", ward_err_msg());
 		return 2;
 	}

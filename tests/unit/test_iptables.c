@@ -13,6 +13,7 @@
 
 #include "agent/cli.h"
 #include "agent/iptables.h"
+#include "agent/iptables_ssh.h"
 
 #define MAX_ARGS 32
 
@@ -309,6 +310,66 @@ static void test_bad_options(void **state)
 	assert_int_equal(parse(&o, "--inbound-port", "15001", NULL), WARD_ERR_INVALID);
 }
 
+/* SSH_CONNECTION: which port the session came in on, and whether here. */
+static void test_ssh_parse(void **state)
+{
+	static const char *const bad[] = {"",
+					  "10.0.0.9 50122 127.0.0.1",
+					  "a b c d",
+					  "10.0.0.9 50122 127.0.0.1 99999",
+					  "10.0.0.9 50122 127.0.0.1 22 extra",
+					  "10.0.0.9 1 host 22"};
+	uint16_t port;
+	bool local;
+
+	(void)state;
+	assert_int_equal(ward_iptables_ssh_parse("10.0.0.9 50122 127.0.0.1 22", &port, &local), 0);
+	assert_int_equal(port, 22);
+	assert_true(local);
+	assert_int_equal(ward_iptables_ssh_parse("10.0.0.9 50122 203.0.113.9 2222", &port, &local),
+			 0);
+	assert_int_equal(port, 2222);
+	assert_false(local);
+	assert_int_equal(ward_iptables_ssh_parse("2001:db8::9 50122 2001:db8::1 22", &port, &local),
+			 0);
+	assert_false(local);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ward_iptables_ssh_parse(bad[i], &port, &local) != WARD_ERR_INVALID)
+			fail_msg("'%s': accepted", bad[i]);
+}
+
+/* Applying rules that capture this session's port needs an explicit choice. */
+static void test_ssh_guard(void **state)
+{
+	const char *here = "10.0.0.9 50122 127.0.0.1 22";
+	struct ward_iptables_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "over SSH to port 22"));
+	assert_non_null(strstr(ward_err_msg(), "--exclude-inbound-ports 22"));
+	assert_non_null(strstr(ward_err_msg(), "--capture-ssh"));
+	assert_int_equal(ward_iptables_ssh_guard(&o, NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, ""), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, "10.0.0.9 50122 203.0.113.9 22"), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, "garbage"), WARD_ERR_INVALID);
+
+	assert_int_equal(parse(&o, "--exclude-inbound-ports", "80,22", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--include-inbound-ports", "80,443", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--include-inbound-ports", "80,22", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), WARD_ERR_INVALID);
+	assert_int_equal(parse(&o, "--capture-ssh", NULL), 0);
+	assert_true(o.capture_ssh);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--cleanup", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, NULL), 0); /* the admin port is never captured */
+	assert_int_equal(ward_iptables_ssh_guard(&o, "10.0.0.9 50122 127.0.0.1 15020"), 0);
+}
+
 static void test_main_exit_status(void **state)
 {
 	char *bad[] = {"iptables", "--outbound-port", "0", NULL};
@@ -429,6 +490,8 @@ int main(void)
 	    cmocka_unit_test(test_cidr_family_split),
 	    cmocka_unit_test(test_cidr_only_other_family),
 	    cmocka_unit_test(test_cidr_parse),
+	    cmocka_unit_test(test_ssh_parse),
+	    cmocka_unit_test(test_ssh_guard),
 	    cmocka_unit_test(test_port_and_id_parse),
 	    cmocka_unit_test(test_lists),
 	    cmocka_unit_test(test_bad_options),
