@@ -37,7 +37,7 @@ struct ward_inject_opts {
 	char *image_pull_policy;
 	char *agent_config_map;
 	char *workload_socket_hostpath; /* NULL: the SPIFFE CSI driver */
-	char *workload_socket_name;	/* the socket's file name in that directory */
+	char *workload_socket_name;	/* its file name; NULL: by where it comes from */
 	bool legacy_sidecar;
 	uint32_t proxy_uid;
 	char *include_inbound_ports, *exclude_inbound_ports;

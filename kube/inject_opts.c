@@ -190,7 +190,6 @@ int ward_inject_opts_init(struct ward_inject_opts *o)
 	    {FIELD(image), "ghcr.io/ward-mesh/ward:" WARD_VERSION},
 	    {FIELD(image_pull_policy), "IfNotPresent"},
 	    {FIELD(agent_config_map), "ward-agent-config"},
-	    {FIELD(workload_socket_name), "spire-agent.sock"},
 	    {FIELD(cpu_request), "10m"},
 	    {FIELD(cpu_limit), ""},
 	    {FIELD(memory_request), "16Mi"},

@@ -112,12 +112,22 @@ static json_t *http_probe(const char *path, int period, int failures)
 			 "failureThreshold", failures);
 }
 
+/* The socket's name where none is set: the SPIRE Helm chart's through the
+ * CSI driver; agent.sock in a node directory, as deploy/kubernetes/server.yaml
+ * serves it and SPIRE's own hostPath layout names it. */
+static const char *socket_name(const struct ward_inject_opts *s)
+{
+	if (s->workload_socket_name)
+		return s->workload_socket_name;
+	return s->workload_socket_hostpath ? "agent.sock" : "spire-agent.sock";
+}
+
 json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 {
 	char socket[512];
 	json_t *c;
 
-	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", s->workload_socket_name);
+	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", socket_name(s));
 	c = json_pack("{s:s,s:s,s:s,s:o,s:[{s:s,s:s}],s:[{s:s,s:i,s:s}]}", "name",
 		      WARD_INJECT_PROXY_NAME, "image", s->image, "imagePullPolicy",
 		      s->image_pull_policy, "command", proxy_command(s), "env", "name",

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 #include "kube/admission.h"
 #include "kube/inject.h"
+#include "kube/inject_impl.h"
 #include "kube/patch.h"
 
 static json_t *parse(const char *text)
@@ -167,6 +169,39 @@ static void test_opts(void **state)
 	ward_inject_opts_free(&o);
 }
 
+static const char *socket_env(const struct ward_inject_opts *o)
+{
+	static char value[256];
+	json_t *c = ward_inject_proxy_container(o);
+	json_t *env = json_array_get(json_object_get(c, "env"), 0);
+
+	snprintf(value, sizeof(value), "%s", json_string_value(json_object_get(env, "value")));
+	json_decref(c);
+	return value;
+}
+
+/* The socket's name agrees with where it comes from: the SPIRE chart's
+ * through the CSI driver, ward server's (agent.sock) from a node directory;
+ * a name given wins. */
+static void test_socket_name(void **state)
+{
+	struct ward_inject_opts o;
+	json_t *cfg;
+
+	(void)state;
+	assert_int_equal(ward_inject_opts_init(&o), 0);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/spire-agent.sock");
+	cfg = parse("{\"workload_socket_hostpath\":\"/run/ward/sockets\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/agent.sock");
+	cfg = parse("{\"workload_socket_name\":\"api.sock\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/api.sock");
+	ward_inject_opts_free(&o);
+}
+
 /* Inject then uninject of a template with nothing to create, with
  * everything to create, and with the legacy sidecar, gives it back. */
 static void test_roundtrip(void **state)
@@ -207,10 +242,9 @@ static void test_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_patch),
-	    cmocka_unit_test(test_admission),
-	    cmocka_unit_test(test_opts),
-	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_patch),	cmocka_unit_test(test_admission),
+	    cmocka_unit_test(test_opts),	cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_socket_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
