@@ -5,7 +5,7 @@
  *   - ward-init: an init container running `ward iptables` with the pod's
  *     capture settings, as root with NET_ADMIN and NET_RAW only;
  *   - ward-proxy: `ward agent`, as a native sidecar (an init container with
- *     restartPolicy Always, Kubernetes 1.28+) or, legacy, as the first
+ *     restartPolicy Always, Kubernetes 1.29+) or, legacy, as the first
  *     container with a postStart `ward wait` that holds the app until the
  *     proxy is ready; its own non-root uid, read-only root, no capabilities,
  *     probes on the admin port;

@@ -43,7 +43,7 @@ static void usage(FILE *out, enum ward_inject_action act)
 	    "      --config FILE                 injector defaults (JSON; see README)\n"
 	    "      --image IMAGE                 the ward image for both containers\n"
 	    "      --legacy-sidecar              proxy as a regular container held ready by a\n"
-	    "                                    postStart `ward wait` (before Kubernetes 1.28)\n"
+	    "                                    postStart `ward wait` (before Kubernetes 1.29)\n"
 	    "      --workload-socket-hostpath DIR  Workload API socket from this node directory\n"
 	    "                                    instead of the SPIFFE CSI driver\n"
 	    "      --workload-socket-name NAME   the socket's file name (spire-agent.sock with\n"
