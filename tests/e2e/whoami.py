@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""A plain TCP app that says who connected to it (standard library only).
+
+  serve ADDR PORT [NAME]  listen on ADDR (an IPv4 or IPv6 literal) only; on each
+                          connection first send "NAME peer=IP:PORT\\n" (what
+                          accept() returned), then echo until EOF
+  ask HOST PORT [SRCPORT] connect (from SRCPORT if given), print the first line
+  raw HOST PORT HEX       connect, send the bytes HEX, print what comes back
+                          before the server closes (or "(nothing)")
+"""
+import socket
+import sys
+import threading
+
+TIMEOUT = 10
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def show(addr):
+    return "[%s]:%d" % addr[:2] if ":" in addr[0] else "%s:%d" % addr[:2]
+
+
+def handle(c, peer, name):
+    try:
+        c.sendall(("%s peer=%s\n" % (name, show(peer))).encode())
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def serve(addr, port, name="app"):
+    s = socket.socket(family(addr))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family(addr) == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, int(port)))
+    s.listen(128)
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=handle, args=(c, peer, name), daemon=True).start()
+
+
+def connect(host, port, srcport=None):
+    c = socket.socket(family(host))
+    c.settimeout(TIMEOUT)
+    if srcport:
+        c.bind(("::" if family(host) == socket.AF_INET6 else "0.0.0.0", int(srcport)))
+    c.connect((host, int(port)))
+    return c
+
+
+def ask(host, port, srcport=None):
+    c = connect(host, port, srcport)
+    line = b""
+    while not line.endswith(b"\n"):
+        d = c.recv(4096)
+        if not d:
+            break
+        line += d
+    print(line.decode(errors="replace").strip())
+    c.close()
+    return 0 if line else 1
+
+
+def raw(host, port, hexbytes):
+    c = connect(host, port)
+    c.sendall(bytes.fromhex(hexbytes))
+    got = b""
+    try:
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    print(got.decode(errors="replace").strip() or "(nothing)")
+    return 0
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    return {"serve": serve, "ask": ask, "raw": raw}[cmd](*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
