@@ -28,9 +28,20 @@ ID_A=spiffe://example.org/ns/default/sa/a
 certs_for a b
 
 fails() { ! "$@" >/dev/null 2>&1; }
-# app NAME ADDR PORT: a whoami app in pod b listening on ADDR:PORT only.
+# wait_log_file FILE SECONDS TEXT: a line of FILE holds TEXT.
+wait_log_file() {
+  local i
+  for i in $(seq 1 $(($2 * 10))); do
+    grep -qF -- "$3" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "  no line with '$3' in $1:" >&2
+  tail -n 5 "$1" >&2 || true
+  return 1
+}
+# app NAME ADDR PORT [first]: a whoami app in pod b listening on ADDR:PORT only.
 app() {
-  pod_bg b "$WARD_PY" "$WHOAMI" serve "$2" "$3" "$1"
+  pod_bg b "$WARD_PY" "$WHOAMI" serve "$2" "$3" "$1" "${@:4}"
   wait_port b "$3"
 }
 # ask HOST PORT WANT: from pod a through both agents, the app's first line starts with WANT.
@@ -44,7 +55,7 @@ ask() {
 }
 
 agent_start a "$(agent_config a)"
-agent_start b "$(agent_config b)"
+agent_start b "$(agent_config b ', "inbound": { "proxy_protocol_ports": [8090, 8093, 3129] }')"
 
 echo "-- 1. the app is reached where it listens"
 app podip "$B" 8100
@@ -73,5 +84,79 @@ check "b says it tried both addresses" wait_log b "$mb" 3 '"event":"connect_fail
   'ECONNREFUSED on the pod IP and on loopback, port 8105'
 check "IPv6: app on the pod IP only" ask "$B6" 8103 "podip6 peer=[$B6]:"
 check "IPv6: app on [::1] only" ask "$B6" 8104 "lo6 peer=[::1]:"
+
+echo "-- 2. PROXY protocol v2 towards the app, read by HAProxy and Squid"
+cat >"$WARD_TMP/haproxy.cfg" <<CFG
+global
+  log stdout format raw local0
+defaults
+  mode http
+  log global
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+frontend listed
+  bind :8090 accept-proxy
+  bind [::]:8090 v6only accept-proxy
+  log-format "haproxy src=%[src]:%[src_port] dst=%[dst]:%[dst_port]"
+  http-request return status 200 content-type text/plain lf-string "haproxy src=%[src]:%[src_port] dst=%[dst]:%[dst_port]\n"
+frontend unlisted
+  bind :8092 accept-proxy
+  http-request return status 200 content-type text/plain lf-string "haproxy src=%[src]\n"
+CFG
+mkdir -p "$WARD_TMP/squid"
+chmod 777 "$WARD_TMP/squid"
+cat >"$WARD_TMP/squid/squid.conf" <<CFG
+http_port 3129 require-proxy-header
+proxy_protocol_access allow all
+http_access allow all
+logformat ward squid client=%>a tlv208=%proxy_protocol::>h{208} dst=%proxy_protocol::>h{:dst_addr}:%proxy_protocol::>h{:dst_port} %rm %ru %>Hs
+access_log stdio:$WARD_TMP/squid/access.log ward
+cache_log stdio:$WARD_TMP/squid/cache.log
+cache deny all
+pid_filename none
+coredump_dir $WARD_TMP/squid
+dns_nameservers 127.0.0.1
+shutdown_lifetime 0 seconds
+pinger_enable off
+CFG
+echo "hello-through-squid" >"$WARD_TMP/index.html"
+chmod 644 "$WARD_TMP/index.html"
+pod_bg b haproxy -db -f "$WARD_TMP/haproxy.cfg" >"$WARD_TMP/haproxy.log" 2>&1
+pod_bg b squid -N -f "$WARD_TMP/squid/squid.conf" >"$WARD_TMP/squid/stderr.log" 2>&1
+pod_bg b "$WARD_PY" -m http.server 8000 --bind 127.0.0.1 --directory "$WARD_TMP" >/dev/null 2>&1
+app pp "$B" 8093 first
+wait_port b 8090
+wait_port b 8092
+wait_port b 3129
+wait_port b 8000
+# body POD URL [curl args]: the body curl got
+body() { pod a curl -sS --max-time 5 "${@:2}" "$1" 2>&1 || true; }
+got=$(body "http://$B:8090/")
+check "HAProxy read the caller's address and the dialled one from the header" \
+  grep -q "^haproxy src=$A:[0-9]* dst=$B:8090\$" <<<"$got"
+got6=$(body "http://[$B6]:8090/" -g)
+check "IPv6: HAProxy read the v6 addresses" grep -q "^haproxy src=$A6:[0-9]* dst=$B6:8090\$" <<<"$got6"
+check "a port not listed gets no header: HAProxy (accept-proxy) refuses it" \
+  fails grep -q haproxy <<<"$(body "http://$B:8092/")"
+got=$(body "http://127.0.0.1:8000/index.html" -x "http://$B:3129")
+check "Squid (require-proxy-header) served a request through it" \
+  test "$got" = "hello-through-squid"
+check "Squid logged the caller's address and its SPIFFE ID from TLV 0xD0" \
+  wait_log_file "$WARD_TMP/squid/access.log" 3 \
+  "squid client=$A tlv208=$ID_A dst=$B:3129 GET http://127.0.0.1:8000/index.html 200"
+got=$(pod a timeout 10 "$WARD_PY" "$WHOAMI" lines "$B" 8093 2 2>&1 || true)
+check "server-first app: the header arrives first, though the client sent nothing" \
+  grep -q "^first16=0d0a0d0a000d0a515549540a2111" <<<"$got"
+# The consumers are strict: a header whose TLV overruns its length is refused.
+good=0d0a0d0a000d0a515549540a2111000c0a0000010a0000029c401f9a
+bad=0d0a0d0a000d0a515549540a211100110a0000010a0000029c401f9ad000100000
+req=$(printf 'GET / HTTP/1.0\r\n\r\n' | od -An -tx1 | tr -d ' \n')
+raw() { pod b timeout 10 "$WARD_PY" "$WHOAMI" raw 127.0.0.1 "$1" "$2$req" 2>&1 || true; }
+check "control: HAProxy takes a well-formed header sent by hand" \
+  grep -q "haproxy src=10.0.0.1:40000" <<<"$(raw 8090 "$good")"
+check "HAProxy refuses a header whose TLV overruns it" \
+  fails grep -q haproxy <<<"$(raw 8090 "$bad")"
+check "Squid refuses it too" fails grep -q "HTTP/1" <<<"$(raw 3129 "$bad")"
 
 summary "app e2e"

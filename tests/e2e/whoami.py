@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """A plain TCP app that says who connected to it (standard library only).
 
-  serve ADDR PORT [NAME]  listen on ADDR (an IPv4 or IPv6 literal) only; on each
+  serve ADDR PORT [NAME [first]]
+                          listen on ADDR (an IPv4 or IPv6 literal) only; on each
                           connection first send "NAME peer=IP:PORT\\n" (what
-                          accept() returned), then echo until EOF
+                          accept() returned); with "first", then read 16 bytes
+                          and send "first16=HEX\\n" (a server-first protocol:
+                          the client has sent nothing); then echo until EOF
   ask HOST PORT [SRCPORT] connect (from SRCPORT if given), print the first line
+  lines HOST PORT N       connect, send nothing, print the first N lines
   raw HOST PORT HEX       connect, send the bytes HEX, print what comes back
                           before the server closes (or "(nothing)")
 """
@@ -23,9 +27,21 @@ def show(addr):
     return "[%s]:%d" % addr[:2] if ":" in addr[0] else "%s:%d" % addr[:2]
 
 
-def handle(c, peer, name):
+def recv_exactly(c, n):
+    got = b""
+    while len(got) < n:
+        d = c.recv(n - len(got))
+        if not d:
+            break
+        got += d
+    return got
+
+
+def handle(c, peer, name, first):
     try:
         c.sendall(("%s peer=%s\n" % (name, show(peer))).encode())
+        if first:
+            c.sendall(("first16=%s\n" % recv_exactly(c, 16).hex()).encode())
         while True:
             d = c.recv(65536)
             if not d:
@@ -37,7 +53,7 @@ def handle(c, peer, name):
         c.close()
 
 
-def serve(addr, port, name="app"):
+def serve(addr, port, name="app", first=None):
     s = socket.socket(family(addr))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family(addr) == socket.AF_INET6:
@@ -46,7 +62,7 @@ def serve(addr, port, name="app"):
     s.listen(128)
     while True:
         c, peer = s.accept()
-        threading.Thread(target=handle, args=(c, peer, name), daemon=True).start()
+        threading.Thread(target=handle, args=(c, peer, name, first == "first"), daemon=True).start()
 
 
 def connect(host, port, srcport=None):
@@ -58,17 +74,21 @@ def connect(host, port, srcport=None):
     return c
 
 
-def ask(host, port, srcport=None):
+def lines(host, port, n, srcport=None):
     c = connect(host, port, srcport)
-    line = b""
-    while not line.endswith(b"\n"):
+    got = b""
+    while got.count(b"\n") < int(n):
         d = c.recv(4096)
         if not d:
             break
-        line += d
-    print(line.decode(errors="replace").strip())
+        got += d
+    print(b"\n".join(got.split(b"\n")[: int(n)]).decode(errors="replace").strip())
     c.close()
-    return 0 if line else 1
+    return 0 if got else 1
+
+
+def ask(host, port, srcport=None):
+    return lines(host, port, 1, srcport)
 
 
 def raw(host, port, hexbytes):
@@ -89,7 +109,7 @@ def raw(host, port, hexbytes):
 
 def main(argv):
     cmd, args = argv[1], argv[2:]
-    return {"serve": serve, "ask": ask, "raw": raw}[cmd](*args)
+    return {"serve": serve, "ask": ask, "lines": lines, "raw": raw}[cmd](*args)
 
 
 if __name__ == "__main__":
