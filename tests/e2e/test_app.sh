@@ -20,12 +20,15 @@ trap ward_cleanup EXIT
 WHOAMI=$WARD_ROOT/tests/e2e/whoami.py
 pod_add a 1
 pod_add b 2
-A=$(pod_ip a) B=$(pod_ip b)
-A6=fd00:$WARD_NET::1 B6=fd00:$WARD_NET::2
+pod_add c 3
+pod_add d 4
+A=$(pod_ip a) B=$(pod_ip b) C=$(pod_ip c)
+A6=fd00:$WARD_NET::1 B6=fd00:$WARD_NET::2 C6=fd00:$WARD_NET::3
 pod a ip addr add "$A6/64" dev eth0 nodad
 pod b ip addr add "$B6/64" dev eth0 nodad
+pod c ip addr add "$C6/64" dev eth0 nodad
 ID_A=spiffe://example.org/ns/default/sa/a
-certs_for a b
+certs_for a b c d
 
 fails() { ! "$@" >/dev/null 2>&1; }
 # wait_log_file FILE SECONDS TEXT: a line of FILE holds TEXT.
@@ -39,10 +42,10 @@ wait_log_file() {
   tail -n 5 "$1" >&2 || true
   return 1
 }
-# app NAME ADDR PORT [first]: a whoami app in pod b listening on ADDR:PORT only.
+# app NAME ADDR PORT [first]: a whoami app in pod b (or $APP_POD) listening on ADDR:PORT only.
 app() {
-  pod_bg b "$WARD_PY" "$WHOAMI" serve "$2" "$3" "$1" "${@:4}"
-  wait_port b "$3"
+  pod_bg "${APP_POD:-b}" "$WARD_PY" "$WHOAMI" serve "$2" "$3" "$1" "${@:4}"
+  wait_port "${APP_POD:-b}" "$3"
 }
 # ask HOST PORT WANT: from pod a through both agents, the app's first line starts with WANT.
 ask() {
@@ -56,6 +59,8 @@ ask() {
 
 agent_start a "$(agent_config a)"
 agent_start b "$(agent_config b ', "inbound": { "proxy_protocol_ports": [8090, 8093, 3129] }')"
+PRESERVE=', "inbound": { "preserve_source": true }'
+IPTABLES_ARGS=--preserve-source agent_start c "$(agent_config c "$PRESERVE")"
 
 echo "-- 1. the app is reached where it listens"
 app podip "$B" 8100
@@ -158,5 +163,61 @@ check "control: HAProxy takes a well-formed header sent by hand" \
 check "HAProxy refuses a header whose TLV overruns it" \
   fails grep -q haproxy <<<"$(raw 8090 "$bad")"
 check "Squid refuses it too" fails grep -q "HTTP/1" <<<"$(raw 3129 "$bad")"
+
+echo "-- 3. the caller's address, preserved (inbound.preserve_source)"
+APP_POD=c app keep "$C" 8095
+APP_POD=c app keep6 "$C6" 8096
+APP_POD=c app keeplo 127.0.0.1 8098
+mc=$(log_mark c)
+check "the app's accept() returns the caller's address" ask "$C" 8095 "keep peer=$A:"
+check "c logs the preserved source" wait_log c "$mc" 3 '"event":"conn_close"' \
+  "\"addr\":\"$C:8095\"" "\"source\":\"$A:" '"preserve_source":true' '"proxy_header":false'
+check "IPv6: the app sees the caller's v6 address" ask "$C6" 8096 "keep6 peer=[$A6]:"
+mc=$(log_mark c)
+check "an app only on loopback is not reached with a preserved source" fails ask "$C" 8098 x
+check "c says why" wait_log c "$mc" 3 '"event":"connect_failed"' \
+  'with inbound.preserve_source the app must listen on the pod IP'
+cpid=$(agent_pid 2)
+check "c's agent runs as the proxy uid with CAP_NET_ADMIN alone" \
+  grep -q "^CapEff:.*0000000000001000$" "/proc/$cpid/status"
+check "... and uid $PROXY_UID" grep -qP "^Uid:\t$PROXY_UID\t" "/proc/$cpid/status"
+# One port for every new connection in a and c: ward c's connection to the
+# app then has the same 4-tuple as a's connection to it, which iptables
+# REDIRECTed; only the conntrack zone of --preserve-source keeps them apart.
+pod a sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
+pod c sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
+APP_POD=c app clash "$C" 8097
+# The client's own port is outside the range, so the agents get 40000.
+pod_bg a timeout 10 "$WARD_PY" "$WHOAMI" lines "$C" 8097 1 5 45000 >"$WARD_TMP/clash.out" 2>&1
+stats_show() { # POD PY-CONDITION-ON-c: some live connection c satisfies it
+  pod "$1" curl -s --max-time 3 "http://127.0.0.1:15020/stats/connections" >"$WARD_TMP/stats-$1.json"
+  "$WARD_PY" -c 'import json, sys
+conns = json.load(open(sys.argv[1]))["connections"]
+sys.exit(0 if any(eval("(" + sys.argv[2] + ")") for c in conns) else 1)' "$WARD_TMP/stats-$1.json" "$2"
+}
+check "a 4-tuple clash with the caller's own connection: the app still answers" \
+  wait_log_file "$WARD_TMP/clash.out" 5 "clash peer=$A:40000"
+check "/stats/connections: the caller and the app's view of it share port 40000" \
+  stats_show c "c.get('peer') == '$A:40000' and c.get('app', {}).get('source') == '$A:40000'"
+pod a sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+pod c sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+agent_refused() { # how...: ward agent with preserve_source in pod d exits 1 and says why
+  local out
+  out=$(pod d timeout 10 "$@" "$WARD_BIN" agent --config "$(agent_config d "$PRESERVE")" 2>&1) &&
+    { echo "  agent started" >&2; return 1; }
+  grep -q 'inbound.preserve_source.*CAP_NET_ADMIN' <<<"$out" || { echo "  said: $out" >&2; return 1; }
+}
+check "without CAP_NET_ADMIN the agent refuses to start (as the proxy uid)" \
+  agent_refused setpriv --reuid="$PROXY_UID" --regid="$PROXY_UID" --clear-groups --inh-caps=-all
+check "... and as root with NET_ADMIN out of its bounding set" \
+  agent_refused setpriv --bounding-set=-net_admin
+
+echo "-- 4. what the app was told, in /stats/connections"
+pod_bg a timeout 10 "$WARD_PY" "$WHOAMI" lines "$B" 8093 2 5 >"$WARD_TMP/held.out" 2>&1
+wait_log_file "$WARD_TMP/held.out" 5 "first16=" >/dev/null
+check "b shows the app's address, the pod IP route and the PROXY header" \
+  stats_show b "c.get('app') == dict(addr='$B:8093', via='pod_ip', retried=False,
+    source=c['app'].get('source'), preserve_source=False, proxy_header=True) and
+    c['app']['source'].startswith('$B:')"
 
 summary "app e2e"

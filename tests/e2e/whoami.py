@@ -7,14 +7,17 @@
                           accept() returned); with "first", then read 16 bytes
                           and send "first16=HEX\\n" (a server-first protocol:
                           the client has sent nothing); then echo until EOF
-  ask HOST PORT [SRCPORT] connect (from SRCPORT if given), print the first line
-  lines HOST PORT N       connect, send nothing, print the first N lines
+  ask HOST PORT           connect, print the first line
+  lines HOST PORT N [HOLD_S [SRCPORT]]
+                          connect (from SRCPORT if given), send nothing, print
+                          the first N lines, then keep the connection HOLD_S s
   raw HOST PORT HEX       connect, send the bytes HEX, print what comes back
                           before the server closes (or "(nothing)")
 """
 import socket
 import sys
 import threading
+import time
 
 TIMEOUT = 10
 
@@ -74,7 +77,7 @@ def connect(host, port, srcport=None):
     return c
 
 
-def lines(host, port, n, srcport=None):
+def lines(host, port, n, hold=0, srcport=None):
     c = connect(host, port, srcport)
     got = b""
     while got.count(b"\n") < int(n):
@@ -82,13 +85,14 @@ def lines(host, port, n, srcport=None):
         if not d:
             break
         got += d
-    print(b"\n".join(got.split(b"\n")[: int(n)]).decode(errors="replace").strip())
+    print(b"\n".join(got.split(b"\n")[: int(n)]).decode(errors="replace").strip(), flush=True)
+    time.sleep(float(hold))
     c.close()
     return 0 if got else 1
 
 
-def ask(host, port, srcport=None):
-    return lines(host, port, 1, srcport)
+def ask(host, port):
+    return lines(host, port, 1)
 
 
 def raw(host, port, hexbytes):
