@@ -20,7 +20,7 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* family's address (pod IP or loopback) and port, with port 0 for a bind. */
+/* An address of family: ip (4 or 16 bytes), or loopback when NULL; and port. */
 static void make_addr(int family, const uint8_t *ip, uint16_t port, struct sockaddr_storage *out)
 {
 	memset(out, 0, sizeof(*out));
