@@ -26,6 +26,7 @@ enum {
 	OPT_CIDR_INCLUDE,
 	OPT_CIDR_EXCLUDE,
 	OPT_IPV6,
+	OPT_PRESERVE_SOURCE,
 	OPT_DRY_RUN,
 	OPT_CLEANUP,
 	OPT_CAPTURE_SSH,
@@ -44,6 +45,7 @@ static const struct option long_opts[] = {
     {"include-outbound-cidrs", required_argument, NULL, OPT_CIDR_INCLUDE},
     {"exclude-outbound-cidrs", required_argument, NULL, OPT_CIDR_EXCLUDE},
     {"ipv6", required_argument, NULL, OPT_IPV6},
+    {"preserve-source", no_argument, NULL, OPT_PRESERVE_SOURCE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
     {"capture-ssh", no_argument, NULL, OPT_CAPTURE_SSH},
@@ -72,6 +74,10 @@ static void usage(FILE *out)
 	    "  --exclude-outbound-cidrs LIST  destinations never captured (none)\n"
 	    "  --ipv6 auto|on|off             IPv6 rules too; auto = when ip6tables-restore\n"
 	    "                                 exists and the namespace has IPv6 (auto)\n"
+	    "  --preserve-source              add the mangle/raw rules and policy routing\n"
+	    "                                 the agent's inbound.preserve_source needs\n"
+	    "                                 (runs iproute2's ip); a run without it\n"
+	    "                                 removes them\n"
 	    "  --dry-run                      print the iptables-restore input, change nothing\n"
 	    "  --cleanup                      remove ward's rules and chains, nothing else\n"
 	    "  --capture-ssh                  capture the port of the SSH session this runs\n"
@@ -174,6 +180,10 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 		}
 		if ((flag = flag_of(o, opt))) {
 			*flag = true;
+			continue;
+		}
+		if (opt == OPT_PRESERVE_SOURCE) {
+			o->preserve_source = true;
 			continue;
 		}
 		if (opt == '?' || opt == ':')

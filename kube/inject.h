@@ -45,6 +45,7 @@ struct ward_inject_opts {
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;
 	char *inbound_mode, *log_level;
 	char *mesh_cidrs; /* the cluster's pod CIDRs: the agent's outbound.mesh_cidrs */
+	char *proxy_protocol_ports, *preserve_source; /* what the app sees (README) */
 	char *cpu_request, *cpu_limit, *memory_request, *memory_limit; /* "" = none */
 };
 
