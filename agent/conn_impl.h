@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/app.h"
 #include "agent/conn.h"
 #include "agent/end.h"
 #include "agent/mux.h"
@@ -45,6 +46,8 @@ struct ward_conn {
 	int handles_open;
 	struct sockaddr_storage dst;  /* original destination */
 	uint16_t local_port;	      /* inbound: the app port the peer asked for */
+	struct ward_app_dial app;     /* inbound: how the app is reached, what it is told */
+	bool redial;		      /* inbound: connect again once sock[CONN_UP] closed */
 	struct ward_tls_ctx *tls_ctx; /* owned ref */
 	char *peer_id;		      /* owned; verified SPIFFE ID */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
@@ -58,8 +61,9 @@ struct ward_conn {
 		uint64_t id;			      /* the tunnel connection, for logs */
 		const char *version, *cipher, *group; /* static strings */
 		double handshake_ms;
-		uint64_t t_request; /* uv_hrtime() the CONNECT was asked for */
-		bool counted;	    /* in ward_tunnel_streams_active */
+		struct sockaddr_storage peer; /* the tunnel connection's peer address */
+		uint64_t t_request;	      /* uv_hrtime() the CONNECT was asked for */
+		bool counted;		      /* in ward_tunnel_streams_active */
 		int status;
 	} tun;
 };
@@ -78,7 +82,15 @@ bool conn_authorize(struct ward_conn *c);
 /* The relay's end i: a socket end, or the stream end on the peer side. */
 struct ward_end *conn_end(struct ward_conn *c, int side);
 
+/* The PROXY v2 header for the app (inbound.proxy_protocol_ports), through
+ * the plain end before the first byte. */
+int conn_app_header(struct ward_conn *c) WARD_MUST_CHECK;
+
 /* conn_tunnel.c: the connection's side of the tunnel (tunnel.h). */
+/* Who called, for the app (app.h): the tunnel connection's peer address
+ * (with the port the Forwarded header gave for that same address: the app's
+ * own, in the peer pod), the tunnel's TLS; never an identity. */
+int conn_tunnel_caller(struct ward_conn *c, struct ward_app_caller *out) WARD_MUST_CHECK;
 /* Outbound mesh traffic: a stream through the tunnel, or direct (0: under
  * way; the caller goes direct on WARD_ERR_UNSUPPORTED). */
 int conn_tunnel_outbound(struct ward_conn *c) WARD_MUST_CHECK;
@@ -98,6 +110,8 @@ const char *conn_mode_name(const struct ward_conn *c);
 /* Plaintext bytes the app sent to the peer, and received from it. */
 uint64_t conn_bytes_to_peer(const struct ward_conn *c);
 uint64_t conn_bytes_from_peer(const struct ward_conn *c);
+/* Inbound, once the app was dialled: what the app was told, as o's "app". */
+void conn_set_app(const struct ward_conn *c, json_t *o);
 /* The kernel's last word on the peer-facing socket, into the metrics. */
 void conn_count_tcp_info(struct ward_conn *c);
 

@@ -111,7 +111,7 @@ json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
 		uv_tcp_getpeername(&s->h.tcp, (struct sockaddr *)&peer, &len);
 	}
 	set_addr(o, "local", &local);
-	set_addr(o, "peer", &peer);
+	set_addr(o, "peer", c->mode == MODE_TUNNEL ? &c->tun.peer : &peer); /* the tunnel's */
 	json_object_set_new(o, "mode", json_string(conn_mode_name(c)));
 	json_object_set_new(o, "phase", json_string(phase_name(c->phase)));
 	json_object_set_new(o, "worker", json_integer(c->worker->id));
@@ -129,8 +129,20 @@ json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
 		json_object_set_new(o, "cipher", json_string(c->tun.cipher));
 		json_object_set_new(o, "group", json_string(c->tun.group));
 	}
+	conn_set_app(c, o);
 	json_object_set_new(o, "tcp", ward_sockopt_tcp_json(s ? ward_stream_fd(s) : -1));
 	return o;
+}
+
+void conn_set_app(const struct ward_conn *c, json_t *o)
+{
+	json_t *app;
+
+	if (c->dir != WARD_DIR_INBOUND || !c->t_connect)
+		return;
+	app = ward_app_describe(&c->app, c->t_connected ? ward_stream_fd(&c->sock[CONN_UP]) : -1);
+	if (app)
+		json_object_set_new(o, "app", app);
 }
 
 void conn_count_tcp_info(struct ward_conn *c)

@@ -43,6 +43,7 @@ static void take_info(struct ward_conn *c)
 	c->tun.cipher = ti.cipher;
 	c->tun.group = ti.group;
 	c->tun.handshake_ms = ti.handshake_ms;
+	c->tun.peer = ti.peer;
 	if (!c->peer_id && ti.peer_id)
 		c->peer_id = strdup(ti.peer_id);
 	if (!c->tls_ctx) /* inbound: what authenticated the peer */
@@ -228,6 +229,35 @@ void ward_conn_accept_stream(struct ward_worker *w, struct ward_h2_end *e,
 		conn_start_connect(c); /* as direct inbound traffic does */
 }
 
+/* Same IP, ports aside (an IPv4-mapped address is its IPv4 one). */
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct sockaddr_storage x, y;
+
+	ward_addr_ip((const struct sockaddr *)a, &x);
+	ward_addr_ip((const struct sockaddr *)b, &y);
+	return x.ss_family != AF_UNSPEC && ward_addr_ip_equal(&x, &y);
+}
+
+int conn_tunnel_caller(struct ward_conn *c, struct ward_app_caller *out)
+{
+	uint16_t port = same_ip(&c->src, &c->tun.peer) ? htons(port_of(&c->src)) : 0;
+
+	ENSURE(c->tun.peer.ss_family == AF_INET || c->tun.peer.ss_family == AF_INET6, WARD_ERR_IO,
+	       "the tunnel's peer address is unknown");
+	/* The tunnel's own source port says nothing about the app behind it;
+	 * the Forwarded port does, when it names that same address. */
+	out->src = c->tun.peer;
+	if (out->src.ss_family == AF_INET)
+		((struct sockaddr_in *)&out->src)->sin_port = port;
+	else
+		((struct sockaddr_in6 *)&out->src)->sin6_port = port;
+	out->tls_version = c->tun.version;
+	out->tls_cipher = c->tun.cipher;
+	out->resumed = false; /* the tunnel's handshake checked a certificate */
+	return 0;
+}
+
 void conn_tunnel_app_connected(struct ward_conn *c)
 {
 	if (ward_h2_end_respond(c->h2, 200) < 0) {
@@ -236,6 +266,10 @@ void conn_tunnel_app_connected(struct ward_conn *c)
 	}
 	count_result(c, 200);
 	conn_plain_end(c, CONN_UP);
+	if (conn_app_header(c) < 0) {
+		conn_fail(c, "relay_failed", ward_err_msg());
+		return;
+	}
 	conn_arm_idle_timer(c);
 	conn_relay_start(c); /* data the client sent early moves first */
 }

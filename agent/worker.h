@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/app.h"
 #include "config/config.h"
 #include "lib/log.h"
 #include "agent/local_addrs.h"
@@ -57,15 +58,16 @@ struct ward_worker {
 	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
-	uint64_t drain_started_ms;     /* uv_now() when draining began */
-	struct ward_tls_ctx *tls;      /* owned ref: new handshakes use this */
-	struct ward_list conns;	       /* live connections (struct ward_conn, link) */
-	struct ward_list tunnels;      /* tunnel connections (struct ward_tunnel, link) */
-	struct ward_list dirty;	       /* tunnels with frames to send before the loop sleeps */
-	uv_prepare_t flush_before;     /* flush dirty tunnels: after timers ... */
-	uv_check_t flush_after;	       /* ... and after I/O callbacks */
-	struct ward_pool pool;	       /* outbound tunnel connections by destination */
-	struct ward_local_addrs local; /* this pod's addresses (tunnel requests) */
+	uint64_t drain_started_ms;	   /* uv_now() when draining began */
+	struct ward_tls_ctx *tls;	   /* owned ref: new handshakes use this */
+	struct ward_list conns;		   /* live connections (struct ward_conn, link) */
+	struct ward_app_memory app_memory; /* inbound: ports whose app is only on loopback */
+	struct ward_list tunnels;	   /* tunnel connections (struct ward_tunnel, link) */
+	struct ward_list dirty;		   /* tunnels with frames to send before the loop sleeps */
+	uv_prepare_t flush_before;	   /* flush dirty tunnels: after timers ... */
+	uv_check_t flush_after;		   /* ... and after I/O callbacks */
+	struct ward_pool pool;		   /* outbound tunnel connections by destination */
+	struct ward_local_addrs local;	   /* this pod's addresses (tunnel requests) */
 	ward_worker_stream_fn on_stream;
 	uint64_t tunnel_seq;
 	bool draining, stopping;

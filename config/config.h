@@ -68,7 +68,10 @@ struct ward_config {
 		enum ward_inbound_mode mode;
 		struct ward_port_ids *allowed_client_ids;
 		size_t n_allowed_client_ids; /* owned */
-		bool tunnel;		     /* listen on tunnel_listen */
+		uint16_t *proxy_protocol_ports;
+		size_t n_proxy_protocol_ports; /* owned: the app gets a PROXY v2 header */
+		bool preserve_source;	       /* the app sees the caller's address */
+		bool tunnel;		       /* listen on tunnel_listen */
 		struct ward_addr tunnel_listen;
 		/* What `ward iptables` captures inbound (its --include-inbound-ports
 		 * and --exclude-inbound-ports): the only ports a tunnel stream may
@@ -139,6 +142,7 @@ int ward_tls_policy_resolve(const struct ward_config *cfg,
 /* Lookups used on the data path. */
 bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *dst);
 bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
+bool ward_config_is_proxy_protocol_port(const struct ward_config *cfg, uint16_t port);
 /* Outbound traffic to this destination port never takes the tunnel. */
 bool ward_config_tunnel_excluded(const struct ward_config *cfg, uint16_t port);
 /* Inbound traffic to this local port is captured (would reach the inbound

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/capture.h"
+
 #define CONFIG_DIR "/etc/ward"
 #define SOCKET_DIR "/spiffe-workload-api"
 #define SOCKET_VOLUME "ward-workload-socket"
@@ -45,6 +47,13 @@ static json_t *resources(const struct ward_inject_opts *s)
 	return r;
 }
 
+/* ward.io/preserve-source: "true" or "enabled" (validated already). */
+static bool preserving(const struct ward_inject_opts *s)
+{
+	return s->preserve_source &&
+	       (!strcmp(s->preserve_source, "true") || !strcmp(s->preserve_source, "enabled"));
+}
+
 json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 {
 	char uid[16], tunnel[8];
@@ -60,6 +69,8 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 	add_flag(argv, "--exclude-outbound-ports", s->exclude_outbound_ports);
 	add_flag(argv, "--include-outbound-cidrs", s->include_outbound_cidrs);
 	add_flag(argv, "--exclude-outbound-cidrs", s->exclude_outbound_cidrs);
+	if (preserving(s))
+		json_array_append_new(argv, json_string("--preserve-source"));
 	/* Root for iptables-restore, but only the two capabilities it needs.
 	 * The root filesystem stays writable for iptables' lock file. */
 	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:i,s:i,s:b,s:b,s:b,s:b,s:{s:[s,s],s:[s]}}}",
@@ -83,14 +94,34 @@ static json_t *port_array(const char *list)
 	return a;
 }
 
-/* The inbound capture scope goes to the agent too: the tunnel listener
- * serves only ports that capture would redirect (never an open proxy). */
+/* "10.244.0.0/16,fd00:10:244::/56" (checked when loaded) as a JSON list. */
+static json_t *cidr_list(const char *text)
+{
+	json_t *list = json_array();
+
+	while (*text) {
+		size_t n = strcspn(text, ",");
+
+		json_array_append_new(list, json_stringn(text, n));
+		text += n + (text[n] == ',');
+	}
+	return list;
+}
+
+/* The agent's inbound settings a pod's annotations ask for. The inbound
+ * capture scope goes to the agent too: the tunnel listener serves only ports
+ * that capture would redirect (never an open proxy). */
 static json_t *inbound_override(const struct ward_inject_opts *s)
 {
 	json_t *in = json_object();
 
 	if (s->inbound_mode)
 		json_object_set_new(in, "mode", json_string(s->inbound_mode));
+	if (s->preserve_source)
+		json_object_set_new(in, "preserve_source", json_boolean(preserving(s)));
+	if (s->proxy_protocol_ports)
+		json_object_set_new(in, "proxy_protocol_ports",
+				    port_array(s->proxy_protocol_ports));
 	if (s->include_inbound_ports)
 		json_object_set_new(in, "include_ports", json_string(s->include_inbound_ports));
 	if (s->exclude_inbound_ports)
@@ -104,6 +135,8 @@ static json_t *outbound_override(const struct ward_inject_opts *s)
 {
 	json_t *out = json_object();
 
+	if (s->mesh_cidrs)
+		json_object_set_new(out, "mesh_cidrs", cidr_list(s->mesh_cidrs));
 	if (s->tunnel)
 		json_object_set_new(out, "tunnel", json_string(s->tunnel));
 	if (s->tunnel_exclude_ports)
@@ -147,12 +180,39 @@ static json_t *http_probe(const char *path, int period, int failures)
 			 "failureThreshold", failures);
 }
 
+/* The socket's name where none is set: the SPIRE Helm chart's through the
+ * CSI driver; agent.sock in a node directory, as deploy/kubernetes/server.yaml
+ * serves it and SPIRE's own hostPath layout names it. */
+static const char *socket_name(const struct ward_inject_opts *s)
+{
+	if (s->workload_socket_name)
+		return s->workload_socket_name;
+	return s->workload_socket_hostpath ? "agent.sock" : "spire-agent.sock";
+}
+
+/* The proxy runs as its uid with no capabilities. With preserve-source it
+ * needs CAP_NET_ADMIN, which Kubernetes cannot give a non-root container
+ * (no ambient capabilities): it starts as root with NET_ADMIN, SETUID and
+ * SETGID only, and the agent switches to the proxy uid at once, keeping
+ * NET_ADMIN alone (README, What the app sees). */
+static json_t *proxy_security(const struct ward_inject_opts *s)
+{
+	json_int_t uid = preserving(s) ? 0 : (json_int_t)s->proxy_uid;
+	json_t *caps = preserving(s) ? json_pack("{s:[s,s,s],s:[s]}", "add", "NET_ADMIN", "SETUID",
+						 "SETGID", "drop", "ALL")
+				     : json_pack("{s:[s]}", "drop", "ALL");
+
+	return json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:o}", "runAsUser", uid, "runAsGroup", uid,
+			 "runAsNonRoot", uid != 0, "privileged", 0, "allowPrivilegeEscalation", 0,
+			 "readOnlyRootFilesystem", 1, "capabilities", caps);
+}
+
 json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 {
 	char socket[512];
 	json_t *c;
 
-	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", s->workload_socket_name);
+	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", socket_name(s));
 	c = json_pack("{s:s,s:s,s:s,s:o,s:[{s:s,s:s}],s:[{s:s,s:i,s:s}]}", "name",
 		      WARD_INJECT_PROXY_NAME, "image", s->image, "imagePullPolicy",
 		      s->image_pull_policy, "command", proxy_command(s), "env", "name",
@@ -173,12 +233,7 @@ json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 	json_object_set_new(c, "readinessProbe", http_probe("/ready", 5, 3));
 	json_object_set_new(c, "livenessProbe", http_probe("/healthz", 10, 3));
 	json_object_set_new(c, "resources", resources(s));
-	json_object_set_new(c, "securityContext",
-			    json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:{s:[s]}}", "runAsUser",
-				      (json_int_t)s->proxy_uid, "runAsGroup",
-				      (json_int_t)s->proxy_uid, "runAsNonRoot", 1, "privileged", 0,
-				      "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
-				      "capabilities", "drop", "ALL"));
+	json_object_set_new(c, "securityContext", proxy_security(s));
 	json_object_set_new(c, "volumeMounts",
 			    json_pack("[{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name", SOCKET_VOLUME,
 				      "mountPath", SOCKET_DIR, "readOnly", 1, "name", CONFIG_VOLUME,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # IPv6 through the mesh: ip6tables capture, IP6T_SO_ORIGINAL_DST, the [::]
-# twin listener, and the inbound hop to the app on [::1].
+# twin listener, and the inbound hop to the app at its v6 pod IP.
 # The direct path (one mTLS connection per app connection); the tunnel has
 # its own suite (test_tunnel.sh).
 export WARD_TUNNEL=never
