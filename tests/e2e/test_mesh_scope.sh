@@ -36,7 +36,7 @@ check "the ready line shows the scope" log_grep client 0 '"event":"ready"' \
   '"mesh_cidrs":["10.0.0.0/8","100.64.0.0/10","172.16.0.0/12","192.168.0.0/16","fd00::/8"]'
 mark=$(log_mark client)
 check "meshed server: a request flows" mesh client send "$S" 8080 hello
-check "... over mTLS" mode_logged "$mark" "$S:8080" mtls
+check "... over mTLS (the tunnel: the server's agent has one)" mode_logged "$mark" "$S:8080" tunnel
 check "unmeshed server outside the scope: a request flows" mesh client send "$EXT" 5432 hello
 check "... in plaintext, as it was" mode_logged "$mark" "$EXT:5432" passthrough
 refused() { ! mesh client banner-get "$DB" 5432 >/dev/null 2>&1; }
@@ -74,7 +74,7 @@ pod client "$WARD_BIN" iptables --proxy-uid "$PROXY_UID" >/dev/null
 check "the agent runs with the injected scope" \
   wait_log client "$mark" 5 '"event":"ready"' "\"mesh_cidrs\":[\"$S/32\"]"
 check "meshed server: still mTLS" mesh client send "$S" 8080 again
-check "... logged as mTLS" mode_logged "$mark" "$S:8080" mtls
+check "... logged as mTLS (the tunnel)" mode_logged "$mark" "$S:8080" tunnel
 check "the server left out of the scope now works in plaintext" mesh client banner-get "$DB" 5432
 check "... as passthrough" mode_logged "$mark" "$DB:5432" passthrough
 
