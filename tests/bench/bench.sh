@@ -16,7 +16,7 @@
 # touches every setup alike instead of whichever ran at that moment.
 #   tests/bench/bench.sh            (make bench; needs root, wrk, haproxy, curl, python3, socat)
 # Env: WARD_BIN (default build/ward), BENCH_DURATION seconds per wrk run (4),
-#   BENCH_ROUNDS rounds per wrk measurement (3), BENCH_BULK_ROUNDS (3: an odd count has a median),
+#   BENCH_ROUNDS rounds per wrk measurement (5), BENCH_BULK_ROUNDS (3: an odd count has a median),
 #   BENCH_CONNS keep-alive connections (32), BENCH_RATE_CONNS x 1000/BENCH_RATE_DELAY_MS
 #   = the fixed request rate (10 x 1000/10 = 1000 req/s), BENCH_NEWCONN_CONNS (16),
 #   BENCH_BULK_MB (1024), BENCH_IDLE_CONNS (1000), BENCH_IDLE_MODE (connect: the
@@ -39,7 +39,7 @@ need_root
 trap ward_cleanup EXIT
 
 DUR=${BENCH_DURATION:-4}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 BULK_ROUNDS=${BENCH_BULK_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-32}
 RATE_CONNS=${BENCH_RATE_CONNS:-10}
