@@ -9,8 +9,9 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
+# chromium: the e2e opens `ward drill`'s HTML report in it, headless.
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
-  libclang-rt-14-dev python3 python3-yaml valgrind prometheus)
+  libclang-rt-14-dev python3 python3-yaml valgrind prometheus chromium)
 bench_pkgs=(haproxy wrk)
 
 want=("${build_pkgs[@]}")
