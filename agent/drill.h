@@ -98,6 +98,23 @@ int ward_drill_opts_parse(int argc, char **argv, struct ward_drill_opts *o,
 			  bool *help) WARD_MUST_CHECK;
 void ward_drill_usage(FILE *out);
 
+/* ---- how a piece of the drill stops (drill_record.c) ---------------------- */
+
+/* The load, the watch and the actions each count what they hold open
+ * (libuv handles, calls under way); once stopping and down to zero, the
+ * owner is told and the piece frees itself. */
+struct ward_drill_life {
+	unsigned open;
+	bool stopping;
+	void (*done)(void *arg);
+	void *arg;
+};
+/* Starts stopping; false when it already was. */
+bool ward_drill_life_stop(struct ward_drill_life *l, void (*done)(void *arg), void *arg);
+/* One thing closed. True when the piece must free itself now: it was
+ * stopping, nothing is open, and done has been told. */
+bool ward_drill_life_put(struct ward_drill_life *l);
+
 /* ---- the record: what was seen ------------------------------------------ */
 
 /* Why a request or a long-lived connection failed. */

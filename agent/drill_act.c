@@ -45,10 +45,7 @@ struct ward_drill_act {
 	void (*checked)(void *arg, bool ok);
 	void (*finished)(void *arg);
 	void *arg;
-	bool stopping;
-	int open; /* the timer and a call under way: a is freed at 0 */
-	void (*stopped)(void *arg);
-	void *stopped_arg;
+	struct ward_drill_life life; /* open: the timer and a call under way */
 };
 
 static double now_ms(const struct ward_drill_act *a)
@@ -61,9 +58,8 @@ static void image_free(struct image *img);
 
 static void put(struct ward_drill_act *a)
 {
-	if (--a->open > 0)
+	if (!ward_drill_life_put(&a->life))
 		return;
-	a->stopped(a->stopped_arg);
 	image_free(&a->img);
 	free(a);
 }
@@ -72,7 +68,7 @@ static void put(struct ward_drill_act *a)
  * stopping, and a may then be gone. */
 static bool answered(struct ward_drill_act *a)
 {
-	bool stopping = a->stopping;
+	bool stopping = a->life.stopping;
 
 	a->call = NULL;
 	put(a);
@@ -273,7 +269,7 @@ static void rotate(struct ward_drill_act *a)
 	set_phase(a, ROTATING);
 	if (call(a, req, WARD_DRILL_ROTATE_TIMEOUT_MS, on_rotated) < 0)
 		return step_done(a, false, ward_err_msg());
-	a->open++;
+	a->life.open++;
 }
 
 /* Every agent whose Workload API stream was up before the fault is up
@@ -338,7 +334,7 @@ static void poll_server(struct ward_drill_act *a)
 	}
 	if (a->phase == STARTING && !a->call &&
 	    call(a, json_pack("{s:s}", "command", "cas"), 1000, on_admin_answer) == 0)
-		a->open++;
+		a->life.open++;
 	if (a->phase == RECONNECTING && reconnected(a, who, sizeof(who)))
 		return step_done(a, true, NULL);
 	if ((a->phase == STARTING || a->phase == RECONNECTING) &&
@@ -385,7 +381,7 @@ static void step_next(struct ward_drill_act *a)
 	    a->rec->n_actions ? &a->rec->actions[a->rec->n_actions - 1] : NULL;
 	double at = a->phase_ms;
 
-	if (a->stopping)
+	if (a->life.stopping)
 		return;
 	if (a->next >= a->o->n_steps) {
 		set_phase(a, FINISHED);
@@ -479,7 +475,7 @@ int ward_drill_act_new(uv_loop_t *loop, const struct ward_drill_opts *o,
 				     .t0_ns = t0_ns,
 				     .checked = checked,
 				     .arg = arg,
-				     .open = 1};
+				     .life.open = 1};
 	rec->server_pid = o->server_pid;
 	uv_timer_init(loop, &a->timer);
 	a->timer.data = a;
@@ -489,7 +485,7 @@ int ward_drill_act_new(uv_loop_t *loop, const struct ward_drill_opts *o,
 		return 0;
 	}
 	if (call(a, json_pack("{s:s}", "command", "cas"), 5000, on_checked) == 0) {
-		a->open++;
+		a->life.open++;
 		return 0;
 	}
 	*out = NULL;
@@ -522,11 +518,8 @@ static void on_timer_closed(uv_handle_t *h)
 
 void ward_drill_act_stop(struct ward_drill_act *a, void (*done)(void *arg), void *arg)
 {
-	if (a->stopping)
+	if (!ward_drill_life_stop(&a->life, done, arg))
 		return;
-	a->stopping = true;
-	a->stopped = done;
-	a->stopped_arg = arg;
 	if (a->cur) {
 		a->cur->t_done = now_ms(a);
 		snprintf(a->cur->error, sizeof(a->cur->error), "abandoned: the drill stopped");

@@ -135,11 +135,15 @@ static void preflight(struct drill *d)
 
 /* ---- running ---------------------------------------------------------------- */
 
+/* The last step is done: the drill ends after the cool-down, and never
+ * before every rotation had --max-propagation to reach every agent. */
 static void on_finished(void *arg)
 {
 	struct drill *d = arg;
+	double last = d->rec.n_actions ? d->rec.actions[d->rec.n_actions - 1].t_trigger : 0;
 
 	d->end_ms = fmax(now_ms(d) + (double)d->o.cooldown_ms, (double)d->o.duration_ms);
+	d->end_ms = fmax(d->end_ms, last + (double)d->o.max_propagation_ms + 200);
 }
 
 static void progress(struct drill *d, bool last)

@@ -5,7 +5,8 @@
  * requests a second and failures per 100 ms, latency (new connections and
  * the agents' TLS handshakes), long-lived connections alive, and the
  * rotations: a line per rotation, and per agent a circle when it served the
- * new SVID and a diamond when it trusted the new CA. */
+ * new SVID, a diamond when it trusted the new CA, a red cross where
+ * --max-propagation ran out for an agent it never reached. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -214,6 +215,29 @@ static void agent_marker(FILE *f, double x, double y, const char *colour, bool d
 		diamond ? "path" : "circle");
 }
 
+/* The agent was not reached: no new SVID, or (a CA rotation) no new CA. A
+ * step the server refused reached nobody, and is marked failed elsewhere. */
+static bool missed(const json_t *rot, const json_t *svid, const json_t *ca)
+{
+	bool wants_svid = strcmp(str(rot, "kind"), "bundle") != 0;
+
+	if (json_is_false(json_object_get(rot, "ok")))
+		return false;
+	return (wants_svid && !json_is_number(svid)) ||
+	       (json_object_get(rot, "new_ca") && !json_is_number(ca));
+}
+
+/* A red cross where --max-propagation ran out. */
+static void missed_marker(FILE *f, double x, double y, const char *agent, int rotation)
+{
+	fprintf(f,
+		"<path class=\"marker agent-missed\" data-rotation=\"%d\" "
+		"d=\"M%.1f %.1fl8 8m0 -8l-8 8\"><title>",
+		rotation, x - 4, y - 4);
+	esc(f, agent);
+	fputs(" was not reached</title></path>\n", f);
+}
+
 /* The rotations lane: one line per rotation across the whole chart, and
  * per agent (one row each) its markers. */
 static void rotations(FILE *f, const struct axis *ax, const json_t *report, double y,
@@ -221,7 +245,8 @@ static void rotations(FILE *f, const struct axis *ax, const json_t *report, doub
 {
 	const json_t *agents = json_object_get(report, "agents"), *rot, *a;
 	size_t i, k, n_agents = json_array_size(agents);
-	double row = LANE / (double)(n_agents + 1);
+	double row = LANE / (double)(n_agents + 1),
+	       limit = json_number_value(ward_drill_get(report, "options.max_propagation_ms"));
 
 	json_array_foreach(agents, k, a)
 	{
@@ -265,6 +290,9 @@ static void rotations(FILE *f, const struct axis *ax, const json_t *report, doub
 				agent_marker(f, x_of(ax, t + json_number_value(s)),
 					     y + row * (double)(ai + 1), colours[ai % 8], false,
 					     str(a, "addr"), index, json_number_value(s));
+			if (missed(rot, s, b))
+				missed_marker(f, x_of(ax, t + limit), y + row * (double)(ai + 1),
+					      str(a, "addr"), index);
 		}
 	}
 }
@@ -301,8 +329,9 @@ static void svg(FILE *f, const json_t *report)
 	line(f, &ax, json_object_get(tl, "alive"), 1, alive, y0, "s-alive", true);
 	y0 += LANE + GAP;
 	lane_frame(f, y0,
-		   "rotations: per agent, circle = new SVID served, diamond = new CA trusted", 0,
-		   "");
+		   "rotations: per agent, circle = new SVID served, diamond = new CA trusted, "
+		   "cross = not reached",
+		   0, "");
 	fault_bands(f, &ax, report, 30, y0 + LANE);
 	rotations(f, &ax, report, y0, 30);
 	time_axis(f, &ax, y0 + LANE);
@@ -322,7 +351,7 @@ static const char style[] =
     ".s-alive{fill:none;stroke:#2ca02c;stroke-width:1.5}.s-failed{fill:#d62728}"
     ".s-hsfail{fill:#9b1c1c}.rotation{stroke:#555;stroke-dasharray:4 3}"
     ".rot-label{font-size:11px;fill:#333}code{font-size:12px}"
-    ".fault{fill:#999;fill-opacity:.18}";
+    ".fault{fill:#999;fill-opacity:.18}.agent-missed{stroke:#d62728;stroke-width:2.5}";
 
 static double at(const json_t *report, const char *path)
 {

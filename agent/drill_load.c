@@ -39,10 +39,7 @@ struct ward_drill_load {
 	unsigned long long seq;
 	struct slot *slots;
 	unsigned alive;
-	unsigned open; /* connections and the timer not yet closed */
-	bool stopping;
-	void (*stopped)(void *arg);
-	void *stopped_arg;
+	struct ward_drill_life life; /* open: connections and the timer */
 	struct ward_drill_load_counts counts;
 };
 
@@ -51,11 +48,10 @@ static double now_ms(const struct ward_drill_load *l)
 	return (double)(uv_hrtime() - l->t0_ns) / 1e6;
 }
 
-static void maybe_stopped(struct ward_drill_load *l)
+static void put(struct ward_drill_load *l)
 {
-	if (!l->stopping || l->open > 0)
+	if (!ward_drill_life_put(&l->life))
 		return;
-	l->stopped(l->stopped_arg);
 	free(l->slots);
 	free(l);
 }
@@ -105,8 +101,7 @@ static void probe_closed(struct ward_drill_conn *c)
 	struct ward_drill_load *l = p->l;
 
 	free(p);
-	l->open--;
-	maybe_stopped(l);
+	put(l);
 }
 
 static const struct ward_drill_conn_ops probe_ops = {probe_done, probe_closed};
@@ -131,7 +126,7 @@ static void probe_start(struct ward_drill_load *l)
 		free(p);
 		return;
 	}
-	l->open++;
+	l->life.open++;
 	if (request(l, t, false, &req, &len) < 0 ||
 	    ward_drill_conn_exchange(c, req, len, WARD_DRILL_TIMEOUT_MS) < 0)
 		ward_drill_conn_close(c); /* closed without an outcome: not counted */
@@ -182,15 +177,14 @@ static void slot_closed(struct ward_drill_conn *c)
 
 	if (s->conn == c)
 		s->conn = NULL;
-	if (s->healthy && !l->stopping) { /* the peer closed it between messages */
+	if (s->healthy && !l->life.stopping) { /* the peer closed it between messages */
 		s->healthy = false;
 		l->counts.dropped++;
 		recorded(ward_drill_record_drop(l->rec, now_ms(l), s->index, WARD_DRILL_CLOSED));
 		set_alive(l, l->alive - 1);
 		s->next_ms = now_ms(l) + LONG_EVERY_MS;
 	}
-	l->open--;
-	maybe_stopped(l);
+	put(l);
 }
 
 static const struct ward_drill_conn_ops slot_ops = {slot_done, slot_closed};
@@ -206,7 +200,7 @@ static void slot_send(struct ward_drill_load *l, struct slot *s, double now)
 			s->next_ms = now + LONG_EVERY_MS;
 			return;
 		}
-		l->open++;
+		l->life.open++;
 	}
 	s->sent_ms = now;
 	s->seq++;
@@ -256,7 +250,7 @@ int ward_drill_load_start(uv_loop_t *loop, const struct ward_drill_opts *o,
 		l->slots[i] = (struct slot){.l = l, .index = i, .next_ms = i * 7.0};
 	uv_timer_init(loop, &l->tick);
 	l->tick.data = l;
-	l->open = 1;
+	l->life.open = 1;
 	uv_timer_start(&l->tick, on_tick, 0, TICK_MS);
 	recorded(ward_drill_record_alive(rec, now_ms(l), 0));
 	*out = l;
@@ -272,17 +266,13 @@ static void on_tick_closed(uv_handle_t *h)
 {
 	struct ward_drill_load *l = h->data;
 
-	l->open--;
-	maybe_stopped(l);
+	put(l);
 }
 
 void ward_drill_load_stop(struct ward_drill_load *l, void (*done)(void *arg), void *arg)
 {
-	if (l->stopping)
+	if (!ward_drill_life_stop(&l->life, done, arg))
 		return;
-	l->stopping = true;
-	l->stopped = done;
-	l->stopped_arg = arg;
 	for (unsigned i = 0; i < l->o->n_long; i++)
 		if (l->slots[i].conn)
 			ward_drill_conn_close(l->slots[i].conn); /* ours: not a drop */

@@ -1,4 +1,5 @@
-/* What a drill saw, appended in time order; see drill.h. */
+/* What a drill saw, appended in time order, and how its pieces stop; see
+ * drill.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,24 @@ static const char *const why_names[WARD_DRILL_N_WHY] = {
 const char *ward_drill_why_name(enum ward_drill_why why)
 {
 	return why < WARD_DRILL_N_WHY ? why_names[why] : "?";
+}
+
+bool ward_drill_life_stop(struct ward_drill_life *l, void (*done)(void *arg), void *arg)
+{
+	if (l->stopping)
+		return false;
+	l->stopping = true;
+	l->done = done;
+	l->arg = arg;
+	return true;
+}
+
+bool ward_drill_life_put(struct ward_drill_life *l)
+{
+	if (--l->open > 0 || !l->stopping)
+		return false;
+	l->done(l->arg);
+	return true;
 }
 
 void ward_drill_record_init(struct ward_drill_record *r)

@@ -63,19 +63,34 @@ static void latency_line(const json_t *lat, FILE *out)
 	}
 }
 
+/* The steps as "svids x2, workload-api-down, ca x20": runs of a kind counted. */
+static void steps_line(const json_t *steps, FILE *out)
+{
+	size_t n = json_array_size(steps);
+
+	for (size_t i = 0, run; i < n; i += run) {
+		const char *kind = json_string_value(json_array_get(steps, i));
+
+		for (run = 1; i + run < n; run++)
+			if (strcmp(kind, json_string_value(json_array_get(steps, i + run))))
+				break;
+		fprintf(out, "%s%s", i ? ", " : " (", kind);
+		if (run > 1)
+			fprintf(out, " x%zu", run);
+	}
+	if (n)
+		fputc(')', out);
+}
+
 static void header(const json_t *r, FILE *out)
 {
-	const json_t *steps = ward_drill_get(r, "options.steps"), *s;
-	bool pass = ward_drill_report_passed(r);
-	size_t i;
+	size_t agents = json_array_size(ward_drill_get(r, "agents"));
 
-	fprintf(out, "ward drill: %s\n", pass ? "PASS" : "FAIL");
+	fprintf(out, "ward drill: %s\n", ward_drill_report_passed(r) ? "PASS" : "FAIL");
 	fprintf(out, "  started    %s, ran %.1f s, %s", str(r, "started_at"),
 		num(r, "duration_ms") / 1000, str(r, "mode"));
-	json_array_foreach(steps, i, s) fprintf(out, "%s%s", i ? ", " : " (", json_string_value(s));
-	fprintf(out, "%s, %zu agent%s\n", json_array_size(steps) ? ")" : "",
-		json_array_size(ward_drill_get(r, "agents")),
-		json_array_size(ward_drill_get(r, "agents")) == 1 ? "" : "s");
+	steps_line(ward_drill_get(r, "options.steps"), out);
+	fprintf(out, ", %zu agent%s\n", agents, agents == 1 ? "" : "s");
 }
 
 static void load(const json_t *r, FILE *out)

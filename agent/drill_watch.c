@@ -28,10 +28,7 @@ struct ward_drill_watch {
 	struct watched agents[WARD_DRILL_MAX_AGENTS];
 	void (*on_sample)(void *arg, size_t agent, const struct ward_drill_sample *s);
 	void *arg;
-	unsigned open; /* connections and the timer not yet closed */
-	bool stopping;
-	void (*stopped)(void *arg);
-	void *stopped_arg;
+	struct ward_drill_life life; /* open: connections and the timer */
 };
 
 static double now_ms(const struct ward_drill_watch *w)
@@ -39,12 +36,10 @@ static double now_ms(const struct ward_drill_watch *w)
 	return (double)(uv_hrtime() - w->t0_ns) / 1e6;
 }
 
-static void maybe_stopped(struct ward_drill_watch *w)
+static void put(struct ward_drill_watch *w)
 {
-	if (!w->stopping || w->open > 0)
-		return;
-	w->stopped(w->stopped_arg);
-	free(w);
+	if (ward_drill_life_put(&w->life))
+		free(w);
 }
 
 static void record(struct watched *a, bool ok, const char *why)
@@ -108,8 +103,7 @@ static void look_closed(struct ward_drill_conn *c)
 
 	if (a->conn == c)
 		a->conn = NULL;
-	a->w->open--;
-	maybe_stopped(a->w);
+	put(a->w);
 }
 
 static const struct ward_drill_conn_ops look_ops = {look_done, look_closed};
@@ -131,7 +125,7 @@ static void look(struct watched *a)
 		if (ward_drill_conn_new(w->loop, &w->o->agents[a->index], true, &look_ops, a,
 					&a->conn) < 0)
 			return record(a, false, ward_err_msg());
-		w->open++;
+		w->life.open++;
 	}
 	if (get(a, "/certs") < 0)
 		record(a, false, ward_err_msg());
@@ -161,7 +155,7 @@ int ward_drill_watch_start(uv_loop_t *loop, const struct ward_drill_opts *o,
 				       .t0_ns = t0_ns,
 				       .on_sample = on_sample,
 				       .arg = arg,
-				       .open = 1};
+				       .life.open = 1};
 	for (size_t i = 0; i < o->n_agents; i++)
 		w->agents[i] = (struct watched){.w = w, .index = i};
 	uv_timer_init(loop, &w->tick);
@@ -175,17 +169,13 @@ static void on_tick_closed(uv_handle_t *h)
 {
 	struct ward_drill_watch *w = h->data;
 
-	w->open--;
-	maybe_stopped(w);
+	put(w);
 }
 
 void ward_drill_watch_stop(struct ward_drill_watch *w, void (*done)(void *arg), void *arg)
 {
-	if (w->stopping)
+	if (!ward_drill_life_stop(&w->life, done, arg))
 		return;
-	w->stopping = true;
-	w->stopped = done;
-	w->stopped_arg = arg;
 	for (size_t i = 0; i < w->o->n_agents; i++)
 		if (w->agents[i].conn)
 			ward_drill_conn_close(w->agents[i].conn);

@@ -26,12 +26,7 @@ BE=$(pod_ip backend)
 echo "ward drill demo: pods frontend $(pod_ip frontend) and backend $BE, ward server on this host"
 wlserver_config 3600 "1337:frontend" "1338:backend"
 wlserver_start
-# The drill in frontend reads backend's admin port directly: not meshed.
-IPTABLES_ARGS="--exclude-outbound-ports 15020" PROXY_UID=1337 \
-  agent_start frontend "$(agent_config_wl frontend 1337)"
-PROXY_UID=1338 agent_start backend "$(agent_config_wl backend 1338)"
-wait_log frontend 0 10 '"event":"identity_loaded"' >/dev/null
-wait_log backend 0 10 '"event":"identity_loaded"' >/dev/null
+wl_pods_start frontend 1337 backend 1338
 serve backend http 8080
 echo "agents ready; the app in backend answers plain HTTP on :8080"
 echo "running: ward drill --target http://$BE:8080/hello --plan svids,ca,root" \

@@ -9,8 +9,8 @@ to dump the DOM after load, once for a screenshot. Its console output (every
 console message, script error or Content-Security-Policy refusal is logged
 as CONSOLE) must be empty. The DOM must hold the SVG timeline, one line per
 rotation of the report, and per rotation per agent a marker for each time
-the report says that agent served the new SVID or trusted the new CA; the
-verdict shown must be the report's. Prints what it found as JSON; exits 1
+the report says that agent served the new SVID or trusted the new CA, and a cross for
+each agent a rotation never reached; the verdict shown must be the report's. Prints what it found as JSON; exits 1
 with the reasons when something is off.
 
   drillhtml.py --self-test DIR   shows that a page with a console error or a
@@ -59,7 +59,10 @@ def expected(report):
     rotations = report["rotations"]
     svid = sum(1 for r in rotations for a in r["agents"] if a.get("svid_ms") is not None)
     ca = sum(1 for r in rotations for a in r["agents"] if a.get("bundle_ms") is not None)
-    return len(rotations), svid, ca
+    missed = sum(1 for r in rotations if r.get("ok", True) for a in r["agents"]
+                 if (r["kind"] != "bundle" and a.get("svid_ms") is None)
+                 or ("new_ca" in r and a.get("bundle_ms") is None))
+    return len(rotations), svid, ca, missed
 
 
 def check(page, report_path, shot):
@@ -71,18 +74,19 @@ def check(page, report_path, shot):
     errors += ["console: " + line for line in console]
     dom = Dom()
     dom.feed(dom_text)
-    n_rot, n_svid, n_ca = expected(report)
+    n_rot, n_svid, n_ca, n_missed = expected(report)
     found = {
         "svg": len([a for t, a in dom.tags if t == "svg" and a.get("id") == "timeline"]),
         "rotation_lines": len(dom.having("line", "rotation")),
         "svid_markers": len(dom.having("circle", "agent-svid")),
         "ca_markers": len(dom.having("path", "agent-ca")),
+        "missed_markers": len(dom.having("path", "agent-missed")),
         "scripts": len([1 for t, _ in dom.tags if t == "script"]),
         "verdict": "PASS" if ">PASS</span>" in dom_text else "FAIL" if ">FAIL</span>" in dom_text
         else None,
     }
     want = {"svg": 1, "rotation_lines": n_rot, "svid_markers": n_svid, "ca_markers": n_ca,
-            "scripts": 0, "verdict": "PASS" if report["verdict"]["pass"] else "FAIL"}
+            "missed_markers": n_missed, "scripts": 0, "verdict": "PASS" if report["verdict"]["pass"] else "FAIL"}
     for k, v in want.items():
         if found[k] != v:
             errors.append("%s: found %r, want %r" % (k, found[k], v))
@@ -101,7 +105,7 @@ def check(page, report_path, shot):
 
 def self_test(d):
     """The checker must catch a script error and a missing marker."""
-    report = {"rotations": [{"agents": [{"svid_ms": 1.0, "bundle_ms": None}]}],
+    report = {"rotations": [{"kind": "svids", "agents": [{"svid_ms": 1.0, "bundle_ms": None}]}],
               "verdict": {"pass": True}}
     rp = os.path.join(d, "r.json")
     json.dump(report, open(rp, "w"))

@@ -32,12 +32,7 @@ wait_port server 8081
 pod_bg server "$WARD_PY" "$WARD_MESH_PY" flaky 8082 1.5
 wait_port server 8082
 wlserver_start
-# The drill reads the server pod's admin port from the client pod: not meshed.
-IPTABLES_ARGS="--exclude-outbound-ports 15020" PROXY_UID=1337 \
-  agent_start client "$(agent_config_wl client 1337)"
-PROXY_UID=1338 agent_start server "$(agent_config_wl server 1338)"
-wait_log client 0 10 '"event":"identity_loaded"' >/dev/null
-wait_log server 0 10 '"event":"identity_loaded"' >/dev/null
+wl_pods_start client 1337 server 1338
 AGENTS=(--agent 127.0.0.1:15020 --agent "$S:15020")
 
 # drill NAME ARGS...: ward drill in pod client; stdout in $OUT/NAME.out,
@@ -80,7 +75,11 @@ check "an agent that does not answer: exit 2" rc_is deadagent 2
 check "  names it and why" says deadagent "agent 127.0.0.1:15999 does not answer: /certs: connect_refused" err
 drill deadadmin --target "$S:8080" "${AGENTS[@]}" --server-admin "$WARD_TMP/nope.sock"
 check "no admin socket: exit 2, named" bash -c "grep -q 'nope.sock: no such file or directory' '$OUT/deadadmin.err' && [ \$(cat '$OUT/deadadmin.rc') = 2 ]"
-check "--help documents every flag" bash -c "'$WARD_BIN' drill --help | grep -q -- '--max-propagation DUR'"
+check "README's Drills section documents every flag of --help" bash -c '
+  for f in $("$1" drill --help | grep -oE -- "--[a-z-]+" | sort -u); do
+    sed -n "/section:drills -->/,/\/section:drills/p" "$2" | grep -q -- "$f" ||
+      { echo "  README lacks $f" >&2; exit 1; }
+  done' _ "$WARD_BIN" "$WARD_ROOT/README.md"
 
 echo "== a drill under load: SVID, CA and root rotations and a Workload API outage"
 drill pass --target "$S:8080" --target "http://$S:8081/ok" --rate 40 --long 6 "${AGENTS[@]}" \

@@ -288,6 +288,9 @@ static void test_agent_answers(void **state)
 
 /* ---- records made by hand --------------------------------------------------------- */
 
+static char *render(const json_t *report, int (*fn)(const json_t *, FILE *), bool text);
+static size_t count(const char *hay, const char *needle);
+
 static struct ward_drill_opts opts;
 
 /* Two agents (or n), a target, a forced plan unless observing. */
@@ -477,6 +480,7 @@ static void test_broken_drill_fails(void **state)
 				.expired_from = 8000};
 	struct ward_drill_record r;
 	json_t *report;
+	char *html;
 
 	opts_for(2, true);
 	ward_drill_record_init(&r);
@@ -509,6 +513,10 @@ static void test_broken_drill_fails(void **state)
 			       "99999) at +8.0 s");
 	expect_failure(report, "the drill was interrupted at +9.0 s");
 	assert_int_equal(json_array_size(failures(report)), 8);
+	html = render(report, ward_drill_html, false);
+	assert_int_equal(count(html, "class=\"marker agent-missed\""), 1);
+	assert_non_null(strstr(html, "10.0.0.2:15020 was not reached"));
+	free(html);
 	json_decref(report);
 	ward_drill_record_free(&r);
 
