@@ -133,8 +133,8 @@ static json_t *handshake_failures_in(const struct ward_drill_record *r, size_t a
 /* ---- agents -------------------------------------------------------------------- */
 
 /* The first look of agent a in [t, until) that served an SVID other than
- * not_serial (-1: any) and, when ca >= 0, trusted ca. NAN if none. */
-static double first_look(const struct ward_drill_record *r, size_t a, double t, double until,
+ * not_serial (-1: any) and, when ca >= 0, trusted ca; SIZE_MAX if none. */
+static size_t first_look(const struct ward_drill_record *r, size_t a, double t, double until,
 			 int not_serial, int ca)
 {
 	for (size_t i = 0; i < r->n_samples[a]; i++) {
@@ -146,9 +146,19 @@ static double first_look(const struct ward_drill_record *r, size_t a, double t, 
 		for (size_t k = 0; k < s->n_bundle && !holds; k++)
 			holds = s->bundle[k] == ca;
 		if (holds && (not_serial < 0 || s->serial != not_serial))
-			return s->t;
+			return i;
 	}
-	return NAN;
+	return SIZE_MAX;
+}
+
+/* When the answer of the look before look i came (from), or NAN: what it
+ * said still held then. */
+static double answered_before(const struct ward_drill_record *r, size_t a, size_t i, double from)
+{
+	while (i-- > 0)
+		if (r->samples[a][i].ok)
+			return fmax(r->samples[a][i].t_seen, from);
+	return from;
 }
 
 /* The SVID agent a served last before t (-1: none seen). */
@@ -254,24 +264,37 @@ static json_t *agent_json(const struct ward_drill_record *r, const struct ward_d
 /* ---- rotations ----------------------------------------------------------------- */
 
 /* When each agent served the rotation's new SVID and trusted its new CA,
- * from the trigger; the slowest is the propagation (NAN if one never did). */
+ * from the trigger; the slowest is the propagation (NAN if one never did).
+ * The order of the two across agents is told from the looks' answers: every
+ * bundle held the new CA by the answer that first showed it, and no agent
+ * served an SVID from it before the answer of its last look without one.
+ * *first_by is the margin between the two (NAN: it cannot be told). */
 static json_t *reach(const struct ward_drill_record *r, const struct ward_drill_opts *o,
-		     const struct ward_drill_rotation *rot, double *propagation)
+		     const struct ward_drill_rotation *rot, double *propagation, double *first_by)
 {
+	double svid_after = INFINITY, ca_by = -INFINITY;
 	json_t *agents = json_array();
 
 	*propagation = 0;
 	for (size_t a = 0; a < o->n_agents; a++) {
+		size_t si = SIZE_MAX, bi = SIZE_MAX;
 		double svid = NAN, bundle = NAN;
 
 		if (rot->agent != SIZE_MAX && rot->agent != a)
 			continue;
 		if (rot->wants_svid)
-			svid = first_look(r, a, rot->svid_from, rot->reach_until,
-					  serial_before(r, a, rot->svid_from), -1) -
-			       rot->t;
+			si = first_look(r, a, rot->svid_from, rot->reach_until,
+					serial_before(r, a, rot->svid_from), -1);
 		if (rot->ca >= 0)
-			bundle = first_look(r, a, rot->t, rot->reach_until, -1, rot->ca) - rot->t;
+			bi = first_look(r, a, rot->t, rot->reach_until, -1, rot->ca);
+		if (si != SIZE_MAX) {
+			svid = r->samples[a][si].t - rot->t;
+			svid_after = fmin(svid_after, answered_before(r, a, si, rot->t));
+		}
+		if (bi != SIZE_MAX) {
+			bundle = r->samples[a][bi].t - rot->t;
+			ca_by = fmax(ca_by, r->samples[a][bi].t_seen);
+		}
 		if ((rot->wants_svid && isnan(svid)) || (rot->ca >= 0 && isnan(bundle)))
 			*propagation = NAN;
 		else if (!isnan(*propagation))
@@ -281,27 +304,9 @@ static json_t *reach(const struct ward_drill_record *r, const struct ward_drill_
 							"svid_ms", ward_drill_ms(svid), "bundle_ms",
 							ward_drill_ms(bundle)));
 	}
+	*first_by =
+	    isnan(*propagation) || isinf(svid_after) || isinf(ca_by) ? NAN : svid_after - ca_by;
 	return agents;
-}
-
-/* By how much every bundle held the new CA before any agent served an SVID
- * it signed (negative: there was a window); NAN when it cannot be told. */
-static double bundle_first_by(const json_t *agents)
-{
-	double first_svid = INFINITY, last_bundle = -INFINITY;
-	size_t i;
-	json_t *a;
-
-	json_array_foreach(agents, i, a)
-	{
-		json_t *s = json_object_get(a, "svid_ms"), *b = json_object_get(a, "bundle_ms");
-
-		if (!json_is_real(s) || !json_is_real(b))
-			return NAN;
-		first_svid = fmin(first_svid, json_real_value(s));
-		last_bundle = fmax(last_bundle, json_real_value(b));
-	}
-	return isinf(first_svid) ? NAN : first_svid - last_bundle;
 }
 
 static json_t *latencies(const struct ward_drill_record *r, double before_from, double t,
@@ -339,8 +344,9 @@ static json_t *rotation_json(const struct ward_drill_record *r, const struct war
 			     const struct ward_drill_rotation *rot, double before_from,
 			     double *done)
 {
-	double prop = 0;
-	json_t *agents = is_fault(rot->kind) ? json_array() : reach(r, o, rot, &prop), *j;
+	double prop = 0, first_by = NAN;
+	json_t *agents = is_fault(rot->kind) ? json_array() : reach(r, o, rot, &prop, &first_by),
+	       *j;
 
 	*done = rot->t + (isnan(prop) ? 0 : prop);
 	if (rot->action && rot->action->t_done > *done)
@@ -356,8 +362,7 @@ static json_t *rotation_json(const struct ward_drill_record *r, const struct war
 		json_object_set_new(j, "reached_all", json_boolean(!isnan(prop)));
 	}
 	if (rot->ca >= 0 && rot->wants_svid)
-		json_object_set_new(j, "bundle_first_by_ms",
-				    ward_drill_ms(bundle_first_by(agents)));
+		json_object_set_new(j, "bundle_first_by_ms", ward_drill_ms(first_by));
 	ward_drill_rotation_action(j, r, rot->action);
 	window(j, r, o, rot);
 	json_object_set_new(j, "latency_ms", latencies(r, before_from, rot->t, *done, rot->until));

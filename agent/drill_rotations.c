@@ -15,7 +15,46 @@ static double activated_at(const struct ward_drill_action *a)
 	return json_is_number(v) ? a->t_trigger + json_number_value(v) : a->t_trigger;
 }
 
-static size_t forced(const struct ward_drill_record *r, struct ward_drill_rotation *out, size_t max)
+static bool in_bundle(const struct ward_drill_sample *s, int ca)
+{
+	for (size_t k = 0; k < s->n_bundle; k++)
+		if (s->bundle[k] == ca)
+			return true;
+	return false;
+}
+
+/* The CA that first joined some agent's bundle at or after t: what a CA
+ * rotation brought when the server's reply does not name it. -1 if none. */
+static int joined_after(const struct ward_drill_record *r, const struct ward_drill_opts *o,
+			double t)
+{
+	double first = INFINITY;
+	int found = -1;
+
+	for (size_t a = 0; a < o->n_agents; a++) {
+		const struct ward_drill_sample *before = NULL;
+
+		for (size_t i = 0; i < r->n_samples[a]; i++) {
+			const struct ward_drill_sample *s = &r->samples[a][i];
+
+			if (!s->ok)
+				continue;
+			if (s->t < t) {
+				before = s;
+				continue;
+			}
+			for (size_t k = 0; before && k < s->n_bundle && s->t < first; k++)
+				if (!in_bundle(before, s->bundle[k])) {
+					first = s->t;
+					found = s->bundle[k];
+				}
+		}
+	}
+	return found;
+}
+
+static size_t forced(const struct ward_drill_record *r, const struct ward_drill_opts *o,
+		     struct ward_drill_rotation *out, size_t max)
 {
 	size_t n = 0;
 
@@ -30,20 +69,14 @@ static size_t forced(const struct ward_drill_record *r, struct ward_drill_rotati
 		    .t = a->t_trigger,
 		    .wants_svid = a->kind == WARD_DRILL_SVIDS || ca,
 		    .svid_from = ca ? activated_at(a) : a->t_trigger,
-		    .ca = ca ? a->new_ca : -1,
+		    .ca = !ca		   ? -1
+			  : a->new_ca >= 0 ? a->new_ca
+					   : joined_after(r, o, a->t_trigger),
 		    .agent = SIZE_MAX,
 		};
 		n++;
 	}
 	return n;
-}
-
-static bool in_bundle(const struct ward_drill_sample *s, int ca)
-{
-	for (size_t k = 0; k < s->n_bundle; k++)
-		if (s->bundle[k] == ca)
-			return true;
-	return false;
 }
 
 /* The CA is in some agent's first look: it was there before the drill. */
@@ -118,7 +151,7 @@ static int by_time(const void *x, const void *y)
 size_t ward_drill_rotations(const struct ward_drill_record *r, const struct ward_drill_opts *o,
 			    struct ward_drill_rotation *out, size_t max)
 {
-	size_t n = forced(r, out, max);
+	size_t n = forced(r, o, out, max);
 	bool any_rotation = false;
 
 	for (size_t i = 0; i < n; i++)

@@ -1,9 +1,11 @@
 /* The drill's verdict: PASS only if no new connection failed, no long-lived
  * connection dropped, no TLS handshake failed at any agent, every rotation
- * reached every agent within --max-propagation, no agent ever served an
- * expired SVID, and the drill could do and see all it meant to (every
- * forced step succeeded, every agent was watched throughout, the load ran).
- * Each broken condition is one sentence that names what broke. */
+ * reached every agent within --max-propagation (and, for a CA or root
+ * rotation, every agent trusted the new CA before any served an SVID from
+ * it), no agent ever served an expired SVID, and the drill could do and see
+ * all it meant to (every forced step succeeded, every agent was watched
+ * throughout, the load ran). Each broken condition is one sentence that
+ * names what broke. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,7 +114,7 @@ void ward_drill_verdict_rotation(struct ward_drill_verdict *v, const json_t *rot
 {
 	const char *kind = json_string_value(json_object_get(rot, "kind"));
 	int index = (int)json_integer_value(json_object_get(rot, "index"));
-	const json_t *ok = json_object_get(rot, "ok");
+	const json_t *ok = json_object_get(rot, "ok"), *first_by;
 	char late[400];
 
 	if (ok && !json_is_true(ok)) {
@@ -126,6 +128,12 @@ void ward_drill_verdict_rotation(struct ward_drill_verdict *v, const json_t *rot
 	if (late[0])
 		fail(v, "rotation %d (%s) did not reach every agent within %.1f s: %s", index, kind,
 		     (double)max_propagation_ms / 1000, late);
+	first_by = json_object_get(rot, "bundle_first_by_ms");
+	if (json_is_number(first_by) && json_number_value(first_by) <= 0)
+		fail(v,
+		     "rotation %d (%s) left a window: an agent may have served an SVID from the "
+		     "new CA %.0f ms before every agent trusted it",
+		     index, kind, -json_number_value(first_by));
 }
 
 void ward_drill_verdict_load(struct ward_drill_verdict *v, const struct ward_drill_record *r,

@@ -83,11 +83,13 @@ static void look_done(struct ward_drill_conn *c, enum ward_drill_why why)
 			 c->detail[0] ? ": " : "", c->detail);
 		return record(a, false, why_text);
 	}
-	if (!a->want_metrics)
+	if (!a->want_metrics) {
+		a->next.t_seen = now_ms(a->w);
 		rc = ward_drill_parse_certs(body ? body : "", len, rec, &a->next,
 					    rec->agent_id[a->index], sizeof(rec->agent_id[0]));
-	else
+	} else {
 		rc = ward_drill_parse_metrics(body ? body : "", len, &a->next);
+	}
 	if (rc < 0)
 		return record(a, false, ward_err_msg());
 	if (a->want_metrics)
