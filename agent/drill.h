@@ -13,8 +13,11 @@
  *   drill_watch.c   the agents' /certs and /metrics, into samples
  *   drill_sample.c  parsing /certs and /metrics (pure)
  *   drill_act.c     the plan's rotations and faults
+ *   drill_server.c  the ward server process the faults stop and start
  *   drill_record.c  what was seen, in time order (the report's input)
- *   drill_report.c  the report (JSON) and its verdict, from the record (pure)
+ *   drill_report.c  the report (JSON), from the record (pure), with
+ *                   drill_rotations.c (which rotations), drill_verdict.c
+ *                   (PASS or FAIL) and drill_timeline.c (per 100 ms, events)
  *   drill_text.c    the summary on stdout, from the report
  *   drill_html.c    one self-contained HTML page with an SVG timeline
  *   drill_cli.c     the command: flags, progress line, exit status

@@ -2,30 +2,20 @@
 #include "agent/drill_act.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/drill_server.h"
 #include "lib/jsonline.h"
 
 #define POLL_MS 20
-#define ADMIN_POLL_MS 100
-#define KILL_AFTER_MS 10000
-#define SETTLE_MS 1000 /* after a step is done, before the next may start */
-#define IMAGE_MAX (256 * 1024)
+#define SETTLE_MS 1000	    /* after a step is done, before the next may start */
+#define KILL_AFTER_MS 10000 /* a server that ignores SIGTERM this long gets SIGKILL */
 
 enum phase { IDLE, WAITING, ROTATING, STOPPING, DOWN, STARTING, RECONNECTING, FINISHED };
-
-/* What it takes to start ward server again as it was started. */
-struct image {
-	char *cmdline, *environ; /* owned: NUL-separated, as /proc gives them */
-	char **argv, **env;	 /* owned arrays into them */
-	char exe[PATH_MAX], cwd[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
-};
 
 struct ward_drill_act {
 	uv_loop_t *loop;
@@ -38,8 +28,7 @@ struct ward_drill_act {
 	size_t next; /* the next step */
 	struct ward_drill_action *cur;
 	double phase_ms;
-	pid_t pid;
-	struct image img;
+	struct ward_drill_server server; /* the process faults stop and start */
 	bool was_connected[WARD_DRILL_MAX_AGENTS];
 	char status[160];
 	void (*checked)(void *arg, bool ok);
@@ -54,13 +43,12 @@ static double now_ms(const struct ward_drill_act *a)
 }
 
 static void step_next(struct ward_drill_act *a);
-static void image_free(struct image *img);
 
 static void put(struct ward_drill_act *a)
 {
 	if (!ward_drill_life_put(&a->life))
 		return;
-	image_free(&a->img);
+	ward_drill_server_free(&a->server);
 	free(a);
 }
 
@@ -83,139 +71,6 @@ static int call(struct ward_drill_act *a, json_t *req, unsigned timeout_ms, ward
 
 	json_decref(req);
 	return rc;
-}
-
-/* ---- the server process ------------------------------------------------------ */
-
-static int read_proc(pid_t pid, const char *what, char **out, size_t *len)
-{
-	char path[64];
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ENSURE(fd >= 0, WARD_ERR_IO, "--server-pid %d: %s: %s", (int)pid, path, strerror(errno));
-	*out = calloc(1, IMAGE_MAX + 1);
-	n = *out ? read(fd, *out, IMAGE_MAX) : -1;
-	close(fd);
-	ENSURE(n > 0, WARD_ERR_IO, "--server-pid %d: %s: %s", (int)pid, path,
-	       n == 0 ? "empty (a zombie or a kernel thread?)" : strerror(errno));
-	*len = (size_t)n;
-	return 0;
-}
-
-/* "a\0b\0" -> {"a", "b", NULL}. */
-static char **split_nul(char *s, size_t len)
-{
-	size_t n = 0, k = 0;
-	char **v;
-
-	for (size_t i = 0; i < len; i++)
-		n += s[i] == '\0';
-	v = calloc(n + 2, sizeof(*v));
-	for (size_t i = 0; v && i < len; i += strlen(s + i) + 1)
-		v[k++] = s + i;
-	return v;
-}
-
-static void link_of(pid_t pid, const char *what, char *out, size_t len)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	n = readlink(path, out, len - 1);
-	out[n > 0 ? n : 0] = '\0';
-	/* Only a file the server wrote to is written to again. */
-	if (n > 0 && (out[0] != '/' || strstr(out, " (deleted)")))
-		out[0] = '\0';
-}
-
-static int capture(struct ward_drill_act *a, pid_t pid)
-{
-	size_t n;
-
-	GUARD(read_proc(pid, "cmdline", &a->img.cmdline, &n));
-	a->img.argv = split_nul(a->img.cmdline, n);
-	GUARD(read_proc(pid, "environ", &a->img.environ, &n));
-	a->img.env = split_nul(a->img.environ, n);
-	ENSURE(a->img.argv && a->img.env, WARD_ERR_NOMEM, "drill: out of memory");
-	link_of(pid, "exe", a->img.exe, sizeof(a->img.exe));
-	link_of(pid, "cwd", a->img.cwd, sizeof(a->img.cwd));
-	link_of(pid, "fd/1", a->img.out, sizeof(a->img.out));
-	link_of(pid, "fd/2", a->img.err, sizeof(a->img.err));
-	ENSURE(a->img.cwd[0], WARD_ERR_IO, "--server-pid %d: its working directory is unknown",
-	       (int)pid);
-	a->pid = pid;
-	return 0;
-}
-
-/* Gone, or a zombie its parent has not reaped yet. */
-static bool gone(pid_t pid)
-{
-	char path[64], stat[256], *paren;
-	FILE *f;
-	size_t n;
-
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	n = fread(stat, 1, sizeof(stat) - 1, f);
-	fclose(f);
-	stat[n] = '\0';
-	paren = strrchr(stat, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'Z';
-}
-
-/* The file the server wrote to, or /dev/null when there was none or it is
- * gone. */
-static int open_out(const char *path)
-{
-	int fd = path[0] ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
-
-	return fd >= 0 ? fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
-}
-
-static void on_process_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static int start_server(struct ward_drill_act *a)
-{
-	uv_process_t *proc = calloc(1, sizeof(*proc));
-	uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}};
-	uv_process_options_t opt = {
-	    .file = a->img.exe[0] ? a->img.exe : a->img.argv[0],
-	    .args = a->img.argv,
-	    .env = a->img.env,
-	    .cwd = a->img.cwd,
-	    .flags = UV_PROCESS_DETACHED,
-	    .stdio_count = 3,
-	    .stdio = stdio,
-	};
-	int out = open_out(a->img.out), err = open_out(a->img.err), rc;
-
-	stdio[1] = (uv_stdio_container_t){.flags = UV_INHERIT_FD, .data.fd = out};
-	stdio[2] = (uv_stdio_container_t){.flags = UV_INHERIT_FD, .data.fd = err};
-	rc = !proc ? UV_ENOMEM : out < 0 || err < 0 ? UV_EMFILE : uv_spawn(a->loop, proc, &opt);
-	if (out >= 0)
-		close(out);
-	if (err >= 0)
-		close(err);
-	if (rc != 0) {
-		free(proc);
-		return ward_err_set(WARD_ERR_IO, "starting ward server again (%s): %s", opt.file,
-				    uv_strerror(rc));
-	}
-	a->pid = proc->pid;
-	a->rec->server_pid = proc->pid;
-	uv_close((uv_handle_t *)proc, on_process_closed); /* detached: it lives on */
-	return 0;
 }
 
 /* ---- steps ----------------------------------------------------------------- */
@@ -318,16 +173,17 @@ static void poll_server(struct ward_drill_act *a)
 {
 	char who[80] = "";
 
-	if (a->phase == STOPPING && gone(a->pid)) {
+	if (a->phase == STOPPING && ward_drill_server_gone(&a->server)) {
 		a->cur->t_down = now_ms(a);
 		set_phase(a, DOWN);
 	} else if (a->phase == STOPPING && now_ms(a) - a->phase_ms > KILL_AFTER_MS) {
-		kill(a->pid, SIGKILL);
+		kill(a->server.pid, SIGKILL);
 	}
 	if (a->phase == DOWN && (a->cur->kind == WARD_DRILL_RESTART ||
 				 now_ms(a) - a->cur->t_down >= (double)a->cur->down_ms)) {
-		if (start_server(a) < 0)
+		if (ward_drill_server_start(&a->server, a->loop) < 0)
 			return step_done(a, false, ward_err_msg());
+		a->rec->server_pid = a->server.pid;
 		a->cur->t_up = now_ms(a);
 		/* Without the admin socket, the agents' reconnection tells. */
 		set_phase(a, a->o->server_admin ? STARTING : RECONNECTING);
@@ -350,7 +206,7 @@ static void fault(struct ward_drill_act *a)
 		a->was_connected[i] = n && a->rec->samples[i][n - 1].wl_connected == 1;
 	}
 	a->cur->down_ms = a->o->steps[a->next - 1].down_ms;
-	if (kill(a->pid, SIGTERM) < 0 && errno != ESRCH)
+	if (kill(a->server.pid, SIGTERM) < 0 && errno != ESRCH)
 		return step_done(a, false, strerror(errno));
 	set_phase(a, STOPPING);
 }
@@ -444,7 +300,7 @@ static void on_checked(void *arg, json_t *reply, const char *error)
 	if (!ok)
 		ward_err_set(WARD_ERR_IO, "--server-admin %s: %s", a->o->server_admin,
 			     error ? error : "the server refused a listing");
-	else if (a->o->server_pid && capture(a, a->o->server_pid) < 0)
+	else if (a->o->server_pid && ward_drill_server_capture(&a->server, a->o->server_pid) < 0)
 		ok = false;
 	a->checked(a->arg, ok);
 }
@@ -456,7 +312,7 @@ static void nothing(void *arg)
 static void checked_later(uv_timer_t *t)
 {
 	struct ward_drill_act *a = t->data;
-	bool ok = !a->o->server_pid || capture(a, a->o->server_pid) == 0;
+	bool ok = !a->o->server_pid || ward_drill_server_capture(&a->server, a->o->server_pid) == 0;
 
 	uv_timer_stop(t);
 	a->checked(a->arg, ok);
@@ -501,14 +357,6 @@ void ward_drill_act_run(struct ward_drill_act *a, double first_ms, void (*finish
 	a->phase_ms = first_ms;
 	step_next(a);
 	uv_timer_start(&a->timer, on_timer, POLL_MS, POLL_MS);
-}
-
-static void image_free(struct image *img)
-{
-	free(img->argv);
-	free(img->env);
-	free(img->cmdline);
-	free(img->environ);
 }
 
 static void on_timer_closed(uv_handle_t *h)

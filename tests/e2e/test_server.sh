@@ -321,6 +321,22 @@ check "'entries' lists the six entries" test "$(grep -c '"spiffe_id"' "$S/entrie
 "$WARD_BIN" server svids --admin "$ADMIN" >"$S/svids.out"
 check "'svids' lists issued SVIDs without keys" bash -c "grep -q root-svc '$S/svids.out' && ! grep -qi 'key' '$S/svids.out'"
 
+# A server stopped during a rotation answers it with what was done.
+python3 "$H2STREAMS" "$SOCK" 1 5 0 >/dev/null &
+STALL_PID=$!
+sleep 0.5
+"$WARD_BIN" server rotate ca --admin "$ADMIN" >/dev/null 2>"$S/aborted.err" &
+ROT_PID=$!
+sleep 0.5
+server_stop
+rot_rc=0
+wait "$ROT_PID" || rot_rc=$?
+check "a server stopped during a rotation answers it (exit 1, why)" bash -c \
+  "[ $rot_rc = 1 ] && grep -q 'the server stopped while propagating the new bundle' '$S/aborted.err'"
+kill "$STALL_PID" 2>/dev/null || true
+wait "$STALL_PID" 2>/dev/null || true
+check "  and starts again" server_start "$S/server.json" "$S/server.log"
+
 echo "== restart"
 ACTIVE=$(python3 -c "import json; print([c['serial'] for c in json.load(open('$S/cas.json'))['cas'] if c['state']=='active'][0])")
 server_stop
