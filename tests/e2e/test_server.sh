@@ -279,14 +279,35 @@ check "  and are signed by the new CA" bash -c "
 check "  an SVID of the old CA still verifies (overlap)" \
   bash -c "openssl verify -CAfile '$OUT/after-ca/bundle.pem' '$OUT/root/svid0.pem' >/dev/null"
 
-# A workload that never reads (its streams' window is 0) holds a rotation
-# for rotation.max_wait_ms at most; it is named, and the CA is activated.
-python3 "$H2STREAMS" "$SOCK" 1 5 0 >"$OUT/stalled.out" &
-STALL_PID=$!
-sleep 0.5
+# stalled: a Workload API caller whose streams' window is 0 (it never takes a
+# byte); STALL_PID once the server has its call.
+stalled() {
+  python3 "$H2STREAMS" "$SOCK" 1 6 0 >/dev/null &
+  STALL_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "\"event\":\"workload_api_call\".*\"pid\":$STALL_PID," "$S/server.log" && return 0
+    sleep 0.05
+  done
+  echo "  the stalled caller's call did not start" >&2
+  return 1
+}
+# rotating: the server prepared a rotation and waits for its streams.
+rotating() {
+  local i mark=$1
+  for i in $(seq 1 100); do
+    tail -n "+$mark" "$S/server.log" | grep -q '"event":"rotation_prepared"' && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# A workload that never reads holds a rotation for rotation.max_wait_ms at
+# most; it is named, and the CA is activated.
+stalled
+mark=$(($(wc -l <"$S/server.log") + 1))
 "$WARD_BIN" server rotate ca --admin "$ADMIN" >"$OUT/rot-stalled.json" &
 ROT_PID=$!
-sleep 0.3
+rotating "$mark"
 busy=accepted
 "$WARD_BIN" server rotate svids --admin "$ADMIN" >/dev/null 2>"$S/busy.err" || busy=refused
 wait "$ROT_PID" || true
@@ -322,12 +343,11 @@ check "'entries' lists the six entries" test "$(grep -c '"spiffe_id"' "$S/entrie
 check "'svids' lists issued SVIDs without keys" bash -c "grep -q root-svc '$S/svids.out' && ! grep -qi 'key' '$S/svids.out'"
 
 # A server stopped during a rotation answers it with what was done.
-python3 "$H2STREAMS" "$SOCK" 1 5 0 >/dev/null &
-STALL_PID=$!
-sleep 0.5
+stalled
+mark=$(($(wc -l <"$S/server.log") + 1))
 "$WARD_BIN" server rotate ca --admin "$ADMIN" >/dev/null 2>"$S/aborted.err" &
 ROT_PID=$!
-sleep 0.5
+rotating "$mark"
 server_stop
 rot_rc=0
 wait "$ROT_PID" || rot_rc=$?
