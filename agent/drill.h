@@ -139,8 +139,8 @@ const char *ward_drill_why_name(enum ward_drill_why why);
 
 /* One look at one agent. */
 struct ward_drill_sample {
-	double t;	    /* the look started */
-	double t_seen;	    /* /certs answered: what it says held by then */
+	double t;			   /* the look started */
+	double t_seen;			   /* /certs answered: what it says held by then */
 	bool ok;			   /* /certs and /metrics both answered */
 	bool has_svid;			   /* spiffe_id was not null */
 	int serial;			   /* interned serial of the SVID served */

@@ -84,20 +84,21 @@ check "README's Drills section documents every flag of --help" bash -c '
 echo "== a drill under load: SVID, CA and root rotations and a Workload API outage"
 drill pass --target "$S:8080" --target "http://$S:8081/ok" --rate 40 --long 6 "${AGENTS[@]}" \
   --server-admin "$WARD_WL/admin.sock" --server-pid "$WARD_SERVER_PID" \
-  --plan svids:2,ca:2,root:1 --fault workload-api-down:3s --interval 2s --warmup 1s \
+  --plan svids:2,ca:2,root:1 --fault workload-api-down:3s --fault server-restart \
+  --interval 2s --warmup 1s \
   --cooldown 1s --json "$OUT/pass.json" --html "$OUT/pass.html"
 adopt_server pass
 check "it passes (exit 0)" rc_is pass 0
 check "  the summary says PASS" says pass "ward drill: PASS" out
 check "  and where the pages are" says pass "html       $OUT/pass.html" out
-check "  six steps, the outage in the middle of the plan" \
-  report pass "[x['kind'] for x in r] == ['svids', 'svids', 'workload-api-down', 'ca', 'ca', 'root']"
+check "  seven steps, the outage and the restart in the middle of the plan" \
+  report pass "[x['kind'] for x in r] == ['svids', 'svids', 'workload-api-down', 'server-restart', 'ca', 'ca', 'root']"
 check "  every rotation reached both agents" \
   report pass "all(x['reached_all'] and len(x['agents']) == 2 for x in r if 'reached_all' in x)"
 check "  CA and root: every bundle held the new CA before any SVID from it was served" \
   report pass "all(x['bundle_first_by_ms'] > 0 for x in r if x['kind'] in ('ca', 'root'))"
-check "  the outage lasted 3 s and every agent reconnected" \
-  report pass "r[2]['ok'] and 2900 < r[2]['up_ms'] - r[2]['down_ms'] < 4000"
+check "  the outage lasted 3 s, the restart no time, and every agent reconnected" \
+  report pass "r[2]['ok'] and 2900 < r[2]['up_ms'] - r[2]['down_ms'] < 4000 and r[3]['ok'] and r[3]['up_ms'] - r[3]['down_ms'] < 500"
 check "  no request failed, on both targets" \
   report pass "d['totals']['requests']['failed'] == 0 and {q[3] for q in d['requests'] if q[2] == 'ok'} == {'$S:8080', 'http://$S:8081/ok'}"
 check "  no long-lived connection dropped, no handshake failed" \
