@@ -91,16 +91,6 @@ static void put_inbound(struct sink *w, const struct ward_iptables_opts *o)
 		    o->in_include.port[i]);
 }
 
-static const char *cidr_str(const struct ward_capture_cidr *c, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(c->family, c->addr, addr, sizeof(addr)))
-		addr[0] = '\0';
-	snprintf(buf, len, "%s/%u", addr, c->prefix);
-	return buf;
-}
-
 /* One capture rule per (CIDR of this family) x (port); "*" drops the match. */
 static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o, int family)
 {
@@ -115,7 +105,7 @@ static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o,
 			if (cl->cidr[i].family != family)
 				continue;
 			snprintf(d, sizeof(d), " -d ");
-			cidr_str(&cl->cidr[i], d + 4, sizeof(d) - 4);
+			ward_cidr_format(&cl->cidr[i], d + 4, sizeof(d) - 4);
 		}
 		for (size_t j = 0; j < np; j++) {
 			p[0] = '\0';
@@ -140,7 +130,7 @@ static void put_outbound(struct sink *w, const struct ward_iptables_opts *o, int
 	for (size_t i = 0; i < ex->n; i++)
 		if (ex->cidr[i].family == family)
 			put(w, "-A WARD_OUTPUT -d %s -j RETURN\n",
-			    cidr_str(&ex->cidr[i], c, sizeof(c)));
+			    ward_cidr_format(&ex->cidr[i], c, sizeof(c)));
 	for (size_t i = 0; i < o->out_exclude.n; i++)
 		put(w, "-A WARD_OUTPUT -p tcp --dport %u -j RETURN\n", o->out_exclude.port[i]);
 	put_out_includes(w, o, family);
