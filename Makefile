@@ -46,13 +46,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
-.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo bench fuzz clean help format \
+.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo drill bench fuzz clean help format \
 	install uninstall
 all: $(BUILD)/ward
 
 help:
 	@echo "make            build build/ward"
 	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
+	@echo "make drill      a cert-rotation drill under load in the demo's pods, with a report"
 	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
@@ -111,6 +112,9 @@ test: deps-test
 
 demo: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh
+
+drill: $(BUILD)/ward | deps-test
+	@WARD_BIN=$(abspath $(BUILD))/ward DRILL_OUT=$(abspath $(BUILD))/drill tests/e2e/drill_demo.sh
 
 bench: $(BUILD)/ward | deps-bench
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/bench.sh

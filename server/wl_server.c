@@ -130,9 +130,11 @@ void wl_conn_flush(struct wl_conn *c)
 		}
 		if (!(block = ward_buf_detach(&out, &len)))
 			break;
+		c->out_total += len;
 		if (ward_stream_write(&c->sock, block, len) < 0)
 			return conn_close(c);
 	}
+	wl_conn_place_sent(c);
 	if (c->sock.queued >= WL_WRITE_HIGH)
 		ward_stream_read_stop(&c->sock);
 	close_if_done(c);
@@ -185,10 +187,11 @@ static void on_connection(uv_stream_t *listener, int status)
 	conn_start(c);
 }
 
-void ward_wl_server_refresh(struct ward_wl_server *srv)
+uint64_t ward_wl_server_refresh(struct ward_wl_server *srv)
 {
 	struct ward_list_node *node, *next;
 
+	srv->gen++;
 	ward_list_each(&srv->conns, node, next)
 	{
 		struct wl_conn *c = conn_of(node);
@@ -199,6 +202,7 @@ void ward_wl_server_refresh(struct ward_wl_server *srv)
 			wl_stream_refresh(st);
 		wl_conn_flush(c);
 	}
+	return srv->gen;
 }
 
 static int make_parent(const char *path)

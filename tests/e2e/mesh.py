@@ -9,6 +9,8 @@ Servers (each connection in its own thread, forever):
                         append "got N SHA256" to FILE (the server's half-close first)
   reset PORT            read one line, then close with a TCP reset (SO_LINGER 0)
   resetwatch PORT FILE  read until EOF or error; append "reset" or "eof" to FILE
+  http PORT             HTTP/1.1 with keep-alive: every GET gets 200 "ok\\n"
+  flaky PORT SECONDS    echo, but reset every connection SECONDS after it opened
 Clients (exit 0 on success, print why otherwise):
   bulk HOST PORT BYTES  send BYTES random bytes while reading the echo at the
                         same time on one connection; sha256 both ways must match
@@ -116,6 +118,44 @@ def h_resetwatch(c, path):
         what = "reset"
     with open(path, "a") as f:
         f.write(what + "\n")
+
+
+def h_flaky(c, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        c.settimeout(max(0.01, deadline - time.time()))
+        try:
+            d = c.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            return
+        c.sendall(d)
+    rst_close(c)  # a reset, as a crashing peer would send
+
+
+def serve_http(port):
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 1024
+
+    Server(("0.0.0.0", port), Handler).serve_forever()
 
 
 def connect(host, port):
@@ -330,6 +370,10 @@ def main(argv):
         path = args[1]
         serve(int(args[0]), lambda c: {"shutfirst": h_shutfirst,
                                        "resetwatch": h_resetwatch}[cmd](c, path))
+    if cmd == "http":
+        serve_http(int(args[0]))
+    if cmd == "flaky":
+        serve(int(args[0]), lambda c: h_flaky(c, float(args[1])))
     return {"bulk": c_bulk, "halfclose": c_halfclose, "banner-get": c_banner, "many": c_many,
             "send": c_send, "hold": c_hold, "load": c_load, "shutfirst-get": c_shutfirst,
             "expect-reset": c_expect_reset, "send-reset": c_send_reset}[cmd](*args)
