@@ -302,6 +302,15 @@ static void unlink_end(struct ward_h2_end *e)
 	e->mux = NULL;
 }
 
+void ward_h2_end_wait(struct ward_h2_end *e, struct ward_list *list)
+{
+	unwait(e);
+	unlink_end(e); /* a retry: its old session may close before this one opens */
+	e->retryable = false;
+	ward_list_add_tail(list, &e->wait_link);
+	e->wait_list = list;
+}
+
 void ward_h2_end_free(struct ward_h2_end *e)
 {
 	unlink_end(e);

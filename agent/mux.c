@@ -505,6 +505,9 @@ void ward_mux_close(struct ward_mux *m)
 	ward_h2_dispatch_enter();
 	while (m->streams.head) {
 		struct ward_h2_end *e = ward_list_entry(m->streams.head, struct ward_h2_end, link);
+		/* Closed by nghttp2 and that news delivered: the owner knows (a
+		 * refused stream may be waiting for another tunnel by now). */
+		bool told = e->closed && !e->pending;
 
 		if (e->pending)
 			ward_list_remove(&m->events, &e->ev_link);
@@ -516,6 +519,8 @@ void ward_mux_close(struct ward_mux *m)
 		e->closed = true;
 		if (!e->owner) {
 			ward_h2_end_free(e);
+		} else if (told) {
+			continue;
 		} else if (m->role == WARD_MUX_CLIENT && !e->responded) {
 			e->ev->response(e->owner, e, 0);
 		} else if (!(e->in_eof && e->eos_sent)) {

@@ -197,6 +197,10 @@ struct ward_h2_end *ward_h2_end_new(size_t buffer_bytes, const struct ward_h2_en
  * "ip:port"-style texts (forwarded may be NULL). */
 int ward_mux_connect(struct ward_mux *m, struct ward_h2_end *e, const char *authority,
 		     const char *forwarded) WARD_MUST_CHECK;
+/* Client: the end waits on list (a tunnel still opening) for ward_mux_connect;
+ * off any other list and any session that refused it first, so an end is on
+ * one list at most. */
+void ward_h2_end_wait(struct ward_h2_end *e, struct ward_list *list);
 /* Client: the end will get no response from any tunnel (the one it waited
  * for failed): `response` 0 now, with fallback set when the destination has
  * no tunnel and the connection should go direct. Not from inside a session. */

@@ -330,6 +330,8 @@ static void handshake_done(struct ward_tunnel *t)
 	tunnel_mark_dirty(t);
 }
 
+static void session_input(struct ward_tunnel *t);
+
 static void handshake_input(struct ward_tunnel *t)
 {
 	int wolf_err = 0;
@@ -348,8 +350,13 @@ static void handshake_input(struct ward_tunnel *t)
 		tunnel_handshake_failed(t, "peer_reset", ward_err_msg());
 		return;
 	}
-	if (rc == 0)
-		handshake_done(t);
+	if (rc != 0)
+		return;
+	handshake_done(t);
+	/* Records that came with the peer's Finished (a client's preface and
+	 * first CONNECTs) are read now, not at the next packet. */
+	if (t->mux_open && (t->state == WARD_TUNNEL_OPEN || t->state == WARD_TUNNEL_DRAINING))
+		session_input(t);
 }
 
 int tunnel_begin_tls(struct ward_tunnel *t, enum ward_tls_role role)

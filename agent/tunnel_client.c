@@ -86,8 +86,7 @@ static int place(struct ward_tunnel *t, struct ward_h2_end *e)
 	if (t->mux_open)
 		return ward_mux_connect(&t->mux, e, e->authority,
 					e->forwarded[0] ? e->forwarded : NULL);
-	ward_list_add_tail(&t->waiting, &e->wait_link);
-	e->wait_list = &t->waiting;
+	ward_h2_end_wait(e, &t->waiting);
 	return 0;
 }
 
@@ -153,8 +152,10 @@ void tunnel_client_open(struct ward_tunnel *t)
 		struct ward_h2_end *e =
 		    ward_list_entry(t->waiting.head, struct ward_h2_end, wait_link);
 
-		if (place(t, e) < 0) /* off the waiting list either way */
-			ward_h2_end_unanswered(e, false);
+		if (place(t, e) < 0) { /* never sent: another tunnel may take it */
+			e->retryable = true;
+			ward_h2_end_unanswered(e, false); /* off the waiting list */
+		}
 	}
 }
 

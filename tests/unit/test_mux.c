@@ -497,6 +497,54 @@ static void test_refused_stream_is_retryable(void **state)
 	close_conn(&c, false);
 }
 
+/* The refused stream's owner hands it to a tunnel still opening; the refusing
+ * session then closes. The owner heard of the refusal once, and the end is on
+ * the new tunnel's waiting list alone, with no session (the e2e once looped
+ * forever on a waiting list an end sat on twice). */
+static void test_refused_stream_waits_elsewhere(void **state)
+{
+	struct ward_list opening = {0};
+	struct tconn c;
+
+	(void)state;
+	ward_mux_drain(&server.m);
+	pump();
+	client.m.goaway_received = false;
+	open_conn(&c, "10.1.2.3:8080");
+	pump();
+	assert_int_equal(c.responses, 1);
+	assert_true(c.e->retryable);
+	ward_h2_end_wait(c.e, &opening);
+	assert_null(c.e->mux); /* off the refusing session at once */
+	assert_false(c.e->retryable);
+	ward_h2_end_wait(c.e, &opening); /* twice: still once on the list */
+	assert_int_equal(opening.n, 1);
+	ward_mux_close(&client.m);
+	assert_int_equal(c.responses, 1);
+	assert_ptr_equal(c.e->wait_list, &opening);
+	close_conn(&c, false);
+	assert_int_equal(opening.n, 0);
+}
+
+/* A stream nghttp2 closed, its news delivered, then the session closes: the
+ * owner is not told again. */
+static void test_close_after_refusal_tells_once(void **state)
+{
+	struct tconn c;
+
+	(void)state;
+	ward_mux_drain(&server.m);
+	pump();
+	client.m.goaway_received = false;
+	open_conn(&c, "10.1.2.3:8080");
+	pump();
+	assert_int_equal(c.responses, 1);
+	ward_mux_close(&client.m);
+	assert_int_equal(c.responses, 1);
+	assert_int_equal(c.resets, 0);
+	close_conn(&c, false);
+}
+
 static void test_header_list_limit(void **state)
 {
 	char big[5000];
@@ -582,6 +630,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_stream_is_retryable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_stream_waits_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_after_refusal_tells_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_list_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_under_streams, setup, teardown),
 	    cmocka_unit_test(test_forwarded),
