@@ -14,6 +14,7 @@
 #include "certs/svid.h"
 #include "agent/iptables.h"
 #include "agent/wlidentity.h"
+#include "lib/file.h"
 
 #define WANT_SOMAXCONN 4096	 /* the backlog ward asks for on its listeners */
 #define DEFAULT_PORT_RANGE 28232 /* Linux's default 32768-60999 */
@@ -54,7 +55,7 @@ static bool read_proc(const struct ward_doctor_env *env, const char *rel, char *
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/%s", env->proc, rel);
-	f = fopen(path, "r");
+	f = ward_file_fopen_read(path);
 	if (!f)
 		return false;
 	ok = fgets(out, (int)len, f) != NULL;
@@ -220,7 +221,7 @@ static long count_state(const struct ward_doctor_env *env, const char *rel, unsi
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", env->proc, rel);
-	f = fopen(path, "r");
+	f = ward_file_fopen_read(path);
 	if (!f)
 		return -1;
 	if (!fgets(line, sizeof(line), f)) { /* header */

@@ -265,7 +265,7 @@ int ward_iptables_show(int family, char **out)
 /* auto: the namespace has an IPv6 address (lo has ::1 once it is up). */
 static bool has_ipv6(void)
 {
-	FILE *f = fopen("/proc/net/if_inet6", "r");
+	FILE *f = ward_file_fopen_read("/proc/net/if_inet6");
 	bool any;
 
 	if (!f)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/conn.h"
+#include "lib/file.h"
 #include "lib/stream.h"
 
 #define LISTEN_BACKLOG 4096
@@ -38,7 +39,7 @@ static int open_one(struct ward_worker *w, int slot, const struct ward_addr *add
 
 static bool host_has_ipv6(void)
 {
-	FILE *f = fopen("/proc/net/if_inet6", "r");
+	FILE *f = ward_file_fopen_read("/proc/net/if_inet6");
 	bool any = f && fgetc(f) != EOF;
 
 	if (f)

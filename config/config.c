@@ -921,17 +921,11 @@ static char *dir_of(const char *path)
 
 int ward_config_load_file(const char *path, struct ward_config **out)
 {
-	json_error_t jerr;
 	json_t *root;
 	char *dir;
 	int rc;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root && json_error_code(&jerr) == json_error_cannot_open_file)
-		return ward_err_set(WARD_ERR_IO, "%s", jerr.text);
-	if (!root)
-		return ward_err_set(WARD_ERR_INVALID, "%s: line %d column %d: %s", path, jerr.line,
-				    jerr.column, jerr.text);
+	GUARD(ward_json_load_file(path, &root));
 	dir = dir_of(path);
 	if (!dir) {
 		json_decref(root);

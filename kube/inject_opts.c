@@ -11,6 +11,7 @@
 
 #include "kube/cli.h"
 #include "config/capture.h"
+#include "lib/json.h"
 
 #define ANNOTATION_PREFIX "ward.io/"
 
@@ -260,11 +261,10 @@ int ward_inject_opts_load_json(struct ward_inject_opts *o, json_t *cfg)
 
 int ward_inject_opts_load(struct ward_inject_opts *o, const char *path)
 {
-	json_error_t err;
-	json_t *cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	json_t *cfg;
 	int rc;
 
-	ENSURE(cfg, WARD_ERR_INVALID, "%s: line %d: %s", path, err.line, err.text);
+	GUARD(ward_json_load_file(path, &cfg));
 	rc = ward_inject_opts_load_json(o, cfg);
 	json_decref(cfg);
 	return rc < 0 ? ward_err_prefix(rc, "%s", path) : 0;
