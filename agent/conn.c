@@ -69,7 +69,8 @@ static void release(struct ward_conn *c)
 	struct ward_worker *w = c->worker;
 
 	ward_list_remove(&w->conns, &c->link);
-	atomic_fetch_sub(w->active_conns, 1);
+	if (c->counted)
+		atomic_fetch_sub(w->active_conns, 1);
 	ward_metric_add(&w->stats.closed[c->dir], 1);
 	ward_tls_session_close(&c->tls);
 	ward_end_sock_free(&c->end[CONN_DOWN]);
@@ -126,6 +127,7 @@ void ward_conn_close(struct ward_conn *c, bool reset)
 	log_close(c);
 	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
+	ward_budget_put(&c->worker->budget, &c->unauth);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 	ward_stream_close(&c->sock[CONN_DOWN], reset);
 	ward_stream_close(&c->sock[CONN_UP], reset);
@@ -180,6 +182,51 @@ static void apply_sockopts(struct ward_conn *c, int side, bool upstream)
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
+}
+
+/* --- limits --- */
+
+/* Counts the connection against limits.max_connections, or refuses it. */
+static bool count_in(struct ward_conn *c)
+{
+	unsigned max = c->worker->cfg->limits.max_connections;
+
+	c->counted = true;
+	if (atomic_fetch_add(c->worker->active_conns, 1) + 1 <= max)
+		return true;
+	ward_metric_add(&c->worker->stats.refused, 1);
+	conn_fail(c, "conn_refused", "limits.max_connections reached");
+	return false;
+}
+
+/* An inbound peer proved who it is (or was let in as permissive plaintext):
+ * out of the handshake budget, into the connection limit. */
+static bool admit(struct ward_conn *c)
+{
+	ward_budget_put(&c->worker->budget, &c->unauth);
+	return count_in(c);
+}
+
+/* The budget needs room and this is the oldest unauthenticated connection
+ * (of its source, or of the worker). */
+static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
+{
+	struct ward_conn *c = ward_list_entry(s, struct ward_conn, unauth);
+
+	conn_fail(c, "handshake_shed",
+		  why == WARD_BUDGET_SOURCE_LIMIT ? "limits.max_handshakes_per_source reached"
+						  : "limits.max_handshakes reached");
+}
+
+/* Inbound: the connection waits for its peer to authenticate in the worker's
+ * budget, keyed by the peer's address. */
+static void hold_unauthenticated(struct ward_conn *c)
+{
+	struct sockaddr_storage peer = {0};
+	int len = sizeof(peer);
+
+	uv_tcp_getpeername(&c->sock[CONN_DOWN].h.tcp, (struct sockaddr *)&peer, &len);
+	ward_budget_take(&c->worker->budget, &c->unauth, &peer, on_shed);
 }
 
 /* --- relaying --- */
@@ -312,6 +359,8 @@ static void handshake_done(struct ward_conn *c)
 	count_handshake(c);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
+		if (!admit(c))
+			return;
 		ward_stream_read_stop(&c->sock[c->tls_side]); /* until the app answers */
 		start_connect(c);
 		return;
@@ -443,6 +492,10 @@ static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 			conn_fail(c, "handshake_failed", ward_err_msg());
 		else
 			handshake_input(c);
+		return;
+	}
+	if (!admit(c)) {
+		ward_stream_wipe_free(data, len);
 		return;
 	}
 	c->mode = MODE_PLAINTEXT;
@@ -619,7 +672,6 @@ static struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 	c->timer.data = c;
 	c->handles_open = 1;
 	ward_list_add(&w->conns, &c->link);
-	atomic_fetch_add(w->active_conns, 1);
 	ward_metric_add(&w->stats.opened[dir], 1);
 	return c;
 }
@@ -654,7 +706,6 @@ static int route_inbound(struct ward_conn *c)
 void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir)
 {
 	struct ward_conn *c = conn_new(w, dir);
-	unsigned max = w->cfg->limits.max_connections;
 	int rc;
 
 	if (!c)
@@ -666,11 +717,10 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 		ward_conn_close(c, true);
 		return;
 	}
-	if (atomic_load(w->active_conns) > max) {
-		ward_metric_add(&w->stats.refused, 1);
-		conn_fail(c, "conn_refused", "limits.max_connections reached");
+	if (dir == WARD_DIR_INBOUND)
+		hold_unauthenticated(c);
+	else if (!count_in(c))
 		return;
-	}
 	if (w->tls)
 		c->tls_ctx = ward_tls_ctx_get(w->tls);
 	apply_sockopts(c, CONN_DOWN, false);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/budget.h"
 #include "agent/conn.h"
 #include "agent/end.h"
 #include "agent/relay.h"
@@ -33,6 +34,11 @@ struct ward_conn {
 	struct ward_relay relay;
 	uv_timer_t timer; /* connect / handshake / idle deadline */
 	int handles_open;
+	/* Inbound, until the peer is authenticated (or admitted as permissive
+	 * plaintext): a slot of the worker's budget. From then on (outbound: from
+	 * accept) counted in limits.max_connections. */
+	struct ward_budget_slot unauth;
+	bool counted;
 	struct sockaddr_storage dst;  /* original destination */
 	uint16_t local_port;	      /* inbound: the app port the peer asked for */
 	struct ward_tls_ctx *tls_ctx; /* owned ref */

@@ -162,6 +162,16 @@ static void add_n(uint64_t *dst, const atomic_ullong *src, size_t n)
 	add_n((uint64_t *)s->field, (const atomic_ullong *)m->field,                               \
 	      sizeof(m->field) / sizeof(atomic_ullong))
 
+static void sum_budget(struct ward_metrics_snap *s, const struct ward_metrics_budget *b)
+{
+	/* released first, as closed below */
+	uint64_t released = rd(&b->released), admitted = rd(&b->admitted);
+
+	s->handshakes_in_progress += admitted >= released ? admitted - released : 0;
+	for (int r = 0; r < WARD_SHED_REASONS; r++)
+		s->handshakes_shed[r] += rd(&b->shed[r]);
+}
+
 static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_worker *m)
 {
 	ADD_ALL(handshakes);
@@ -173,6 +183,7 @@ static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_wo
 	ADD_ALL(bytes);
 	ADD_ALL(authz_denied);
 	s->refused += rd(&m->refused);
+	sum_budget(s, &m->budget);
 	for (int d = 0; d < WARD_DIRS; d++) {
 		/* closed is read first: a close racing the scrape can only make
 		 * active look one higher, never wrap below zero */
@@ -307,6 +318,21 @@ static void identity(FILE *f, const struct ward_metrics_snap *s)
 	fprintf(f, "ward_workload_api_connected %d\n", s->workload_api_connected ? 1 : 0);
 }
 
+static void budget(FILE *f, const struct ward_metrics_snap *s)
+{
+	static const char *const shed_names[WARD_SHED_REASONS] = {"source_limit", "worker_limit"};
+
+	head(f, "ward_handshakes_in_progress", "gauge",
+	     "Inbound connections not yet authenticated (limits.max_handshakes).");
+	fprintf(f, "ward_handshakes_in_progress %llu\n",
+		(unsigned long long)s->handshakes_in_progress);
+	head(f, "ward_handshakes_shed_total", "counter",
+	     "Unauthenticated connections reset to make room, by the budget that was full.");
+	for (int r = 0; r < WARD_SHED_REASONS; r++)
+		fprintf(f, "ward_handshakes_shed_total{reason=\"%s\"} %llu\n", shed_names[r],
+			(unsigned long long)s->handshakes_shed[r]);
+}
+
 static void render(FILE *f, const struct ward_metrics_snap *s)
 {
 	by_dir_label(f, "ward_tls_handshakes_total", "TLS handshakes by result.", "result",
@@ -331,6 +357,7 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	head(f, "ward_connections_refused_total", "counter",
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
+	budget(f, s);
 	hist(f, "ward_tcp_rtt_seconds",
 	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",
@@ -394,9 +421,12 @@ static json_t *dir_json(const struct ward_metrics_snap *s, int d)
 
 json_t *ward_metrics_json(const struct ward_metrics_snap *s)
 {
-	return json_pack("{s:o,s:o,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
-			 dir_json(s, 1), "refused", (json_int_t)s->refused, "start_time",
-			 s->start_time, "svid_expiry", (json_int_t)s->svid_expiry, "svid_rotations",
-			 (json_int_t)s->svid_rotations, "workload_api_connected",
-			 s->workload_api_connected);
+	return json_pack(
+	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
+	    dir_json(s, 1), "refused", (json_int_t)s->refused, "handshakes_in_progress",
+	    (json_int_t)s->handshakes_in_progress, "shed_source_limit",
+	    (json_int_t)s->handshakes_shed[WARD_SHED_SOURCE_LIMIT], "shed_worker_limit",
+	    (json_int_t)s->handshakes_shed[WARD_SHED_WORKER_LIMIT], "start_time", s->start_time,
+	    "svid_expiry", (json_int_t)s->svid_expiry, "svid_rotations",
+	    (json_int_t)s->svid_rotations, "workload_api_connected", s->workload_api_connected);
 }

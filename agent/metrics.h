@@ -69,6 +69,13 @@ struct ward_hist {
 	atomic_ullong sum_ns;
 };
 
+/* The unauthenticated-connection budget (agent/budget.h). */
+enum ward_shed_reason { WARD_SHED_SOURCE_LIMIT, WARD_SHED_WORKER_LIMIT, WARD_SHED_REASONS };
+struct ward_metrics_budget {
+	atomic_ullong admitted, released; /* in progress = admitted - released */
+	atomic_ullong shed[WARD_SHED_REASONS];
+};
+
 struct ward_metrics_worker {
 	atomic_ullong handshakes[WARD_DIRS][2]; /* [dir][0 success, 1 failure] */
 	atomic_ullong handshake_errors[WARD_DIRS][WARD_REASONS];
@@ -83,6 +90,7 @@ struct ward_metrics_worker {
 	atomic_ullong bytes[WARD_DIRS][WARD_FLOWS];
 	atomic_ullong authz_denied[WARD_DIRS];
 	atomic_ullong refused;
+	struct ward_metrics_budget budget;
 };
 
 /* The single writer's increment: a plain load and store, no lock prefix.
@@ -118,6 +126,8 @@ struct ward_metrics_snap {
 	uint64_t bytes[WARD_DIRS][WARD_FLOWS];
 	uint64_t authz_denied[WARD_DIRS];
 	uint64_t refused;
+	uint64_t handshakes_in_progress; /* unauthenticated inbound connections */
+	uint64_t handshakes_shed[WARD_SHED_REASONS];
 	/* process-wide */
 	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;

@@ -174,6 +174,8 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	w->tls = tls ? ward_tls_ctx_get(tls) : NULL;
 	ward_log_limit_init(&w->fail_log, 5, 20);
 	ward_log_limit_init(&w->deny_log, 5, 20);
+	ward_budget_init(&w->budget, cfg->limits.max_handshakes,
+			 cfg->limits.max_handshakes_per_source, &w->stats.budget);
 	rc = uv_loop_init(&w->loop);
 	ENSURE(rc == 0, WARD_ERR_IO, "loop: %s", uv_strerror(rc));
 	uv_mutex_init(&w->cmd_lock);

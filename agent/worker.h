@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "lib/log.h"
+#include "agent/budget.h"
 #include "agent/metrics.h"
 #include "agent/tls_ctx.h"
 #include "lib/list.h"
@@ -50,6 +51,7 @@ struct ward_worker {
 	uint64_t drain_started_ms; /* uv_now() when draining began */
 	struct ward_tls_ctx *tls;  /* owned ref: new handshakes use this */
 	struct ward_list conns;	   /* live connections (struct ward_conn, link) */
+	struct ward_budget budget; /* connections not yet authenticated */
 	bool draining, stopping;
 	struct ward_log_limit fail_log, deny_log;
 	struct ward_metrics_worker stats; /* written by this worker's thread only */

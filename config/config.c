@@ -692,6 +692,8 @@ static const struct field tcp_fields[] = {
 
 static const struct field limits_fields[] = {
     UINT_FIELD("max_connections", limits.max_connections, 1, 1000000),
+    UINT_FIELD("max_handshakes", limits.max_handshakes, 1, 100000),
+    UINT_FIELD("max_handshakes_per_source", limits.max_handshakes_per_source, 1, 100000),
     UINT_FIELD("buffer_bytes", limits.buffer_bytes, 4096, 16777216),
     UINT_FIELD("connect_timeout_ms", limits.connect_timeout_ms, 100, 300000),
     UINT_FIELD("idle_timeout_s", limits.idle_timeout_s, 0, 604800),
@@ -762,6 +764,8 @@ int ward_config_init_defaults(struct ward_config *c)
 	c->tcp.keepalive_interval_s = 10;
 	c->tcp.keepalive_count = 3;
 	c->limits.max_connections = 10000;
+	c->limits.max_handshakes = 512;
+	c->limits.max_handshakes_per_source = 128;
 	c->limits.buffer_bytes = 65536;
 	c->limits.connect_timeout_ms = 5000;
 	c->limits.idle_timeout_s = 3600;

@@ -73,8 +73,10 @@ struct ward_config {
 	struct ward_tcp_opts tcp; /* congestion owned */
 
 	struct {
-		unsigned max_connections;
-		size_t buffer_bytes; /* per direction per connection */
+		unsigned max_connections;	    /* authenticated and outbound connections */
+		unsigned max_handshakes;	    /* unauthenticated inbound, per worker */
+		unsigned max_handshakes_per_source; /* ... per source address, per worker */
+		size_t buffer_bytes;		    /* per direction per connection */
 		unsigned connect_timeout_ms;
 		unsigned idle_timeout_s;
 		unsigned drain_timeout_s;

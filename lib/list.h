@@ -13,7 +13,7 @@ struct ward_list_node {
 };
 
 struct ward_list {
-	struct ward_list_node *head;
+	struct ward_list_node *head, *tail;
 	size_t n;
 };
 
@@ -29,7 +29,22 @@ static inline void ward_list_add(struct ward_list *l, struct ward_list_node *n)
 	n->next = l->head;
 	if (l->head)
 		l->head->prev = n;
+	else
+		l->tail = n;
 	l->head = n;
+	l->n++;
+}
+
+/* Appends n: a list filled this way and emptied from its head is a queue. */
+static inline void ward_list_add_tail(struct ward_list *l, struct ward_list_node *n)
+{
+	n->next = NULL;
+	n->prev = l->tail;
+	if (l->tail)
+		l->tail->next = n;
+	else
+		l->head = n;
+	l->tail = n;
 	l->n++;
 }
 
@@ -42,6 +57,8 @@ static inline void ward_list_remove(struct ward_list *l, struct ward_list_node *
 		l->head = n->next;
 	if (n->next)
 		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
 	n->prev = n->next = NULL;
 	l->n--;
 }

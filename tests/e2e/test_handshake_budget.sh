@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# e2e (issue 10, item 2): unauthenticated sockets must not take the mesh's
+# connection slots. An attacker pod x opens TCP connections to b's captured
+# port and never sends a byte (opening a new one whenever b drops one); b has
+# limits.max_connections 200. Meanwhile a -> b (inbound mTLS) and b -> a
+# (b's own outbound) must keep working, the unauthenticated connections must
+# stay within b's handshake budget (limits.max_handshakes, and
+# limits.max_handshakes_per_source), and what was shed is counted.
+#   a, b: agents; x: the attacker, no agent, 8 addresses.
+# Needs root. WARD_BIN overrides the binary (default build/ward).
+set -euo pipefail
+ulimit -n 20000 2>/dev/null || true # the attacker's sockets, and b's
+source "$(dirname "$0")/lib.sh"
+need_root
+trap ward_cleanup EXIT
+[ -x "$WARD_BIN" ] || { echo "handshake budget e2e: $WARD_BIN not built" >&2; exit 1; }
+
+pod_add a 1
+pod_add b 2
+pod_add x 3
+A=$(pod_ip a) B=$(pod_ip b)
+SOURCES=$(pod_ip x)
+for i in $(seq 1 7); do
+  pod x ip addr add "10.$WARD_NET.0.$((200 + i))/24" dev eth0
+  SOURCES="$SOURCES,10.$WARD_NET.0.$((200 + i))"
+done
+certs_for a b
+LOG_LEVEL=info agent_start a "$(LOG_LEVEL=info agent_config a)"
+# Default budget (512 per worker, 128 per source), one worker.
+agent_start b "$(LOG_LEVEL=info agent_config b ', "limits": { "max_connections": 200 }')"
+b_pid=${WARD_PIDS[-1]}
+serve a echo 8080
+serve b echo 8080
+
+metric() {
+  pod b curl -s --max-time 5 http://127.0.0.1:15020/metrics | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$b_pid/status"; }
+# attack N SOURCES: x keeps N silent connections to b:8080 open.
+attack() {
+  ATTACK_STATUS=$WARD_TMP/attack.status pod_bg x "$WARD_PY" "$WARD_ROOT/tests/e2e/attack.py" \
+    silent "$B" 8080 "$1" "$2"
+  ATTACK_PID=${WARD_PIDS[-1]}
+}
+attack_opened() { sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$WARD_TMP/attack.status" 2>/dev/null || echo 0; }
+# wait_opened N: the attacker has opened at least N connections so far.
+wait_opened() {
+  for _ in $(seq 1 300); do
+    [ "$(attack_opened)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "  the attacker opened only $(attack_opened) connections" >&2
+  return 1
+}
+# traffic SECONDS: a -> b and b -> a, new connections back to back; prints both
+# clients' "load: N ok, M failed" lines and fails if any request failed.
+traffic() {
+  local rc=0
+  rm -f "$WARD_TMP/stop"
+  mesh a load "$B" 8080 "$WARD_TMP/stop" >"$WARD_TMP/in.out" &
+  local in=$!
+  mesh b load "$A" 8080 "$WARD_TMP/stop" >"$WARD_TMP/out.out" &
+  local out=$!
+  sleep "$1"
+  touch "$WARD_TMP/stop"
+  wait "$in" || rc=1
+  wait "$out" || rc=1
+  echo "  a -> b (inbound at b):  $(cat "$WARD_TMP/in.out")"
+  echo "  b -> a (outbound at b): $(cat "$WARD_TMP/out.out")"
+  return $rc
+}
+
+rss0=$(rss_kb)
+echo "-- 400 silent connections from one address (max_connections 200)"
+attack 400 "$(pod_ip x)"
+check "the attacker opened 400 connections" wait_opened 400
+check "requests both ways succeed, none failed" traffic 3
+inflight=$(metric ward_handshakes_in_progress)
+echo "  unauthenticated connections held by b: $inflight"
+check "b holds at most max_handshakes_per_source (128) of them" test "$inflight" -le 128 -a "$inflight" -ge 1
+check "b counted what it shed (source_limit)" \
+  test "$(metric 'ward_handshakes_shed_total{reason="source_limit"}')" -gt 0
+kill "$ATTACK_PID"
+
+echo "-- 1600 silent connections from 8 addresses"
+attack 1600 "$SOURCES"
+check "the attacker opened 1600 connections" wait_opened 1600
+check "requests both ways succeed, none failed" traffic 3
+inflight=$(metric ward_handshakes_in_progress)
+rss1=$(rss_kb)
+echo "  unauthenticated connections held by b: $inflight; b's RSS ${rss0} kB fresh, ${rss1} kB under attack"
+check "b holds at most max_handshakes (512) of them" test "$inflight" -le 512 -a "$inflight" -ge 128
+check "b counted what it shed (worker_limit)" \
+  test "$(metric 'ward_handshakes_shed_total{reason="worker_limit"}')" -gt 0
+check "sheds are logged (handshake_shed)" grep -q '"event":"handshake_shed"' "$WARD_TMP/b.log"
+kill "$ATTACK_PID"
+gone() { [ "$(metric ward_handshakes_in_progress)" -eq 0 ]; }
+for _ in $(seq 1 50); do gone && break; sleep 0.1; done
+check "once the attacker is gone, nothing unauthenticated is held" gone
+check "and mesh traffic still flows" traffic 1
+summary "handshake budget e2e"
