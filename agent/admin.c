@@ -8,6 +8,8 @@
 #include "agent/metrics.h"
 
 #define MAX_WAITING 16 /* /stats/connections requests sharing one snapshot */
+
+_Static_assert(WARD_ADMIN_DROPS == WARD_HTTP_DROPS, "metrics name each ward_http_drop");
 #define DEFAULT_CONN_LIMIT 1000
 #define MAX_CONN_LIMIT 10000
 
@@ -150,6 +152,8 @@ static void metrics_response(struct ward_admin *a, struct ward_http_response *r)
 	struct ward_metrics_snap snap;
 
 	snapshot_metrics(a, &snap);
+	if (a->http)
+		ward_http_server_drops(a->http, snap.admin_dropped);
 	if (ward_metrics_render(&snap, &r->body, &r->body_len) < 0) {
 		text_response(r, 500, "out of memory");
 		return;
@@ -360,6 +364,13 @@ int ward_admin_start(uv_loop_t *loop, const struct ward_config *cfg, ward_admin_
 	*a = (struct ward_admin){.loop = loop, .cfg = cfg, .drain = drain, .drain_arg = arg};
 	ward_http_limits_default(&l);
 	l.body_bytes = 4096; /* nothing the admin accepts is bigger */
+	/* Probes and scrapers send their request at once: a client that
+	 * trickles its head is holding a place, not asking (see README,
+	 * "Defences"). */
+	l.header_timeout_ms = cfg->admin.header_timeout_ms;
+	l.max_clients = cfg->admin.max_clients;
+	l.max_clients_per_address = cfg->admin.max_clients_per_address;
+	l.loopback_clients = cfg->admin.loopback_clients;
 	rc = ward_http_server_new(loop, &l, handle, a, &a->http);
 	if (rc == 0)
 		rc = ward_http_server_listen_tcp(a->http, &cfg->admin.listen);

@@ -1,36 +1,18 @@
 /* The unauthenticated-connection budget; the contract is in budget.h. */
 #include "agent/budget.h"
 
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-/* One key per source: the IPv4 address (also when it arrives IPv4-mapped), or
- * the /64 of an IPv6 address, the smallest block one host is usually given. */
-static void source_key(const struct sockaddr_storage *ss, uint8_t key[16])
-{
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6)) {
-		key[0] = 6;
-		memcpy(key + 1, a6->s6_addr, 8);
-	} else if (ss->ss_family == AF_INET6) {
-		key[0] = 4;
-		memcpy(key + 1, a6->s6_addr + 12, 4);
-	} else if (ss->ss_family == AF_INET) {
-		key[0] = 4;
-		memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
-}
+#include "lib/addr.h"
 
 /* FNV-1a over the seeded key. */
-static uint32_t bucket_of(const struct ward_budget *b, const uint8_t key[16])
+static uint32_t bucket_of(const struct ward_budget *b, const uint8_t key[WARD_ADDR_SOURCE_KEY])
 {
 	uint32_t h = 2166136261u ^ b->seed;
 
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < WARD_ADDR_SOURCE_KEY; i++)
 		h = (h ^ key[i]) * 16777619u;
 	return h % WARD_BUDGET_BUCKETS;
 }
@@ -57,7 +39,8 @@ static struct ward_budget_slot *of_source(struct ward_list_node *n)
 }
 
 /* The source's oldest slot, and how many it holds. */
-static struct ward_budget_slot *source_oldest(struct ward_budget *b, const uint8_t key[16],
+static struct ward_budget_slot *source_oldest(struct ward_budget *b,
+					      const uint8_t key[WARD_ADDR_SOURCE_KEY],
 					      uint32_t bucket, unsigned *count)
 {
 	struct ward_list_node *n, *next;
@@ -66,7 +49,7 @@ static struct ward_budget_slot *source_oldest(struct ward_budget *b, const uint8
 	*count = 0;
 	ward_list_each(&b->buckets[bucket], n, next)
 	{
-		if (memcmp(of_source(n)->key, key, 16) != 0)
+		if (memcmp(of_source(n)->key, key, WARD_ADDR_SOURCE_KEY) != 0)
 			continue;
 		if (!oldest)
 			oldest = of_source(n);
@@ -90,7 +73,7 @@ void ward_budget_take(struct ward_budget *b, struct ward_budget_slot *s,
 	unsigned count;
 
 	ward_budget_put(b, s);
-	source_key(src, s->key);
+	ward_addr_source_key(src, s->key);
 	s->bucket = bucket_of(b, s->key);
 	s->shed = fn;
 	oldest = source_oldest(b, s->key, s->bucket, &count);

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "agent/metrics.h"
+#include "lib/addr.h"
 #include "lib/list.h"
 
 #define WARD_BUDGET_BUCKETS 256
@@ -42,9 +43,9 @@ typedef void (*ward_budget_shed_fn)(struct ward_budget_slot *s, enum ward_budget
 
 /* Embedded in the connection object; zero it before the first take. */
 struct ward_budget_slot {
-	struct ward_list_node age;    /* in budget.queue: oldest at the head */
-	struct ward_list_node source; /* in its bucket: oldest at the head */
-	uint8_t key[16];	      /* the source: IPv4 address or IPv6 /64 */
+	struct ward_list_node age;	   /* in budget.queue: oldest at the head */
+	struct ward_list_node source;	   /* in its bucket: oldest at the head */
+	uint8_t key[WARD_ADDR_SOURCE_KEY]; /* the source (lib/addr.h) */
 	uint32_t bucket;
 	ward_budget_shed_fn shed;
 	bool held;

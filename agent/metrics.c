@@ -333,6 +333,17 @@ static void budget(FILE *f, const struct ward_metrics_snap *s)
 			(unsigned long long)s->handshakes_shed[r]);
 }
 
+static void admin_drops(FILE *f, const struct ward_metrics_snap *s)
+{
+	static const char *const names[WARD_ADMIN_DROPS] = {"timeout", "address_limit", "full"};
+
+	head(f, "ward_admin_clients_dropped_total", "counter",
+	     "Admin endpoint clients closed or refused by its limits, by reason.");
+	for (int r = 0; r < WARD_ADMIN_DROPS; r++)
+		fprintf(f, "ward_admin_clients_dropped_total{reason=\"%s\"} %llu\n", names[r],
+			(unsigned long long)s->admin_dropped[r]);
+}
+
 static void render(FILE *f, const struct ward_metrics_snap *s)
 {
 	by_dir_label(f, "ward_tls_handshakes_total", "TLS handshakes by result.", "result",
@@ -358,6 +369,7 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
 	budget(f, s);
+	admin_drops(f, s);
 	hist(f, "ward_tcp_rtt_seconds",
 	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",

@@ -76,6 +76,10 @@ struct ward_metrics_budget {
 	atomic_ullong shed[WARD_SHED_REASONS];
 };
 
+/* Admin clients dropped by its limits: timeout, address_limit, full (the
+ * order of lib/http.h's enum ward_http_drop). */
+#define WARD_ADMIN_DROPS 3
+
 struct ward_metrics_worker {
 	atomic_ullong handshakes[WARD_DIRS][2]; /* [dir][0 success, 1 failure] */
 	atomic_ullong handshake_errors[WARD_DIRS][WARD_REASONS];
@@ -128,6 +132,7 @@ struct ward_metrics_snap {
 	uint64_t refused;
 	uint64_t handshakes_in_progress; /* unauthenticated inbound connections */
 	uint64_t handshakes_shed[WARD_SHED_REASONS];
+	uint64_t admin_dropped[WARD_ADMIN_DROPS]; /* enum ward_http_drop; set by the admin */
 	/* process-wide */
 	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;

@@ -703,6 +703,10 @@ static const struct field limits_fields[] = {
 
 static const struct field admin_fields[] = {
     ADDR_FIELD("listen", admin.listen),
+    UINT_FIELD("header_timeout_ms", admin.header_timeout_ms, 100, 60000),
+    UINT_FIELD("max_clients", admin.max_clients, 2, 10000),
+    UINT_FIELD("max_clients_per_address", admin.max_clients_per_address, 1, 10000),
+    UINT_FIELD("loopback_clients", admin.loopback_clients, 0, 9999),
     {0},
 };
 
@@ -770,6 +774,10 @@ int ward_config_init_defaults(struct ward_config *c)
 	c->limits.connect_timeout_ms = 5000;
 	c->limits.idle_timeout_s = 3600;
 	c->limits.drain_timeout_s = 30;
+	c->admin.header_timeout_ms = 1000;
+	c->admin.max_clients = 64;
+	c->admin.max_clients_per_address = 16;
+	c->admin.loopback_clients = 8;
 	rc = default_strings(c);
 	if (rc == 0)
 		rc = default_lists(c);
@@ -834,6 +842,9 @@ static int check_listen_ports(const struct ward_config *c)
 	       in);
 	ENSURE(adm != out && adm != in, WARD_ERR_INVALID,
 	       "admin.listen: port %u is also a proxy listener's", adm);
+	ENSURE(c->admin.loopback_clients < c->admin.max_clients, WARD_ERR_INVALID,
+	       "admin.loopback_clients: must be less than admin.max_clients (%u)",
+	       c->admin.max_clients);
 	return 0;
 }
 

@@ -84,6 +84,10 @@ struct ward_config {
 
 	struct {
 		struct ward_addr listen;
+		unsigned header_timeout_ms;	  /* a request's head must arrive within */
+		unsigned max_clients;		  /* open connections */
+		unsigned max_clients_per_address; /* from one non-loopback address */
+		unsigned loopback_clients;	  /* of max_clients, kept for loopback */
 	} admin;
 
 	struct {
