@@ -186,6 +186,8 @@ static void apply_sockopts(struct ward_conn *c, int side, bool upstream)
 
 /* --- limits --- */
 
+_Static_assert(WARD_ADDR_SOURCE_KEY == WARD_BUDGET_KEY, "a source address is a budget key");
+
 /* Counts the connection against limits.max_connections, or refuses it. */
 static bool count_in(struct ward_conn *c)
 {
@@ -214,8 +216,8 @@ static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
 	struct ward_conn *c = ward_list_entry(s, struct ward_conn, unauth);
 
 	conn_fail(c, "handshake_shed",
-		  why == WARD_BUDGET_SOURCE_LIMIT ? "limits.max_handshakes_per_source reached"
-						  : "limits.max_handshakes reached");
+		  why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
+					       : "limits.max_handshakes reached");
 }
 
 /* Inbound: the connection waits for its peer to authenticate in the worker's
@@ -223,10 +225,12 @@ static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
 static void hold_unauthenticated(struct ward_conn *c)
 {
 	struct sockaddr_storage peer = {0};
+	uint8_t key[WARD_ADDR_SOURCE_KEY];
 	int len = sizeof(peer);
 
 	uv_tcp_getpeername(&c->sock[CONN_DOWN].h.tcp, (struct sockaddr *)&peer, &len);
-	ward_budget_take(&c->worker->budget, &c->unauth, &peer, on_shed);
+	ward_addr_source_key(&peer, key);
+	ward_budget_take(&c->worker->budget, &c->unauth, key, on_shed);
 }
 
 /* --- relaying --- */

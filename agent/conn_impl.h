@@ -6,11 +6,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "agent/budget.h"
 #include "agent/conn.h"
 #include "agent/end.h"
 #include "agent/relay.h"
 #include "agent/tls_ctx.h"
+#include "lib/budget.h"
 #include "lib/list.h"
 #include "lib/stream.h"
 

@@ -162,13 +162,13 @@ static void add_n(uint64_t *dst, const atomic_ullong *src, size_t n)
 	add_n((uint64_t *)s->field, (const atomic_ullong *)m->field,                               \
 	      sizeof(m->field) / sizeof(atomic_ullong))
 
-static void sum_budget(struct ward_metrics_snap *s, const struct ward_metrics_budget *b)
+static void sum_budget(struct ward_metrics_snap *s, const struct ward_budget_counts *b)
 {
 	/* released first, as closed below */
 	uint64_t released = rd(&b->released), admitted = rd(&b->admitted);
 
 	s->handshakes_in_progress += admitted >= released ? admitted - released : 0;
-	for (int r = 0; r < WARD_SHED_REASONS; r++)
+	for (int r = 0; r < WARD_BUDGET_REASONS; r++)
 		s->handshakes_shed[r] += rd(&b->shed[r]);
 }
 
@@ -320,7 +320,7 @@ static void identity(FILE *f, const struct ward_metrics_snap *s)
 
 static void budget(FILE *f, const struct ward_metrics_snap *s)
 {
-	static const char *const shed_names[WARD_SHED_REASONS] = {"source_limit", "worker_limit"};
+	static const char *const shed_names[WARD_BUDGET_REASONS] = {"source_limit", "worker_limit"};
 
 	head(f, "ward_handshakes_in_progress", "gauge",
 	     "Inbound connections not yet authenticated (limits.max_handshakes).");
@@ -328,7 +328,7 @@ static void budget(FILE *f, const struct ward_metrics_snap *s)
 		(unsigned long long)s->handshakes_in_progress);
 	head(f, "ward_handshakes_shed_total", "counter",
 	     "Unauthenticated connections reset to make room, by the budget that was full.");
-	for (int r = 0; r < WARD_SHED_REASONS; r++)
+	for (int r = 0; r < WARD_BUDGET_REASONS; r++)
 		fprintf(f, "ward_handshakes_shed_total{reason=\"%s\"} %llu\n", shed_names[r],
 			(unsigned long long)s->handshakes_shed[r]);
 }
@@ -433,12 +433,12 @@ static json_t *dir_json(const struct ward_metrics_snap *s, int d)
 
 json_t *ward_metrics_json(const struct ward_metrics_snap *s)
 {
-	return json_pack(
-	    "{s:o,s:o,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
-	    dir_json(s, 1), "refused", (json_int_t)s->refused, "handshakes_in_progress",
-	    (json_int_t)s->handshakes_in_progress, "shed_source_limit",
-	    (json_int_t)s->handshakes_shed[WARD_SHED_SOURCE_LIMIT], "shed_worker_limit",
-	    (json_int_t)s->handshakes_shed[WARD_SHED_WORKER_LIMIT], "start_time", s->start_time,
-	    "svid_expiry", (json_int_t)s->svid_expiry, "svid_rotations",
-	    (json_int_t)s->svid_rotations, "workload_api_connected", s->workload_api_connected);
+	return json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0),
+			 "inbound", dir_json(s, 1), "refused", (json_int_t)s->refused,
+			 "handshakes_in_progress", (json_int_t)s->handshakes_in_progress,
+			 "shed_source_limit", (json_int_t)s->handshakes_shed[WARD_BUDGET_KEY_LIMIT],
+			 "shed_worker_limit", (json_int_t)s->handshakes_shed[WARD_BUDGET_FULL],
+			 "start_time", s->start_time, "svid_expiry", (json_int_t)s->svid_expiry,
+			 "svid_rotations", (json_int_t)s->svid_rotations, "workload_api_connected",
+			 s->workload_api_connected);
 }

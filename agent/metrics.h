@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lib/budget.h"
 #include "lib/err.h"
 
 #define WARD_DIRS 2 /* enum ward_dir: outbound 0, inbound 1 */
@@ -69,13 +70,6 @@ struct ward_hist {
 	atomic_ullong sum_ns;
 };
 
-/* The unauthenticated-connection budget (agent/budget.h). */
-enum ward_shed_reason { WARD_SHED_SOURCE_LIMIT, WARD_SHED_WORKER_LIMIT, WARD_SHED_REASONS };
-struct ward_metrics_budget {
-	atomic_ullong admitted, released; /* in progress = admitted - released */
-	atomic_ullong shed[WARD_SHED_REASONS];
-};
-
 /* Admin clients dropped by its limits: timeout, address_limit, full (the
  * order of lib/http.h's enum ward_http_drop). */
 #define WARD_ADMIN_DROPS 3
@@ -94,7 +88,7 @@ struct ward_metrics_worker {
 	atomic_ullong bytes[WARD_DIRS][WARD_FLOWS];
 	atomic_ullong authz_denied[WARD_DIRS];
 	atomic_ullong refused;
-	struct ward_metrics_budget budget;
+	struct ward_budget_counts budget; /* unauthenticated inbound (worker.budget) */
 };
 
 /* The single writer's increment: a plain load and store, no lock prefix.
@@ -130,9 +124,9 @@ struct ward_metrics_snap {
 	uint64_t bytes[WARD_DIRS][WARD_FLOWS];
 	uint64_t authz_denied[WARD_DIRS];
 	uint64_t refused;
-	uint64_t handshakes_in_progress; /* unauthenticated inbound connections */
-	uint64_t handshakes_shed[WARD_SHED_REASONS];
-	uint64_t admin_dropped[WARD_ADMIN_DROPS]; /* enum ward_http_drop; set by the admin */
+	uint64_t handshakes_in_progress;	       /* unauthenticated inbound connections */
+	uint64_t handshakes_shed[WARD_BUDGET_REASONS]; /* source_limit, worker_limit */
+	uint64_t admin_dropped[WARD_ADMIN_DROPS];      /* enum ward_http_drop; set by the admin */
 	/* process-wide */
 	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;

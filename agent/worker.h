@@ -11,8 +11,8 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "lib/budget.h"
 #include "lib/log.h"
-#include "agent/budget.h"
 #include "agent/metrics.h"
 #include "agent/tls_ctx.h"
 #include "lib/list.h"

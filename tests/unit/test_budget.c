@@ -1,16 +1,18 @@
-/* The unauthenticated-connection budget: a newcomer always gets in, the
- * oldest is shed (its source's oldest first), sources are IPv4 addresses and
+/* The budget of connections not yet proved: a newcomer always gets in, the
+ * oldest is shed (its key's oldest first), source keys are IPv4 addresses and
  * IPv6 /64s, and every slot taken is given back exactly once. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "agent/budget.h"
+#include "lib/addr.h"
+#include "lib/budget.h"
 
 #define N 16
 
@@ -21,7 +23,7 @@ struct conn {
 };
 
 static struct ward_budget budget;
-static struct ward_metrics_budget stats;
+static struct ward_budget_counts stats;
 static struct conn conns[N];
 
 static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
@@ -58,10 +60,14 @@ static struct sockaddr_storage v6(const char *ip)
 	return ss;
 }
 
+/* Keyed by source address, as the agent's inbound connections are. */
 static void take(int i, struct sockaddr_storage src)
 {
+	uint8_t key[WARD_ADDR_SOURCE_KEY];
+
+	ward_addr_source_key(&src, key);
 	conns[i].id = i;
-	ward_budget_take(&budget, &conns[i].slot, &src, on_shed);
+	ward_budget_take(&budget, &conns[i].slot, key, on_shed);
 }
 
 static int setup(void **state)
@@ -95,12 +101,12 @@ static void test_source_limit_sheds_the_sources_oldest(void **state)
 	take(1, v4("10.0.0.1"));
 	take(2, v4("10.0.0.1"));
 	take(3, v4("10.0.0.1")); /* the source holds 2 already: its oldest goes */
-	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_SOURCE_LIMIT);
+	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_KEY_LIMIT);
 	assert_int_equal(conns[0].shed, 0); /* older, but another source */
 	assert_int_equal(conns[2].shed, 0);
 	assert_true(conns[3].slot.held);
 	assert_int_equal(ward_budget_held(&budget), 3);
-	assert_int_equal(stats.shed[WARD_SHED_SOURCE_LIMIT], 1);
+	assert_int_equal(stats.shed[WARD_BUDGET_KEY_LIMIT], 1);
 }
 
 static void test_worker_limit_sheds_the_oldest(void **state)
@@ -113,15 +119,15 @@ static void test_worker_limit_sheds_the_oldest(void **state)
 		take(i, v4(ip));
 	}
 	take(4, v4("10.0.2.1"));
-	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_WORKER_LIMIT);
+	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_FULL);
 	take(5, v4("10.0.2.2"));
-	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_WORKER_LIMIT);
+	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_FULL);
 	/* Authenticated connections leave: no more shedding. */
 	ward_budget_put(&budget, &conns[2].slot);
 	take(6, v4("10.0.2.3"));
 	assert_int_equal(conns[3].shed, 0);
 	assert_int_equal(ward_budget_held(&budget), 4);
-	assert_int_equal(stats.shed[WARD_SHED_WORKER_LIMIT], 2);
+	assert_int_equal(stats.shed[WARD_BUDGET_FULL], 2);
 	assert_int_equal(stats.admitted - stats.released, 4);
 }
 
@@ -146,7 +152,7 @@ static void test_sources(void **state)
 	take(0, v6("fd00:1:2:3::1"));
 	take(1, v6("fd00:1:2:3::abcd"));
 	take(2, v6("fd00:1:2:3:ffff::1"));
-	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_SOURCE_LIMIT);
+	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_KEY_LIMIT);
 	take(3, v6("fd00:1:2:4::1")); /* another /64 */
 	assert_int_equal(conns[1].shed, 0);
 	ward_budget_init(&budget, 4, 2, &stats);
@@ -154,7 +160,7 @@ static void test_sources(void **state)
 	take(4, v4("192.0.2.7"));
 	take(5, v6("::ffff:192.0.2.7"));
 	take(6, v4("192.0.2.7"));
-	assert_int_equal(conns[4].shed, 1 + WARD_BUDGET_SOURCE_LIMIT);
+	assert_int_equal(conns[4].shed, 1 + WARD_BUDGET_KEY_LIMIT);
 	assert_int_equal(conns[5].shed, 0);
 }
 
@@ -163,9 +169,9 @@ static void test_lazy_shed_still_frees_the_slot(void **state)
 	(void)state;
 	ward_budget_init(&budget, 1, 1, &stats);
 	conns[0].id = 0;
-	ward_budget_take(&budget, &conns[0].slot, &(struct sockaddr_storage){0}, on_shed_lazy);
+	ward_budget_take(&budget, &conns[0].slot, (uint8_t[WARD_BUDGET_KEY]){0}, on_shed_lazy);
 	take(1, v4("10.0.0.1"));
-	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_WORKER_LIMIT);
+	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_FULL);
 	assert_false(conns[0].slot.held);
 	assert_int_equal(ward_budget_held(&budget), 1);
 	assert_int_equal(stats.admitted - stats.released, 1);
