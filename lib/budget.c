@@ -27,10 +27,15 @@ void ward_budget_init(struct ward_budget *b, unsigned max, unsigned max_per_key,
 {
 	memset(b, 0, sizeof(*b));
 	b->counts = counts;
-	b->max = max ? max : 1;
-	b->max_per_key = max_per_key ? max_per_key : 1;
+	ward_budget_set_max(b, max, max_per_key);
 	if (getrandom(&b->seed, sizeof(b->seed), GRND_NONBLOCK) != sizeof(b->seed))
 		b->seed = (uint32_t)(uintptr_t)b;
+}
+
+void ward_budget_set_max(struct ward_budget *b, unsigned max, unsigned max_per_key)
+{
+	b->max = max ? max : 1;
+	b->max_per_key = max_per_key ? max_per_key : 1;
 }
 
 static struct ward_budget_slot *of_age(struct ward_list_node *n)

@@ -65,6 +65,8 @@ struct ward_budget {
 
 void ward_budget_init(struct ward_budget *b, unsigned max, unsigned max_per_key,
 		      struct ward_budget_counts *counts);
+/* New limits; what is held stays (shedding happens at the next take). */
+void ward_budget_set_max(struct ward_budget *b, unsigned max, unsigned max_per_key);
 /* Admits a connection with key into slot s, shedding the oldest first where
  * a budget is full. */
 void ward_budget_take(struct ward_budget *b, struct ward_budget_slot *s,

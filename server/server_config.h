@@ -13,6 +13,10 @@
  *   federation     { "<trust domain>": "<bundle PEM file>" }
  *   attestation    { workload_size_limit: 268435456 } bytes hashed at most
  *                  for unix:sha256 (0: no limit), as SPIRE's unix attestor
+ *   limits         the Workload API's connections (struct ward_wl_limits):
+ *                  { max_connections: 1024, max_connections_per_uid: 512,
+ *                    max_pending: 128, max_pending_per_uid: 32,
+ *                    idle_timeout_ms: 5000 }
  *   log            { level: "info" } */
 #ifndef WARD_SPIFFE_SERVER_CONFIG_H
 #define WARD_SPIFFE_SERVER_CONFIG_H
@@ -20,6 +24,7 @@
 #include <stddef.h>
 
 #include "lib/err.h"
+#include "server/wl_server.h"
 
 #define WARD_SERVER_MAX_FEDERATION 64
 
@@ -42,6 +47,7 @@ struct ward_server_config {
 	struct ward_server_federation *federation;
 	size_t n_federation;
 	long long workload_size_limit;
+	struct ward_wl_limits limits;
 	char *log_level;
 };
 

@@ -22,9 +22,9 @@ static struct wl_conn *conn_of(struct ward_list_node *node)
 	return ward_list_entry(node, struct wl_conn, link);
 }
 
-static void maybe_free_server(struct ward_wl_server *srv)
+void wl_server_maybe_free(struct ward_wl_server *srv)
 {
-	if (srv->stopping && !srv->listener.path && srv->conns.n == 0)
+	if (srv->stopping && !srv->listener.path && srv->conns.n == 0 && !srv->sweep_open)
 		free(srv);
 }
 
@@ -35,16 +35,17 @@ static void on_conn_closed(struct ward_stream *s)
 
 	ward_list_remove(&srv->conns, &c->link);
 	free(c);
-	maybe_free_server(srv);
+	wl_server_maybe_free(srv);
 }
 
 /* The one teardown of a connection: its streams (and the calls behind
  * them), its HTTP/2 session, its socket. Never called from inside nghttp2. */
-static void conn_close(struct wl_conn *c)
+void wl_conn_close(struct wl_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	wl_admit_release(c);
 	while (c->streams)
 		wl_stream_free(c->streams);
 	nghttp2_session_del(c->h2);
@@ -60,7 +61,7 @@ static void close_if_done(struct wl_conn *c)
 		return;
 	if (c->srv->stopping ||
 	    (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)))
-		conn_close(c);
+		wl_conn_close(c);
 }
 
 static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
@@ -74,7 +75,7 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 			ward_log(WARD_LOG_DEBUG, "workload_api_protocol_error", "{s:s,s:i}",
 				 "reason", nghttp2_strerror((int)used), "pid",
 				 c->have_creds ? (int)c->creds.pid : 0);
-			conn_close(c);
+			wl_conn_close(c);
 		} else {
 			wl_conn_flush(c);
 		}
@@ -84,13 +85,13 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 
 static void on_end(struct ward_stream *s)
 {
-	conn_close(s->owner);
+	wl_conn_close(s->owner);
 }
 
 static void on_error(struct ward_stream *s, int status)
 {
 	(void)status;
-	conn_close(s->owner);
+	wl_conn_close(s->owner);
 }
 
 /* A peer that does not read stops being read at WL_WRITE_HIGH, and is read
@@ -101,7 +102,7 @@ static void on_drained(struct ward_stream *s)
 
 	if (!c->closing && !s->reading && s->queued < WL_WRITE_LOW) {
 		if (ward_stream_read_start(s) < 0)
-			return conn_close(c);
+			return wl_conn_close(c);
 		wl_conn_flush(c);
 	}
 	close_if_done(c);
@@ -131,21 +132,21 @@ void wl_conn_flush(struct wl_conn *c)
 			break;
 		if (block && len + (size_t)n > cap) {
 			if (ward_stream_write(&c->sock, block, len) < 0)
-				return conn_close(c);
+				return wl_conn_close(c);
 			block = NULL;
 		}
 		if (!block) {
 			cap = (size_t)n > WRITE_BLOCK ? (size_t)n : WRITE_BLOCK;
 			block = malloc(cap);
 			if (!block)
-				return conn_close(c);
+				return wl_conn_close(c);
 			len = 0;
 		}
 		memcpy(block + len, data, (size_t)n);
 		len += (size_t)n;
 	}
 	if (block && ward_stream_write(&c->sock, block, len) < 0)
-		return conn_close(c);
+		return wl_conn_close(c);
 	if (c->sock.queued >= WL_WRITE_HIGH)
 		ward_stream_read_stop(&c->sock);
 	close_if_done(c);
@@ -160,13 +161,15 @@ static void conn_start(struct wl_conn *c)
 	else
 		ward_log(WARD_LOG_WARN, "workload_api_no_peer_creds", "{s:s}", "reason",
 			 ward_err_msg());
+	if (!wl_admit(c))
+		return wl_conn_close(c);
 	if (wl_session_new(c) < 0) {
 		ward_log(WARD_LOG_ERROR, "workload_api_session_failed", "{s:s}", "reason",
 			 ward_err_msg());
-		return conn_close(c);
+		return wl_conn_close(c);
 	}
 	if (ward_stream_read_start(&c->sock) < 0)
-		return conn_close(c);
+		return wl_conn_close(c);
 	wl_conn_flush(c); /* our SETTINGS */
 }
 
@@ -188,9 +191,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	c->sock.read_size = READ_SIZE;
 	c->sock.wipe = true;
 	ward_list_add(&srv->conns, &c->link);
-	if (ward_stream_accept(&c->sock, listener) < 0 || srv->conns.n > WARD_WL_MAX_CONNS) {
-		ward_log(WARD_LOG_WARN, "workload_api_refused", "{s:i}", "connections",
-			 (int)srv->conns.n);
+	if (ward_stream_accept(&c->sock, listener) < 0) {
 		c->closing = true;
 		ward_stream_close(&c->sock, false);
 		return;
@@ -230,7 +231,7 @@ static int make_parent(const char *path)
 
 static void on_listener_closed(struct ward_unix_listener *l)
 {
-	maybe_free_server(l->pipe.data);
+	wl_server_maybe_free(l->pipe.data);
 }
 
 int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
@@ -249,10 +250,12 @@ int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl
 	srv->loop = loop;
 	srv->ops = ops;
 	srv->arg = arg;
+	wl_admit_init(srv);
 	rc = ward_unix_listener_start(&srv->listener, loop, path, SOCKET_MODE, 128, on_connection,
 				      srv, on_listener_closed);
 	if (rc < 0) {
 		srv->stopping = true; /* freed once the listener has closed */
+		wl_admit_stop(srv);
 		return rc;
 	}
 	*out = srv;
@@ -286,4 +289,5 @@ void ward_wl_server_stop(struct ward_wl_server *srv)
 			wl_conn_flush(c); /* closes once its last bytes are written */
 	}
 	ward_unix_listener_stop(&srv->listener);
+	wl_admit_stop(srv);
 }

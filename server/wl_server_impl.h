@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #include "spiffe/grpc.h"
+#include "lib/budget.h"
 #include "lib/list.h"
+#include "lib/log.h"
 #include "lib/stream.h"
 #include "server/wl_server.h"
 
@@ -46,6 +48,10 @@ struct wl_conn {
 	bool have_creds;
 	struct wl_stream *streams;
 	bool closing;
+	/* wl_admit.c */
+	struct ward_budget_slot pending; /* until a call is granted */
+	unsigned calls;			 /* granted calls open */
+	uint64_t idle_since_ms;		 /* uv_now() when the last call ended, or accept */
 };
 
 struct ward_wl_server {
@@ -55,6 +61,13 @@ struct ward_wl_server {
 	void *arg;
 	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
+	/* wl_admit.c */
+	struct ward_wl_limits limits;
+	struct ward_budget pending;
+	struct ward_budget_counts pending_counts;
+	uv_timer_t sweep; /* closes idle connections */
+	bool sweep_open;
+	struct ward_log_limit shed_log;
 };
 
 /* wl_stream.c */
@@ -68,5 +81,19 @@ void wl_stream_free(struct wl_stream *st);
 /* wl_server.c */
 /* Hands nghttp2's pending output to the socket, within the write limit. */
 void wl_conn_flush(struct wl_conn *c);
+/* The one teardown of a connection. Never called from inside nghttp2. */
+void wl_conn_close(struct wl_conn *c);
+void wl_server_maybe_free(struct ward_wl_server *srv);
+
+/* wl_admit.c: the limits. */
+void wl_admit_init(struct ward_wl_server *srv);
+void wl_admit_stop(struct ward_wl_server *srv);
+/* Room for a new connection (its creds read): false means refuse it. */
+bool wl_admit(struct wl_conn *c);
+/* A call on c was granted / one granted call ended. */
+void wl_admit_granted(struct wl_conn *c);
+void wl_admit_call_ended(struct wl_conn *c);
+/* c is closing: its pending slot is given back. */
+void wl_admit_release(struct wl_conn *c);
 
 #endif

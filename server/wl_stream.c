@@ -72,8 +72,10 @@ void wl_stream_free(struct wl_stream *st)
 		;
 	if (*pp)
 		*pp = st->next;
-	if (st->call)
+	if (st->call) {
 		c->srv->ops->close(c->srv->arg, st->call);
+		wl_admit_call_ended(c);
+	}
 	ward_grpc_reader_free(&st->request);
 	ward_buf_free(&st->out); /* zeroed: messages carry private keys */
 	ward_buf_free(&st->next_msg);
@@ -227,6 +229,7 @@ static void start_call(struct wl_stream *st)
 		wl_stream_end(st, status.code, status.message);
 		return;
 	}
+	wl_admit_granted(c);
 	if (!build(st))
 		return; /* ended */
 	st->responded = true;
