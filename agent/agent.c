@@ -1,12 +1,16 @@
 /* `ward agent`: load the config and identity, start the workers, and run the
  * control loop (signals, identity reloads, drain) on the main thread. */
+#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -14,6 +18,7 @@
 #include "config/config.h"
 #include "lib/tls.h"
 #include "agent/admin.h"
+#include "agent/app.h"
 #include "agent/cli.h"
 #include "agent/identity.h"
 #include "lib/log.h"
@@ -131,17 +136,46 @@ static void on_signal(uv_signal_t *s, int signum)
 	start_drain(a);
 }
 
+/* After the switch to proxy.uid, CAP_NET_ADMIN alone stays, and effective:
+ * inbound.preserve_source binds the app's connections to the caller's
+ * address (IP_TRANSPARENT). glibc has no capset wrapper; libcap would be a
+ * library for these two words. */
+static int keep_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	data[CAP_TO_INDEX(CAP_NET_ADMIN)].permitted = CAP_TO_MASK(CAP_NET_ADMIN);
+	data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective = CAP_TO_MASK(CAP_NET_ADMIN);
+	ENSURE(syscall(SYS_capset, &hdr, data) == 0, WARD_ERR_PERM,
+	       "inbound.preserve_source needs CAP_NET_ADMIN, which the agent was not given: "
+	       "%s",
+	       strerror(errno));
+	return 0;
+}
+
 /* Started as root (a plain container or the demo), the agent gives up root
  * for the proxy uid once its ports are bound and its key is read: the data
- * path runs unprivileged and with no capabilities. */
+ * path runs unprivileged and with no capabilities but, for
+ * inbound.preserve_source, CAP_NET_ADMIN. */
 static int drop_privileges(const struct ward_config *cfg)
 {
+	bool keep = cfg->inbound.preserve_source;
+
 	if (geteuid() != 0 || cfg->proxy.uid == 0)
 		return 0;
+	/* The workers are not started yet: this thread's capabilities are what
+	 * they inherit. */
+	ENSURE(!keep || prctl(PR_SET_KEEPCAPS, 1) == 0, WARD_ERR_PERM, "PR_SET_KEEPCAPS: %s",
+	       strerror(errno));
 	ENSURE(setgroups(0, NULL) == 0 && setgid(cfg->proxy.gid) == 0 &&
 		   setuid(cfg->proxy.uid) == 0,
 	       WARD_ERR_PERM, "cannot switch to proxy uid %u", cfg->proxy.uid);
-	return 0;
+	if (!keep)
+		return 0;
+	prctl(PR_SET_KEEPCAPS, 0);
+	return keep_net_admin();
 }
 
 static unsigned worker_count(const struct ward_config *cfg)
@@ -163,6 +197,7 @@ static int start_workers(struct agent *a, struct ward_tls_ctx *tls)
 		a->workers[a->n_workers].notify = &a->from_workers;
 	}
 	GUARD(drop_privileges(a->cfg));
+	GUARD(ward_app_check(a->cfg));
 	for (unsigned i = 0; i < n; i++)
 		GUARD(ward_worker_start(&a->workers[i]));
 	ward_admin_set_workers(a->admin, a->workers, a->n_workers);

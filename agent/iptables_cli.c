@@ -24,6 +24,7 @@ enum {
 	OPT_CIDR_INCLUDE,
 	OPT_CIDR_EXCLUDE,
 	OPT_IPV6,
+	OPT_PRESERVE_SOURCE,
 	OPT_DRY_RUN,
 	OPT_CLEANUP,
 };
@@ -41,6 +42,7 @@ static const struct option long_opts[] = {
     {"include-outbound-cidrs", required_argument, NULL, OPT_CIDR_INCLUDE},
     {"exclude-outbound-cidrs", required_argument, NULL, OPT_CIDR_EXCLUDE},
     {"ipv6", required_argument, NULL, OPT_IPV6},
+    {"preserve-source", no_argument, NULL, OPT_PRESERVE_SOURCE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
     {"help", no_argument, NULL, 'h'},
@@ -68,6 +70,10 @@ static void usage(FILE *out)
 	    "  --exclude-outbound-cidrs LIST  destinations never captured (none)\n"
 	    "  --ipv6 auto|on|off             IPv6 rules too; auto = when ip6tables-restore\n"
 	    "                                 exists and the namespace has IPv6 (auto)\n"
+	    "  --preserve-source              add the mangle/raw rules and policy routing\n"
+	    "                                 the agent's inbound.preserve_source needs\n"
+	    "                                 (runs iproute2's ip); a run without it\n"
+	    "                                 removes them\n"
 	    "  --dry-run                      print the iptables-restore input, change nothing\n"
 	    "  --cleanup                      remove ward's rules and chains, nothing else\n"
 	    "  -h, --help                     this text\n\n"
@@ -154,6 +160,10 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 		}
 		if (opt == OPT_DRY_RUN || opt == OPT_CLEANUP) {
 			*(opt == OPT_DRY_RUN ? &o->dry_run : &o->cleanup) = true;
+			continue;
+		}
+		if (opt == OPT_PRESERVE_SOURCE) {
+			o->preserve_source = true;
 			continue;
 		}
 		if (opt == '?' || opt == ':')

@@ -402,9 +402,9 @@ static int parse_mesh_cidrs(struct parser *p, json_t *v, const char *path)
 	return 0;
 }
 
-static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+/* An array of ports (1-65535) into vec (replaced only on success). */
+static int parse_port_list(json_t *v, const char *path, uint16_t **vec, size_t *n_vec)
 {
-	struct ward_config *c = p->cfg;
 	char sub[KEY_PATH_LEN];
 	uint16_t *out;
 	long long port;
@@ -424,10 +424,22 @@ static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path
 		free(out);
 		return rc;
 	}
-	free(c->outbound.passthrough_ports);
-	c->outbound.passthrough_ports = out;
-	c->outbound.n_passthrough_ports = n;
+	free(*vec);
+	*vec = out;
+	*n_vec = n;
 	return 0;
+}
+
+static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_port_list(v, path, &p->cfg->outbound.passthrough_ports,
+			       &p->cfg->outbound.n_passthrough_ports);
+}
+
+static int parse_proxy_protocol_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_port_list(v, path, &p->cfg->inbound.proxy_protocol_ports,
+			       &p->cfg->inbound.n_proxy_protocol_ports);
 }
 
 static int parse_server_ids(struct parser *p, json_t *v, const char *path)
@@ -662,6 +674,8 @@ static const struct field inbound_fields[] = {
     ADDR_FIELD("listen", inbound.listen),
     FN_FIELD("mode", parse_mode),
     FN_FIELD("allowed_client_ids", parse_client_ids),
+    FN_FIELD("proxy_protocol_ports", parse_proxy_protocol_ports),
+    BOOL_FIELD("preserve_source", inbound.preserve_source),
     {0},
 };
 
@@ -967,6 +981,7 @@ void ward_config_uninit(struct ward_config *c)
 	free(c->outbound.passthrough_ports);
 	free_str_vec(c->outbound.allowed_server_ids, c->outbound.n_allowed_server_ids);
 	free_port_ids(c->inbound.allowed_client_ids, c->inbound.n_allowed_client_ids);
+	free(c->inbound.proxy_protocol_ports);
 	free(c->tls.profile);
 	free_str_vec(c->tls.cipher_suites, c->tls.n_cipher_suites);
 	free_str_vec(c->tls.groups, c->tls.n_groups);
@@ -994,12 +1009,21 @@ bool ward_config_in_mesh(const struct ward_config *c, const struct sockaddr *dst
 	return false;
 }
 
-bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
+static bool port_listed(const uint16_t *ports, size_t n, uint16_t port)
 {
-	size_t i;
-
-	for (i = 0; i < c->outbound.n_passthrough_ports; i++)
-		if (c->outbound.passthrough_ports[i] == port)
+	for (size_t i = 0; i < n; i++)
+		if (ports[i] == port)
 			return true;
 	return false;
+}
+
+bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
+{
+	return port_listed(c->outbound.passthrough_ports, c->outbound.n_passthrough_ports, port);
+}
+
+bool ward_config_is_proxy_protocol_port(const struct ward_config *c, uint16_t port)
+{
+	return port_listed(c->inbound.proxy_protocol_ports, c->inbound.n_proxy_protocol_ports,
+			   port);
 }

@@ -2,17 +2,18 @@
 # Installs the Debian packages ward needs to build, test, demo and benchmark.
 # Idempotent and quick when everything is already there.
 #   deploy/deps.sh build   compiler and libraries
-#   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...)
-#   deploy/deps.sh bench   + HAProxy and wrk for the comparison benchmark
+#   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...) and
+#                            HAProxy and Squid, the PROXY protocol consumers of the e2e tests
+#   deploy/deps.sh bench   + wrk for the comparison benchmark (against HAProxy)
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
-  libclang-rt-14-dev python3 python3-yaml valgrind prometheus
+  libclang-rt-14-dev python3 python3-yaml valgrind prometheus haproxy squid
   chromium) # an independent post-quantum TLS client (X25519MLKEM768)
-bench_pkgs=(haproxy wrk)
+bench_pkgs=(wrk)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

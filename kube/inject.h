@@ -44,6 +44,7 @@ struct ward_inject_opts {
 	char *include_outbound_ports, *exclude_outbound_ports;
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;
 	char *inbound_mode, *log_level;
+	char *proxy_protocol_ports, *preserve_source; /* what the app sees (README) */
 	char *cpu_request, *cpu_limit, *memory_request, *memory_limit; /* "" = none */
 };
 

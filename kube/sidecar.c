@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/capture.h"
+
 #define CONFIG_DIR "/etc/ward"
 #define SOCKET_DIR "/spiffe-workload-api"
 #define SOCKET_VOLUME "ward-workload-socket"
@@ -43,6 +45,13 @@ static json_t *resources(const struct ward_inject_opts *s)
 	return r;
 }
 
+/* ward.io/preserve-source: "true" or "enabled" (validated already). */
+static bool preserving(const struct ward_inject_opts *s)
+{
+	return s->preserve_source &&
+	       (!strcmp(s->preserve_source, "true") || !strcmp(s->preserve_source, "enabled"));
+}
+
 json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 {
 	char uid[16];
@@ -57,6 +66,8 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 	add_flag(argv, "--exclude-outbound-ports", s->exclude_outbound_ports);
 	add_flag(argv, "--include-outbound-cidrs", s->include_outbound_cidrs);
 	add_flag(argv, "--exclude-outbound-cidrs", s->exclude_outbound_cidrs);
+	if (preserving(s))
+		json_array_append_new(argv, json_string("--preserve-source"));
 	/* Root for iptables-restore, but only the two capabilities it needs.
 	 * The root filesystem stays writable for iptables' lock file. */
 	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:i,s:i,s:b,s:b,s:b,s:b,s:{s:[s,s],s:[s]}}}",
@@ -67,15 +78,38 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
 }
 
+/* The agent's inbound settings a pod's annotations ask for, or NULL. */
+static json_t *inbound_override(const struct ward_inject_opts *s)
+{
+	json_t *in = json_object(), *ports = json_array();
+	struct ward_capture_ports list;
+
+	if (s->inbound_mode)
+		json_object_set_new(in, "mode", json_string(s->inbound_mode));
+	if (s->preserve_source)
+		json_object_set_new(in, "preserve_source", json_boolean(preserving(s)));
+	if (s->proxy_protocol_ports &&
+	    ward_capture_parse_ports(s->proxy_protocol_ports, false, &list) == 0) {
+		for (size_t i = 0; i < list.n; i++)
+			json_array_append_new(ports, json_integer(list.port[i]));
+		json_object_set(in, "proxy_protocol_ports", ports);
+	}
+	json_decref(ports);
+	if (json_object_size(in))
+		return in;
+	json_decref(in);
+	return NULL;
+}
+
 /* Per-pod agent settings travel as `ward agent --override JSON`. */
 static json_t *proxy_command(const struct ward_inject_opts *s)
 {
 	json_t *argv =
 	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
-	json_t *over = json_object();
+	json_t *over = json_object(), *in = inbound_override(s);
 
-	if (s->inbound_mode)
-		json_object_set_new(over, "inbound", json_pack("{s:s}", "mode", s->inbound_mode));
+	if (in)
+		json_object_set_new(over, "inbound", in);
 	if (s->log_level)
 		json_object_set_new(over, "log", json_pack("{s:s}", "level", s->log_level));
 	if (json_object_size(over)) {
@@ -93,6 +127,23 @@ static json_t *http_probe(const char *path, int period, int failures)
 	return json_pack("{s:{s:s,s:i},s:i,s:i,s:i}", "httpGet", "path", path, "port",
 			 WARD_INJECT_ADMIN_PORT, "periodSeconds", period, "timeoutSeconds", 1,
 			 "failureThreshold", failures);
+}
+
+/* The proxy runs as its uid with no capabilities. With preserve-source it
+ * needs CAP_NET_ADMIN, which Kubernetes cannot give a non-root container
+ * (no ambient capabilities): it starts as root with NET_ADMIN, SETUID and
+ * SETGID only, and the agent switches to the proxy uid at once, keeping
+ * NET_ADMIN alone (README, What the app sees). */
+static json_t *proxy_security(const struct ward_inject_opts *s)
+{
+	json_int_t uid = preserving(s) ? 0 : (json_int_t)s->proxy_uid;
+	json_t *caps = preserving(s) ? json_pack("{s:[s,s,s],s:[s]}", "add", "NET_ADMIN", "SETUID",
+						 "SETGID", "drop", "ALL")
+				     : json_pack("{s:[s]}", "drop", "ALL");
+
+	return json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:o}", "runAsUser", uid, "runAsGroup", uid,
+			 "runAsNonRoot", uid != 0, "privileged", 0, "allowPrivilegeEscalation", 0,
+			 "readOnlyRootFilesystem", 1, "capabilities", caps);
 }
 
 json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
@@ -121,12 +172,7 @@ json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 	json_object_set_new(c, "readinessProbe", http_probe("/ready", 5, 3));
 	json_object_set_new(c, "livenessProbe", http_probe("/healthz", 10, 3));
 	json_object_set_new(c, "resources", resources(s));
-	json_object_set_new(c, "securityContext",
-			    json_pack("{s:I,s:I,s:b,s:b,s:b,s:b,s:{s:[s]}}", "runAsUser",
-				      (json_int_t)s->proxy_uid, "runAsGroup",
-				      (json_int_t)s->proxy_uid, "runAsNonRoot", 1, "privileged", 0,
-				      "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
-				      "capabilities", "drop", "ALL"));
+	json_object_set_new(c, "securityContext", proxy_security(s));
 	json_object_set_new(c, "volumeMounts",
 			    json_pack("[{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name", SOCKET_VOLUME,
 				      "mountPath", SOCKET_DIR, "readOnly", 1, "name", CONFIG_VOLUME,

@@ -68,6 +68,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.outbound.n_mesh_cidrs, 2);
 	assert_int_equal(c.outbound.n_passthrough_ports, 0);
 	assert_int_equal(c.inbound.mode, WARD_INBOUND_STRICT);
+	assert_int_equal(c.inbound.n_proxy_protocol_ports, 0);
+	assert_false(c.inbound.preserve_source);
 	assert_string_equal(c.tls.profile, "modern");
 	assert_int_equal(c.tls.n_cipher_suites + c.tls.n_groups + c.tls.n_signature_algorithms, 0);
 	assert_int_equal(c.tls.handshake_timeout_ms, 5000);
@@ -144,6 +146,8 @@ static void test_example_full(void **state)
 	assert_int_equal(c->outbound.n_mesh_cidrs, d.outbound.n_mesh_cidrs);
 	assert_memory_equal(c->outbound.mesh_cidrs, d.outbound.mesh_cidrs,
 			    2 * sizeof(*d.outbound.mesh_cidrs));
+	assert_int_equal(c->inbound.n_proxy_protocol_ports, d.inbound.n_proxy_protocol_ports);
+	assert_int_equal(c->inbound.preserve_source, d.inbound.preserve_source);
 	assert_int_equal(c->tcp.nodelay, d.tcp.nodelay);
 	assert_int_equal(c->tcp.keepalive_idle_s, d.tcp.keepalive_idle_s);
 	assert_int_equal(c->tcp.keepalive_interval_s, d.tcp.keepalive_interval_s);
@@ -176,6 +180,20 @@ static void test_permissive_file(void **state)
 	assert_int_equal(c->inbound.allowed_client_ids[0].port, 8080);
 	assert_int_equal(c->inbound.allowed_client_ids[0].n_ids, 2);
 	assert_string_equal(c->log.level, "debug");
+	ward_config_free(c);
+}
+
+static void test_app_keys(void **state)
+{
+	struct ward_config *c = load_ok("{\"trust_domain\":\"td\",\"identity\":{\"workload_api\":"
+					"\"unix:///s\"},\"inbound\":{\"proxy_protocol_ports\":"
+					"[5432,8080],\"preserve_source\":true}}");
+
+	assert_true(ward_config_is_proxy_protocol_port(c, 5432));
+	assert_true(ward_config_is_proxy_protocol_port(c, 8080));
+	assert_false(ward_config_is_proxy_protocol_port(c, 80));
+	assert_false(ward_config_is_passthrough_port(c, 5432));
+	assert_true(c->inbound.preserve_source);
 	ward_config_free(c);
 }
 
@@ -306,6 +324,12 @@ static void test_refused(void **state)
 	     "outbound.passthrough_ports[1]: must be an integer between 1 and 65535 (got 0)"},
 	    {BASE ",\"outbound\":{\"passthrough_ports\":[\"80\"]}}",
 	     "outbound.passthrough_ports[0]: must be an integer"},
+	    {BASE ",\"inbound\":{\"proxy_protocol_ports\":[5432,65536]}}",
+	     "inbound.proxy_protocol_ports[1]: must be an integer between 1 and 65535 (got 65536)"},
+	    {BASE ",\"inbound\":{\"proxy_protocol_ports\":\"5432\"}}",
+	     "inbound.proxy_protocol_ports: must be an array of ports"},
+	    {BASE ",\"inbound\":{\"preserve_source\":\"yes\"}}",
+	     "inbound.preserve_source: must be true or false"},
 	    {BASE ",\"outbound\":{\"allowed_server_ids\":[\"spiffe://td/a\",\"td/b\"]}}",
 	     "outbound.allowed_server_ids[1]: id pattern \"td/b\": scheme is not \"spiffe://\""},
 	    {BASE ",\"outbound\":{\"allowed_server_ids\":[\"spiffe://\"]}}",
@@ -537,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_too_many),	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_addr_round_trip), cmocka_unit_test(test_cidr_contains),
 	    cmocka_unit_test(test_cidr_parse),	    cmocka_unit_test(test_in_mesh),
+	    cmocka_unit_test(test_app_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -362,6 +362,48 @@ static void test_render_truncates_like_snprintf(void **state)
 			 WARD_ERR_INVALID);
 }
 
+/* --preserve-source: WARD_SOURCE in mangle and raw, one jump each; a rerun
+ * without it removes them, and the default output never mentions them. */
+static void test_preserve_source(void **state)
+{
+	struct ward_iptables_opts o;
+	struct ward_iptables_jumps have = {.source_mangle = 1, .source_raw = 2};
+	char *text, buf[4096];
+
+	assert_int_equal(parse(&o, "--preserve-source", "--proxy-uid", "1400", NULL), 0);
+	assert_true(o.preserve_source);
+	text = render(&o, AF_INET6, NULL);
+	assert_true(strstr(text, "*nat\n") < strstr(text, "*mangle\n"));
+	assert_true(strstr(text, "*mangle\n") < strstr(text, "*raw\n"));
+	assert_int_equal(lines(text, "COMMIT"), 3);
+	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_SOURCE"), 2);
+	assert_int_equal(
+	    lines(text, "-A WARD_SOURCE -m connmark --mark 0x7761 -j MARK --set-mark 0x7761"), 1);
+	assert_int_equal(lines(text, "-A WARD_SOURCE -m owner --uid-owner 1400 -m addrtype ! "
+				     "--src-type LOCAL -j CONNMARK --set-mark 0x7761"),
+			 1);
+	assert_int_equal(lines(text, "-A WARD_SOURCE -m owner --gid-owner 1400 -m addrtype ! "
+				     "--src-type LOCAL -j CT --zone-orig 7761"),
+			 1);
+	text = render(&o, AF_INET, &have);
+	assert_int_equal(lines(text, "-D OUTPUT -p tcp -j WARD_SOURCE"), 3);
+	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_SOURCE"), 2);
+	assert_null(strstr(text, "-X WARD_SOURCE"));
+
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_null(strstr(render(&o, AF_INET, NULL), "WARD_SOURCE"));
+	text = render(&o, AF_INET, &have);
+	assert_int_equal(lines(text, "-D OUTPUT -p tcp -j WARD_SOURCE"), 3);
+	assert_int_equal(lines(text, "-X WARD_SOURCE"), 2);
+	assert_null(strstr(text, "-A WARD_SOURCE"));
+	assert_null(strstr(text, "-A OUTPUT -p tcp -j WARD_SOURCE"));
+
+	assert_true(ward_iptables_render_cleanup(&have, buf, sizeof(buf)) > 0);
+	assert_int_equal(lines(buf, "-X WARD_SOURCE"), 2);
+	assert_true(ward_iptables_render_cleanup(NULL, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "WARD_SOURCE"));
+}
+
 static char *dry_run(struct ward_iptables_opts *o)
 {
 	static char out[1 << 16];
@@ -400,6 +442,17 @@ static void test_dry_run(void **state)
 	assert_int_equal(lines(out, "-D PREROUTING -p tcp -j WARD_INBOUND"), 2);
 	assert_int_equal(lines(out, "-X WARD_REDIRECT"), 2);
 	assert_null(strstr(out, "-A "));
+	assert_null(strstr(out, "WARD_SOURCE"));
+
+	assert_int_equal(parse(&o, "--dry-run", "--preserve-source", "--ipv6", "on", NULL), 0);
+	out = dry_run(&o);
+	assert_int_equal(lines(out, "#   ip -4 rule add fwmark 0x7761 lookup 7761"), 1);
+	assert_int_equal(lines(out, "#   ip -6 route replace local default dev lo table 7761"), 1);
+	assert_int_equal(lines(out, "-A OUTPUT -p tcp -j WARD_SOURCE"), 4);
+	assert_int_equal(parse(&o, "--dry-run", "--preserve-source", "--cleanup", NULL), 0);
+	out = dry_run(&o);
+	assert_int_equal(lines(out, "-X WARD_SOURCE"), 4);
+	assert_int_equal(lines(out, "#   ip -4 rule del fwmark 0x7761 lookup 7761"), 1);
 }
 
 int main(void)
@@ -420,6 +473,7 @@ int main(void)
 	    cmocka_unit_test(test_cleanup_render),
 	    cmocka_unit_test(test_render_truncates_like_snprintf),
 	    cmocka_unit_test(test_dry_run),
+	    cmocka_unit_test(test_preserve_source),
 	};
 
 	return cmocka_run_group_tests_name("iptables", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +191,56 @@ static void test_roundtrip(void **state)
 	ward_inject_opts_free(&o);
 }
 
+/* ward.io/preserve-source and ward.io/proxy-protocol-ports reach the agent
+ * as --override; only a true preserve-source starts the proxy as root with
+ * NET_ADMIN (to keep it across the switch to its uid) and asks ward iptables
+ * for --preserve-source. */
+static void test_app_annotations(void **state)
+{
+	static const char *const flags[] = {"true", "false"};
+	struct ward_inject_opts o;
+
+	assert_int_equal(ward_inject_opts_init(&o), 0);
+	for (int i = 0; i < 2; i++) {
+		char text[512];
+		json_t *tmpl, *notes = json_array(), *init, *proxy, *sc;
+		const char *cmd;
+
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"annotations\":{\"ward.io/preserve-source\":\"%s\","
+			 "\"ward.io/proxy-protocol-ports\":\"5432,8080\"}},"
+			 "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
+			 flags[i]);
+		tmpl = parse(text);
+		assert_int_equal(ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
+				 WARD_INJECT_CHANGED);
+		init = json_array_get(
+		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 0);
+		proxy = json_array_get(
+		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 1);
+		cmd = json_string_value(json_array_get(json_object_get(proxy, "command"), 5));
+		snprintf(
+		    text, sizeof(text),
+		    "{\"inbound\":{\"preserve_source\":%s,\"proxy_protocol_ports\":[5432,8080]}}",
+		    flags[i]);
+		assert_string_equal(cmd, text);
+		sc = json_object_get(proxy, "securityContext");
+		assert_int_equal(json_integer_value(json_object_get(sc, "runAsUser")),
+				 i ? 1337 : 0);
+		assert_int_equal(
+		    json_array_size(json_object_get(json_object_get(sc, "capabilities"), "add")),
+		    i ? 0 : 3);
+		cmd = json_string_value(json_array_get(json_object_get(init, "command"), 6));
+		if (i)
+			assert_null(cmd);
+		else
+			assert_string_equal(cmd, "--preserve-source");
+		json_decref(tmpl);
+		json_decref(notes);
+	}
+	ward_inject_opts_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_admission),
 	    cmocka_unit_test(test_opts),
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_app_annotations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
