@@ -333,7 +333,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
 	/* An alert may be waiting (protocol_version, handshake_failure): send it
 	 * before the reset so the peer can tell why. */
-	if (ward_end_tls_flush(&c->end[c->tls_side]) == 0 && c->sock[c->tls_side].queued > 0) {
+	if (c->tls.ssl && ward_end_tls_flush(&c->end[c->tls_side]) == 0 &&
+	    c->sock[c->tls_side].queued > 0) {
 		ward_conn_close(c, false);
 		return;
 	}
@@ -413,7 +414,9 @@ static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->tls));
 	ward_end_tls_init(&c->end[side], &c->sock[side], &c->tls);
 	c->phase = PHASE_HANDSHAKE;
-	arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
+	/* A strict inbound one keeps the deadline it got at accept. */
+	if (!uv_is_active((uv_handle_t *)&c->timer))
+		arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
 	GUARD(ward_stream_read_start(&c->sock[side]));
 	if (role == WARD_TLS_CLIENT)
 		handshake_input(c); /* ClientHello */
@@ -551,14 +554,24 @@ static void start_connect(struct ward_conn *c)
 
 /* --- permissive inbound: TLS or plaintext, told apart by the first byte --- */
 
+/* Inbound: the first bytes (or none, data NULL, at the deadline). The TLS
+ * session is only made once the peer has spoken: a silent connection costs
+ * no more than its socket. */
 static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 {
 	struct ward_stream *down = &c->sock[CONN_DOWN];
+	bool strict = c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT;
 	int rc;
 
+	if (strict && len == 0) {
+		handshake_failed(c, "timeout", "no ClientHello within tls.handshake_timeout_ms");
+		return;
+	}
 	/* A TLS connection opens with a handshake record, content type 22
 	 * (RFC 8446 §5.1); no plaintext protocol we carry starts with 0x16. */
-	if (len > 0 && data[0] == 0x16) {
+	if (strict || (len > 0 && data[0] == 0x16)) {
+		if (!strict)
+			uv_timer_stop(&c->timer); /* the handshake's deadline replaces the peek's */
 		rc = begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 		if (rc == 0)
 			rc = ward_tls_session_feed(&c->tls, data, len, down->read_size);
@@ -593,6 +606,7 @@ static void on_sock_read(struct ward_stream *s, uint8_t *data, size_t len)
 	int side = side_of(c, s);
 
 	c->last_active_ms = uv_now(&c->worker->loop);
+	ward_budget_heard(&c->worker->budget, &c->unauth); /* a peer that speaks */
 	switch (c->phase) {
 	case PHASE_PEEK:
 		peek_input(c, data, len);
@@ -766,16 +780,17 @@ static int route_outbound(struct ward_conn *c)
 	return 0;
 }
 
+/* Both modes wait for the first bytes (peek_input): strict for up to
+ * tls.handshake_timeout_ms, which then covers the handshake too. */
 static int route_inbound(struct ward_conn *c)
 {
+	bool strict = c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT;
+
 	c->local_port = addr_port(&c->dst);
-	if (c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT) {
-		ENSURE(c->tls_ctx, WARD_ERR_NOTREADY,
-		       "no identity loaded yet: refusing mesh traffic");
-		return begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
-	}
+	ENSURE(!strict || c->tls_ctx, WARD_ERR_NOTREADY,
+	       "no identity loaded yet: refusing mesh traffic");
 	c->phase = PHASE_PEEK;
-	arm_timer(c, PEEK_TIMEOUT_MS, false);
+	arm_timer(c, strict ? c->worker->cfg->tls.handshake_timeout_ms : PEEK_TIMEOUT_MS, false);
 	return ward_stream_read_start(&c->sock[CONN_DOWN]);
 }
 

@@ -782,8 +782,8 @@ int ward_config_init_defaults(struct ward_config *c)
 	c->tcp.keepalive_interval_s = 10;
 	c->tcp.keepalive_count = 3;
 	c->limits.max_connections = 10000;
-	c->limits.max_handshakes = 512;
-	c->limits.max_handshakes_per_source = 128;
+	c->limits.max_handshakes = 4096;
+	c->limits.max_handshakes_per_source = 256;
 	c->limits.buffer_bytes = 65536;
 	c->limits.connect_timeout_ms = 5000;
 	c->limits.idle_timeout_s = 3600;

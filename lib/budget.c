@@ -86,15 +86,29 @@ void ward_budget_take(struct ward_budget *b, struct ward_budget_slot *s,
 	memcpy(s->id, key, WARD_BUDGET_KEY);
 	s->bucket = bucket_of(b, s->id);
 	s->shed = fn;
-	oldest = key_oldest(b, s->id, s->bucket, &n_held);
-	if (n_held >= b->max_per_key)
-		shed(b, oldest, WARD_BUDGET_KEY_LIMIT);
-	if (b->queue.n >= b->max)
-		shed(b, of_age(b->queue.head), WARD_BUDGET_FULL);
-	ward_list_add_tail(&b->queue, &s->age);
+	if (ward_budget_held(b) >= b->max) {
+		oldest = key_oldest(b, s->id, s->bucket, &n_held);
+		if (n_held >= b->max_per_key)
+			shed(b, oldest, WARD_BUDGET_KEY_LIMIT);
+		else
+			shed(b, of_age(b->silent.head ? b->silent.head : b->heard.head),
+			     WARD_BUDGET_FULL);
+	}
+	ward_list_add_tail(&b->silent, &s->age);
 	ward_list_add_tail(&b->buckets[s->bucket], &s->key);
 	s->held = true;
+	s->heard = false;
 	count(&b->counts->admitted);
+}
+
+void ward_budget_heard(struct ward_budget *b, struct ward_budget_slot *s)
+{
+	if (!s->held || s->heard)
+		return;
+	s->heard = true;
+	ward_list_remove(&b->silent, &s->age);
+	ward_list_remove(&b->buckets[s->bucket], &s->key);
+	ward_list_add_tail(&b->heard, &s->age);
 }
 
 void ward_budget_put(struct ward_budget *b, struct ward_budget_slot *s)
@@ -103,6 +117,7 @@ void ward_budget_put(struct ward_budget *b, struct ward_budget_slot *s)
 		return;
 	s->held = false;
 	count(&b->counts->released);
-	ward_list_remove(&b->queue, &s->age);
-	ward_list_remove(&b->buckets[s->bucket], &s->key);
+	ward_list_remove(s->heard ? &b->heard : &b->silent, &s->age);
+	if (!s->heard)
+		ward_list_remove(&b->buckets[s->bucket], &s->key);
 }

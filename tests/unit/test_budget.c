@@ -1,6 +1,7 @@
 /* The budget of connections not yet proved: a newcomer always gets in, the
- * oldest is shed (its key's oldest first), source keys are IPv4 addresses and
- * IPv6 /64s, and every slot taken is given back exactly once. */
+ * oldest is shed (its key's oldest silent one first, silent ones before those
+ * that spoke), source keys are IPv4 addresses and IPv6 /64s, and every slot
+ * taken is given back exactly once. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,40 +95,38 @@ static void test_take_and_put(void **state)
 	assert_int_equal(stats.shed[0] + stats.shed[1], 0);
 }
 
-static void test_source_limit_sheds_the_sources_oldest(void **state)
+/* While there is room, one source may hold more than its share: a burst
+ * from one busy client is not cut. */
+static void test_room_sheds_nothing(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		take(i, v4("10.0.0.1"));
+	assert_int_equal(ward_budget_held(&budget), 4);
+	assert_int_equal(stats.shed[0] + stats.shed[1], 0);
+}
+
+/* Full: a newcomer from a source that holds its share displaces that
+ * source's own oldest; any other newcomer displaces the oldest of all. */
+static void test_full_sheds_the_heavy_hitter(void **state)
 {
 	(void)state;
 	take(0, v4("10.0.0.9"));
 	take(1, v4("10.0.0.1"));
 	take(2, v4("10.0.0.1"));
-	take(3, v4("10.0.0.1")); /* the source holds 2 already: its oldest goes */
+	take(3, v4("10.0.0.1"));
+	take(4, v4("10.0.0.1")); /* holds 3 of 4, share 2: its oldest goes */
 	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_KEY_LIMIT);
 	assert_int_equal(conns[0].shed, 0); /* older, but another source */
-	assert_int_equal(conns[2].shed, 0);
-	assert_true(conns[3].slot.held);
-	assert_int_equal(ward_budget_held(&budget), 3);
-	assert_int_equal(stats.shed[WARD_BUDGET_KEY_LIMIT], 1);
-}
-
-static void test_worker_limit_sheds_the_oldest(void **state)
-{
-	char ip[32];
-
-	(void)state;
-	for (int i = 0; i < 4; i++) {
-		snprintf(ip, sizeof(ip), "10.0.1.%d", i + 1);
-		take(i, v4(ip));
-	}
-	take(4, v4("10.0.2.1"));
+	take(5, v4("10.0.0.7"));	    /* under its share: the oldest of all goes */
 	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_FULL);
-	take(5, v4("10.0.2.2"));
-	assert_int_equal(conns[1].shed, 1 + WARD_BUDGET_FULL);
-	/* Authenticated connections leave: no more shedding. */
-	ward_budget_put(&budget, &conns[2].slot);
-	take(6, v4("10.0.2.3"));
-	assert_int_equal(conns[3].shed, 0);
 	assert_int_equal(ward_budget_held(&budget), 4);
-	assert_int_equal(stats.shed[WARD_BUDGET_FULL], 2);
+	assert_int_equal(stats.shed[WARD_BUDGET_KEY_LIMIT], 1);
+	assert_int_equal(stats.shed[WARD_BUDGET_FULL], 1);
+	/* Authenticated connections leave: room again, no shedding. */
+	ward_budget_put(&budget, &conns[2].slot);
+	take(6, v4("10.0.0.1"));
+	assert_int_equal(conns[3].shed + conns[4].shed + conns[5].shed, 0);
 	assert_int_equal(stats.admitted - stats.released, 4);
 }
 
@@ -135,33 +134,57 @@ static void test_worker_limit_sheds_the_oldest(void **state)
 static void test_newcomer_survives_a_flood(void **state)
 {
 	(void)state;
-	ward_budget_init(&budget, 4, 4, &stats);
 	for (int i = 0; i < 4; i++)
 		take(i, v4("10.9.9.9"));
 	take(4, v4("10.0.0.7"));
-	for (int i = 5; i < 7; i++)
+	for (int i = 5; i < 9; i++)
 		take(i, v4("10.9.9.9"));
 	assert_true(conns[4].slot.held);
 	assert_int_equal(conns[4].shed, 0);
 }
 
+/* Connections that have spoken are shed only after every silent one, and do
+ * not count against their source's share. */
+static void test_heard_slots(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		take(i, v4("10.0.0.1"));
+		ward_budget_heard(&budget, &conns[i].slot);
+	}
+	take(3, v4("10.0.0.9")); /* silent, and the budget is now full */
+	take(4, v4("10.0.0.1")); /* its 3 spoke: under its share; the silent one goes */
+	assert_int_equal(conns[3].shed, 1 + WARD_BUDGET_FULL);
+	assert_int_equal(conns[0].shed, 0);
+	ward_budget_heard(&budget, &conns[4].slot);
+	take(5, v4("10.0.0.7")); /* none silent: the oldest of all goes */
+	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_FULL);
+	ward_budget_heard(&budget, &conns[4].slot); /* twice: no change */
+	ward_budget_put(&budget, &conns[4].slot);
+	assert_int_equal(ward_budget_held(&budget), 3);
+	assert_int_equal(stats.admitted - stats.released, 3);
+}
+
 static void test_sources(void **state)
 {
 	(void)state;
-	/* One /64 is one source. */
+	/* One /64 is one source: the third from it, the budget full, displaces
+	 * the first. */
 	take(0, v6("fd00:1:2:3::1"));
 	take(1, v6("fd00:1:2:3::abcd"));
-	take(2, v6("fd00:1:2:3:ffff::1"));
+	take(2, v6("fd00:1:2:4::1")); /* another /64 */
+	take(3, v6("fd00:1:2:4::2"));
+	take(4, v6("fd00:1:2:3:ffff::1"));
 	assert_int_equal(conns[0].shed, 1 + WARD_BUDGET_KEY_LIMIT);
-	take(3, v6("fd00:1:2:4::1")); /* another /64 */
-	assert_int_equal(conns[1].shed, 0);
-	ward_budget_init(&budget, 4, 2, &stats);
+	assert_int_equal(conns[2].shed, 0);
 	/* An IPv4-mapped address is its IPv4 address. */
-	take(4, v4("192.0.2.7"));
-	take(5, v6("::ffff:192.0.2.7"));
-	take(6, v4("192.0.2.7"));
-	assert_int_equal(conns[4].shed, 1 + WARD_BUDGET_KEY_LIMIT);
-	assert_int_equal(conns[5].shed, 0);
+	ward_budget_init(&budget, 3, 2, &stats);
+	take(5, v4("192.0.2.7"));
+	take(6, v6("::ffff:192.0.2.7"));
+	take(7, v4("10.1.1.1"));
+	take(8, v4("192.0.2.7"));
+	assert_int_equal(conns[5].shed, 1 + WARD_BUDGET_KEY_LIMIT);
+	assert_int_equal(conns[7].shed, 0);
 }
 
 static void test_lazy_shed_still_frees_the_slot(void **state)
@@ -181,9 +204,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_take_and_put, setup),
-	    cmocka_unit_test_setup(test_source_limit_sheds_the_sources_oldest, setup),
-	    cmocka_unit_test_setup(test_worker_limit_sheds_the_oldest, setup),
+	    cmocka_unit_test_setup(test_room_sheds_nothing, setup),
+	    cmocka_unit_test_setup(test_full_sheds_the_heavy_hitter, setup),
 	    cmocka_unit_test_setup(test_newcomer_survives_a_flood, setup),
+	    cmocka_unit_test_setup(test_heard_slots, setup),
 	    cmocka_unit_test_setup(test_sources, setup),
 	    cmocka_unit_test_setup(test_lazy_shed_still_frees_the_slot, setup),
 	};

@@ -80,8 +80,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.tcp.congestion, "");
 	assert_false(c.tcp.fastopen);
 	assert_int_equal(c.limits.max_connections, 10000);
-	assert_int_equal(c.limits.max_handshakes, 512);
-	assert_int_equal(c.limits.max_handshakes_per_source, 128);
+	assert_int_equal(c.limits.max_handshakes, 4096);
+	assert_int_equal(c.limits.max_handshakes_per_source, 256);
 	assert_int_equal(c.admin.header_timeout_ms, 1000);
 	assert_int_equal(c.admin.max_clients, 64);
 	assert_int_equal(c.admin.max_clients_per_address, 16);
