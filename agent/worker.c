@@ -11,6 +11,8 @@
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
+#define TRIM_POLL_MS 1000
+#define TRIM_MIN_DROP 32 /* connections: a smaller fall is not a burst that ended */
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -119,7 +121,17 @@ static void finish(struct ward_worker *w)
 	answer_snapshot(w);
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
+	uv_close((uv_handle_t *)&w->trim_timer, NULL);
 	signal_main(w);
+}
+
+static void on_trim_timer(uv_timer_t *t)
+{
+	struct ward_worker *w = t->data;
+
+	if (ward_trim_tick(&w->trim, w->conns.n, uv_now(&w->loop)))
+		ward_log(WARD_LOG_DEBUG, "memory_trimmed", "{s:i,s:I}", "worker", (int)w->id,
+			 "connections", (json_int_t)w->conns.n);
 }
 
 static void on_drain_timer(uv_timer_t *t)
@@ -183,6 +195,11 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	w->wake.data = w;
 	uv_timer_init(&w->loop, &w->drain_timer);
 	w->drain_timer.data = w;
+	ward_trim_init(&w->trim, TRIM_MIN_DROP);
+	uv_timer_init(&w->loop, &w->trim_timer);
+	w->trim_timer.data = w;
+	uv_timer_start(&w->trim_timer, on_trim_timer, TRIM_POLL_MS, TRIM_POLL_MS);
+	uv_unref((uv_handle_t *)&w->trim_timer); /* listeners and connections keep the loop */
 	rc = open_listener(w, WARD_DIR_OUTBOUND, &cfg->outbound.listen);
 	if (rc == 0)
 		rc = open_listener(w, WARD_DIR_INBOUND, &cfg->inbound.listen);

@@ -149,6 +149,8 @@ static int limits_member(void *ctx, const char *key, const json_t *v, const char
 		return parse_uint(v, path, 1, 100000, &l->max_pending_per_uid);
 	if (!strcmp(key, "idle_timeout_ms"))
 		return parse_uint(v, path, 100, 3600000, &l->idle_timeout_ms);
+	if (!strcmp(key, "write_stall_ms"))
+		return parse_uint(v, path, 100, 3600000, &l->write_stall_ms);
 	return ward_json_unknown(path);
 }
 

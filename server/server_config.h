@@ -16,7 +16,7 @@
  *   limits         the Workload API's connections (struct ward_wl_limits):
  *                  { max_connections: 1024, max_connections_per_uid: 512,
  *                    max_pending: 128, max_pending_per_uid: 32,
- *                    idle_timeout_ms: 5000 }
+ *                    idle_timeout_ms: 5000, write_stall_ms: 10000 }
  *   log            { level: "info" } */
 #ifndef WARD_SPIFFE_SERVER_CONFIG_H
 #define WARD_SPIFFE_SERVER_CONFIG_H

@@ -5,13 +5,17 @@
  * is granted (its caller matched an entry); pending connections live in a
  * budget (lib/budget.h) keyed by uid, the oldest shed first. Every connection
  * with no call open is closed once idle_timeout_ms have passed (that covers
- * one that never sends the HTTP/2 preface or a request). */
+ * one that never sends the HTTP/2 preface or a request), and every one whose
+ * peer stopped taking its output once write_stall_ms have passed: what a
+ * slow reader holds is bounded by the write queue's high-water mark and the
+ * streams' two messages, and given back (lib/trim.h) when it goes. */
 #include <string.h>
 
 #include "server/wl_server_impl.h"
 
 #define SWEEP_MS 500
 #define NO_UID 0xffffffffu /* the kernel could not say: one key for all of them */
+#define TRIM_MIN_DROP 32   /* connections, or 4 KiB blocks of unread output */
 
 void ward_wl_limits_default(struct ward_wl_limits *l)
 {
@@ -19,7 +23,8 @@ void ward_wl_limits_default(struct ward_wl_limits *l)
 				     .max_connections_per_uid = 512,
 				     .max_pending = 128,
 				     .max_pending_per_uid = 32,
-				     .idle_timeout_ms = 5000};
+				     .idle_timeout_ms = 5000,
+				     .write_stall_ms = 10000};
 }
 
 static uint32_t uid_of(const struct wl_conn *c)
@@ -97,7 +102,7 @@ static bool room(struct wl_conn *c, unsigned held, unsigned limit, bool any, con
 	return true;
 }
 
-bool wl_admit(struct wl_conn *c)
+bool wl_limits_admit(struct wl_conn *c)
 {
 	struct ward_wl_server *srv = c->srv;
 	uint8_t key[WARD_BUDGET_KEY] = {0};
@@ -116,47 +121,71 @@ bool wl_admit(struct wl_conn *c)
 	return true;
 }
 
-void wl_admit_granted(struct wl_conn *c)
+void wl_limits_granted(struct wl_conn *c)
 {
 	ward_budget_put(&c->srv->pending, &c->pending);
 	c->calls++;
 }
 
-void wl_admit_call_ended(struct wl_conn *c)
+void wl_limits_call_ended(struct wl_conn *c)
 {
 	if (c->calls && --c->calls == 0)
 		c->idle_since_ms = uv_now(c->srv->loop);
 }
 
-void wl_admit_release(struct wl_conn *c)
+void wl_limits_wrote(struct wl_conn *c)
+{
+	c->wrote_ms = uv_now(c->srv->loop);
+}
+
+void wl_limits_release(struct wl_conn *c)
 {
 	ward_budget_put(&c->srv->pending, &c->pending);
+}
+
+/* What to close now: a connection with no call open for idle_timeout_ms, or
+ * whose peer has taken none of its waiting output for write_stall_ms. */
+static const char *expired(const struct wl_conn *c, uint64_t now)
+{
+	const struct ward_wl_limits *l = &c->srv->limits;
+
+	if (!c->calls && now - c->idle_since_ms >= l->idle_timeout_ms)
+		return "idle";
+	if (c->sock.queued && now - c->wrote_ms >= l->write_stall_ms)
+		return "stalled";
+	return NULL;
 }
 
 static void on_sweep(uv_timer_t *t)
 {
 	struct ward_wl_server *srv = t->data;
-	uint64_t now = uv_now(srv->loop);
+	uint64_t now = uv_now(srv->loop), load = 0;
 	struct ward_list_node *n, *next;
+	const char *why;
 
 	ward_list_each(&srv->conns, n, next)
 	{
 		struct wl_conn *c = ward_list_entry(n, struct wl_conn, link);
 
-		if (c->closing || c->calls || now - c->idle_since_ms < srv->limits.idle_timeout_ms)
+		if (c->closing || !(why = expired(c, now))) {
+			load += 1 + c->sock.queued / 4096;
 			continue;
-		ward_log(WARD_LOG_DEBUG, "workload_api_idle_closed", "{s:i,s:b}", "uid",
-			 (int)uid_of(c), "pending", c->pending.held);
+		}
+		ward_log(*why == 'i' ? WARD_LOG_DEBUG : WARD_LOG_WARN, "workload_api_closed",
+			 "{s:s,s:i,s:b,s:I}", "reason", why, "uid", (int)uid_of(c), "pending",
+			 c->pending.held, "unwritten", (json_int_t)c->sock.queued);
 		wl_conn_close(c);
 	}
+	ward_trim_tick(&srv->trim, load, now);
 }
 
-void wl_admit_init(struct ward_wl_server *srv)
+void wl_limits_init(struct ward_wl_server *srv)
 {
 	ward_wl_limits_default(&srv->limits);
 	ward_budget_init(&srv->pending, srv->limits.max_pending, srv->limits.max_pending_per_uid,
 			 &srv->pending_counts);
 	ward_log_limit_init(&srv->shed_log, 5, 20);
+	ward_trim_init(&srv->trim, TRIM_MIN_DROP);
 	uv_timer_init(srv->loop, &srv->sweep);
 	srv->sweep.data = srv;
 	srv->sweep_open = true;
@@ -177,7 +206,7 @@ static void on_sweep_closed(uv_handle_t *h)
 	wl_server_maybe_free(srv);
 }
 
-void wl_admit_stop(struct ward_wl_server *srv)
+void wl_limits_stop(struct ward_wl_server *srv)
 {
 	if (srv->sweep_open && !uv_is_closing((uv_handle_t *)&srv->sweep))
 		uv_close((uv_handle_t *)&srv->sweep, on_sweep_closed);

@@ -45,7 +45,7 @@ void wl_conn_close(struct wl_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	wl_admit_release(c);
+	wl_limits_release(c);
 	while (c->streams)
 		wl_stream_free(c->streams);
 	nghttp2_session_del(c->h2);
@@ -100,6 +100,7 @@ static void on_drained(struct ward_stream *s)
 {
 	struct wl_conn *c = s->owner;
 
+	wl_limits_wrote(c);
 	if (!c->closing && !s->reading && s->queued < WL_WRITE_LOW) {
 		if (ward_stream_read_start(s) < 0)
 			return wl_conn_close(c);
@@ -126,6 +127,8 @@ void wl_conn_flush(struct wl_conn *c)
 	const uint8_t *data;
 	ssize_t n;
 
+	if (c->sock.queued == 0) /* nothing waits: a stall can only start now */
+		wl_limits_wrote(c);
 	while (!c->closing && c->sock.queued < WL_WRITE_HIGH) {
 		n = nghttp2_session_mem_send(c->h2, &data);
 		if (n <= 0)
@@ -161,7 +164,7 @@ static void conn_start(struct wl_conn *c)
 	else
 		ward_log(WARD_LOG_WARN, "workload_api_no_peer_creds", "{s:s}", "reason",
 			 ward_err_msg());
-	if (!wl_admit(c))
+	if (!wl_limits_admit(c))
 		return wl_conn_close(c);
 	if (wl_session_new(c) < 0) {
 		ward_log(WARD_LOG_ERROR, "workload_api_session_failed", "{s:s}", "reason",
@@ -250,12 +253,12 @@ int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl
 	srv->loop = loop;
 	srv->ops = ops;
 	srv->arg = arg;
-	wl_admit_init(srv);
+	wl_limits_init(srv);
 	rc = ward_unix_listener_start(&srv->listener, loop, path, SOCKET_MODE, 128, on_connection,
 				      srv, on_listener_closed);
 	if (rc < 0) {
 		srv->stopping = true; /* freed once the listener has closed */
-		wl_admit_stop(srv);
+		wl_limits_stop(srv);
 		return rc;
 	}
 	*out = srv;
@@ -289,5 +292,5 @@ void ward_wl_server_stop(struct ward_wl_server *srv)
 			wl_conn_flush(c); /* closes once its last bytes are written */
 	}
 	ward_unix_listener_stop(&srv->listener);
-	wl_admit_stop(srv);
+	wl_limits_stop(srv);
 }

@@ -31,14 +31,18 @@
  * or the gRPC reader (messages); a connection that breaks HTTP/2 (a bad
  * preface, garbage) is closed without affecting others; at most 100
  * concurrent streams per connection. Connections are held to struct
- * ward_wl_limits (wl_admit.c): the socket is open to every local user, so a
+ * ward_wl_limits (wl_limits.c): the socket is open to every local user, so a
  * connection on which no call has been granted yet (no preface, no request,
  * or only refusals) is "pending" and pending ones have a budget of their own;
- * any connection with no call open is closed after idle_timeout_ms.
+ * any connection with no call open is closed after idle_timeout_ms, and one
+ * whose peer takes none of the output waiting for it for write_stall_ms is
+ * closed too. Memory a burst of connections took is given back when it
+ * ends (lib/trim.h).
  * Backpressure: a stream holds at most the message being sent and the
  * newest one waiting (older states are skipped: each is complete); a
- * connection whose peer does not read stops being read once 256 KiB wait
- * to be written. */
+ * connection whose peer does not read stops being read once 64 KiB wait
+ * to be written, and is closed once it has taken nothing for
+ * write_stall_ms. */
 #ifndef WARD_SPIFFE_WL_SERVER_H
 #define WARD_SPIFFE_WL_SERVER_H
 
@@ -60,8 +64,9 @@ struct ward_wl_limits {
 	unsigned max_connections;	  /* in all (1024) */
 	unsigned max_connections_per_uid; /* from one uid (512) */
 	unsigned max_pending;		  /* without a granted call yet (128) */
-	unsigned max_pending_per_uid;	  /* ... from one uid (32) */
+	unsigned max_pending_per_uid;	  /* ... its share when the budget is full (32) */
 	unsigned idle_timeout_ms;	  /* with no call open: closed after (5000) */
+	unsigned write_stall_ms; /* output waiting and none taken for this long: closed (10000) */
 };
 void ward_wl_limits_default(struct ward_wl_limits *l);
 

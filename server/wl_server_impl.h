@@ -11,13 +11,14 @@
 #include "lib/budget.h"
 #include "lib/list.h"
 #include "lib/log.h"
+#include "lib/trim.h"
 #include "lib/stream.h"
 #include "server/wl_server.h"
 
 #define WL_MAX_STREAMS 100	   /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define WL_MAX_REQUEST (64 * 1024) /* a request message; X509SVIDRequest is empty */
-#define WL_WRITE_HIGH (256 * 1024) /* stop reading a peer that does not read */
-#define WL_WRITE_LOW (64 * 1024)
+#define WL_WRITE_HIGH (64 * 1024)  /* stop reading a peer that does not read */
+#define WL_WRITE_LOW (16 * 1024)
 
 struct wl_stream {
 	int32_t id;
@@ -48,10 +49,11 @@ struct wl_conn {
 	bool have_creds;
 	struct wl_stream *streams;
 	bool closing;
-	/* wl_admit.c */
+	/* wl_limits.c */
 	struct ward_budget_slot pending; /* until a call is granted */
 	unsigned calls;			 /* granted calls open */
 	uint64_t idle_since_ms;		 /* uv_now() when the last call ended, or accept */
+	uint64_t wrote_ms;		 /* uv_now() when the peer last took output */
 };
 
 struct ward_wl_server {
@@ -61,13 +63,14 @@ struct ward_wl_server {
 	void *arg;
 	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
-	/* wl_admit.c */
+	/* wl_limits.c */
 	struct ward_wl_limits limits;
 	struct ward_budget pending;
 	struct ward_budget_counts pending_counts;
-	uv_timer_t sweep; /* closes idle connections */
+	uv_timer_t sweep; /* closes idle and stalled connections, trims memory */
 	bool sweep_open;
 	struct ward_log_limit shed_log;
+	struct ward_trim trim;
 };
 
 /* wl_stream.c */
@@ -85,15 +88,17 @@ void wl_conn_flush(struct wl_conn *c);
 void wl_conn_close(struct wl_conn *c);
 void wl_server_maybe_free(struct ward_wl_server *srv);
 
-/* wl_admit.c: the limits. */
-void wl_admit_init(struct ward_wl_server *srv);
-void wl_admit_stop(struct ward_wl_server *srv);
+/* wl_limits.c: the limits. */
+void wl_limits_init(struct ward_wl_server *srv);
+void wl_limits_stop(struct ward_wl_server *srv);
 /* Room for a new connection (its creds read): false means refuse it. */
-bool wl_admit(struct wl_conn *c);
+bool wl_limits_admit(struct wl_conn *c);
+/* The peer took some of the output waiting for it (or none was waiting). */
+void wl_limits_wrote(struct wl_conn *c);
 /* A call on c was granted / one granted call ended. */
-void wl_admit_granted(struct wl_conn *c);
-void wl_admit_call_ended(struct wl_conn *c);
+void wl_limits_granted(struct wl_conn *c);
+void wl_limits_call_ended(struct wl_conn *c);
 /* c is closing: its pending slot is given back. */
-void wl_admit_release(struct wl_conn *c);
+void wl_limits_release(struct wl_conn *c);
 
 #endif

@@ -74,7 +74,7 @@ void wl_stream_free(struct wl_stream *st)
 		*pp = st->next;
 	if (st->call) {
 		c->srv->ops->close(c->srv->arg, st->call);
-		wl_admit_call_ended(c);
+		wl_limits_call_ended(c);
 	}
 	ward_grpc_reader_free(&st->request);
 	ward_buf_free(&st->out); /* zeroed: messages carry private keys */
@@ -162,8 +162,13 @@ static ssize_t data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
 		st->out = st->next_msg;
 		st->next_msg = sent;
 	}
-	if (ward_buf_len(&st->out) > 0)
-		return (ssize_t)ward_buf_read(&st->out, buf, length);
+	if (ward_buf_len(&st->out) > 0) {
+		size_t n = ward_buf_read(&st->out, buf, length);
+
+		if (ward_buf_len(&st->out) == 0) /* sent: no key waits in memory */
+			ward_buf_free(&st->out);
+		return (ssize_t)n;
+	}
 	if (st->ended) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		status_trailers(st, false);
@@ -229,7 +234,7 @@ static void start_call(struct wl_stream *st)
 		wl_stream_end(st, status.code, status.message);
 		return;
 	}
-	wl_admit_granted(c);
+	wl_limits_granted(c);
 	if (!build(st))
 		return; /* ended */
 	st->responded = true;
@@ -321,9 +326,10 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
 	rc = ward_grpc_reader_feed(&st->request, data, len);
 	if (rc == 0)
 		rc = ward_grpc_reader_next(&st->request, &msg, &msg_len);
-	if (rc == 0)
+	if (rc == 0) {
 		start_call(st);
-	else if (rc == WARD_ERR_RANGE)
+		ward_grpc_reader_free(&st->request); /* read once: nothing more is */
+	} else if (rc == WARD_ERR_RANGE)
 		wl_stream_end(st, WARD_GRPC_RESOURCE_EXHAUSTED, "request message over 64 KiB");
 	else if (rc == WARD_ERR_UNSUPPORTED)
 		wl_stream_end(st, WARD_GRPC_INTERNAL, "compressed messages are not supported");

@@ -35,6 +35,7 @@ NEWCONN_CONNS=${BENCH_NEWCONN_CONNS:-16}
 BULK_MB=${BENCH_BULK_MB:-1024}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-1000}
 IDLE_MODE=${BENCH_IDLE_MODE:-connect} # or request: one HTTP request on each first
+SETTLE_S=${BENCH_SETTLE_S:-3} # after the idle connections close, before memory is read again
 APP_PORT=8080  # HAProxy in pod b: 1 KiB response via `http-request return`
 BULK_PORT=8081 # bulk_server.py in pod b
 TLS13_SUITES=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
@@ -68,6 +69,23 @@ rss_kb() { # PID... -> summed VmRSS in kB
     sum=$((sum + v))
   done
   echo "$sum"
+}
+
+# smaps_kb FIELD PID... -> summed smaps_rollup FIELD in kB (Pss, Private_Clean, ...)
+smaps_kb() {
+  local field=$1 pid sum=0 v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/smaps_rollup") || die "process $pid is gone"
+    sum=$((sum + v))
+  done
+  echo "$sum"
+}
+# private SETUP NAME: PSS and USS (private clean + dirty) of the setup's proxies
+# beside R[SETUP.rss_NAME]: most of an idle proxy's RSS is shared library pages.
+private() {
+  R[$1.pss_$2]=$(smaps_kb Pss "${PROXY_PIDS[@]}")
+  R[$1.uss_$2]=$(($(smaps_kb Private_Clean "${PROXY_PIDS[@]}") + $(smaps_kb Private_Dirty "${PROXY_PIDS[@]}")))
 }
 
 cpu_ticks() { # PID... -> summed utime+stime (clock ticks) of all their threads
@@ -140,6 +158,7 @@ measure() {
   if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
     sleep 0.5
     R[$setup.rss_idle]=$(rss_kb "${PROXY_PIDS[@]}")
+    private "$setup" idle
   fi
 
   if wrk_run "$setup" keepalive "$url" -c"$CONNS"; then
@@ -179,8 +198,11 @@ measure() {
 
   if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
     R[$setup.rss_after]=$(rss_kb "${PROXY_PIDS[@]}")
+    private "$setup" after
     hold "$setup" "$host" "$port" "$IDLE_MODE" rss_conns
+    sleep "$SETTLE_S" # the proxies' memory after the burst, once they have had a moment
     R[$setup.rss_closed]=$(rss_kb "${PROXY_PIDS[@]}")
+    private "$setup" closed
   fi
 }
 
@@ -206,6 +228,7 @@ hold() {
     sleep 1
     alive "${PROXY_PIDS[@]}"
     R[$setup.$key]=$(rss_kb "${PROXY_PIDS[@]}")
+    private "$setup" conns
     R[$setup.$key.pc]=$(awk -v a="$before" -v b="${R[$setup.$key]}" -v n="$IDLE_CONNS" \
       'BEGIN {printf "%.1f", (b - a) / n}')
     printf '  %-9s %-9s RSS %s kB before, with %s connections (%s) %s kB (%s)\n' "$setup" "$key" \
@@ -414,11 +437,20 @@ row "  p99 ms" "${R[direct.p99]}" "${R[haproxy.p99]}" "${R[ward.p99]}"
 row "new connections/s ($NEWCONN_CONNS conns, close)" "${R[direct.nc]}" "${R[haproxy.nc]}" "${R[ward.nc]}" ">=" 4
 row "  proxy CPU us/connection" - "${R[haproxy.nc_cpu]}" "${R[ward.nc_cpu]}"
 row "bulk MB/s (one $BULK_MB MiB download)" "${R[direct.bulk]}" "${R[haproxy.bulk]}" "${R[ward.bulk]}" ">=" 1.3
+# mem_rows LABEL NAME: PSS and USS rows under an RSS row.
+mem_rows() {
+  row "  PSS MiB" - "$(mb "${R[haproxy.pss_$1]:--}")" "$(mb "${R[ward.pss_$1]:--}")"
+  row "  USS (private) MiB" - "$(mb "${R[haproxy.uss_$1]:--}")" "$(mb "${R[ward.uss_$1]:--}")"
+}
 row "RSS idle MiB, fresh (both proxies)" - "$(mb "${R[haproxy.rss_idle]}")" "$(mb "${R[ward.rss_idle]}")" "<=" 0.25
+mem_rows idle
 row "RSS idle MiB, after the load runs" - "$(mb "${R[haproxy.rss_after]}")" "$(mb "${R[ward.rss_after]}")"
+mem_rows after
 row "RSS with $IDLE_CONNS idle conns MiB" - "$(mb "${R[haproxy.rss_conns]}")" "$(mb "${R[ward.rss_conns]}")" "<=" 0.25
+mem_rows conns
 row "  added kB per connection (both)" - "${R[haproxy.rss_conns.pc]}" "${R[ward.rss_conns.pc]}"
-row "RSS after they closed MiB" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")"
+row "RSS after they closed MiB (${SETTLE_S} s on)" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")"
+mem_rows closed
 echo
 echo "TLS handshakes in the new-connections run:"
 echo "  ward:    ${R[ward.nc_n]} connections = ${R[ward.nc_n]} full handshakes (ward has no session resumption yet)"

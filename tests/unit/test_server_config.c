@@ -53,6 +53,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->limits.max_pending, 128);
 	assert_int_equal(c->limits.max_pending_per_uid, 32);
 	assert_int_equal(c->limits.idle_timeout_ms, 5000);
+	assert_int_equal(c->limits.write_stall_ms, 10000);
 	assert_string_equal(c->log_level, "info");
 	ward_server_config_free(c);
 }
@@ -66,7 +67,8 @@ static void test_everything(void **state)
 	    "\"federation\": {\"partner.org\": \"p.pem\", \"other.net\": \"/o.pem\"},"
 	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"},"
 	    "\"limits\": {\"max_connections\": 10, \"max_connections_per_uid\": 9,"
-	    "\"max_pending\": 8, \"max_pending_per_uid\": 7, \"idle_timeout_ms\": 600}}");
+	    "\"max_pending\": 8, \"max_pending_per_uid\": 7, \"idle_timeout_ms\": 600,"
+	    "\"write_stall_ms\": 700}}");
 
 	assert_string_equal(c->socket, "/tmp/w.sock");
 	assert_string_equal(c->admin_socket, "/etc/ward/a.sock");
@@ -86,6 +88,7 @@ static void test_everything(void **state)
 	assert_int_equal(c->limits.max_pending, 8);
 	assert_int_equal(c->limits.max_pending_per_uid, 7);
 	assert_int_equal(c->limits.idle_timeout_ms, 600);
+	assert_int_equal(c->limits.write_stall_ms, 700);
 	assert_string_equal(c->log_level, "debug");
 	ward_server_config_free(c);
 }
