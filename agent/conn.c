@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/conn_impl.h"
+#include "lib/ports.h"
 #include "lib/sockopt.h"
 #include "spiffe/pattern.h"
 
@@ -532,6 +533,11 @@ static int connect_upstream(struct ward_conn *c)
 		GUARD(app_caller(c, &caller));
 		GUARD(ward_app_dial_socket(&c->app, fd, &caller));
 	}
+	/* A source port no app is ever given (lib/ports.h); when none is free,
+	 * the kernel's choice (the fail-closed rule still holds). */
+	if (c->dir == WARD_DIR_OUTBOUND &&
+	    ward_ports_bind(&c->worker->ports, &c->worker->port_cursor, fd, to.ss_family) < 0)
+		ward_err_clear();
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. Not
 	 * towards the app: a deferred SYN would hide a refused connect. */

@@ -292,7 +292,7 @@ static bool has_token(const char *line, const char *token)
 	return false;
 }
 
-/* A line "-A CHAIN ..." of text that has every token. */
+/* A line "-A CHAIN ..." of text that has every token ("~token": that lacks it). */
 static bool has_rule(const char *text, const char *chain, const char *const *tokens)
 {
 	char head[64];
@@ -308,7 +308,8 @@ static bool has_rule(const char *text, const char *chain, const char *const *tok
 		memcpy(line, p, len);
 		line[len] = '\0';
 		for (size_t i = 0; all && tokens[i]; i++)
-			all = has_token(line, tokens[i]);
+			all = tokens[i][0] == '~' ? !has_token(line, tokens[i] + 1)
+						  : has_token(line, tokens[i]);
 		if (all)
 			return true;
 	}
@@ -327,7 +328,7 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 	snprintf(uid, sizeof(uid), "--uid-owner %u", cfg->proxy.uid);
 	const struct {
 		const char *chain, *what;
-		const char *tokens[4];
+		const char *tokens[5];
 	} need[] = {
 	    {"PREROUTING", "jump PREROUTING -> WARD_INBOUND", {"-j WARD_INBOUND"}},
 	    {"OUTPUT", "jump OUTPUT -> WARD_OUTPUT", {"-j WARD_OUTPUT"}},
@@ -335,6 +336,16 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 	    {"WARD_REDIRECT", "outbound REDIRECT to outbound.listen's port", {"-j REDIRECT", out}},
 	    {"WARD_INBOUND", "admin port excluded from capture", {adm, "-j RETURN"}},
 	    {"WARD_OUTPUT", "proxy.uid excluded from capture", {uid, "-j RETURN"}},
+	    {"OUTPUT",
+	     "fail-closed jump OUTPUT -> WARD_GUARD (filter table)",
+	     {"-j WARD_GUARD", "SYN", "!", "lo"}},
+	    {"WARD_GUARD", "fail-closed: proxy.uid passes WARD_GUARD", {uid, "-j RETURN"}},
+	    {"WARD_GUARD",
+	     "fail-closed: REDIRECTed connections pass WARD_GUARD",
+	     {"--ctstate DNAT", "-j RETURN"}},
+	    {"WARD_GUARD",
+	     "fail-closed: uncaptured app connections refused",
+	     {"-j REJECT", "tcp-reset", "~DNAT"}},
 	};
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
@@ -349,7 +360,9 @@ void ward_doctor_capture(const struct ward_doctor_env *env, struct ward_check *c
 {
 	static const char why[] =
 	    "without the nat rules the app's traffic bypasses ward in plaintext; with "
-	    "rules for other ports, it reaches nothing or loops";
+	    "rules for other ports, it reaches nothing or loops; without the fail-closed "
+	    "filter rule, an app connection that reuses the 4-tuple of one the agent's peer "
+	    "reset skips capture and leaves in clear";
 	char *owned = NULL, buf[128];
 	const char *text = env->iptables_text, *missing;
 

@@ -11,7 +11,8 @@
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
-#define TRIM_POLL_MS 1000
+#define TICK_MS 1000
+#define PORTS_EVERY 5	 /* ticks: the source-port sysctls are read again */
 #define TRIM_MIN_DROP 32 /* connections: a smaller fall is not a burst that ended */
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -121,14 +122,34 @@ static void finish(struct ward_worker *w)
 	answer_snapshot(w);
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
-	uv_close((uv_handle_t *)&w->trim_timer, NULL);
+	uv_close((uv_handle_t *)&w->tick, NULL);
 	signal_main(w);
 }
 
-static void on_trim_timer(uv_timer_t *t)
+/* The pool follows the sysctls (read every PORTS_EVERY ticks); each worker
+ * starts at its own place in it, so they rarely try the same port at once. */
+static void load_ports(struct ward_worker *w)
+{
+	uint32_t had = w->ports.size;
+
+	if (ward_ports_load(&w->ports, "/proc/sys") < 0)
+		ward_log(WARD_LOG_WARN, "source_ports_unavailable", "{s:s}", "reason",
+			 ward_err_msg());
+	else if (w->id == 0 && w->ports.size < 1024 && (had >= 1024 || !w->ticks))
+		ward_log(WARD_LOG_WARN, "source_ports_few", "{s:I,s:s}", "ports",
+			 (json_int_t)w->ports.size, "hint",
+			 "ip_local_port_range leaves few ports above it: list some in "
+			 "net.ipv4.ip_local_reserved_ports");
+	if (!w->ticks)
+		w->port_cursor = w->id * 7919u;
+}
+
+static void on_tick(uv_timer_t *t)
 {
 	struct ward_worker *w = t->data;
 
+	if (++w->ticks % PORTS_EVERY == 0)
+		load_ports(w);
 	if (ward_trim_tick(&w->trim, w->conns.n, uv_now(&w->loop)))
 		ward_log(WARD_LOG_DEBUG, "memory_trimmed", "{s:i,s:I}", "worker", (int)w->id,
 			 "connections", (json_int_t)w->conns.n);
@@ -196,10 +217,11 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	uv_timer_init(&w->loop, &w->drain_timer);
 	w->drain_timer.data = w;
 	ward_trim_init(&w->trim, TRIM_MIN_DROP);
-	uv_timer_init(&w->loop, &w->trim_timer);
-	w->trim_timer.data = w;
-	uv_timer_start(&w->trim_timer, on_trim_timer, TRIM_POLL_MS, TRIM_POLL_MS);
-	uv_unref((uv_handle_t *)&w->trim_timer); /* listeners and connections keep the loop */
+	load_ports(w);
+	uv_timer_init(&w->loop, &w->tick);
+	w->tick.data = w;
+	uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+	uv_unref((uv_handle_t *)&w->tick); /* listeners and connections keep the loop */
 	rc = open_listener(w, WARD_DIR_OUTBOUND, &cfg->outbound.listen);
 	if (rc == 0)
 		rc = open_listener(w, WARD_DIR_INBOUND, &cfg->inbound.listen);
