@@ -46,15 +46,19 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
-.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo bench fuzz clean help format
+.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo drill bench fuzz clean help format \
+	install uninstall
 all: $(BUILD)/ward
 
 help:
 	@echo "make            build build/ward"
 	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
+	@echo "make drill      a cert-rotation drill under load in the demo's pods, with a report"
 	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
+	@echo "make install    build/ward, the systemd units and users, example configs"
+	@echo "                (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=); make uninstall"
 	@echo "WOLFSSL=system  link Debian's libwolfssl instead of the assembly build"
 
 deps:
@@ -109,11 +113,50 @@ test: deps-test
 demo: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh
 
+drill: $(BUILD)/ward | deps-test
+	@WARD_BIN=$(abspath $(BUILD))/ward DRILL_OUT=$(abspath $(BUILD))/drill tests/e2e/drill_demo.sh
+
 bench: $(BUILD)/ward | deps-bench
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/bench.sh
 
 fuzz: | deps-test
 	@tests/fuzz/run.sh
+
+# A VM or bare host (README, "Running on a VM"): the binary, the systemd units
+# (with this PREFIX's paths), their users, and the configs under
+# SYSCONFDIR/ward, which are never overwritten (the examples also go to
+# PREFIX/share/ward). uninstall leaves configs and /var/lib/ward (CA keys).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR = $(PREFIX)/bin
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+SHAREDIR = $(PREFIX)/share/ward
+UNITS := ward-agent.service ward-capture.service ward-server.service
+VM_CONFIGS := agent.json server.json entries.json capture.env
+
+install: $(BUILD)/ward
+	install -D -m 0755 $(BUILD)/ward $(DESTDIR)$(BINDIR)/ward
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(SYSCONFDIR)/ward
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -D -m 0644 deploy/systemd/ward.sysusers $(DESTDIR)$(SYSUSERSDIR)/ward.conf
+	for f in $(VM_CONFIGS); do \
+		install -m 0644 deploy/systemd/$$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/ward/$$f ] || \
+			install -m 0644 deploy/systemd/$$f $(DESTDIR)$(SYSCONFDIR)/ward/$$f || exit 1; \
+	done
+	@echo "installed. Next: systemd-sysusers; systemctl daemon-reload; edit $(SYSCONFDIR)/ward/*;"
+	@echo "  systemctl enable --now ward-server ward-capture ward-agent"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ward $(DESTDIR)$(SYSUSERSDIR)/ward.conf
+	rm -f $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) $(VM_CONFIGS:%=$(DESTDIR)$(SHAREDIR)/%)
+	-rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null
+	@echo "left in place: $(SYSCONFDIR)/ward (configs), /var/lib/ward (CA keys), the ward users"
 
 format:
 	clang-format -i $(wildcard $(SRC_DIRS:%=%/*.[ch]) cmd/*.c tests/unit/*.[ch])

@@ -16,10 +16,12 @@
 #include <curl/curl.h>
 
 #include "config/config.h"
+#include "lib/json.h"
 #include "lib/tls.h"
 #include "agent/admin.h"
 #include "agent/app.h"
 #include "agent/cli.h"
+#include "agent/fdlimit.h"
 #include "agent/identity.h"
 #include "lib/log.h"
 #include "agent/wlidentity.h"
@@ -45,7 +47,7 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: ward agent --config FILE [--check]\n\n"
+	    "usage: ward agent --config FILE [--override JSON] [--check]\n\n"
 	    "Runs the sidecar: the outbound listener wraps the app's connections in\n"
 	    "mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 	    "  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
@@ -211,6 +213,64 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 	uv_signal_start(s, on_signal, signum);
 }
 
+/* The mesh scope, as the ready line shows it: what gets mTLS, and so what
+ * does not. */
+static json_t *mesh_scope(const struct ward_config *cfg)
+{
+	json_t *list = json_array();
+	char buf[64];
+
+	for (size_t i = 0; i < cfg->outbound.n_mesh_cidrs; i++)
+		json_array_append_new(list, json_string(ward_cidr_format(
+						&cfg->outbound.mesh_cidrs[i], buf, sizeof(buf))));
+	return list;
+}
+
+/* Packed here, not in ward_log: the scope list must be freed even when
+ * info is not logged. */
+static void log_ready(struct agent *a, bool have_identity)
+{
+	const struct ward_config *cfg = a->cfg;
+	char out[64], in[64], adm[64];
+
+	ward_log_emit(
+	    WARD_LOG_INFO, "ready",
+	    json_pack(
+		"{s:s,s:s,s:s,s:i,s:i,s:b,s:o}", "outbound",
+		ward_addr_format((struct sockaddr *)&cfg->outbound.listen.ss, out, sizeof(out)),
+		"inbound",
+		ward_addr_format((struct sockaddr *)&cfg->inbound.listen.ss, in, sizeof(in)),
+		"admin",
+		ward_addr_format((struct sockaddr *)&cfg->admin.listen.ss, adm, sizeof(adm)),
+		"workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
+		"mesh_cidrs", mesh_scope(cfg)));
+}
+
+/* At start, before any socket: the soft limit goes up to the hard one, and a
+ * hard limit that cannot carry limits.max_connections is said out loud (the
+ * agent would refuse connections with EMFILE long before the limit). */
+static void raise_fd_limit(const struct ward_config *cfg)
+{
+	struct ward_fdlimit l;
+	unsigned max = cfg->limits.max_connections;
+
+	if (ward_fdlimit_raise(max, &l) < 0) {
+		ward_log(WARD_LOG_WARN, "fd_limit_low", "{s:s}", "reason", ward_err_msg());
+		return;
+	}
+	if (l.soft != l.was)
+		ward_log(WARD_LOG_INFO, "fd_limit_raised", "{s:I,s:I}", "from", (json_int_t)l.was,
+			 "to", (json_int_t)l.soft);
+	if (l.soft < l.needed)
+		ward_log(
+		    WARD_LOG_WARN, "fd_limit_low", "{s:I,s:I,s:I,s:I,s:s}", "soft",
+		    (json_int_t)l.soft, "hard", (json_int_t)l.hard, "needed", (json_int_t)l.needed,
+		    "max_connections", (json_int_t)max, "reason",
+		    "the hard RLIMIT_NOFILE cannot carry limits.max_connections (2 descriptors "
+		    "per connection): connections will be refused (EMFILE) before it; raise "
+		    "LimitNOFILE / ulimit -Hn or lower limits.max_connections");
+}
+
 /* Said once: the profile's post-quantum group is left out on this build. */
 static void log_key_exchange(const struct ward_tls_policy *p)
 {
@@ -227,10 +287,10 @@ static void log_key_exchange(const struct ward_tls_policy *p)
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
-	char out[64], in[64], adm[64];
 	bool have_identity;
 	int rc;
 
+	raise_fd_limit(a->cfg);
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
 	log_key_exchange(&a->policy);
 	ward_metrics_process_start();
@@ -256,13 +316,7 @@ static int run(struct agent *a)
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b}", "outbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
-		 "inbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
-		 "admin",
-		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity);
+	log_ready(a, have_identity);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -301,28 +355,41 @@ static int check_only(struct agent *a)
 	return 0;
 }
 
-/* The config file with `override` merged over it, through the same
- * validating loader (so an override gets the same key-naming errors). */
-static int load_config(const char *path, const char *override, struct ward_config **out)
+/* Whether the override sets the key an error names (the text before its
+ * first ':', as "limits.buffer_bytes" or "outbound.mesh_cidrs[2]"): then
+ * the override, not the file, holds the wrong value. */
+static bool override_sets(json_t *over, const char *msg)
 {
-	json_error_t err;
-	json_t *base, *over;
-	char *text, *dir, *abs = NULL;
+	char path[256], *key, *save = NULL;
+	size_t n = strcspn(msg, ":");
+	json_t *v = over;
+
+	if (n == 0 || n >= sizeof(path) || !msg[n])
+		return false;
+	memcpy(path, msg, n);
+	path[n] = '\0';
+	for (key = strtok_r(path, ".", &save); key && v; key = strtok_r(NULL, ".", &save)) {
+		key[strcspn(key, "[")] = '\0';
+		v = json_is_object(v) ? json_object_get(v, key) : NULL;
+	}
+	return v != NULL;
+}
+
+/* The file and the override merged, through the same validating loader (so
+ * an override gets the same key-naming errors). */
+static int load_merged(const char *path, json_t *over, struct ward_config **out)
+{
+	json_t *base = NULL;
+	char *text = NULL, *dir, *abs = NULL;
 	int rc;
 
-	if (!override)
-		return ward_config_load_file(path, out);
-	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
-	ENSURE(json_is_object(over), WARD_ERR_INVALID, "--override: not a JSON object (%s)",
-	       over ? "got another JSON value" : err.text);
-	base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(base) || json_object_update_recursive(base, over) < 0) {
-		json_decref(over);
+	if (ward_json_load_file(path, &base) < 0 || !json_is_object(base)) {
 		json_decref(base);
-		return ward_err_set(WARD_ERR_INVALID, "line %d: %s", err.line,
-				    base ? "not a JSON object" : err.text);
+		return ward_config_load_file(path, out); /* its own error, naming path */
 	}
+	json_object_update_recursive(base, over);
 	text = json_dumps(base, JSON_COMPACT);
+	json_decref(base);
 	/* Absolute, as the file loader makes it: identity paths must not
 	 * depend on the working directory. */
 	if ((dir = strdup(path)))
@@ -332,8 +399,31 @@ static int load_config(const char *path, const char *override, struct ward_confi
 	free(text);
 	free(dir);
 	free(abs);
+	return rc;
+}
+
+/* The config file with `override` merged over it. Errors name where the
+ * wrong value is: "--override: KEY: ..." when the override sets KEY,
+ * "FILE: ..." otherwise. */
+static int load_config(const char *path, const char *override, struct ward_config **out)
+{
+	json_error_t err;
+	json_t *over;
+	int rc;
+
+	if (!override)
+		return ward_config_load_file(path, out);
+	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(over)) {
+		json_decref(over);
+		return ward_err_set(WARD_ERR_INVALID, "--override: not a JSON object (%s)",
+				    over ? "got another JSON value" : err.text);
+	}
+	rc = load_merged(path, over, out);
+	if (rc < 0 && rc != WARD_ERR_NOMEM && !strstr(ward_err_msg(), path))
+		ward_err_prefix(rc, "%s",
+				override_sets(over, ward_err_msg()) ? "--override" : path);
 	json_decref(over);
-	json_decref(base);
 	return rc;
 }
 
@@ -376,7 +466,7 @@ int ward_agent_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(config, override, &a.cfg) < 0) {
-		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg()); /* names the file or flag */
 		return 2;
 	}
 	if (ward_log_set_level_name(a.cfg->log.level) < 0 || ward_tls_global_init() < 0) {

@@ -323,6 +323,19 @@ static bool authorize(struct ward_conn *c)
 	return false;
 }
 
+/* What to do about a peer that spoke plaintext: on the way out it is a
+ * destination without a sidecar inside the mesh scope, which is refused,
+ * never downgraded; on the way in, a client outside the mesh. */
+static const char *plaintext_hint(const struct ward_conn *c)
+{
+	return c->dir == WARD_DIR_OUTBOUND
+		   ? "a destination without a ward sidecar: if it is not meant to be meshed, "
+		     "leave it out of outbound.mesh_cidrs (Kubernetes: the injector's mesh_cidrs) "
+		     "or list its port in outbound.passthrough_ports"
+		   : "a client outside the mesh: inbound.mode permissive accepts plaintext, or "
+		     "leave the port out of capture (ward iptables --exclude-inbound-ports)";
+}
+
 static void handshake_failed(struct ward_conn *c, const char *reason, const char *detail)
 {
 	json_t *f = conn_fields(c);
@@ -331,6 +344,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][ward_metrics_reason(reason)], 1);
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "detail", json_string(detail));
+	if (!strcmp(reason, "not_tls"))
+		json_object_set_new(f, "hint", json_string(plaintext_hint(c)));
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
 	/* An alert may be waiting (protocol_version, handshake_failure): send it
 	 * before the reset so the peer can tell why. */
@@ -386,11 +401,25 @@ static void handshake_done(struct ward_conn *c)
 	relay_start(c);
 }
 
+static void plaintext_failed(struct ward_conn *c)
+{
+	char first[40], detail[160];
+
+	snprintf(detail, sizeof(detail), "the %s sent plaintext, not TLS (first bytes \"%s\")",
+		 c->dir == WARD_DIR_OUTBOUND ? "destination" : "client",
+		 ward_tls_session_first_bytes(&c->tls, first, sizeof(first)));
+	handshake_failed(c, "not_tls", detail);
+}
+
 static void handshake_input(struct ward_conn *c)
 {
 	int wolf_err = 0;
 	int rc = ward_tls_session_handshake(&c->tls, &wolf_err);
 
+	if (rc < 0 && rc != WARD_ERR_WOULDBLOCK && ward_tls_session_peer_plaintext(&c->tls)) {
+		plaintext_failed(c);
+		return;
+	}
 	if (rc == WARD_ERR_EOF) {
 		handshake_failed(c, "peer_reset", ward_err_msg());
 		return;

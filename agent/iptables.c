@@ -95,16 +95,6 @@ static void put_inbound(struct sink *w, const struct ward_iptables_opts *o)
 		    o->in_include.port[i]);
 }
 
-static const char *cidr_str(const struct ward_capture_cidr *c, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(c->family, c->addr, addr, sizeof(addr)))
-		addr[0] = '\0';
-	snprintf(buf, len, "%s/%u", addr, c->prefix);
-	return buf;
-}
-
 /* One rule per captured (CIDR of this family) x (port), "*" dropping the
  * match, in chain with target: the capture itself, and the fail-closed guard. */
 static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o, int family,
@@ -121,7 +111,7 @@ static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o,
 			if (cl->cidr[i].family != family)
 				continue;
 			snprintf(d, sizeof(d), " -d ");
-			cidr_str(&cl->cidr[i], d + 4, sizeof(d) - 4);
+			ward_cidr_format(&cl->cidr[i], d + 4, sizeof(d) - 4);
 		}
 		for (size_t j = 0; j < np; j++) {
 			p[0] = '\0';
@@ -142,7 +132,7 @@ static void put_out_excludes(struct sink *w, const struct ward_iptables_opts *o,
 	for (size_t i = 0; i < ex->n; i++)
 		if (ex->cidr[i].family == family)
 			put(w, "-A %s -d %s -j RETURN\n", chain,
-			    cidr_str(&ex->cidr[i], c, sizeof(c)));
+			    ward_cidr_format(&ex->cidr[i], c, sizeof(c)));
 	for (size_t i = 0; i < o->out_exclude.n; i++)
 		put(w, "-A %s -p tcp --dport %u -j RETURN\n", chain, o->out_exclude.port[i]);
 }

@@ -68,6 +68,7 @@ struct ward_iptables_opts {
 	bool preserve_source; /* the agent's inbound.preserve_source */
 	bool dry_run;
 	bool cleanup;
+	bool capture_ssh; /* capture the port of this SSH session (iptables_ssh.h) */
 };
 
 /* How many of ward's own jump rules (`-A PREROUTING -p tcp -j WARD_INBOUND`,

@@ -745,17 +745,24 @@ static const struct field top_fields[] = {
 
 /* ---- defaults and finish ------------------------------------------------- */
 
+/* The default mesh scope: the private address ranges every pod network is
+ * carved from (RFC 1918, RFC 6598 shared space, IPv6 ULA), as Linkerd's
+ * clusterNetworks. Destinations outside it (public APIs, SaaS) pass through
+ * untouched; inside it a plaintext answer is refused, never downgraded. */
+static const char *const default_mesh[] = {"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12",
+					   "192.168.0.0/16", "fd00::/8"};
+#define N_DEFAULT_MESH (sizeof(default_mesh) / sizeof(default_mesh[0]))
+
 static int default_lists(struct ward_config *c)
 {
-	static const char *const cidrs[] = {"0.0.0.0/0", "::/0"};
 	size_t i;
 
-	c->outbound.mesh_cidrs = calloc(2, sizeof(*c->outbound.mesh_cidrs));
+	c->outbound.mesh_cidrs = calloc(N_DEFAULT_MESH, sizeof(*c->outbound.mesh_cidrs));
 	if (!c->outbound.mesh_cidrs)
 		return nomem("outbound.mesh_cidrs");
-	for (i = 0; i < 2; i++)
-		GUARD(ward_cidr_parse(cidrs[i], &c->outbound.mesh_cidrs[i]));
-	c->outbound.n_mesh_cidrs = 2;
+	for (i = 0; i < N_DEFAULT_MESH; i++)
+		GUARD(ward_cidr_parse(default_mesh[i], &c->outbound.mesh_cidrs[i]));
+	c->outbound.n_mesh_cidrs = N_DEFAULT_MESH;
 	return 0;
 }
 

@@ -78,6 +78,20 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
 }
 
+/* "10.244.0.0/16,fd00:10:244::/56" (checked when loaded) as a JSON list. */
+static json_t *cidr_list(const char *text)
+{
+	json_t *list = json_array();
+
+	while (*text) {
+		size_t n = strcspn(text, ",");
+
+		json_array_append_new(list, json_stringn(text, n));
+		text += n + (text[n] == ',');
+	}
+	return list;
+}
+
 /* The agent's inbound settings a pod's annotations ask for, or NULL. */
 static json_t *inbound_override(const struct ward_inject_opts *s)
 {
@@ -108,6 +122,9 @@ static json_t *proxy_command(const struct ward_inject_opts *s)
 	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
 	json_t *over = json_object(), *in = inbound_override(s);
 
+	if (s->mesh_cidrs)
+		json_object_set_new(over, "outbound",
+				    json_pack("{s:o}", "mesh_cidrs", cidr_list(s->mesh_cidrs)));
 	if (in)
 		json_object_set_new(over, "inbound", in);
 	if (s->log_level)
@@ -127,6 +144,16 @@ static json_t *http_probe(const char *path, int period, int failures)
 	return json_pack("{s:{s:s,s:i},s:i,s:i,s:i}", "httpGet", "path", path, "port",
 			 WARD_INJECT_ADMIN_PORT, "periodSeconds", period, "timeoutSeconds", 1,
 			 "failureThreshold", failures);
+}
+
+/* The socket's name where none is set: the SPIRE Helm chart's through the
+ * CSI driver; agent.sock in a node directory, as deploy/kubernetes/server.yaml
+ * serves it and SPIRE's own hostPath layout names it. */
+static const char *socket_name(const struct ward_inject_opts *s)
+{
+	if (s->workload_socket_name)
+		return s->workload_socket_name;
+	return s->workload_socket_hostpath ? "agent.sock" : "spire-agent.sock";
 }
 
 /* The proxy runs as its uid with no capabilities. With preserve-source it
@@ -151,7 +178,7 @@ json_t *ward_inject_proxy_container(const struct ward_inject_opts *s)
 	char socket[512];
 	json_t *c;
 
-	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", s->workload_socket_name);
+	snprintf(socket, sizeof(socket), "unix://" SOCKET_DIR "/%s", socket_name(s));
 	c = json_pack("{s:s,s:s,s:s,s:o,s:[{s:s,s:s}],s:[{s:s,s:i,s:s}]}", "name",
 		      WARD_INJECT_PROXY_NAME, "image", s->image, "imagePullPolicy",
 		      s->image_pull_policy, "command", proxy_command(s), "env", "name",

@@ -200,3 +200,13 @@ void ward_addr_source_key(const struct sockaddr_storage *ss, uint8_t key[WARD_AD
 		memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
 	}
 }
+
+const char *ward_cidr_format(const struct ward_cidr *cidr, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(cidr->family, cidr->addr, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, len, "%s/%u", ip, cidr->prefix_len);
+	return buf;
+}

@@ -83,6 +83,7 @@ static int open_ca(struct ward_server *s)
 	    .upstream_cert = c->upstream.cert,
 	    .upstream_key = c->upstream.key,
 	    .upstream_bundle = c->upstream.bundle,
+	    .read_only = s->check,
 	};
 
 	/* SPIRE warns likewise: SVIDs signed late in a CA's life are cut short. */
@@ -92,10 +93,11 @@ static int open_ca(struct ward_server *s)
 	return ward_ca_manager_new(&cc, wall_now(), &s->ca);
 }
 
-int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)
+int ward_server_init(struct ward_server *s, struct ward_server_config *cfg, bool check)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
+	s->check = check;
 	GUARD(ward_registration_load_file(cfg->entries, cfg->trust_domain, &s->reg));
 	GUARD(check_federates_with(s));
 	GUARD(load_federation(s));
@@ -169,11 +171,13 @@ static void stop(struct ward_server *s)
 		return;
 	s->stopping = true;
 	ward_log(WARD_LOG_INFO, "stopping", NULL);
+	ward_rotation_abort(s);
 	ward_wl_server_stop(s->wl);
 	ward_ctl_stop(s->admin);
 	s->wl = NULL;
 	s->admin = NULL;
 	uv_close((uv_handle_t *)&s->timer, NULL);
+	uv_close((uv_handle_t *)&s->rotation_timer, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 }
@@ -208,6 +212,7 @@ int ward_server_run(struct ward_server *s)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&s->loop);
 	uv_timer_init(&s->loop, &s->timer);
+	uv_timer_init(&s->loop, &s->rotation_timer);
 	s->timer.data = s;
 	signal_start(s, &s->sig_term, SIGTERM);
 	signal_start(s, &s->sig_int, SIGINT);

@@ -18,6 +18,7 @@
 #include "server/ca_manager.h"
 #include "server/issuer.h"
 #include "server/registration.h"
+#include "server/rotation.h"
 #include "server/server_config.h"
 #include "server/wl_server.h"
 #include "server/wl_service.h"
@@ -34,11 +35,16 @@ struct ward_server {
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_signal_t sig_term, sig_int;
+	struct ward_rotation *rotation; /* owned: the forced rotation under way, or NULL */
+	uv_timer_t rotation_timer;	/* its steps */
 	bool stopping;
+	bool check; /* --check: load and validate, write nothing */
 };
 
-/* Loads entries, federation bundles and CAs for cfg (which s takes). */
-int ward_server_init(struct ward_server *s, struct ward_server_config *cfg) WARD_MUST_CHECK;
+/* Loads entries, federation bundles and CAs for cfg (which s takes). With
+ * check, nothing is written: data_dir is not created, no CA is saved. */
+int ward_server_init(struct ward_server *s, struct ward_server_config *cfg,
+		     bool check) WARD_MUST_CHECK;
 /* Opens the sockets and runs the loop until SIGTERM or SIGINT. */
 int ward_server_run(struct ward_server *s) WARD_MUST_CHECK;
 void ward_server_uninit(struct ward_server *s);
@@ -47,7 +53,7 @@ void ward_server_uninit(struct ward_server *s);
  * sets the timer for the next event. */
 void ward_server_tick(struct ward_server *s);
 
-/* The admin socket's requests (spiffe/server_admin.c). */
-json_t *ward_server_admin(void *arg, const json_t *request);
+/* The admin socket's requests (server/server_admin.c). */
+void ward_server_admin(void *arg, const json_t *request, struct ward_ctl_req *req);
 
 #endif

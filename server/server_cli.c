@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include "server/cli.h"
+#include "lib/jsonline.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "server/server.h"
 
 #define DEFAULT_ADMIN "/run/ward/server-admin.sock"
+/* A forced rotation answers once done: at most twice rotation.max_wait_ms
+ * plus rotation.grace_ms (3 minutes with the largest values). */
+#define ADMIN_TIMEOUT_MS 200000
 
 static void usage(FILE *out)
 {
@@ -35,7 +39,7 @@ static int run(const char *config, bool check)
 	int rc;
 
 	if (ward_server_config_load_file(config, &cfg) < 0) {
-		fprintf(stderr, "ward server: %s: %s\n", config, ward_err_msg());
+		fprintf(stderr, "ward server: %s\n", ward_err_msg()); /* it names the file */
 		return 2;
 	}
 	if (ward_log_set_level_name(cfg->log_level) < 0 || ward_tls_global_init() < 0) {
@@ -43,14 +47,18 @@ static int run(const char *config, bool check)
 		ward_server_config_free(cfg);
 		return 1;
 	}
-	rc = ward_server_init(&s, cfg);
+	rc = ward_server_init(&s, cfg, check);
 	if (rc < 0) {
 		fprintf(stderr, "ward server: %s\n", ward_err_msg());
 		ward_server_uninit(&s);
 		ward_tls_global_cleanup();
 		return rc == WARD_ERR_INVALID ? 2 : 1;
 	}
-	if (check)
+	if (check && ward_ca_manager_active_is_new(s.ca))
+		printf("config ok: trust domain %s, %zu entries, a new CA to be created in %s "
+		       "when the server starts (--check writes nothing)\n",
+		       cfg->trust_domain, s.reg->n, cfg->data_dir);
+	else if (check)
 		printf("config ok: trust domain %s, %zu entries, CA %s\n", cfg->trust_domain,
 		       s.reg->n, ward_ca_manager_active(s.ca)->serial_hex);
 	else
@@ -67,7 +75,7 @@ static int admin(const char *path, json_t *req)
 	char *text;
 	int rc;
 
-	if (!req || ward_ctl_call(path, req, &resp) < 0) {
+	if (!req || ward_jsonline_call_sync(path, req, ADMIN_TIMEOUT_MS, &resp) < 0) {
 		fprintf(stderr, "ward server: %s\n", req ? ward_err_msg() : "out of memory");
 		json_decref(req);
 		return 1;

@@ -154,6 +154,17 @@ static int limits_member(void *ctx, const char *key, const json_t *v, const char
 	return ward_json_unknown(path);
 }
 
+static int rotation_member(void *ctx, const char *key, const json_t *v, const char *path)
+{
+	const struct parser *p = ctx;
+
+	if (!strcmp(key, "grace_ms"))
+		return parse_uint(v, path, 0, 60000, &p->cfg->rotation_grace_ms);
+	if (!strcmp(key, "max_wait_ms"))
+		return parse_uint(v, path, 100, 60000, &p->cfg->rotation_max_wait_ms);
+	return ward_json_unknown(path);
+}
+
 static int log_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -197,6 +208,8 @@ static int parse_key(void *ctx, const char *key, const json_t *v, const char *pa
 		return ward_json_members(v, path, attestation_member, ctx);
 	if (!strcmp(key, "limits"))
 		return ward_json_members(v, path, limits_member, ctx);
+	if (!strcmp(key, "rotation"))
+		return ward_json_members(v, path, rotation_member, ctx);
 	if (!strcmp(key, "log"))
 		return ward_json_members(v, path, log_member, ctx);
 	return ward_json_unknown(path);
@@ -208,6 +221,8 @@ static int defaults(struct ward_server_config *c)
 	c->ca_ttl_s = 86400;
 	c->workload_size_limit = 256LL * 1024 * 1024;
 	ward_wl_limits_default(&c->limits);
+	c->rotation_grace_ms = 500;
+	c->rotation_max_wait_ms = 5000;
 	GUARD(set_str(&c->socket, "/run/ward/server.sock", "socket"));
 	GUARD(set_str(&c->admin_socket, "/run/ward/server-admin.sock", "admin_socket"));
 	GUARD(set_str(&c->data_dir, "/var/lib/ward/server", "data_dir"));
@@ -283,6 +298,8 @@ int ward_server_config_load_file(const char *path, struct ward_server_config **o
 	free(copy);
 	rc = dir ? load_json(root, dir, out)
 		 : ward_err_set(WARD_ERR_IO, "%s: cannot resolve its directory", path);
+	if (rc < 0 && rc != WARD_ERR_NOMEM && !strstr(ward_err_msg(), path))
+		ward_err_prefix(rc, "%s", path); /* every error names the file, once */
 	free(dir);
 	json_decref(root);
 	return rc;

@@ -17,6 +17,9 @@
  *                  { max_connections: 1024, max_connections_per_uid: 512,
  *                    max_pending: 128, max_pending_per_uid: 32,
  *                    idle_timeout_ms: 5000, write_stall_ms: 10000 }
+ *   rotation       { grace_ms: 500 (0 .. 60000), max_wait_ms: 5000 (100 .. 60000) }
+ *                  a forced CA/root rotation activates grace_ms after every
+ *                  open stream was sent the new bundle, or after max_wait_ms
  *   log            { level: "info" } */
 #ifndef WARD_SPIFFE_SERVER_CONFIG_H
 #define WARD_SPIFFE_SERVER_CONFIG_H
@@ -48,6 +51,7 @@ struct ward_server_config {
 	size_t n_federation;
 	long long workload_size_limit;
 	struct ward_wl_limits limits;
+	unsigned rotation_grace_ms, rotation_max_wait_ms;
 	char *log_level;
 };
 

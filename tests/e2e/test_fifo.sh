@@ -74,6 +74,8 @@ ln -s "$WARD_TMP/fifo.json" "$WARD_TMP/link.json"
 mkdir "$WARD_TMP/dir.json"
 check "ward agent --config FIFO: refused, not blocked" \
   one_shot cfg-fifo "$WARD_BIN" agent --config "$WARD_TMP/fifo.json"
+check "ward agent --config FIFO --override: refused" \
+  one_shot cfg-override "$WARD_BIN" agent --config "$WARD_TMP/fifo.json" --override '{}'
 check "ward agent --config symlink to a FIFO: refused" \
   one_shot cfg-link "$WARD_BIN" agent --config "$WARD_TMP/link.json"
 check "ward agent --config directory: refused" \

@@ -167,18 +167,36 @@ static void test_forced_rotations(void **state)
 {
 	time_t now = t0 + 4 * TTL; /* past everything the earlier tests left */
 	struct ward_ca_manager *m = open_at(now);
-	unsigned first = ward_ca_manager_active(m)->id, second;
+	unsigned first = ward_ca_manager_active(m)->id, second, third, again;
+	uint64_t v;
 
 	must(ward_ca_manager_note_issued(m, now + 100));
-	must(ward_ca_manager_rotate_ca(m, now + 1));
-	second = ward_ca_manager_active(m)->id;
+	/* Prepared first: in the bundle, not yet signing. */
+	v = ward_ca_manager_version(m);
+	must(ward_ca_manager_prepare(m, now + 1, false, &second));
 	assert_int_not_equal(second, first);
+	assert_true(ward_ca_manager_version(m) > v);
+	assert_int_equal(ward_ca_manager_active(m)->id, first);
 	assert_int_equal(bundle_size(m, now + 1), 2);
+	/* Preparing again keeps the prepared CA (it is in the bundles already). */
+	must(ward_ca_manager_prepare(m, now + 1, false, &again));
+	assert_int_equal(again, second);
+	must(ward_ca_manager_activate(m, second, now + 1, false));
+	assert_int_equal(ward_ca_manager_active(m)->id, second);
+	assert_int_equal(bundle_size(m, now + 1), 2);
+	/* Activating what is already active is no change. */
+	v = ward_ca_manager_version(m);
+	must(ward_ca_manager_activate(m, second, now + 1, false));
+	assert_int_equal(ward_ca_manager_version(m), v);
 
-	/* Root rotation: the older CAs stay only until their last SVID ends;
-	 * second signed nothing, so it is out of the bundle at once. */
-	must(ward_ca_manager_rotate_root(m, now + 2));
-	assert_int_not_equal(ward_ca_manager_active(m)->id, second);
+	/* Root rotation: a fresh root in the bundle next to the others; once
+	 * active, the older CAs stay only until their last SVID ends; second
+	 * signed nothing, so it is out of the bundle at once. */
+	must(ward_ca_manager_prepare(m, now + 2, true, &third));
+	assert_int_equal(bundle_size(m, now + 2), 3);
+	assert_int_equal(ward_ca_manager_active(m)->id, second);
+	must(ward_ca_manager_activate(m, third, now + 2, true));
+	assert_int_equal(ward_ca_manager_active(m)->id, third);
 	assert_int_equal(bundle_size(m, now + 2), 2);
 	assert_int_equal(ward_ca_manager_next_event(m, now + 2), now + 3);
 	assert_true(tick(m, now + 3)); /* second's files go */
@@ -187,6 +205,8 @@ static void test_forced_rotations(void **state)
 	assert_false(tick(m, now + 99));
 	assert_true(tick(m, now + 100)); /* first's last SVID expired */
 	assert_int_equal(bundle_size(m, now + 100), 1);
+	/* A CA that is gone cannot be activated. */
+	assert_int_equal(ward_ca_manager_activate(m, second, now + 100, false), WARD_ERR_NOTFOUND);
 	ward_ca_manager_free(m);
 }
 
@@ -197,6 +217,7 @@ static void test_upstream(void **state)
 	struct ward_ca_manager *m;
 	struct ward_pem_certs up;
 	time_t now = t0 + 8 * TTL;
+	unsigned id;
 
 	cfg.upstream_cert = FIX "ca.pem";
 	cfg.upstream_key = FIX "ca.key";
@@ -209,8 +230,9 @@ static void test_upstream(void **state)
 	assert_memory_equal(certs[0].data, up.certs[0].data, up.certs[0].len);
 	assert_int_equal(ward_ca_manager_chain(m, certs, 4), 1);
 	assert_memory_equal(certs[0].data, ward_ca_manager_active(m)->cert.data, certs[0].len);
-	assert_int_equal(ward_ca_manager_rotate_root(m, now), WARD_ERR_UNSUPPORTED);
-	must(ward_ca_manager_rotate_ca(m, now));
+	assert_int_equal(ward_ca_manager_prepare(m, now, true, &id), WARD_ERR_UNSUPPORTED);
+	must(ward_ca_manager_prepare(m, now, false, &id));
+	must(ward_ca_manager_activate(m, id, now, false));
 	ward_ca_manager_free(m);
 	ward_pem_certs_free(&up);
 
@@ -261,6 +283,67 @@ static void test_bad_store(void **state)
 	assert_int_equal(chmod(dir, 0700), 0);
 }
 
+/* Each file of d as "name size mtime" lines: what a read-only open must
+ * leave exactly as it was. */
+static void snapshot(const char *d, char *out, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && stat -c '%%n %%s %%Y.%%y' * | sort", d);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+/* ward server --check: loads and checks everything, writes nothing. */
+static void test_read_only(void **state)
+{
+	struct ward_ca_manager_config cfg = config();
+	struct ward_ca_manager *m;
+	char sub[96], before[4096], after[4096], serial[64];
+	struct stat st;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	cfg.data_dir = sub;
+	cfg.read_only = true;
+	must(ward_ca_manager_new(&cfg, t0, &m));
+	assert_true(ward_ca_manager_active_is_new(m));
+	ward_ca_manager_free(m);
+	assert_int_equal(stat(sub, &st), -1); /* not created */
+
+	cfg.read_only = false;
+	must(ward_ca_manager_new(&cfg, t0, &m));
+	assert_true(ward_ca_manager_active_is_new(m)); /* made, not loaded */
+	strcpy(serial, ward_ca_manager_active(m)->serial_hex);
+	ward_ca_manager_free(m);
+	snapshot(sub, before, sizeof(before));
+	assert_non_null(strstr(before, "ca.json "));
+
+	cfg.read_only = true;
+	/* Loaded as it is; past the prepare mark (a new CA would be written);
+	 * past its expiry (it would be replaced and its files removed). */
+	static const time_t later[] = {1, TTL * 6 / 10, 2 * TTL};
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		sleep(i == 0); /* so that a rewrite would show in the mtimes */
+		must(ward_ca_manager_new(&cfg, t0 + later[i], &m));
+		assert_int_equal(ward_ca_manager_active_is_new(m), i == 2);
+		if (i < 2)
+			assert_string_equal(ward_ca_manager_active(m)->serial_hex, serial);
+		ward_ca_manager_free(m);
+		snapshot(sub, after, sizeof(after));
+		assert_string_equal(after, before);
+	}
+	/* The same refusal as a real start: others may write there. */
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(ward_ca_manager_new(&cfg, t0, &m), WARD_ERR_PERM);
+	assert_int_equal(chmod(sub, 0700), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +353,7 @@ int main(void)
 	    cmocka_unit_test(test_forced_rotations),
 	    cmocka_unit_test(test_upstream),
 	    cmocka_unit_test(test_bad_store),
+	    cmocka_unit_test(test_read_only),
 	};
 	int rc;
 

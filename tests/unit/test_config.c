@@ -65,7 +65,7 @@ static void test_defaults(void **state)
 	assert_string_equal(
 	    ward_addr_format((struct sockaddr *)&c.admin.listen.ss, buf, sizeof(buf)),
 	    "0.0.0.0:15020");
-	assert_int_equal(c.outbound.n_mesh_cidrs, 2);
+	assert_int_equal(c.outbound.n_mesh_cidrs, 5);
 	assert_int_equal(c.outbound.n_passthrough_ports, 0);
 	assert_int_equal(c.inbound.mode, WARD_INBOUND_STRICT);
 	assert_int_equal(c.inbound.n_proxy_protocol_ports, 0);
@@ -145,7 +145,7 @@ static void test_example_full(void **state)
 	assert_memory_equal(&c->admin.listen, &d.admin.listen, sizeof(d.admin.listen));
 	assert_int_equal(c->outbound.n_mesh_cidrs, d.outbound.n_mesh_cidrs);
 	assert_memory_equal(c->outbound.mesh_cidrs, d.outbound.mesh_cidrs,
-			    2 * sizeof(*d.outbound.mesh_cidrs));
+			    d.outbound.n_mesh_cidrs * sizeof(*d.outbound.mesh_cidrs));
 	assert_int_equal(c->inbound.n_proxy_protocol_ports, d.inbound.n_proxy_protocol_ports);
 	assert_int_equal(c->inbound.preserve_source, d.inbound.preserve_source);
 	assert_int_equal(c->tcp.nodelay, d.tcp.nodelay);
@@ -551,6 +551,34 @@ static void test_in_mesh(void **state)
 	ward_config_free(c);
 }
 
+/* Without outbound.mesh_cidrs: the private ranges pod networks use are
+ * meshed, public destinations pass through. */
+static void test_default_mesh_scope(void **state)
+{
+	static const char *const meshed[] = {"10.244.1.7:80",	"100.64.0.1:80",
+					     "172.31.255.1:80", "192.168.3.4:5432",
+					     "[fd12::1]:80",	"[::ffff:10.1.1.1]:80"};
+	static const char *const outside[] = {"8.8.8.8:53",	  "172.32.0.1:443",
+					      "100.128.0.1:80",	  "203.0.113.9:5432",
+					      "[2001:db8::1]:80", "[fc00::1]:80"};
+	struct ward_config *c = load_ok(BASE "}");
+	struct sockaddr_storage ss;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(meshed) / sizeof(meshed[0]); i++) {
+		ss = sa(meshed[i]);
+		if (!ward_config_in_mesh(c, (struct sockaddr *)&ss))
+			fail_msg("%s: not in the default mesh scope", meshed[i]);
+	}
+	for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		ss = sa(outside[i]);
+		if (ward_config_in_mesh(c, (struct sockaddr *)&ss))
+			fail_msg("%s: in the default mesh scope", outside[i]);
+	}
+	ward_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,7 +589,7 @@ int main(void)
 	    cmocka_unit_test(test_too_many),	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_addr_round_trip), cmocka_unit_test(test_cidr_contains),
 	    cmocka_unit_test(test_cidr_parse),	    cmocka_unit_test(test_in_mesh),
-	    cmocka_unit_test(test_app_keys),
+	    cmocka_unit_test(test_app_keys),	    cmocka_unit_test(test_default_mesh_scope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 
 #include "kube/admission.h"
 #include "kube/inject.h"
+#include "kube/inject_impl.h"
 #include "kube/patch.h"
 
 static json_t *parse(const char *text)
@@ -151,6 +152,53 @@ static void test_opts(void **state)
 	cfg = parse("{\"agent_config_map\":\"Bad_Name\"}");
 	assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
 	json_decref(cfg);
+	/* The mesh scope: CIDRs by the config's rule, never "*". */
+	cfg = parse("{\"mesh_cidrs\":\"10.244.0.0/16,fd00:10:244::/56\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	assert_string_equal(o.mesh_cidrs, "10.244.0.0/16,fd00:10:244::/56");
+	json_decref(cfg);
+	static const char *const bad_scopes[] = {
+	    "{\"mesh_cidrs\":\"*\"}", "{\"mesh_cidrs\":\"10.244.0.1/16\"}",
+	    "{\"mesh_cidrs\":\"10.244.0.0\"}", "{\"mesh_cidrs\":[\"10.244.0.0/16\"]}"};
+	for (size_t i = 0; i < sizeof(bad_scopes) / sizeof(bad_scopes[0]); i++) {
+		cfg = parse(bad_scopes[i]);
+		assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
+		assert_non_null(strstr(ward_err_msg(), "mesh_cidrs: "));
+		json_decref(cfg);
+	}
+	ward_inject_opts_free(&o);
+}
+
+static const char *socket_env(const struct ward_inject_opts *o)
+{
+	static char value[256];
+	json_t *c = ward_inject_proxy_container(o);
+	json_t *env = json_array_get(json_object_get(c, "env"), 0);
+
+	snprintf(value, sizeof(value), "%s", json_string_value(json_object_get(env, "value")));
+	json_decref(c);
+	return value;
+}
+
+/* The socket's name agrees with where it comes from: the SPIRE chart's
+ * through the CSI driver, ward server's (agent.sock) from a node directory;
+ * a name given wins. */
+static void test_socket_name(void **state)
+{
+	struct ward_inject_opts o;
+	json_t *cfg;
+
+	(void)state;
+	assert_int_equal(ward_inject_opts_init(&o), 0);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/spire-agent.sock");
+	cfg = parse("{\"workload_socket_hostpath\":\"/run/ward/sockets\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/agent.sock");
+	cfg = parse("{\"workload_socket_name\":\"api.sock\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/api.sock");
 	ward_inject_opts_free(&o);
 }
 
@@ -249,6 +297,7 @@ int main(void)
 	    cmocka_unit_test(test_opts),
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_app_annotations),
+	    cmocka_unit_test(test_socket_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

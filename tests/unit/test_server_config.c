@@ -54,6 +54,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->limits.max_pending_per_uid, 32);
 	assert_int_equal(c->limits.idle_timeout_ms, 5000);
 	assert_int_equal(c->limits.write_stall_ms, 10000);
+	assert_int_equal(c->rotation_grace_ms, 500);
+	assert_int_equal(c->rotation_max_wait_ms, 5000);
 	assert_string_equal(c->log_level, "info");
 	ward_server_config_free(c);
 }
@@ -68,7 +70,8 @@ static void test_everything(void **state)
 	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"},"
 	    "\"limits\": {\"max_connections\": 10, \"max_connections_per_uid\": 9,"
 	    "\"max_pending\": 8, \"max_pending_per_uid\": 7, \"idle_timeout_ms\": 600,"
-	    "\"write_stall_ms\": 700}}");
+	    "\"write_stall_ms\": 700},"
+	    "\"rotation\": {\"grace_ms\": 0, \"max_wait_ms\": 100}}");
 
 	assert_string_equal(c->socket, "/tmp/w.sock");
 	assert_string_equal(c->admin_socket, "/etc/ward/a.sock");
@@ -89,6 +92,8 @@ static void test_everything(void **state)
 	assert_int_equal(c->limits.max_pending_per_uid, 7);
 	assert_int_equal(c->limits.idle_timeout_ms, 600);
 	assert_int_equal(c->limits.write_stall_ms, 700);
+	assert_int_equal(c->rotation_grace_ms, 0);
+	assert_int_equal(c->rotation_max_wait_ms, 100);
 	assert_string_equal(c->log_level, "debug");
 	ward_server_config_free(c);
 }
@@ -140,6 +145,14 @@ static void test_bad(void **state)
 		"limits.idle_timeout_ms: must be an integer from 100");
 	refused("{" MIN_CONFIG ", \"limits\": {\"max_conns\": 1}}",
 		"limits.max_conns: unknown key");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"grace_ms\": 60001}}",
+		"rotation.grace_ms: must be an");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"max_wait_ms\": 99}}",
+		"rotation.max_wait_ms: must be");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"max_wait_ms\": \"5s\"}}",
+		"rotation.max_wait_ms: must");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"wait\": 1}}", "rotation.wait: unknown key");
+	refused("{" MIN_CONFIG ", \"rotation\": []}", "rotation: must be an object");
 	refused("{" MIN_CONFIG ", \"entries\": \"again\"}", "duplicate object key");
 }
 
