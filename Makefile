@@ -56,6 +56,7 @@ help:
 	@echo "make drill      a cert-rotation drill under load in the demo's pods, with a report"
 	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
+	@echo "make soak       ward at 1000 req/s with SVIDs rotating, SOAK_DURATION s (1800)"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
 	@echo "make install    build/ward, the systemd units and users, example configs"
 	@echo "                (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=); make uninstall"
@@ -118,6 +119,9 @@ drill: $(BUILD)/ward | deps-test
 
 bench: $(BUILD)/ward | deps-bench
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/bench.sh
+
+soak: $(BUILD)/ward | deps-bench
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/soak.sh
 
 fuzz: | deps-test
 	@tests/fuzz/run.sh

@@ -318,30 +318,30 @@ static void identity(FILE *f, const struct ward_metrics_snap *s)
 	fprintf(f, "ward_workload_api_connected %d\n", s->workload_api_connected ? 1 : 0);
 }
 
+/* A counter by reason, v[i] the value for names[i]. */
+static void by_reason(FILE *f, const char *name, const char *help, const char *const *names,
+		      size_t n, const uint64_t *v)
+{
+	head(f, name, "counter", help);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s{reason=\"%s\"} %llu\n", name, names[i], (unsigned long long)v[i]);
+}
+
 static void budget(FILE *f, const struct ward_metrics_snap *s)
 {
-	static const char *const shed_names[WARD_BUDGET_REASONS] = {"source_limit", "worker_limit"};
+	static const char *const shed[WARD_BUDGET_REASONS] = {"source_limit", "worker_limit"};
+	static const char *const admin[WARD_ADMIN_DROPS] = {"timeout", "address_limit", "full"};
 
 	head(f, "ward_handshakes_in_progress", "gauge",
 	     "Inbound connections not yet authenticated (limits.max_handshakes).");
 	fprintf(f, "ward_handshakes_in_progress %llu\n",
 		(unsigned long long)s->handshakes_in_progress);
-	head(f, "ward_handshakes_shed_total", "counter",
-	     "Unauthenticated connections reset to make room, by the budget that was full.");
-	for (int r = 0; r < WARD_BUDGET_REASONS; r++)
-		fprintf(f, "ward_handshakes_shed_total{reason=\"%s\"} %llu\n", shed_names[r],
-			(unsigned long long)s->handshakes_shed[r]);
-}
-
-static void admin_drops(FILE *f, const struct ward_metrics_snap *s)
-{
-	static const char *const names[WARD_ADMIN_DROPS] = {"timeout", "address_limit", "full"};
-
-	head(f, "ward_admin_clients_dropped_total", "counter",
-	     "Admin endpoint clients closed or refused by its limits, by reason.");
-	for (int r = 0; r < WARD_ADMIN_DROPS; r++)
-		fprintf(f, "ward_admin_clients_dropped_total{reason=\"%s\"} %llu\n", names[r],
-			(unsigned long long)s->admin_dropped[r]);
+	by_reason(f, "ward_handshakes_shed_total",
+		  "Unauthenticated connections reset to make room, by the budget that was full.",
+		  shed, WARD_BUDGET_REASONS, s->handshakes_shed);
+	by_reason(f, "ward_admin_clients_dropped_total",
+		  "Admin endpoint clients closed or refused by its limits, by reason.", admin,
+		  WARD_ADMIN_DROPS, s->admin_dropped);
 }
 
 static void render(FILE *f, const struct ward_metrics_snap *s)
@@ -369,7 +369,6 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
 	budget(f, s);
-	admin_drops(f, s);
 	hist(f, "ward_tcp_rtt_seconds",
 	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",

@@ -24,6 +24,8 @@ export LOG_LEVEL=${LOG_LEVEL:-info}
 export WORKERS=${WORKERS:-1} # ward proxy.workers; each HAProxy gets nbthread 1 too
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 source "$WARD_ROOT/tests/e2e/lib.sh"
+# shellcheck source=app.sh
+source "$BENCH_DIR/app.sh"
 need_root
 trap ward_cleanup EXIT
 
@@ -266,21 +268,7 @@ for p in a b; do # HAProxy wants certificate and key in one PEM file
   chmod 600 "$WARD_TMP/hap-$p.pem"
 done
 
-head -c 1024 /dev/zero | tr '\0' x >"$WARD_TMP/1k.txt"
-cat >"$WARD_TMP/app.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout client 120s
-  timeout http-request 10s
-  timeout http-keep-alive 120s
-frontend app
-  bind 0.0.0.0:$APP_PORT
-  http-request return status 200 content-type text/plain file $WARD_TMP/1k.txt
-EOF
-pod_bg b haproxy -db -f "$WARD_TMP/app.cfg"
+bench_app b "$APP_PORT"
 pod_bg b /usr/bin/python3 "$BENCH_DIR/bulk_server.py" "$BULK_PORT" $((BULK_MB * 1048576))
 wait_port b 127.0.0.1 "$APP_PORT"
 wait_port b 127.0.0.1 "$BULK_PORT"

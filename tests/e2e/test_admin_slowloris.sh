@@ -16,30 +16,11 @@ trap ward_cleanup EXIT
 
 pod_add a 1
 pod_add n 2
-pod_add x 3
 A=$(pod_ip a)
-SOURCES=$(pod_ip x)
-for i in $(seq 1 7); do
-  pod x ip addr add "10.$WARD_NET.0.$((200 + i))/24" dev eth0
-  SOURCES="$SOURCES,10.$WARD_NET.0.$((200 + i))"
-done
+attacker_pod x 3
 certs_for a
 agent_start a "$(LOG_LEVEL=info agent_config a)"
 
-attack() { # N SOURCES
-  ATTACK_STATUS=$WARD_TMP/attack.status pod_bg x "$WARD_PY" "$WARD_ROOT/tests/e2e/attack.py" \
-    slowloris "$A" 15020 "$1" "$2"
-  ATTACK_PID=${WARD_PIDS[-1]}
-}
-attack_opened() { sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$WARD_TMP/attack.status" 2>/dev/null || echo 0; }
-wait_opened() {
-  for _ in $(seq 1 300); do
-    [ "$(attack_opened)" -ge "$1" ] && return 0
-    sleep 0.1
-  done
-  echo "  the attacker opened only $(attack_opened) connections" >&2
-  return 1
-}
 # probes POD URL N: how many of N GETs (one every 0.1 s, 2 s each) got a 200.
 probes() {
   local ok=0 code
@@ -64,8 +45,8 @@ metric() {
 }
 
 echo "-- 64 slow requests from one address"
-attack 64 "$(pod_ip x)"
-check "the attacker opened 64 connections" wait_opened 64
+attack x slowloris "$A" 15020 64 "$(pod_ip x)"
+check "the attacker opened 64 connections" attack_wait 64
 sleep 2
 check "every probe is answered" all_answered
 check "the attacker's own oldest made way (counted)" \
@@ -73,8 +54,8 @@ check "the attacker's own oldest made way (counted)" \
 kill "$ATTACK_PID"
 
 echo "-- 256 slow requests from 8 addresses"
-attack 256 "$SOURCES"
-check "the attacker opened 256 connections" wait_opened 256
+attack x slowloris "$A" 15020 256 "$SOURCES"
+check "the attacker opened 256 connections" attack_wait 256
 sleep 2
 check "every probe is answered" all_answered
 check "clients were shed to make room (counted)" \

@@ -19,13 +19,8 @@ trap ward_cleanup EXIT
 
 pod_add a 1
 pod_add b 2
-pod_add x 3
 A=$(pod_ip a) B=$(pod_ip b)
-SOURCES=$(pod_ip x)
-for i in $(seq 1 7); do
-  pod x ip addr add "10.$WARD_NET.0.$((200 + i))/24" dev eth0
-  SOURCES="$SOURCES,10.$WARD_NET.0.$((200 + i))"
-done
+attacker_pod x 3
 certs_for a b
 LOG_LEVEL=info agent_start a "$(LOG_LEVEL=info agent_config a)"
 BUDGET=${BUDGET-', "max_handshakes": 256, "max_handshakes_per_source": 64'}
@@ -38,22 +33,6 @@ metric() {
   pod b curl -s --max-time 5 http://127.0.0.1:15020/metrics | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$b_pid/status"; }
-# attack N SOURCES: x keeps N silent connections to b:8080 open.
-attack() {
-  ATTACK_STATUS=$WARD_TMP/attack.status pod_bg x "$WARD_PY" "$WARD_ROOT/tests/e2e/attack.py" \
-    silent "$B" 8080 "$1" "$2"
-  ATTACK_PID=${WARD_PIDS[-1]}
-}
-attack_opened() { sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$WARD_TMP/attack.status" 2>/dev/null || echo 0; }
-# wait_opened N: the attacker has opened at least N connections so far.
-wait_opened() {
-  for _ in $(seq 1 300); do
-    [ "$(attack_opened)" -ge "$1" ] && return 0
-    sleep 0.1
-  done
-  echo "  the attacker opened only $(attack_opened) connections" >&2
-  return 1
-}
 # traffic SECONDS: a -> b and b -> a, new connections back to back; prints both
 # clients' "load: N ok, M failed" lines and fails if any request failed.
 traffic() {
@@ -74,8 +53,8 @@ traffic() {
 
 rss0=$(rss_kb)
 echo "-- 400 silent connections from one address (max_connections 200)"
-attack 400 "$(pod_ip x)"
-check "the attacker opened 400 connections" wait_opened 400
+attack x silent "$B" 8080 400 "$(pod_ip x)"
+check "the attacker opened 400 connections" attack_wait 400
 check "requests both ways succeed, none failed" traffic 3
 inflight=$(metric ward_handshakes_in_progress)
 echo "  unauthenticated connections held by b: $inflight"
@@ -85,8 +64,8 @@ check "once full, the attacker's own oldest made way (counted as source_limit)" 
 kill "$ATTACK_PID"
 
 echo "-- 1600 silent connections from 8 addresses"
-attack 1600 "$SOURCES"
-check "the attacker opened 1600 connections" wait_opened 1600
+attack x silent "$B" 8080 1600 "$SOURCES"
+check "the attacker opened 1600 connections" attack_wait 1600
 check "requests both ways succeed, none failed" traffic 3
 inflight=$(metric ward_handshakes_in_progress)
 rss1=$(rss_kb)

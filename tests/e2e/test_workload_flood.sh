@@ -33,14 +33,8 @@ agent_config_wl b 1338 >/dev/null
 check "before the attack, a fetch works" test "$(fetches 1)" -eq 1
 
 echo "-- uid $ATTACKER (no entry) holds 1100 silent connections"
-mkdir -m 1777 "$WARD_TMP/attacker"
-ATTACK_STATUS=$WARD_TMP/attacker/status setpriv --reuid $ATTACKER --regid $ATTACKER --clear-groups \
-  "$WARD_PY" "$WARD_ROOT/tests/e2e/attack.py" unix "$WARD_WL/api.sock" 1100 &
-attacker=$!
-WARD_PIDS+=("$attacker")
-opened() { sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$WARD_TMP/attacker/status" 2>/dev/null || echo 0; }
-for _ in $(seq 1 200); do [ "$(opened)" -ge 1100 ] && break; sleep 0.1; done
-check "the attacker opened 1100 connections" test "$(opened)" -ge 1100
+ATTACK_UID=$ATTACKER attack - unix "$WARD_WL/api.sock" 1100
+check "the attacker opened 1100 connections" attack_wait 1100
 sleep 1
 n=$(fetches 10)
 held=$(open_conns)
@@ -53,7 +47,7 @@ check "the server holds at most max_pending (128) of the attacker's connections"
   test "$held" -le 136
 check "the server says what it shed" grep -q '"event":"workload_api_shed"' "$WARD_TMP/wlserver.log"
 
-kill "$attacker"
+kill "$ATTACK_PID"
 
 echo "-- a connection that never sends the HTTP/2 preface is closed"
 t0=$(date +%s%N)
