@@ -383,7 +383,8 @@ static int load_merged(const char *path, json_t *over, struct ward_config **out)
 	char *text = NULL, *dir, *abs = NULL;
 	int rc;
 
-	if (ward_json_load_file(path, &base) < 0 || !json_is_object(base)) {
+	GUARD(ward_json_load_file(path, &base));
+	if (!json_is_object(base)) {
 		json_decref(base);
 		return ward_config_load_file(path, out); /* its own error, naming path */
 	}

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "lib/buf.h"
 
 static const char *kind_of(mode_t m)
 {
@@ -131,6 +134,56 @@ int ward_file_read(const char *path, size_t max, char **buf, size_t *len, mode_t
 	free(*buf);
 	*buf = NULL;
 	return rc;
+}
+
+/* A pipe: poll for each chunk, so a writer that never writes (or none at all)
+ * ends in an error, not a hang. */
+static int read_pipe(const char *path, int fd, size_t max, int timeout_ms, struct ward_buf *b)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint8_t chunk[4096];
+	ssize_t n;
+
+	for (;;) {
+		int r = poll(&p, 1, timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		ENSURE(r > 0, WARD_ERR_TIMEOUT, "%s: a FIFO, and nothing written to it within %d ms",
+		       path, timeout_ms);
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		ENSURE(n >= 0, WARD_ERR_IO, "%s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		ENSURE(ward_buf_append(b, chunk, (size_t)n) == 0, WARD_ERR_RANGE,
+		       "%s: larger than %zu bytes", path, max);
+	}
+	ENSURE(ward_buf_len(b) > 0, WARD_ERR_IO, "%s: a FIFO with nothing written to it", path);
+	return 0;
+}
+
+int ward_file_read_input(const char *path, size_t max, int timeout_ms, char **buf, size_t *len)
+{
+	struct ward_buf b;
+	struct stat st;
+	int fd, rc;
+
+	if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		ENSURE(fd >= 0, WARD_ERR_IO, "%s: %s", path, strerror(errno));
+		ward_buf_init(&b, max + 1);
+		rc = read_pipe(path, fd, max, timeout_ms, &b);
+		close(fd);
+		if (rc == 0)
+			rc = ward_buf_append(&b, "", 1) == 0 ? 0 : WARD_ERR_NOMEM;
+		*len = rc == 0 ? ward_buf_len(&b) - 1 : 0;
+		*buf = rc == 0 ? (char *)ward_buf_detach(&b, &(size_t){0}) : NULL;
+		ward_buf_free(&b);
+		return rc;
+	}
+	return ward_file_read(path, max, buf, len, NULL);
 }
 
 int ward_file_write_all(int fd, const void *data, size_t len)

@@ -20,6 +20,14 @@
  * caller closes it) and fills *st, or a negative ward_err naming the path. */
 int ward_file_open_read(const char *path, struct stat *st) WARD_MUST_CHECK;
 
+/* A command's input: a regular file as ward_file_read reads it, or a pipe
+ * (`--config <(...)`, a FIFO) read until its writer closes it, each wait for
+ * more bounded by timeout_ms (a FIFO nobody writes to is refused, never
+ * waited on for ever). Directories and devices are refused. Only for what is
+ * read before a loop runs: configs, entries, injector inputs. */
+int ward_file_read_input(const char *path, size_t max, int timeout_ms, char **buf,
+			 size_t *len) WARD_MUST_CHECK;
+
 /* The same for line-oriented reads with stdio (/proc tables): NULL when the
  * file cannot be opened or is not a regular file (the reason is set). */
 FILE *ward_file_fopen_read(const char *path);

@@ -13,7 +13,7 @@ int ward_json_load_file(const char *path, json_t **out)
 	size_t len;
 
 	*out = NULL;
-	GUARD(ward_file_read(path, WARD_JSON_FILE_MAX, &text, &len, NULL));
+	GUARD(ward_file_read_input(path, WARD_JSON_FILE_MAX, WARD_JSON_PIPE_WAIT_MS, &text, &len));
 	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (*out)

@@ -41,7 +41,7 @@ check "an --override that is not JSON" \
   says 2 'ward agent: --override: not a JSON object (unexpected token near end of file)' \
   "$W" agent --config good.json --override '{"log":'
 check "a missing file is named once" \
-  says 2 'ward agent: unable to open nope.json: No such file or directory' "$W" agent --config nope.json
+  says 2 'ward agent: nope.json: No such file or directory' "$W" agent --config nope.json
 check "a syntax error names the file once" \
   says 2 "ward agent: broken.json: line 2 column 0: string or '}' expected near end of file" \
   "$W" agent --config broken.json --override '{}'
@@ -65,7 +65,7 @@ check "status: a usage error still gets the usage" \
 check "doctor: a bad config is named once" says 2 "ward doctor: bad.json: $BUF" \
   "$W" doctor -c bad.json
 check "server: a missing config is named once" \
-  says 2 'ward server: unable to open nope.json: No such file or directory' \
+  says 2 'ward server: nope.json: No such file or directory' \
   "$W" server -c nope.json --check
 check "server: a syntax error names the file once" \
   says 2 "ward server: broken.json: line 2 column 0: string or '}' expected near end of file" \
