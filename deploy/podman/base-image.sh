@@ -133,4 +133,4 @@ import() { # TARBALL NAME...
 }
 import "$full_tar" localhost/debian:$suite docker.io/library/debian:$suite
 import "$slim_tar" localhost/debian:$suite-slim docker.io/library/debian:$suite-slim
-podman images --filter "label=$label" >&2
+podman images --filter "reference=debian:$suite*" >&2
