@@ -4,6 +4,8 @@
 #   deploy/deps.sh build   compiler and libraries
 #   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...)
 #   deploy/deps.sh bench   + HAProxy and wrk for the comparison benchmark
+#   deploy/deps.sh pods    podman (runc, netavark) and debootstrap only, for the
+#                          pod tests (see deploy/podman/ and tests/pods/)
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
@@ -12,13 +14,19 @@ build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
   libclang-rt-14-dev python3 python3-yaml valgrind prometheus)
 bench_pkgs=(haproxy wrk)
+# podman 4.3 with runc (crun 1.8 fails on this cgroup v1/v2 hybrid host),
+# netavark/aardvark-dns (not CNI), catatonit (podman builds its pod "pause"
+# image from it, as no registry is reachable); debootstrap makes the local
+# debian:bookworm base images (deploy/podman/base-image.sh).
+pods_pkgs=(podman runc netavark aardvark-dns catatonit debootstrap iptables iproute2 tcpdump)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
   bench|all) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  pods) want=("${pods_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench|pods" >&2; exit 2 ;;
 esac
 
 missing=()
