@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "lib/tls_profile.h"
 #include "agent/admin.h"
+#include "agent/app_probe.h"
 #include "agent/cli.h"
 #include "agent/identity.h"
 #include "lib/log.h"
@@ -32,7 +33,8 @@ struct agent {
 	atomic_uint active_conns;
 	bool draining;
 	struct ward_admin *admin;
-	uv_async_t from_workers; /* workers -> main: snapshot filled, loop finished */
+	struct ward_app_probes *probes; /* until the admin takes them */
+	uv_async_t from_workers;	/* workers -> main: snapshot filled, loop finished */
 	bool from_workers_open;
 };
 
@@ -186,6 +188,9 @@ static int run(struct agent *a)
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
+	GUARD(ward_app_probes_start(a->probes, &a->loop));
+	ward_admin_set_app_probes(a->admin, a->probes);
+	a->probes = NULL;
 	uv_async_init(&a->loop, &a->from_workers, on_workers);
 	a->from_workers.data = a;
 	a->from_workers_open = true;
@@ -232,6 +237,7 @@ static void shutdown_agent(struct agent *a)
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
 	ward_admin_free(a->admin);	  /* the workers, joined, signal it no more */
+	ward_app_probes_free(a->probes);  /* not handed over: run() failed early */
 	free(a->workers);
 	uv_loop_close(&a->loop);
 	ward_config_free(a->cfg);
@@ -330,8 +336,14 @@ int ward_agent_main(int argc, char **argv)
 		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
 		return 2;
 	}
+	if (ward_app_probes_parse(getenv(WARD_APP_PROBES_ENV), &a.probes) < 0) {
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+		ward_config_free(a.cfg);
+		return 2;
+	}
 	if (ward_log_set_level_name(a.cfg->log.level) < 0 || ward_tls_global_init() < 0) {
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+		ward_app_probes_free(a.probes);
 		ward_config_free(a.cfg);
 		return 1;
 	}

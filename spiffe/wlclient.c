@@ -54,18 +54,6 @@ static void on_timer_closed(uv_handle_t *h)
 	release(c);
 }
 
-/* "0".."16" and nothing else: a status outside gRPC's codes is unknown. */
-static int parse_status(const char *v)
-{
-	int n = 0;
-
-	if (!*v || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v))
-		return WARD_GRPC_UNKNOWN;
-	for (; *v; v++)
-		n = n * 10 + (*v - '0');
-	return n;
-}
-
 /* What the response said so far, from curl's own header store: the status
  * line, content-type, and grpc-status / grpc-message from the headers or,
  * once they have come, the trailers. */
@@ -80,7 +68,7 @@ static void read_response(struct ward_wlclient *c)
 	if (curl_easy_header(c->easy, "content-type", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		c->grpc_content = !strncasecmp(h->value, "application/grpc", 16);
 	if (curl_easy_header(c->easy, "grpc-status", 0, origin, -1, &h) == CURLHE_OK)
-		c->grpc_status = parse_status(h->value);
+		c->grpc_status = ward_grpc_status_parse(h->value);
 	if (curl_easy_header(c->easy, "grpc-message", 0, origin, -1, &h) == CURLHE_OK)
 		ward_grpc_message_decode(h->value, strlen(h->value), c->grpc_message,
 					 sizeof(c->grpc_message));
