@@ -1,5 +1,6 @@
 /* `ward agent`: load the config and identity, start the workers, and run the
  * control loop (signals, identity reloads, drain) on the main thread. */
+#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -32,6 +33,7 @@ struct agent {
 	unsigned n_workers;
 	atomic_uint active_conns;
 	bool draining;
+	bool config_file; /* the --config file was there (or it is an empty layer) */
 	struct ward_admin *admin;
 	struct ward_app_probes *probes; /* until the admin takes them */
 	uv_async_t from_workers;	/* workers -> main: snapshot filled, loop finished */
@@ -42,10 +44,14 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: ward agent --config FILE [--check]\n\n"
+	    "usage: ward agent --config FILE [--config-optional] [--defaults JSON]\n"
+	    "                  [--override JSON] [--check]\n\n"
 	    "Runs the sidecar: the outbound listener wraps the app's connections in\n"
 	    "mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 	    "  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+	    "      --config-optional  a missing FILE is not an error (an empty layer)\n"
+	    "      --defaults JSON  a JSON object the file is merged over, key by key\n"
+	    "                     (ward inject passes the mesh-wide defaults this way)\n"
 	    "      --override JSON  a JSON object merged over the file's, key by key\n"
 	    "                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
 	    "                     passes a pod's ward.io/ annotations this way)\n"
@@ -183,11 +189,13 @@ static int run(struct agent *a)
 	struct ward_tls_ctx *tls = NULL;
 	char out[64], in[64], adm[64];
 	bool have_identity;
+	unsigned n_probes;
 	int rc;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
+	n_probes = ward_app_probes_count(a->probes);
 	GUARD(ward_app_probes_start(a->probes, &a->loop));
 	ward_admin_set_app_probes(a->admin, a->probes);
 	a->probes = NULL;
@@ -212,13 +220,14 @@ static int run(struct agent *a)
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b}", "outbound",
+	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "outbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
 		 "inbound",
 		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
 		 "admin",
 		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity);
+		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
+		 "config_file", a->config_file, "app_probes", (int)n_probes);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -258,34 +267,78 @@ static int check_only(struct agent *a)
 	return 0;
 }
 
-/* The config file with `override` merged over it, through the same
- * validating loader (so an override gets the same key-naming errors). */
-static int load_config(const char *path, const char *override, struct ward_config **out)
+/* Where the config comes from: --defaults, the file, --override, merged key
+ * by key in that order (a ConfigMap overrides the mesh-wide defaults the
+ * injector passes, a pod's annotations override both). */
+struct config_src {
+	const char *path, *defaults, *override;
+	bool optional; /* --config-optional: a missing file is an empty layer */
+	bool file_present;
+};
+
+static int parse_layer(const char *flag, const char *text, json_t **out)
 {
 	json_error_t err;
-	json_t *base, *over;
-	char *text, *dir, *abs = NULL;
+
+	*out = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+	if (json_is_object(*out))
+		return 0;
+	ENSURE(!*out, WARD_ERR_INVALID, "%s: not a JSON object (got another JSON value)", flag);
+	return ward_err_set(WARD_ERR_INVALID, "%s: not a JSON object (%s)", flag, err.text);
+}
+
+static int merge_file(struct config_src *src, json_t *base)
+{
+	json_error_t err;
+	json_t *file;
 	int rc;
 
-	if (!override)
-		return ward_config_load_file(path, out);
-	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
-	ENSURE(json_is_object(over), WARD_ERR_INVALID, "--override: not a JSON object (%s)",
-	       over ? "got another JSON value" : err.text);
-	base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(base) || json_object_update_recursive(base, over) < 0) {
-		json_decref(over);
-		json_decref(base);
-		return ward_err_set(WARD_ERR_INVALID, "line %d: %s", err.line,
-				    base ? "not a JSON object" : err.text);
+	src->file_present = !(src->optional && access(src->path, F_OK) != 0 && errno == ENOENT);
+	if (!src->file_present)
+		return 0;
+	file = json_load_file(src->path, JSON_REJECT_DUPLICATES, &err);
+	ENSURE(file || json_error_code(&err) != json_error_cannot_open_file, WARD_ERR_IO, "%s",
+	       err.text);
+	ENSURE(file, WARD_ERR_INVALID, "line %d: %s", err.line, err.text);
+	if (!json_is_object(file))
+		rc = ward_err_set(WARD_ERR_INVALID, "not a JSON object");
+	else if (json_object_update_recursive(base, file) < 0)
+		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
+	else
+		rc = 0;
+	json_decref(file);
+	return rc;
+}
+
+/* The layers merged, through the same validating loader as a file (so every
+ * layer gets the same key-naming errors). */
+static int load_config(struct config_src *src, struct ward_config **out)
+{
+	json_t *base = NULL, *over = NULL;
+	char *text = NULL, *dir = NULL, *abs = NULL;
+	int rc;
+
+	if (!src->defaults && !src->override && !src->optional) {
+		src->file_present = true;
+		return ward_config_load_file(src->path, out);
 	}
-	text = json_dumps(base, JSON_COMPACT);
+	rc = src->defaults ? parse_layer("--defaults", src->defaults, &base) : 0;
+	if (rc == 0 && !base && !(base = json_object()))
+		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
+	if (rc == 0 && src->override)
+		rc = parse_layer("--override", src->override, &over);
+	if (rc == 0)
+		rc = merge_file(src, base);
+	if (rc == 0 && over && json_object_update_recursive(base, over) < 0)
+		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
 	/* Absolute, as the file loader makes it: identity paths must not
 	 * depend on the working directory. */
-	if ((dir = strdup(path)))
-		abs = realpath(dirname(dir), NULL);
-	rc = text && abs ? ward_config_load_string(text, abs, out)
-			 : ward_err_set(WARD_ERR_IO, "%s: directory not found", path);
+	if (rc == 0 && (!(text = json_dumps(base, JSON_COMPACT)) || !(dir = strdup(src->path))))
+		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
+	if (rc == 0 && !(abs = realpath(dirname(dir), NULL)))
+		rc = ward_err_set(WARD_ERR_IO, "%s: directory not found", src->path);
+	if (rc == 0)
+		rc = ward_config_load_string(text, abs, out);
 	free(text);
 	free(dir);
 	free(abs);
@@ -299,10 +352,12 @@ int ward_agent_main(int argc, char **argv)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"check", no_argument, NULL, 'k'},
 					     {"override", required_argument, NULL, 'O'},
+					     {"defaults", required_argument, NULL, 'D'},
+					     {"config-optional", no_argument, NULL, 'o'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct agent a = {0};
-	const char *config = NULL, *override = NULL;
+	struct config_src src = {0};
 	bool check = false;
 	int opt, rc;
 
@@ -310,13 +365,19 @@ int ward_agent_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			src.path = optarg;
+			break;
+		case 'D':
+			src.defaults = optarg;
+			break;
+		case 'o':
+			src.optional = true;
 			break;
 		case 'k':
 			check = true;
 			break;
 		case 'O':
-			override = optarg;
+			src.override = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -326,16 +387,17 @@ int ward_agent_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!config || optind != argc) {
+	if (!src.path || optind != argc) {
 		fprintf(stderr, "ward agent: %s\n",
-			config ? "unexpected argument" : "--config FILE is required");
+			src.path ? "unexpected argument" : "--config FILE is required");
 		usage(stderr);
 		return 2;
 	}
-	if (load_config(config, override, &a.cfg) < 0) {
-		fprintf(stderr, "ward agent: %s: %s\n", config, ward_err_msg());
+	if (load_config(&src, &a.cfg) < 0) {
+		fprintf(stderr, "ward agent: %s: %s\n", src.path, ward_err_msg());
 		return 2;
 	}
+	a.config_file = src.file_present;
 	if (ward_app_probes_parse(getenv(WARD_APP_PROBES_ENV), &a.probes) < 0) {
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
 		ward_config_free(a.cfg);
