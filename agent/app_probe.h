@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "config/probe.h"
 #include "lib/err.h"
 #include "lib/http.h"
 
@@ -34,7 +35,6 @@
 #define WARD_APP_PROBE_PREFIX "/app-health/"
 #define WARD_APP_PROBE_MAX 64		/* probes in one WARD_APP_PROBES */
 #define WARD_APP_PROBE_MAX_INFLIGHT 16	/* probes running at once */
-#define WARD_APP_PROBE_MAX_TIMEOUT_S 60 /* bound on timeoutSeconds */
 
 struct ward_app_probes;
 

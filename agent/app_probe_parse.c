@@ -6,17 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/probe.h"
 #include "lib/json.h"
 #include "spiffe/grpc.h"
 #include "spiffe/proto.h"
 
 #define PATH_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-._/"
 #define PATH_MAX_LEN 256
-#define HTTP_PATH_MAX 2048
-#define MAX_HEADERS 16
-#define HEADER_MAX 1024
-#define GRPC_SERVICE_MAX 256
-#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define HEADER_LINE_MAX (WARD_PROBE_HEADER_NAME_MAX + WARD_PROBE_HEADER_VALUE_MAX + 4)
 
 /* What one probe's JSON said, before it becomes a spec. */
 struct fields {
@@ -39,16 +36,6 @@ static int string_value(const json_t *v, const char *path, size_t max, const cha
 	return 0;
 }
 
-/* Visible ASCII only: the value goes into a URL or a header line. */
-static bool printable(const char *s, bool space_ok)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s > 0x7e ||
-		    ((unsigned char)*s < 0x21 && !(space_ok && *s == ' ')))
-			return false;
-	return true;
-}
-
 static int not_supported_host(const char *path)
 {
 	return ward_err_set(WARD_ERR_INVALID,
@@ -66,8 +53,8 @@ static int handler_member(void *ctx, const char *key, const json_t *v, const cha
 	if (!strcmp(key, "host"))
 		return not_supported_host(path);
 	if (f->kind == WARD_APP_PROBE_HTTP && !strcmp(key, "path")) {
-		GUARD(string_value(v, path, HTTP_PATH_MAX, &f->http_path));
-		ENSURE(f->http_path[0] == '/' && printable(f->http_path, false), WARD_ERR_INVALID,
+		GUARD(string_value(v, path, WARD_PROBE_PATH_MAX, &f->http_path));
+		ENSURE(ward_probe_path_ok(f->http_path), WARD_ERR_INVALID,
 		       "%s: must start with '/' and hold no spaces or control characters", path);
 		return 0;
 	}
@@ -80,12 +67,12 @@ static int handler_member(void *ctx, const char *key, const json_t *v, const cha
 	if (f->kind == WARD_APP_PROBE_HTTP && !strcmp(key, "httpHeaders")) {
 		size_t n;
 
-		GUARD(ward_json_array(v, path, MAX_HEADERS, &n));
+		GUARD(ward_json_array(v, path, WARD_PROBE_MAX_HEADERS, &n));
 		f->headers = v;
 		return 0;
 	}
 	if (f->kind == WARD_APP_PROBE_GRPC && !strcmp(key, "service"))
-		return string_value(v, path, GRPC_SERVICE_MAX, &f->service);
+		return string_value(v, path, WARD_PROBE_SERVICE_MAX, &f->service);
 	return ward_json_unknown(path);
 }
 
@@ -95,7 +82,7 @@ static int probe_member(void *ctx, const char *key, const json_t *v, const char 
 	struct fields *f = ctx;
 
 	if (!strcmp(key, "timeoutSeconds"))
-		return ward_json_int(v, path, 1, WARD_APP_PROBE_MAX_TIMEOUT_S, &f->timeout_s);
+		return ward_json_int(v, path, 1, WARD_PROBE_MAX_TIMEOUT_S, &f->timeout_s);
 	for (int k = 0; k < 3; k++) {
 		if (strcmp(key, handlers[k]))
 			continue;
@@ -109,7 +96,7 @@ static int probe_member(void *ctx, const char *key, const json_t *v, const char 
 /* "Name: value" lines for curl; names are HTTP tokens, values one line. */
 static int add_headers(struct ward_app_probe_spec *s, const json_t *list, const char *path)
 {
-	char where[WARD_JSON_PATH_MAX], line[HEADER_MAX + 2];
+	char where[WARD_JSON_PATH_MAX], line[HEADER_LINE_MAX];
 	const json_t *h;
 	size_t i;
 
@@ -125,11 +112,11 @@ static int add_headers(struct ward_app_probe_spec *s, const json_t *list, const 
 		jv = json_object_get(h, "value");
 		ENSURE(jn && jv && json_object_size(h) == 2, WARD_ERR_INVALID,
 		       "%s: needs name and value, and nothing else", where);
-		GUARD(string_value(jn, where, 256, &name));
-		GUARD(string_value(jv, where, HEADER_MAX - 258, &value));
-		ENSURE(*name && strspn(name, TOKEN_CHARS) == strlen(name), WARD_ERR_INVALID,
+		GUARD(string_value(jn, where, WARD_PROBE_HEADER_NAME_MAX, &name));
+		GUARD(string_value(jv, where, WARD_PROBE_HEADER_VALUE_MAX, &value));
+		ENSURE(ward_probe_header_name_ok(name), WARD_ERR_INVALID,
 		       "%s.name: not an HTTP header name", where);
-		ENSURE(printable(value, true), WARD_ERR_INVALID,
+		ENSURE(ward_probe_header_value_ok(value), WARD_ERR_INVALID,
 		       "%s.value: control characters are not allowed", where);
 		/* "Name:" alone makes curl drop a header; "Name;" sends it empty. */
 		snprintf(line, sizeof(line), "%s%s %s", name, *value ? ":" : ";", value);
@@ -146,8 +133,8 @@ static int grpc_request(struct ward_app_probe_spec *s, const char *service)
 	struct ward_buf msg, frame;
 	int rc = 0;
 
-	ward_buf_init(&msg, GRPC_SERVICE_MAX + 16);
-	ward_buf_init(&frame, GRPC_SERVICE_MAX + 32);
+	ward_buf_init(&msg, WARD_PROBE_SERVICE_MAX + 16);
+	ward_buf_init(&frame, WARD_PROBE_SERVICE_MAX + 32);
 	if (*service)
 		rc = ward_proto_write_bytes(&msg, 1, (const uint8_t *)service, strlen(service));
 	if (rc == 0)
