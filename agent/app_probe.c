@@ -190,6 +190,9 @@ static int set_options(struct run *run, CURL *e)
 	int rc = 0;
 
 	rc |= curl_easy_setopt(e, CURLOPT_URL, s->url);
+	/* A connection of its own, closed after it, as the kubelet probes. */
+	rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
 	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
