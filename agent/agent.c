@@ -335,7 +335,11 @@ static int load_config(struct config_src *src, struct ward_config **out)
 	 * depend on the working directory. */
 	if (rc == 0 && (!(text = json_dumps(base, JSON_COMPACT)) || !(dir = strdup(src->path))))
 		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
-	if (rc == 0 && !(abs = realpath(dirname(dir), NULL)))
+	/* A missing optional file may lack its directory too (a container
+	 * runtime that skips the mount of an absent ConfigMap): then paths are
+	 * taken from the directory as written. */
+	if (rc == 0 && !(abs = realpath(dirname(dir), NULL)) &&
+	    (src->file_present || !(abs = strdup(dir))))
 		rc = ward_err_set(WARD_ERR_IO, "%s: directory not found", src->path);
 	if (rc == 0)
 		rc = ward_config_load_string(text, abs, out);
