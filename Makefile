@@ -46,13 +46,15 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
-.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo bench fuzz clean help format
+.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e test-pods demo bench fuzz \
+	clean help format
 all: $(BUILD)/ward
 
 help:
 	@echo "make            build build/ward"
 	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
-	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
+	@echo "make test       unit tests (plain and ASan/UBSan), e2e scenarios and the pod test (root)"
+	@echo "make test-pods  ward's image and injected pods on podman (root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
 	@echo "WOLFSSL=system  link Debian's libwolfssl instead of the assembly build"
@@ -103,8 +105,13 @@ unit-valgrind: $(UNIT_BINS) | deps-test
 e2e: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/run.sh
 
+# ward's image built from this tree, injected manifests played by podman
+# (tests/pods/run.sh; podman and the base images come with it).
+test-pods: $(BUILD)/ward | deps-test
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/pods/run.sh
+
 test: deps-test
-	@$(MAKE) --no-print-directory unit unit-san unit-valgrind e2e
+	@$(MAKE) --no-print-directory unit unit-san unit-valgrind e2e test-pods
 
 demo: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh
