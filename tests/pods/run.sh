@@ -24,8 +24,12 @@
 # What podman 4.3 cannot play is adapted here, and only here: a pod-level
 # restartPolicy (its default restarts init containers forever), native
 # sidecars become the first regular containers (it ignores restartPolicy on
-# init containers), a Job runs as its pod template, and readiness gates are
-# this script's own waits (podman runs no probes without systemd).
+# init containers), a Job runs as its pod template, a Pod's annotations longer
+# than 63 bytes (ward.io/status) are dropped (podman holds them to a label's
+# limit), containerPorts are dropped
+# (podman 4.3 publishes them on the host's ports: two pods would collide),
+# and readiness gates are this script's own waits (podman runs no probes
+# without systemd).
 #
 # Every pod, network, container and temporary file is named after this run
 # and removed at the end; kept between runs: the base images
@@ -77,7 +81,8 @@ cleanup() {
   # kube down stops at a pod that failed half-way: remove ours by name.
   podman pod ls -q --filter "name=^$run-" 2>/dev/null | xargs -r podman pod rm -f >/dev/null 2>&1 || true
   podman network rm -f "$net" >/dev/null 2>&1 || true
-  podman untag "$run_image" >/dev/null 2>&1 || true
+  # Only this run's name (`podman untag IMAGE` alone would remove them all).
+  podman untag "$run_image" "$run_image" >/dev/null 2>&1 || true
   if [ -n "${WARD_KEEP_TMP:-}" ]; then say "files kept in $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -262,6 +267,10 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
         t = d["spec"]["template"]
         d = {"apiVersion": "v1", "kind": "Pod",
              "metadata": dict(t.get("metadata", {}), name=d["metadata"]["name"]), "spec": t["spec"]}
+    if d["kind"] == "Pod":  # podman holds Pod annotations to a label's 63 bytes
+        ann = d["metadata"].get("annotations", {})
+        for k in [k for k, v in ann.items() if len(v) > 63]:
+            del ann[k]
     if d["kind"] in ("Pod", "Deployment"):
         spec = d["spec"] if d["kind"] == "Pod" else d["spec"]["template"]["spec"]
         if spec.get("restartPolicy", "Always") == "Always":
@@ -273,6 +282,8 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
             c.pop("startupProbe", None)
         spec["initContainers"] = [c for c in inits if c not in native]
         spec["containers"] = native + spec["containers"]
+        for c in spec["containers"]:  # podman would publish them on the host
+            c.pop("ports", None)
     out.append(d)
 yaml.safe_dump_all(out, sys.stdout, sort_keys=False)
 EOF
@@ -290,13 +301,15 @@ t = d["spec"]["template"]
 init = t["spec"]["initContainers"][0]
 assert init["name"] == "ward-init"
 init["securityContext"]["capabilities"]["add"] = ["NET_RAW"]
-yaml.safe_dump({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": sys.argv[2] + "-nocap", "annotations": t["metadata"]["annotations"]},
+t["spec"]["restartPolicy"] = "Never"  # fail at once, do not retry
+yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": sys.argv[2] + "-nocap"},
                 "spec": t["spec"]}, sys.stdout, sort_keys=False)
 EOF
 nocap_fails() { ! play "$tmp/nocap.yaml"; }
 check "without NET_ADMIN, ward-init fails and kube play stops" nocap_fails
-check "  the pod's app did not start" bash -c \
+check "  because iptables was not permitted (the init container's log)" bash -c \
+  "podman logs $run-nocap-ward-init 2>&1 | grep -q 'needs CAP_NET_ADMIN'"
+check "  and the pod's app did not start" bash -c \
   "! podman ps --format '{{.Names}}' | grep -qx '$run-nocap-web'"
 podman pod rm -f "$run-nocap" >/dev/null 2>&1 || true
 
@@ -358,9 +371,11 @@ timeout 30 tcpdump -nU -i "$bridge" -w "$tmp/wire.pcap" "tcp and host $W and por
   2>"$tmp/tcpdump.err" &
 dump_pid=$!
 until_ok 5 grep -q listening "$tmp/tcpdump.err"
-hello() { podman exec "$client-client" curl -sf -m 10 -H "X-Marker: $marker" "http://$W:8080/hello"; }
-check "client's curl http://$W:8080/hello gets web's answer" bash -c \
-  "$(declare -f hello); hello | grep -qx 'hello from $web'"
+hello() {
+  podman exec "$client-client" curl -sf -m 10 -H "X-Marker: $marker" "http://$W:8080/hello" |
+    grep -qx "hello from $web"
+}
+check "client's curl http://$W:8080/hello gets web's answer" hello
 sleep 1
 kill -INT "$dump_pid" 2>/dev/null || true
 wait "$dump_pid" 2>/dev/null || true
