@@ -48,29 +48,18 @@ ward=$(realpath "${WARD_BIN:-$root/build/ward}")
 PY=/usr/bin/python3
 
 run=wp$$
+WARD_RUN=$run WARD_TMP=$(mktemp -d /tmp/ward-pods.XXXXXX)
+# check, summary, and $WARD_TMP removed at the end (kept with WARD_KEEP_TMP=1).
+source "$root/tests/e2e/lib.sh"
+tmp=$WARD_TMP
 net=$run-net
-tmp=$(mktemp -d /tmp/ward-pods.XXXXXX)
-chmod 755 "$tmp"
 run_image=localhost/ward-pods:$run
 td=cluster.local
-passed=0
-failed=0
 dump_pid=
 started=$(date +%s)
 
 say() { printf '%s\n' "$*"; }
 phase() { say "== $* ($(($(date +%s) - started)) s)"; }
-check() { # NAME CMD...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    say "  ok   $name"
-  else
-    failed=$((failed + 1))
-    say "  FAIL $name"
-  fi
-}
 
 cleanup() {
   local f
@@ -83,7 +72,8 @@ cleanup() {
   podman network rm -f "$net" >/dev/null 2>&1 || true
   # Only this run's name (`podman untag IMAGE` alone would remove them all).
   podman untag "$run_image" "$run_image" >/dev/null 2>&1 || true
-  if [ -n "${WARD_KEEP_TMP:-}" ]; then say "files kept in $tmp"; else rm -rf "$tmp"; fi
+  [ -z "${WARD_KEEP_TMP:-}" ] || say "files kept in $tmp"
+  ward_cleanup
 }
 trap cleanup EXIT
 fail_now() {
@@ -488,11 +478,11 @@ check "  and no capture rules" bash -c \
   "$(declare -f rules infra_pid); ! rules $run-plain-pod-0 | grep -q WARD_"
 
 [ -s "$tmp/inject.err" ] && sed 's/^/  inject: /' "$tmp/inject.err"
-say "pods: $passed passed, $failed failed ($(($(date +%s) - started)) s)"
-if [ "$failed" -ne 0 ]; then
+say "pods: took $(($(date +%s) - started)) s"
+if [ "$WARD_FAIL" -ne 0 ]; then
   for c in "$web-ward-proxy" "$client-ward-proxy" "$run-server-server"; do
     say "--- last lines of $c"
     podman logs "$c" 2>&1 | tail -n 15
   done
 fi
-[ "$failed" -eq 0 ]
+summary pods

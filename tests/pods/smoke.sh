@@ -17,31 +17,20 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$root/deploy/podman/base-image.sh"
 
 run=wp$$
-net=$run-net
-tmp=$(mktemp -d /tmp/ward-pods.XXXXXX)
+WARD_RUN=$run WARD_TMP=$(mktemp -d /tmp/ward-pods.XXXXXX)
+# check and summary; $WARD_TMP removed at the end.
+source "$root/tests/e2e/lib.sh"
+tmp=$WARD_TMP
 chmod 1777 "$tmp"
+net=$run-net
 image=localhost/ward-pods-tools:smoke
-passed=0
-failed=0
 dump_pid=
-
-check() { # NAME CMD...
-  local name=$1
-  shift
-  if "$@" >/dev/null 2>&1; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
 
 cleanup() {
   if [ -n "$dump_pid" ]; then kill "$dump_pid" 2>/dev/null || true; fi
   podman kube down "$tmp/pods.yaml" >/dev/null 2>&1 || true
   podman network rm -f "$net" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  ward_cleanup
 }
 trap cleanup EXIT
 
@@ -152,5 +141,4 @@ check "tcpdump on bridge $bridge sees pod-to-pod traffic" grep -q "> $ip_a.8080"
 sleep 2
 check "init container did not run again" test "$(grep -c init "$tmp/order")" = 1
 
-echo "pods smoke: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary "pods smoke"
