@@ -255,25 +255,34 @@ static bool is_probe_field(const char *field)
 	return false;
 }
 
+static json_t *container_named(json_t *spec, const char *name)
+{
+	static const char *const lists[] = {"containers", "initContainers"};
+	json_t *c;
+	size_t i;
+
+	for (size_t l = 0; l < 2; l++) {
+		json_array_foreach(json_object_get(spec, lists[l]), i, c)
+		{
+			if (is_string(json_object_get(c, "name"), name))
+				return c;
+		}
+	}
+	return NULL;
+}
+
 int ward_inject_probes_restore(json_t *spec, json_t *originals, const char *where)
 {
 	const char *name, *field;
-	json_t *fields, *probe, *c;
-	size_t i;
+	json_t *fields, *probe;
 
 	ENSURE(json_is_object(originals), WARD_ERR_INVALID,
 	       "%smetadata.annotations[\"" WARD_INJECT_STATUS "\"]: probes must be a mapping",
 	       where);
 	json_object_foreach(originals, name, fields)
 	{
-		json_t *found = NULL;
+		json_t *found = container_named(spec, name);
 
-		json_array_foreach(
-		    json_object_get(spec, "containers"), i,
-		    c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) found = c;
-		json_array_foreach(
-		    json_object_get(spec, "initContainers"), i,
-		    c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) found = c;
 		ENSURE(found && json_is_object(fields), WARD_ERR_INVALID,
 		       "%smetadata.annotations[\"" WARD_INJECT_STATUS
 		       "\"]: probes of container '%s', which the pod does not have",
