@@ -206,10 +206,33 @@ static int take_probes(struct pod *p, const struct ward_inject_opts *s, json_t *
 	return rc;
 }
 
+/* An app container that runs as the proxy's uid is exempt from capture by
+ * the same rule that keeps the proxy's own traffic out: its connections
+ * would leave the pod in plain text. */
+static void warn_uid_clash(struct pod *p, const struct ward_inject_opts *s)
+{
+	json_t *pod_uid = json_object_get(json_object_get(p->spec, "securityContext"), "runAsUser");
+	json_t *c, *uid;
+	size_t i;
+
+	json_array_foreach(json_object_get(p->spec, "containers"), i, c)
+	{
+		uid = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+		if (!uid)
+			uid = pod_uid;
+		if (json_is_integer(uid) && json_integer_value(uid) == (json_int_t)s->proxy_uid)
+			note(
+			    p,
+			    "warning: container %s runs as uid %u, the proxy's: its traffic is not "
+			    "captured; give the proxy another uid with ward.io/proxy-uid",
+			    json_string_value(json_object_get(c, "name")), s->proxy_uid);
+	}
+}
+
 static int inject(struct pod *p, const struct ward_inject_opts *o)
 {
 	struct ward_inject_opts s;
-	json_t *init, *app, *vols, *created, *added_ann, *initc, *ctrs, *vlist, *probes;
+	json_t *init, *app, *vols, *created, *added_ann, *initc, *ctrs, *vlist, *probes, *proxy;
 	const char *why;
 	int rc = 0;
 
@@ -249,8 +272,10 @@ static int inject(struct pod *p, const struct ward_inject_opts *o)
 				json_object_get(json_array_get(ctrs, 0), "name"));
 		json_array_append_new(added_ann, json_string(DEFAULT_CONTAINER));
 	}
-	rc = take_probes(
-	    p, &s, json_array_get(s.legacy_sidecar ? app : init, s.legacy_sidecar ? 0 : 1), probes);
+	warn_uid_clash(p, &s);
+	/* The proxy: the first regular container, or the second init one. */
+	proxy = s.legacy_sidecar ? json_array_get(app, 0) : json_array_get(init, 1);
+	rc = take_probes(p, &s, proxy, probes);
 	if (rc == 0) {
 		prepend(initc, init);
 		prepend(ctrs, app);
