@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (strncmp(s->path, WARD_APP_PROBE_PREFIX,
 				    strlen(WARD_APP_PROBE_PREFIX)) ||
-			    strncmp(s->url + strcspn(s->url, ":"), "://127.0.0.1:", 14) ||
+			    strncmp(s->url + strcspn(s->url, ":"), "://127.0.0.1:", 13) ||
 			    s->timeout_ms < 1000 || s->timeout_ms > WARD_PROBE_MAX_TIMEOUT_S * 1000)
 				abort();
 		}
