@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 
 #include "config/config.h"
-#include "lib/tls_profile.h"
+#include "lib/tls.h"
 #include "agent/admin.h"
 #include "agent/app_probe.h"
 #include "agent/cli.h"
@@ -184,6 +184,19 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 	uv_signal_start(s, on_signal, signum);
 }
 
+/* Said once: the profile's post-quantum group is left out on this build. */
+static void log_key_exchange(const struct ward_tls_policy *p)
+{
+	char groups[160];
+
+	if (!p->n_pq_unavailable)
+		return;
+	ward_tls_policy_group_names(p, groups, sizeof(groups));
+	ward_log(WARD_LOG_INFO, "post_quantum_unavailable", "{s:s,s:s,s:s}", "reason",
+		 "this build's wolfSSL has no ML-KEM; the profile's hybrid group is left out",
+		 "wolfssl", wolfSSL_lib_version(), "groups", groups);
+}
+
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
@@ -193,6 +206,7 @@ static int run(struct agent *a)
 	int rc;
 
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
+	log_key_exchange(&a->policy);
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
 	n_probes = ward_app_probes_count(a->probes);

@@ -13,6 +13,7 @@
 #include "certs/pem.h"
 #include "certs/svid.h"
 #include "agent/iptables.h"
+#include "lib/tls.h"
 #include "agent/wlidentity.h"
 
 #define WANT_SOMAXCONN 4096	 /* the backlog ward asks for on its listeners */
@@ -475,6 +476,38 @@ static void svid_checks(const struct ward_doctor_env *env, struct ward_check *ex
 	set(skew, "clock_skew", since < 0 ? WARD_CHECK_FAIL : WARD_CHECK_OK, why_skew);
 }
 
+/* --- TLS --- */
+
+void ward_doctor_post_quantum(const struct ward_doctor_env *env, struct ward_check *c)
+{
+	static const char why[] =
+	    "traffic recorded today can be decrypted once a large quantum computer exists "
+	    "(harvest now, decrypt later); a hybrid group adds ML-KEM to the key exchange and "
+	    "stays as strong as X25519 or P-256 against today's attacks";
+	struct ward_tls_policy p;
+	char groups[160];
+	bool offered = false;
+
+	RECOMMEND(c,
+		  "a hybrid post-quantum group first (X25519MLKEM768; ward's own wolfSSL build)");
+	if (ward_tls_policy_resolve(env->cfg, &p) < 0) {
+		set(c, "post_quantum", WARD_CHECK_SKIP, why);
+		VALUE(c, "%.200s", ward_err_msg());
+		return;
+	}
+	ward_tls_policy_group_names(&p, groups, sizeof(groups));
+	for (int i = 0; i < p.n_groups; i++)
+		offered |= ward_tls_group_is_pq(p.groups[i]);
+	if (offered)
+		VALUE(c, "offered: %s (wolfSSL %s)", groups, wolfSSL_lib_version());
+	else if (!ward_tls_pq_supported())
+		VALUE(c, "unavailable: this build's wolfSSL %s has no ML-KEM; offering %s",
+		      wolfSSL_lib_version(), groups);
+	else
+		VALUE(c, "not offered: tls.groups is %s", groups);
+	set(c, "post_quantum", offered ? WARD_CHECK_OK : WARD_CHECK_WARN, why);
+}
+
 int ward_doctor_run(const struct ward_doctor_env *env, struct ward_check *out)
 {
 	int failed = 0;
@@ -491,6 +524,7 @@ int ward_doctor_run(const struct ward_doctor_env *env, struct ward_check *out)
 	ward_doctor_capture(env, &out[9]);
 	workload_api(env, &out[10]);
 	svid_checks(env, &out[11], &out[12]);
+	ward_doctor_post_quantum(env, &out[13]);
 	for (int i = 0; i < WARD_DOCTOR_CHECKS; i++)
 		failed += out[i].status == WARD_CHECK_FAIL;
 	return failed;

@@ -1,7 +1,8 @@
 /* `ward doctor`: the checks an experienced operator runs on a host or pod
  * before blaming the application: kernel TCP settings, sockets piling up in
  * TIME-WAIT / CLOSE-WAIT, file-descriptor headroom, the capture rules, the
- * Workload API socket, the SVID's expiry and the clock. Each check reports
+ * Workload API socket, the SVID's expiry and the clock, and whether the key
+ * exchange is post-quantum. Each check reports
  * its value, the recommended value and why. Reads only; changes nothing.
  *
  * The checks take their inputs through struct ward_doctor_env so that tests
@@ -39,7 +40,7 @@ struct ward_doctor_env {
 	unsigned long fd_limit; /* RLIMIT_NOFILE soft limit */
 };
 
-#define WARD_DOCTOR_CHECKS 13
+#define WARD_DOCTOR_CHECKS 14
 
 /* Runs every check into out[WARD_DOCTOR_CHECKS]; returns how many failed. */
 int ward_doctor_run(const struct ward_doctor_env *env, struct ward_check *out);
@@ -52,6 +53,7 @@ void ward_doctor_socket_states(const struct ward_doctor_env *env, struct ward_ch
 			       struct ward_check *cw);
 void ward_doctor_fd_limit(const struct ward_doctor_env *env, struct ward_check *c);
 void ward_doctor_capture(const struct ward_doctor_env *env, struct ward_check *c);
+void ward_doctor_post_quantum(const struct ward_doctor_env *env, struct ward_check *c);
 
 const char *ward_check_status_name(enum ward_check_status s);
 json_t *ward_doctor_json(const struct ward_check *checks, size_t n);

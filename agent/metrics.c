@@ -32,8 +32,10 @@ static const char *const flow_names[WARD_FLOWS] = {"to_peer", "from_peer"};
 static const char *const version_names[WARD_TLS_VERSIONS] = {"TLSv1.3", "other"};
 static const char *const cipher_names[WARD_TLS_CIPHERS] = {
     "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "other"};
-static const char *const group_names[WARD_TLS_GROUPS] = {"x25519", "secp256r1", "secp384r1",
-							 "secp521r1", "other"};
+/* IANA's names, as ward_tls_group() gives them (the hybrids in IANA's case). */
+static const char *const group_names[WARD_TLS_GROUPS] = {
+    "x25519",	      "secp256r1",	   "secp384r1",		 "secp521r1",
+    "X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024", "other"};
 /* gRPC status names (spiffe/grpc.h) and the client's transport failures
  * (agent/wlclient.h); the last is the catch-all. */
 static const char *const code_names[] = {

@@ -58,7 +58,7 @@ enum ward_flow { WARD_FLOW_TO_PEER, WARD_FLOW_FROM_PEER, WARD_FLOWS };
 
 #define WARD_TLS_VERSIONS 2 /* TLSv1.3, other */
 #define WARD_TLS_CIPHERS 4  /* the three TLS 1.3 suites ward offers, other */
-#define WARD_TLS_GROUPS 5   /* x25519, secp256r1, secp384r1, secp521r1, other */
+#define WARD_TLS_GROUPS 8   /* x25519, secp256r1/384r1/521r1, 3 hybrid post-quantum, other */
 
 /* Histogram buckets, upper bounds in seconds: 100 µs to 5 s. */
 #define WARD_HIST_BOUNDS 15

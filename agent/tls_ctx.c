@@ -167,6 +167,7 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 	t = calloc(1, sizeof(*t));
 	ENSURE(t, WARD_ERR_NOMEM, "tls context");
 	atomic_init(&t->refs, 1);
+	t->policy = *policy;
 	rc = describe_leaf(t, &m->chain[0], trust_domain);
 	if (rc == 0)
 		rc = concat_chain(m, &chain, &chain_len);
@@ -219,7 +220,15 @@ void ward_tls_ctx_put(struct ward_tls_ctx *ctx)
 int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_session *out)
 {
-	return ward_tls_session_open(out, role == WARD_TLS_SERVER ? ctx->server : ctx->client);
+	int rc;
+
+	if (role == WARD_TLS_SERVER)
+		return ward_tls_session_open(out, ctx->server);
+	GUARD(ward_tls_session_open(out, ctx->client));
+	rc = ward_tls_policy_key_shares(out->ssl, &ctx->policy);
+	if (rc < 0)
+		ward_tls_session_close(out);
+	return rc;
 }
 
 int ward_tls_ctx_peer_id(WOLFSSL *ssl, const struct ward_tls_ctx *ctx, char *id, size_t id_len)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "agent/federation.h"
+#include "certs/svid.h"
 #include "lib/tls.h"
 #include "spiffe/id.h"
 
@@ -32,7 +33,7 @@ struct ward_tls_material {
 
 /* Facts about one certificate of the context, for /certs and `ward doctor`. */
 struct ward_tls_cert_summary {
-	char subject[332], issuer[332];
+	char subject[WARD_SVID_NAME_MAX], issuer[WARD_SVID_NAME_MAX];
 	char serial[80]; /* hex */
 	time_t not_before, not_after;
 };
@@ -44,9 +45,10 @@ struct ward_tls_ctx {
 	char spiffe_id[WARD_SPIFFE_ID_MAX + 1]; /* ours, from the leaf */
 	char trust_domain[256];
 	time_t not_before, not_after;
-	char serial[80];      /* hex */
-	uint64_t generation;  /* increases with every rotation */
-	struct ward_fed *fed; /* owned: every trust domain's anchors, ours first */
+	char serial[80];	       /* hex */
+	uint64_t generation;	       /* increases with every rotation */
+	struct ward_fed *fed;	       /* owned: every trust domain's anchors, ours first */
+	struct ward_tls_policy policy; /* the client sessions' key shares come from it */
 	struct ward_tls_cert_summary *chain_info, *bundle_info; /* owned */
 	size_t n_chain_info, n_bundle_info;
 };
@@ -60,7 +62,8 @@ int ward_tls_ctx_new(const struct ward_tls_material *m, const struct ward_tls_po
 struct ward_tls_ctx *ward_tls_ctx_get(struct ward_tls_ctx *ctx);
 void ward_tls_ctx_put(struct ward_tls_ctx *ctx);
 
-/* A new session on ctx in the given role (see ward_tls_session_open). */
+/* A new session on ctx in the given role (see ward_tls_session_open); a
+ * client session offers the policy's key shares. */
 int ward_tls_ctx_session(struct ward_tls_ctx *ctx, enum ward_tls_role role,
 			 struct ward_tls_session *out) WARD_MUST_CHECK;
 

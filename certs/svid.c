@@ -8,6 +8,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
 
 #define CERT_MAX_BYTES (64 * 1024)
 #define LEAF "leaf SVID"
@@ -16,16 +17,30 @@
 /* Parses der without verifying its signature or dates (NO_VERIFY): those
  * belong to path validation (X509-SVID §5.1). wolfSSL still refuses malformed
  * DER and unknown critical extensions (RFC 5280 §4.2). On success the caller
- * owns *dc and frees it with wc_FreeDecodedCert(). */
-static int parse(DecodedCert *dc, const uint8_t *der, size_t len, const char *what)
+ * owns *dc and frees it with wc_FreeDecodedCert().
+ *
+ * wolfSSL 5.9 also refuses keyCertSign without cA (RFC 5280 §4.2.1.9) with
+ * KEYUSAGE_E, once every field is decoded. Such a certificate breaks an
+ * X509-SVID rule as well (a leaf must not have keyCertSign, a signing
+ * certificate must have cA), so it is handed back with *ku_conflict set:
+ * the rules then name what is wrong, the same on every wolfSSL version, and
+ * the caller refuses it even if they did not. */
+static int parse(DecodedCert *dc, const uint8_t *der, size_t len, const char *what,
+		 bool *ku_conflict)
 {
 	int rc;
 
+	*ku_conflict = false;
 	ENSURE(der && len > 0, WARD_ERR_INVALID, "%s: empty certificate", what);
 	ENSURE(len <= CERT_MAX_BYTES, WARD_ERR_RANGE, "%s: certificate larger than %d bytes", what,
 	       CERT_MAX_BYTES);
 	wc_InitDecodedCert(dc, der, (word32)len, NULL);
 	rc = wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL);
+	if (rc == KEYUSAGE_E && !dc->isCA && dc->extKeyUsageSet &&
+	    (dc->extKeyUsage & KEYUSE_KEY_CERT_SIGN)) {
+		*ku_conflict = true;
+		return 0;
+	}
 	if (rc != 0) {
 		wc_FreeDecodedCert(dc);
 		return ward_err_set(WARD_ERR_INVALID,
@@ -109,14 +124,27 @@ static void clear_id(struct ward_spiffe_id *id)
 	id->len = id->td_len = 0;
 }
 
+/* The backstop for a certificate wolfSSL refused that the rules let pass. */
+static int ku_conflict_rule(bool conflict, const char *what)
+{
+	ENSURE(!conflict, WARD_ERR_INVALID,
+	       "%s: key usage has keyCertSign but basic constraints cA is false (RFC 5280 "
+	       "§4.2.1.9)",
+	       what);
+	return 0;
+}
+
 int ward_svid_leaf_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id)
 {
 	DecodedCert dc;
+	bool conflict;
 	int rc;
 
 	clear_id(id);
-	GUARD(parse(&dc, der, len, LEAF));
+	GUARD(parse(&dc, der, len, LEAF, &conflict));
 	rc = leaf_rules(&dc, id);
+	if (rc == 0)
+		rc = ku_conflict_rule(conflict, LEAF);
 	wc_FreeDecodedCert(&dc);
 	if (rc < 0)
 		clear_id(id);
@@ -141,12 +169,15 @@ static int signing_rules(const DecodedCert *dc, struct ward_spiffe_id *id, bool 
 int ward_svid_signing_check(const uint8_t *der, size_t len, struct ward_spiffe_id *id, bool *has_id)
 {
 	DecodedCert dc;
+	bool conflict;
 	int rc;
 
 	clear_id(id);
 	*has_id = false;
-	GUARD(parse(&dc, der, len, SIGNING));
+	GUARD(parse(&dc, der, len, SIGNING, &conflict));
 	rc = signing_rules(&dc, id, has_id);
+	if (rc == 0)
+		rc = ku_conflict_rule(conflict, SIGNING);
 	wc_FreeDecodedCert(&dc);
 	if (rc < 0) {
 		clear_id(id);
@@ -206,10 +237,11 @@ static int info_of(const DecodedCert *dc, struct ward_svid_info *info)
 int ward_svid_info(const uint8_t *der, size_t len, struct ward_svid_info *info)
 {
 	DecodedCert dc;
+	bool conflict; /* facts, not a validation: reported all the same */
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	GUARD(parse(&dc, der, len, "certificate"));
+	GUARD(parse(&dc, der, len, "certificate", &conflict));
 	rc = info_of(&dc, info);
 	wc_FreeDecodedCert(&dc);
 	return rc;

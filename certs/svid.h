@@ -41,11 +41,18 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn.h>
+
 #include "lib/err.h"
 #include "certs/pem.h"
 #include "spiffe/id.h"
 
 #define WARD_SVID_SERIAL_MAX 32 /* bytes; RFC 5280 §4.1.2.2 allows 20 */
+/* A subject or issuer as wolfSSL's parser prints it, with its NUL: the size
+ * of its own buffers, which differs between builds (330 on Debian's 5.5.4,
+ * 360 on 5.9 with multi-attribute RDNs), so no name is ever cut short. */
+#define WARD_SVID_NAME_MAX WC_ASN_NAME_MAX
 
 /* Facts about one certificate for the admin /certs endpoint and expiry
  * metrics; not a validation. */
@@ -54,7 +61,8 @@ struct ward_svid_info {
 	time_t not_after;
 	char serial_hex[2 * WARD_SVID_SERIAL_MAX + 1]; /* lowercase, no separators */
 	bool is_ca;				       /* basicConstraints cA */
-	char subject[332], issuer[332];		       /* "/C=../CN=..", as wolfSSL prints */
+	char subject[WARD_SVID_NAME_MAX];	       /* "/C=../CN=..", as wolfSSL prints */
+	char issuer[WARD_SVID_NAME_MAX];
 };
 
 /* Checks der[0..len) against the leaf rules above and stores its SPIFFE ID in

@@ -12,7 +12,8 @@ build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
-  libclang-rt-14-dev python3 python3-yaml python3-grpcio valgrind prometheus)
+  libclang-rt-14-dev python3 python3-yaml python3-grpcio valgrind prometheus
+  chromium) # an independent post-quantum TLS client (X25519MLKEM768)
 bench_pkgs=(haproxy wrk)
 # podman 4.3 with runc (crun 1.8 fails on this cgroup v1/v2 hybrid host),
 # netavark/aardvark-dns (not CNI), catatonit (podman builds its pod "pause"

@@ -52,10 +52,13 @@ static void usage(FILE *out)
 		"Signals: SIGTERM/SIGINT stop; SIGHUP re-reads the certificate and key.\n");
 }
 
-/* A TLS 1.3 server context from the PEM files; the key's bytes are zeroed
- * as soon as wolfSSL has them. */
+/* A TLS 1.3 server context from the PEM files, with the agent's `modern`
+ * profile (so X25519MLKEM768 first where the build has it); the key's bytes
+ * are zeroed as soon as wolfSSL has them. */
 static int load_ctx(const char *cert_path, const char *key_path, WOLFSSL_CTX **out)
 {
+	static const struct ward_tls_names modern = {.profile = "modern"};
+	struct ward_tls_policy policy;
 	char *cert = NULL, *key = NULL;
 	size_t cert_len = 0, key_len = 0;
 	WOLFSSL_CTX *ctx = NULL;
@@ -68,6 +71,9 @@ static int load_ctx(const char *cert_path, const char *key_path, WOLFSSL_CTX **o
 		rc = ward_err_set(WARD_ERR_NOMEM, "TLS context");
 		goto out;
 	}
+	if ((rc = ward_tls_policy_build(&modern, &policy)) < 0 ||
+	    (rc = ward_tls_policy_apply(ctx, &policy)) < 0)
+		goto out;
 	if (wolfSSL_CTX_use_certificate_chain_buffer(ctx, (const unsigned char *)cert,
 						     (long)cert_len) != WOLFSSL_SUCCESS)
 		rc = ward_err_set(WARD_ERR_TLS, "%s: not a PEM certificate chain", cert_path);

@@ -58,6 +58,15 @@ int ward_tls_policy_apply(WOLFSSL_CTX *c, const struct ward_tls_policy *p)
 	return 0;
 }
 
+int ward_tls_policy_key_shares(WOLFSSL *ssl, const struct ward_tls_policy *p)
+{
+	for (int i = 0; i < p->n_key_shares; i++)
+		ENSURE(wolfSSL_UseKeyShare(ssl, (word16)p->key_shares[i]) == WOLFSSL_SUCCESS,
+		       WARD_ERR_TLS, "tls: key share for %s rejected by wolfSSL",
+		       ward_tls_group_name(p->key_shares[i]));
+	return 0;
+}
+
 static void io_init(struct ward_tls_io *io)
 {
 	ward_buf_init(&io->in, TLS_IN_LIMIT);
@@ -107,6 +116,20 @@ bool ward_tls_session_readable(struct ward_tls_session *t)
 	return ward_buf_len(&t->io.in) > 0 || t->io.in_eof || wolfSSL_pending(t->ssl) > 0;
 }
 
+/* wolfSSL_get_error(), but with the library's own code where it gives an
+ * OpenSSL-style one that hides it: 5.9 built with OPENSSL_EXTRA reports
+ * MATCH_SUITE_ERROR and SOCKET_PEER_CLOSED_E as WOLFSSL_ERROR_SYSCALL, and
+ * the failure reasons need them. wolfSSL_state() is that code on every
+ * version. */
+static int session_error(WOLFSSL *ssl, int rc)
+{
+	int err = wolfSSL_get_error(ssl, rc);
+
+	if (err == WOLFSSL_ERROR_SYSCALL && wolfSSL_state(ssl) < 0)
+		return wolfSSL_state(ssl);
+	return err;
+}
+
 /* An idle session holds no input buffer. */
 static void release_idle_input(struct ward_tls_session *t)
 {
@@ -124,7 +147,7 @@ int ward_tls_session_handshake(struct ward_tls_session *t, int *wolf_err)
 		t->established = true;
 		return 0;
 	}
-	err = wolfSSL_get_error(t->ssl, rc);
+	err = session_error(t->ssl, rc);
 	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
 		ENSURE(!t->io.in_eof || ward_buf_len(&t->io.in) > 0, WARD_ERR_EOF,
 		       "peer closed during the handshake");
@@ -145,7 +168,7 @@ int ward_tls_session_read(struct ward_tls_session *t, uint8_t *buf, size_t cap, 
 		return 0;
 	}
 	*n = 0;
-	err = wolfSSL_get_error(t->ssl, got);
+	err = session_error(t->ssl, got);
 	if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E ||
 	    (t->io.in_eof && ward_buf_len(&t->io.in) == 0)) {
 		release_idle_input(t);

@@ -23,6 +23,10 @@ void ward_tls_global_cleanup(void);
 
 /* Cipher suites, groups and signature algorithms of policy on c. */
 int ward_tls_policy_apply(WOLFSSL_CTX *c, const struct ward_tls_policy *policy) WARD_MUST_CHECK;
+/* The policy's key shares on a client session's ClientHello (call before its
+ * first handshake step). wolfSSL alone sends one, for the first group, and a
+ * server that lacks it answers with a HelloRetryRequest. */
+int ward_tls_policy_key_shares(WOLFSSL *ssl, const struct ward_tls_policy *policy) WARD_MUST_CHECK;
 
 /* One TLS session over memory buffers: ciphertext from the socket goes in
  * with ward_tls_session_feed, ciphertext to send comes out of

@@ -1,4 +1,4 @@
-/* TLS cipher profiles (see profile.h). The profiles are lists of IANA names
+/* TLS cipher profiles (see tls_profile.h). The profiles are lists of IANA names
  * that go through the same lookup as a user's explicit lists, so there is
  * one code path from a name to what wolfSSL is given. */
 #include "lib/tls_profile.h"
@@ -24,17 +24,35 @@ static const struct suite suites[] = {
     {"TLS_CHACHA20_POLY1305_SHA256", "TLS13-CHACHA20-POLY1305-SHA256", false},
 };
 
-/* IANA "TLS Supported Groups" names first, then the aliases people type. */
+/* ML-KEM and the hybrid groups, as the linked wolfSSL was configured
+ * (--enable-mlkem --enable-pqc-hybrids in deploy/wolfssl.sh). */
+#if defined(WOLFSSL_HAVE_MLKEM) && defined(WOLFSSL_PQC_HYBRIDS) && !defined(WOLFSSL_NO_ML_KEM)
+#define HAVE_HYBRIDS true
+_Static_assert(WOLFSSL_SECP256R1MLKEM768 == WARD_TLS_SECP256R1MLKEM768, "code point");
+_Static_assert(WOLFSSL_X25519MLKEM768 == WARD_TLS_X25519MLKEM768, "code point");
+_Static_assert(WOLFSSL_SECP384R1MLKEM1024 == WARD_TLS_SECP384R1MLKEM1024, "code point");
+#else
+#define HAVE_HYBRIDS false
+#endif
+
+/* IANA "TLS Supported Groups" names first, spelt as IANA does, then the
+ * aliases people type (names match without regard to case). */
 struct group {
 	const char *names[3];
 	int wolf;
 	bool fips;
+	bool pq; /* hybrid post-quantum: needs ML-KEM in the linked wolfSSL */
 };
 
+/* X25519MLKEM768 is not in "fips": X25519 is not a FIPS-approved curve.
+ * SecP256r1MLKEM768 and SecP384r1MLKEM1024 combine approved parts only. */
 static const struct group groups[] = {
-    {{"x25519"}, WOLFSSL_ECC_X25519, false},
-    {{"secp256r1", "P-256", "prime256v1"}, WOLFSSL_ECC_SECP256R1, true},
-    {{"secp384r1", "P-384"}, WOLFSSL_ECC_SECP384R1, true},
+    {{"X25519MLKEM768"}, WARD_TLS_X25519MLKEM768, false, true},
+    {{"SecP256r1MLKEM768"}, WARD_TLS_SECP256R1MLKEM768, true, true},
+    {{"SecP384r1MLKEM1024"}, WARD_TLS_SECP384R1MLKEM1024, true, true},
+    {{"x25519"}, WOLFSSL_ECC_X25519, false, false},
+    {{"secp256r1", "P-256", "prime256v1"}, WOLFSSL_ECC_SECP256R1, true, false},
+    {{"secp384r1", "P-384"}, WOLFSSL_ECC_SECP384R1, true, false},
 };
 
 /* RFC 8446 section 4.2.3 SignatureScheme names -> wolfSSL's "<sig>+<hash>"
@@ -73,13 +91,16 @@ struct profile {
 
 static const char *const modern_suites[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
 					    "TLS_CHACHA20_POLY1305_SHA256"};
-static const char *const modern_groups[] = {"x25519", "secp256r1"};
+/* The hybrid group first, so that mesh traffic recorded today cannot be
+ * decrypted by a future quantum computer; the classic groups after it, for
+ * peers without ML-KEM. */
+static const char *const modern_groups[] = {"X25519MLKEM768", "x25519", "secp256r1"};
 /* RSA-PSS stays in modern because SPIRE can issue RSA SVIDs; Ed25519 stays
  * out so that the profile is the same whichever wolfSSL ward is linked to. */
 static const char *const modern_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384",
 					     "rsa_pss_rsae_sha256"};
 static const char *const fips_suites[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
-static const char *const fips_groups[] = {"secp256r1", "secp384r1"};
+static const char *const fips_groups[] = {"SecP256r1MLKEM768", "secp256r1", "secp384r1"};
 static const char *const fips_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384"};
 
 static const struct profile profiles[] = {
@@ -168,9 +189,10 @@ static int find_group(const char *name, bool fips, const struct group **out)
 			return 0;
 		}
 	}
-	return ward_err_set(
-	    WARD_ERR_INVALID,
-	    "unknown group \"%.64s\" (known: x25519, secp256r1 (P-256), secp384r1 (P-384))", name);
+	return ward_err_set(WARD_ERR_INVALID,
+			    "unknown group \"%.64s\" (known: X25519MLKEM768, SecP256r1MLKEM768, "
+			    "SecP384r1MLKEM1024, x25519, secp256r1 (P-256), secp384r1 (P-384))",
+			    name);
 }
 
 static int find_sigalg(const char *name, bool fips, const struct sigalg **out)
@@ -217,10 +239,43 @@ static int add_group(const char *name, bool fips, struct ward_tls_policy *pol)
 	GUARD(find_group(name, fips, &g));
 	for (i = 0; i < pol->n_groups; i++)
 		ENSURE(pol->groups[i] != g->wolf, WARD_ERR_INVALID, "\"%s\" is listed twice", name);
+	ENSURE(!g->pq || HAVE_HYBRIDS, WARD_ERR_INVALID,
+	       "\"%s\" is a post-quantum hybrid group and this build of ward has no ML-KEM "
+	       "(wolfSSL %s; build with deploy/wolfssl.sh)",
+	       name, wolfSSL_lib_version());
 	ENSURE(pol->n_groups < WARD_TLS_MAX_GROUPS, WARD_ERR_INVALID, "more than %d groups",
 	       WARD_TLS_MAX_GROUPS);
 	pol->groups[pol->n_groups++] = g->wolf;
 	return 0;
+}
+
+/* A profile's group: a hybrid one this build cannot offer is left out. */
+static int add_profile_group(const char *name, bool fips, struct ward_tls_policy *pol)
+{
+	const struct group *g = NULL;
+
+	GUARD(find_group(name, fips, &g));
+	if (g->pq && !HAVE_HYBRIDS) {
+		pol->n_pq_unavailable++;
+		return 0;
+	}
+	return add_group(name, fips, pol);
+}
+
+/* The first hybrid and the first classic group get a key share. */
+static void pick_key_shares(struct ward_tls_policy *pol)
+{
+	bool have_pq = false, have_classic = false;
+
+	for (int i = 0; i < pol->n_groups; i++) {
+		bool pq = ward_tls_group_is_pq(pol->groups[i]);
+
+		if (pq ? have_pq : have_classic)
+			continue;
+		pol->key_shares[pol->n_key_shares++] = pol->groups[i];
+		have_pq |= pq;
+		have_classic |= !pq;
+	}
 }
 
 /* Sigalgs are not checked for duplicates by token: rsa_pss_rsae_sha256 and
@@ -237,16 +292,18 @@ static int add_sigalg(const char *name, bool fips, struct ward_tls_policy *pol)
 
 typedef int (*add_fn)(const char *name, bool fips, struct ward_tls_policy *pol);
 
-/* Feeds the user's list if it has entries, else the profile's. Errors in the
- * user's list are prefixed with the key path and index. */
+/* Feeds the user's list if it has entries, else the profile's (through
+ * add_dflt). Errors in the user's list are prefixed with the key path and
+ * index. */
 static int add_all(const char *key, char *const *user, size_t n_user, const char *const *dflt,
-		   size_t n_dflt, bool fips, add_fn add, struct ward_tls_policy *pol)
+		   size_t n_dflt, bool fips, add_fn add, add_fn add_dflt,
+		   struct ward_tls_policy *pol)
 {
 	size_t i;
 
 	if (!n_user) {
 		for (i = 0; i < n_dflt; i++)
-			GUARD(add(dflt[i], fips, pol));
+			GUARD(add_dflt(dflt[i], fips, pol));
 		return 0;
 	}
 	for (i = 0; i < n_user; i++) {
@@ -266,11 +323,12 @@ int ward_tls_policy_build(const struct ward_tls_names *n, struct ward_tls_policy
 	memset(&pol, 0, sizeof(pol));
 	GUARD(find_profile(n->profile, &prof));
 	GUARD(add_all("cipher_suites", n->cipher_suites, n->n_cipher_suites, prof->suites,
-		      prof->n_suites, prof->fips, add_suite, &pol));
+		      prof->n_suites, prof->fips, add_suite, add_suite, &pol));
 	GUARD(add_all("groups", n->groups, n->n_groups, prof->groups, prof->n_groups, prof->fips,
-		      add_group, &pol));
+		      add_group, add_profile_group, &pol));
 	GUARD(add_all("signature_algorithms", n->signature_algorithms, n->n_signature_algorithms,
-		      prof->sigalgs, prof->n_sigalgs, prof->fips, add_sigalg, &pol));
+		      prof->sigalgs, prof->n_sigalgs, prof->fips, add_sigalg, add_sigalg, &pol));
+	pick_key_shares(&pol);
 	*out = pol;
 	return 0;
 }
@@ -287,9 +345,40 @@ const char *ward_tls_cipher_iana(const char *wolf_name)
 	return wolf_name;
 }
 
+void ward_tls_policy_group_names(const struct ward_tls_policy *p, char *out, size_t len)
+{
+	size_t used = 0;
+
+	if (!len)
+		return;
+	out[0] = '\0';
+	for (int i = 0; i < p->n_groups && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+					 ward_tls_group_name(p->groups[i]));
+}
+
+bool ward_tls_pq_supported(void)
+{
+	return HAVE_HYBRIDS;
+}
+
+bool ward_tls_group_is_pq(int wolf_group)
+{
+	for (size_t i = 0; i < N(groups); i++)
+		if (groups[i].wolf == wolf_group)
+			return groups[i].pq;
+	return false;
+}
+
 const char *ward_tls_group_name(int wolf_group)
 {
 	switch (wolf_group) {
+	case WARD_TLS_X25519MLKEM768:
+		return "X25519MLKEM768";
+	case WARD_TLS_SECP256R1MLKEM768:
+		return "SecP256r1MLKEM768";
+	case WARD_TLS_SECP384R1MLKEM1024:
+		return "SecP384r1MLKEM1024";
 	case WOLFSSL_ECC_SECP256R1:
 		return "secp256r1";
 	case WOLFSSL_ECC_SECP384R1:
@@ -315,17 +404,26 @@ const char *ward_tls_group_name(int wolf_group)
 }
 
 /* wolfSSL_get_curve_name() returns "X25519"/"X448", wc_ecc_get_name() names
- * ("SECP256R1") or "FFDHE_2048"-style names. */
+ * ("SECP256R1"), "FFDHE_2048"-style names, or for a hybrid the IANA name
+ * ("X25519MLKEM768"; from 5.9 on). */
 const char *ward_tls_group_iana(const char *wolf_curve_name)
 {
 	static const struct {
 		const char *wolf, *iana;
 	} map[] = {
-	    {"X25519", "x25519"},	 {"X448", "x448"},
-	    {"SECP256R1", "secp256r1"},	 {"SECP384R1", "secp384r1"},
-	    {"SECP521R1", "secp521r1"},	 {"FFDHE_2048", "ffdhe2048"},
-	    {"FFDHE_3072", "ffdhe3072"}, {"FFDHE_4096", "ffdhe4096"},
-	    {"FFDHE_6144", "ffdhe6144"}, {"FFDHE_8192", "ffdhe8192"},
+	    {"X25519", "x25519"},
+	    {"X448", "x448"},
+	    {"SECP256R1", "secp256r1"},
+	    {"SECP384R1", "secp384r1"},
+	    {"SECP521R1", "secp521r1"},
+	    {"FFDHE_2048", "ffdhe2048"},
+	    {"FFDHE_3072", "ffdhe3072"},
+	    {"FFDHE_4096", "ffdhe4096"},
+	    {"FFDHE_6144", "ffdhe6144"},
+	    {"FFDHE_8192", "ffdhe8192"},
+	    {"X25519MLKEM768", "X25519MLKEM768"},
+	    {"SecP256r1MLKEM768", "SecP256r1MLKEM768"},
+	    {"SecP384r1MLKEM1024", "SecP384r1MLKEM1024"},
 	};
 	size_t i;
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ward vs a pair of HAProxy vs plaintext, in the e2e two-pod topology (tests/e2e/lib.sh).
 # One run, one table: keep-alive req/s, latency at a fixed rate, new mTLS
-# connections/s, bulk MB/s, proxy RSS idle and with idle connections, proxy CPU.
+# connections/s, bulk MB/s, proxy RSS idle and with idle connections, proxy CPU;
+# then what the hybrid post-quantum key exchange costs ward (new connections/s,
+# handshake bytes) against classic groups only.
 #   tests/bench/bench.sh            (make bench; needs root, wrk, haproxy, curl, python3, socat)
 # Env: WARD_BIN (default build/ward), BENCH_DURATION seconds per wrk run (5),
 #   BENCH_CONNS keep-alive connections (32), BENCH_RATE_CONNS x 1000/BENCH_RATE_DELAY_MS
@@ -335,6 +337,50 @@ wait_port a "$B" "$APP_PORT" # through both agents
 measure ward "$B" "$APP_PORT" "$BULK_PORT"
 grep -h '"level":"\(warn\|error\)"' "$WARD_TMP/a.log" "$WARD_TMP/b.log" | head -5 | sed 's/^/  agent log: /' || true
 
+# ---------------------------------------------------------------- 4. key exchange
+# What the hybrid post-quantum group costs: the same pair of agents, back to
+# back, with the modern profile (X25519MLKEM768 where the build has it) and with
+# classic groups only (tls.groups x25519, secp256r1). Per setup: new connections/s
+# (direct mode: one full mTLS handshake each) and the bytes of one handshake on
+# b's wire (a connection opened and closed without data: the handshake plus one
+# close_notify each way), read with tests/e2e/tlswire.py.
+kx_measure() { # LABEL
+  local label=$1 vars
+  if wrk_run "$label" newconn "http://$B:$APP_PORT/" -c"$NEWCONN_CONNS" -H "Connection: close"; then
+    R[$label.nc]=$W_RPS R[$label.nc_cpu]=$W_CPU
+  else
+    broken "$label.nc" "$W_WHY"
+    R[$label.nc_cpu]=FAIL
+  fi
+  capture_start b "$WARD_TMP/kx-$label.pcap" tcp port "$APP_PORT" >/dev/null
+  pod a bash -c "exec 3<>/dev/tcp/$B/$APP_PORT; sleep 0.5"
+  capture_stop
+  vars=$(/usr/bin/python3 "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/kx-$label.pcap" \
+    --port "$APP_PORT" --format shell --prefix kx_) || { broken "$label.bytes" "no capture"; return; }
+  eval "$vars"
+  # shellcheck disable=SC2154 # kx_* come from the eval above
+  R[$label.group]=${kx_server_hello_group:-none} R[$label.hrr]=$kx_hello_retry_requests
+  R[$label.ch]=$((${kx_client_hello_record_length:-0} + 5))
+  R[$label.sh]=$((${kx_server_hello_record_length:-0} + 5))
+  R[$label.up]=$kx_bytes_client_to_server R[$label.down]=$kx_bytes_server_to_client
+  printf '  %-9s %-9s %s: ClientHello %s B, ServerHello %s B, a->b %s B, b->a %s B, %s retries\n' \
+    "$label" handshake "${R[$label.group]}" "${R[$label.ch]}" "${R[$label.sh]}" "${R[$label.up]}" \
+    "${R[$label.down]}" "${R[$label.hrr]}"
+}
+agents_restart() { # EXTRA-CONFIG: both agents again, with EXTRA in their configs
+  kill "${PROXY_PIDS[@]}"
+  wait "${PROXY_PIDS[@]}" 2>/dev/null || true
+  for p in a b; do mv "$WARD_TMP/$p.log" "$WARD_TMP/$p-$(date +%s%N).log"; done
+  agent_start a "$(agent_config a "$1")"
+  agent_start b "$(agent_config b "$1")"
+  PROXY_PIDS=("${WARD_PIDS[-2]}" "${WARD_PIDS[-1]}")
+  wait_port a "$B" "$APP_PORT"
+}
+echo "bench: key exchange (the ward pair, modern profile, then classic groups only)"
+kx_measure kx_modern
+agents_restart ', "tls": { "groups": ["x25519", "secp256r1"] }'
+kx_measure kx_classic
+
 # ---------------------------------------------------------------- table
 num() { [[ $1 =~ ^[0-9.]+$ ]]; }
 ratio() { # A B -> A/B, or "-" when either is not a number
@@ -378,6 +424,20 @@ echo "TLS handshakes in the new-connections run:"
 echo "  ward:    ${R[ward.nc_n]} connections = ${R[ward.nc_n]} full handshakes (ward has no session resumption yet)"
 echo "  haproxy: ${R[haproxy.nc_n]} connections; server-side HAProxy saw ${R[haproxy.nc_full]} full and" \
   "${R[haproxy.nc_resumed]} resumed handshakes (HAProxy's default session reuse on the server line)"
+echo
+echo "key exchange, ward to ward (direct mode, one run each):"
+kx_row() { # LABEL MODERN CLASSIC
+  printf '  %-38s %18s %18s %8s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
+}
+printf '  %-38s %18s %18s %8s\n' "" "modern profile" "classic only" ratio
+kx_row "group negotiated" "${R[kx_modern.group]}" "${R[kx_classic.group]}"
+kx_row "new connections/s ($NEWCONN_CONNS conns, close)" "${R[kx_modern.nc]}" "${R[kx_classic.nc]}"
+kx_row "  proxy CPU us/connection (both)" "${R[kx_modern.nc_cpu]}" "${R[kx_classic.nc_cpu]}"
+kx_row "ClientHello bytes" "${R[kx_modern.ch]}" "${R[kx_classic.ch]}"
+kx_row "ServerHello bytes" "${R[kx_modern.sh]}" "${R[kx_classic.sh]}"
+kx_row "handshake bytes a -> b" "${R[kx_modern.up]}" "${R[kx_classic.up]}"
+kx_row "handshake bytes b -> a" "${R[kx_modern.down]}" "${R[kx_classic.down]}"
+kx_row "HelloRetryRequests" "${R[kx_modern.hrr]}" "${R[kx_classic.hrr]}"
 if [ ${#BROKEN[@]} -gt 0 ]; then
   WARD_KEEP_TMP=1 # read by ward_cleanup (lib.sh) on exit
   export WARD_KEEP_TMP

@@ -203,16 +203,31 @@ vars=$("$PY" "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/lo.pcap" --port "$PORT
   --marker "$MARKER" --format shell --prefix lo_)
 eval "$vars"
 for v in fe_peer_id fe_mode fe_tls_version fe_cipher fe_group fe_connect_ms fe_handshake_ms \
-  fe_bytes_to_peer fe_bytes_from_peer be_peer_id be_mode be_cipher; do
+  fe_bytes_to_peer fe_bytes_from_peer be_peer_id be_mode be_cipher be_group; do
   [ -n "${!v:-}" ] || fail "the agents' conn_close events lack ${v#*_} (see the logs below)"
 done
 app_line=$(grep -m1 -F "$MARKER" "$WARD_TMP/app.log" || true)
+# The key shares the ClientHello carried, with their sizes: "X25519MLKEM768 1216 B, x25519 32 B".
+shares=$(paste -d' ' <(tr ' ' '\n' <<<"$w_client_hello_key_shares") \
+  <(tr ' ' '\n' <<<"$w_client_hello_key_share_bytes") | sed 's/$/ B/' | paste -sd, - | sed 's/,/, /g')
+case "$fe_group" in
+  *MLKEM*) pq=yes kx_what="ECDH and ML-KEM (FIPS 203) together: post-quantum hybrid" ;;
+  *) pq=no kx_what="ECDH only: this build's wolfSSL has no ML-KEM" ;;
+esac
 
 echo
 box_top "the request, as the two agents saw it"
 row "client identity" "$be_peer_id  ${D}(verified by backend's agent)${N}"
 row "server identity" "$fe_peer_id  ${D}(verified by frontend's agent)${N}"
-row "TLS" "$fe_tls_version  $fe_cipher  key exchange $fe_group"
+row "TLS" "$fe_tls_version  $fe_cipher"
+row "key exchange" "$fe_group  ${D}($kx_what)${N}"
+if [ "$pq" = yes ]; then
+  row "" "${D}why it matters: a recording of this traffic stays secret even once a large${N}"
+  row "" "${D}quantum computer exists (\"harvest now, decrypt later\"); X25519 alone would not${N}"
+else
+  row "" "${D}why it matters: a recording of this traffic could be decrypted once a large${N}"
+  row "" "${D}quantum computer exists; build ward's own wolfSSL (make) for X25519MLKEM768${N}"
+fi
 row "TCP connect" "$fe_connect_ms ms  ${D}(frontend's agent to $BE_IP:$PORT)${N}"
 row "TLS handshake" "$fe_handshake_ms ms  ${D}(measured by frontend's agent, the TLS client)${N}"
 row "bytes, app's view" "frontend -> backend $fe_bytes_to_peer B, backend -> frontend $fe_bytes_from_peer B"
@@ -229,9 +244,10 @@ row "" "${D} and close_notify alerts are all counted as application data records
 row "bytes not in a record" "$w_non_tls_bytes"
 row "ClientHello" "$w_client_hello_first_bytes ..."
 row "" "${D}16 = handshake record, ${w_client_hello_first_bytes:3:5} = record version, ${w_client_hello_first_bytes:9:5} = length $w_client_hello_record_length, 01 = ClientHello${N}"
-row "" "${D}offers $w_client_hello_supported_versions, key share $w_client_hello_key_shares, cipher suites:${N}"
-row "" "${D}${w_client_hello_cipher_suites// /, }${N}"
-row "ServerHello" "picks $w_server_hello_version, $w_server_hello_cipher, $w_server_hello_group"
+row "" "${D}offers $w_client_hello_supported_versions, key shares $shares,${N}"
+row "" "${D}cipher suites ${w_client_hello_cipher_suites// /, }${N}"
+row "ServerHello" "picks $w_server_hello_version, $w_server_hello_cipher, $w_server_hello_group ($w_server_hello_group_id)"
+row "" "${D}$w_client_hellos ClientHello, $w_hello_retry_requests HelloRetryRequest: one round trip${N}"
 if [ "$w_marker_found" = no ]; then
   printf '  %s|%s %splaintext marker found on the wire: %sno%s\n' "$C" "$N" "$B" "$G" "$N"
 else
@@ -252,7 +268,9 @@ problems=()
 [ "$fe_tls_version" = TLSv1.3 ] || problems+=("TLS version $fe_tls_version")
 [ "$fe_cipher" = "$be_cipher" ] && [ "$fe_cipher" = "$w_server_hello_cipher" ] ||
   problems+=("cipher disagrees: frontend $fe_cipher, backend $be_cipher, wire $w_server_hello_cipher")
-[ "$fe_group" = "$w_server_hello_group" ] || problems+=("group: agent logged $fe_group, wire shows $w_server_hello_group")
+[ "$fe_group" = "$w_server_hello_group" ] && [ "$be_group" = "$fe_group" ] ||
+  problems+=("group disagrees: frontend $fe_group, backend $be_group, wire $w_server_hello_group")
+[ "$w_hello_retry_requests" = 0 ] || problems+=("the server asked for another key share (HelloRetryRequest)")
 [ "$fe_bytes_to_peer" = "$c_req" ] || problems+=("frontend's agent relayed $fe_bytes_to_peer B, curl sent $c_req B")
 [ "$fe_bytes_from_peer" = $((c_hdr + c_body)) ] || problems+=("frontend's agent relayed $fe_bytes_from_peer B back, curl got $((c_hdr + c_body)) B")
 [ -n "$w_client_hello_first_bytes" ] || problems+=("no ClientHello in the wire capture")
@@ -265,4 +283,4 @@ if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do echo "  ${R}x${N} $p" >&2; done
   fail "${#problems[@]} check(s) failed"
 fi
-echo "${G}${B}demo ok${N}: the request went through mutual TLS 1.3 between two SPIFFE identities, and only TLS crossed the wire ($(ms "$T0" "$(date +%s%N)") ms)."
+echo "${G}${B}demo ok${N}: the request went through mutual TLS 1.3 between two SPIFFE identities, keys agreed with $fe_group$([ "$pq" = yes ] && echo " (post-quantum)"), and only TLS crossed the wire ($(ms "$T0" "$(date +%s%N)") ms)."

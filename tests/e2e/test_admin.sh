@@ -94,7 +94,7 @@ check "success: b's inbound success counter +1" \
 check "success: a's mtls connection counted" \
   grows a 'ward_connections_total{direction="outbound",mode="mtls"}' "$mtls_a"
 check "success: negotiated TLSv1.3 with an IANA cipher and group" \
-  grep -q '^ward_tls_negotiated_total{direction="outbound",version="TLSv1.3",cipher="TLS_AES_128_GCM_SHA256",group="x25519"} [1-9]' \
+  grep -Eq '^ward_tls_negotiated_total\{direction="outbound",version="TLSv1.3",cipher="TLS_AES_128_GCM_SHA256",group="(X25519MLKEM768|x25519)"\} [1-9]' \
   <<<"$(admin a /metrics)"
 check "success: handshake and connect histograms observed" \
   test "$(metric a 'ward_tls_handshake_duration_seconds_count{direction="outbound"}')" -ge 1 -a \

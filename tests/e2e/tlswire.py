@@ -10,8 +10,11 @@ at one end), splits each direction into TLS records and reports:
   packets, tcp_streams, payload bytes each way (client = the side that sent SYN,
   or the lower-numbered-port-agnostic first talker when no SYN was seen),
   records by content type, bytes that do not parse as TLS records,
-  the first bytes of the ClientHello and what it offers, what the ServerHello
-  selects (both travel in clear in TLS 1.3; everything after is encrypted),
+  the first bytes of the ClientHello and what it offers (key shares by group,
+  GREASE left out, and their sizes), what the ServerHello selects (cipher, group
+  and its code point; a HelloRetryRequest is counted, and the ServerHello
+  after it reported), how many ClientHellos and HelloRetryRequests were seen
+  (both hellos travel in clear in TLS 1.3; everything after is encrypted),
   and whether MARKER occurs anywhere in the raw capture file or in any
   reassembled stream.
 
@@ -30,7 +33,17 @@ CIPHERS = {0x1301: "TLS_AES_128_GCM_SHA256", 0x1302: "TLS_AES_256_GCM_SHA384",
            0x1305: "TLS_AES_128_CCM_8_SHA256", 0x00ff: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"}
 GROUPS = {0x0017: "secp256r1", 0x0018: "secp384r1", 0x0019: "secp521r1",
           0x001d: "x25519", 0x001e: "x448", 0x0100: "ffdhe2048", 0x0101: "ffdhe3072",
-          0x0102: "ffdhe4096", 0x0103: "ffdhe6144", 0x0104: "ffdhe8192"}
+          0x0102: "ffdhe4096", 0x0103: "ffdhe6144", 0x0104: "ffdhe8192",
+          # hybrid post-quantum groups (draft-ietf-tls-ecdhe-mlkem), as IANA spells them
+          0x11eb: "SecP256r1MLKEM768", 0x11ec: "X25519MLKEM768", 0x11ed: "SecP384r1MLKEM1024",
+          0x6399: "X25519Kyber768Draft00"}
+# RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest.
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def is_grease(v):
+    """RFC 8701 GREASE values (0x0a0a, 0x1a1a, ... 0xfafa), which browsers offer."""
+    return v & 0x0f0f == 0x0a0a and v >> 8 == v & 0xff
 VERSIONS = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0",
             0x0300: "SSLv3"}
 
@@ -176,12 +189,15 @@ def client_hello(hs):
         d["supported_groups"] = [name(GROUPS, struct.unpack(">H", v[2 + i:4 + i])[0])
                                  for i in range(0, n, 2)]
     if 51 in exts:
-        v, o, shares = exts[51], 2, []
+        v, o, shares, sizes = exts[51], 2, [], []
         while o + 4 <= len(v):
             g, kl = struct.unpack(">HH", v[o:o + 4])
-            shares.append(name(GROUPS, g))
+            if not is_grease(g):
+                shares.append(name(GROUPS, g))
+                sizes.append(kl)
             o += 4 + kl
         d["key_shares"] = shares
+        d["key_share_bytes"] = sizes
     d["sni"] = None
     if 0 in exts and len(exts[0]) > 5:
         v = exts[0]
@@ -192,7 +208,7 @@ def client_hello(hs):
 
 
 def server_hello(hs):
-    d = {}
+    d = {"hello_retry_request": hs[6:38] == HRR_RANDOM}
     off = 4 + 2 + 32
     off += 1 + hs[off]
     d["cipher"] = name(CIPHERS, struct.unpack(">H", hs[off:off + 2])[0])
@@ -202,8 +218,10 @@ def server_hello(hs):
         d["version"] = name(VERSIONS, struct.unpack(">H", exts[43][:2])[0])
     else:
         d["version"] = name(VERSIONS, struct.unpack(">H", hs[4:6])[0])
-    if 51 in exts and len(exts[51]) >= 2:
-        d["group"] = name(GROUPS, struct.unpack(">H", exts[51][:2])[0])
+    if 51 in exts and len(exts[51]) >= 2:  # the selected group (and, unless HRR, its share)
+        g = struct.unpack(">H", exts[51][:2])[0]
+        d["group"] = name(GROUPS, g)
+        d["group_id"] = "0x%04x" % g
     return d
 
 
@@ -241,6 +259,7 @@ def analyse(path, port=None, marker=None):
            "records": {v: 0 for v in CONTENT_TYPES.values()},
            "records_client_to_server": 0, "records_server_to_client": 0,
            "non_tls_bytes": 0, "gaps": 0, "fin": False, "rst": False,
+           "client_hellos": 0, "hello_retry_requests": 0,
            "client_hello": None, "server_hello": None}
     seen = set()
     streams = []
@@ -274,6 +293,8 @@ def analyse(path, port=None, marker=None):
                 if ctype != 22 or len(body) < 4:
                     continue
                 try:
+                    if body[0] == 1:
+                        res["client_hellos"] += 1
                     if body[0] == 1 and res["client_hello"] is None:
                         ch = client_hello(body)
                         rec = stream[:5 + len(body)]
@@ -281,8 +302,14 @@ def analyse(path, port=None, marker=None):
                         ch["record_version"] = name(VERSIONS, ver)
                         ch["record_length"] = len(body)
                         res["client_hello"] = ch
-                    elif body[0] == 2 and res["server_hello"] is None:
-                        res["server_hello"] = server_hello(body)
+                    elif body[0] == 2:
+                        sh = server_hello(body)
+                        sh["record_length"] = len(body)
+                        res["hello_retry_requests"] += sh["hello_retry_request"]
+                        # The ServerHello that settles the handshake, not a retry request.
+                        if res["server_hello"] is None or \
+                                res["server_hello"]["hello_retry_request"]:
+                            res["server_hello"] = sh
                 except (IndexError, struct.error):
                     pass
     if marker is not None:
@@ -326,12 +353,15 @@ def main(argv):
         return 2
     if a.format == "shell":  # the same variables whether or not a hello was seen
         res["client_hello"] = res["client_hello"] or dict.fromkeys(
-            ("cipher_suites", "supported_versions", "supported_groups", "key_shares", "sni",
-             "extensions", "first_bytes", "record_version", "record_length"))
-        res["server_hello"] = res["server_hello"] or dict.fromkeys(("cipher", "version", "group"))
-        for k in ("supported_versions", "supported_groups", "key_shares"):
+            ("cipher_suites", "supported_versions", "supported_groups", "key_shares",
+             "key_share_bytes", "sni", "extensions", "first_bytes", "record_version",
+             "record_length"))
+        res["server_hello"] = res["server_hello"] or dict.fromkeys(
+            ("cipher", "version", "group", "group_id", "hello_retry_request", "record_length"))
+        for k in ("supported_versions", "supported_groups", "key_shares", "key_share_bytes"):
             res["client_hello"].setdefault(k, None)
-        res["server_hello"].setdefault("group", None)
+        for k in ("group", "group_id"):
+            res["server_hello"].setdefault(k, None)
     if a.format == "json":
         print(json.dumps(res, indent=2))
     else:

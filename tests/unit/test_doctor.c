@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <wolfssl/options.h>
+
 #include "agent/doctor.h"
 #include "agent/status.h"
 
@@ -187,6 +189,35 @@ static void test_capture(void **state)
 	assert_int_equal(c.status, WARD_CHECK_SKIP);
 }
 
+/* The key exchange check follows the linked wolfSSL: ward's own build offers
+ * X25519MLKEM768 first, Debian's 5.5.4 cannot (a warning, not a failure). */
+static void test_post_quantum(void **state)
+{
+	struct ward_doctor_env e = env();
+	struct ward_check c;
+	char *classic[] = {"x25519", "secp256r1"};
+
+	(void)state;
+	ward_doctor_post_quantum(&e, &c);
+	assert_string_equal(c.name, "post_quantum");
+#if defined(WOLFSSL_HAVE_MLKEM) && defined(WOLFSSL_PQC_HYBRIDS)
+	assert_int_equal(c.status, WARD_CHECK_OK);
+	assert_non_null(strstr(c.value, "offered: X25519MLKEM768, x25519, secp256r1"));
+	cfg.tls.groups = classic;
+	cfg.tls.n_groups = 2;
+	ward_doctor_post_quantum(&e, &c);
+	cfg.tls.groups = NULL;
+	cfg.tls.n_groups = 0;
+	assert_int_equal(c.status, WARD_CHECK_WARN);
+	assert_string_equal(c.value, "not offered: tls.groups is x25519, secp256r1");
+#else
+	(void)classic;
+	assert_int_equal(c.status, WARD_CHECK_WARN);
+	assert_non_null(strstr(c.value, "has no ML-KEM; offering x25519, secp256r1"));
+#endif
+	assert_non_null(strstr(c.recommended, "X25519MLKEM768"));
+}
+
 static void test_run_and_json(void **state)
 {
 	struct ward_doctor_env e = env();
@@ -258,6 +289,7 @@ int main(void)
 	    cmocka_unit_test(test_socket_states),
 	    cmocka_unit_test(test_fd_limit),
 	    cmocka_unit_test(test_capture),
+	    cmocka_unit_test(test_post_quantum),
 	    cmocka_unit_test(test_run_and_json),
 	    cmocka_unit_test(test_status_print),
 	};

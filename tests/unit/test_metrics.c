@@ -85,13 +85,18 @@ static void test_sum_workers(void **state)
 	ward_metrics_negotiated(&w1, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256", "x25519");
 	ward_metrics_negotiated(&w2, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256", "x25519");
 	ward_metrics_negotiated(&w2, 1, "TLSv1.2", "SOMETHING", "ffdhe2048");
+	ward_metrics_negotiated(&w1, 0, "TLSv1.3", "TLS_AES_128_GCM_SHA256", "X25519MLKEM768");
+	ward_metrics_negotiated(&w2, 0, "TLSv1.3", "TLS_AES_128_GCM_SHA256", "x25519mlkem768");
 	ward_metrics_sum(ws, 2, &s);
 	assert_int_equal(s.handshakes[1][0], 7);
 	assert_int_equal(s.handshake_errors[0][WARD_REASON_UNKNOWN_CA], 2);
 	assert_int_equal(s.handshake_errors[0][WARD_REASON_OTHER], 1);
 	assert_int_equal(s.active[0], 4);
 	assert_int_equal(s.negotiated[1][0][0][0], 2);
-	assert_int_equal(s.negotiated[1][1][3][4], 1); /* other, other, other */
+	assert_int_equal(s.negotiated[1][1][3][WARD_TLS_GROUPS - 1], 1); /* other x3 */
+	/* the hybrid group has its own label, spelt as IANA spells it */
+	assert_int_equal(s.negotiated[0][0][0][4], 1);
+	assert_int_equal(s.negotiated[0][0][0][WARD_TLS_GROUPS - 1], 1);
 }
 
 static void test_exposition(void **state)
@@ -109,6 +114,7 @@ static void test_exposition(void **state)
 	s.handshake_seconds[1].count = 4;
 	s.handshake_seconds[1].sum = 7.5;
 	s.negotiated[0][0][2][0] = 9;
+	s.negotiated[1][0][0][4] = 5;
 	s.proxied[1][WARD_MODE_PLAINTEXT] = 3;
 	s.svid_expiry = 1800000000;
 	s.workload_api_connected = true;
@@ -147,6 +153,9 @@ static void test_exposition(void **state)
 	assert_true(has_line(text,
 			     "ward_tls_negotiated_total{direction=\"outbound\",version=\"TLSv1.3\","
 			     "cipher=\"TLS_CHACHA20_POLY1305_SHA256\",group=\"x25519\"} 9"));
+	assert_true(has_line(text,
+			     "ward_tls_negotiated_total{direction=\"inbound\",version=\"TLSv1.3\","
+			     "cipher=\"TLS_AES_128_GCM_SHA256\",group=\"X25519MLKEM768\"} 5"));
 	assert_true(has_line(
 	    text, "ward_connections_total{direction=\"inbound\",mode=\"permissive-plaintext\"} 3"));
 	assert_true(has_line(text, "ward_svid_expiry_timestamp_seconds 1800000000"));

@@ -72,49 +72,141 @@ static void refused(const char *profile, const struct lists *l, const char *why)
 		fail_msg("reason \"%s\" lacks \"%s\"", ward_err_msg(), why);
 }
 
-/* What the agent's TLS glue will do with a policy; fails if wolfSSL refuses. */
+/* Whether the linked wolfSSL has the hybrid groups, read here from its
+ * options.h independently of lib/tls_profile.c. */
+#if defined(WOLFSSL_HAVE_MLKEM) && defined(WOLFSSL_PQC_HYBRIDS)
+#define PQ true
+#else
+#define PQ false
+#endif
+
+/* What the agent's TLS glue will do with a policy (the contexts' lists and a
+ * client session's key shares); fails if wolfSSL refuses. */
 static void wolfssl_accepts(const struct ward_tls_policy *pol)
 {
 	WOLFSSL_CTX *ctx;
+	WOLFSSL *ssl;
 
 	assert_int_equal(wolfSSL_Init(), WOLFSSL_SUCCESS);
-	ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
+	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
 	assert_non_null(ctx);
 	assert_int_equal(wolfSSL_CTX_set_cipher_list(ctx, pol->cipher_list), WOLFSSL_SUCCESS);
 	assert_int_equal(wolfSSL_CTX_set_groups(ctx, (int *)pol->groups, pol->n_groups),
 			 WOLFSSL_SUCCESS);
 	assert_int_equal(wolfSSL_CTX_set1_sigalgs_list(ctx, pol->sigalgs), WOLFSSL_SUCCESS);
+	ssl = wolfSSL_new(ctx);
+	assert_non_null(ssl);
+	for (int i = 0; i < pol->n_key_shares; i++)
+		assert_int_equal(wolfSSL_UseKeyShare(ssl, (word16)pol->key_shares[i]),
+				 WOLFSSL_SUCCESS);
+	wolfSSL_free(ssl);
 	wolfSSL_CTX_free(ctx);
 	wolfSSL_Cleanup();
 }
 
+static void groups_are(const struct ward_tls_policy *pol, int n, const int *want)
+{
+	assert_int_equal(pol->n_groups, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pol->groups[i], want[i]);
+}
+
+static void shares_are(const struct ward_tls_policy *pol, int first, int second)
+{
+	assert_int_equal(pol->n_key_shares, second ? 2 : 1);
+	assert_int_equal(pol->key_shares[0], first);
+	if (second)
+		assert_int_equal(pol->key_shares[1], second);
+}
+
+/* modern: X25519MLKEM768 first, then X25519 and P-256; a share for the
+ * hybrid and one for X25519. Without ML-KEM the hybrid is left out. */
 static void test_modern(void **state)
 {
+	static const int pq[] = {WARD_TLS_X25519MLKEM768, WOLFSSL_ECC_X25519,
+				 WOLFSSL_ECC_SECP256R1};
 	struct lists none = {0};
 	struct ward_tls_policy pol;
 
+	assert_int_equal(ward_tls_pq_supported(), PQ);
 	resolve("modern", &none, &pol);
 	assert_string_equal(pol.cipher_list, "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:"
 					     "TLS13-CHACHA20-POLY1305-SHA256");
-	assert_int_equal(pol.n_groups, 2);
-	assert_int_equal(pol.groups[0], WOLFSSL_ECC_X25519);
-	assert_int_equal(pol.groups[1], WOLFSSL_ECC_SECP256R1);
+	if (PQ) {
+		groups_are(&pol, 3, pq);
+		shares_are(&pol, WARD_TLS_X25519MLKEM768, WOLFSSL_ECC_X25519);
+		assert_int_equal(pol.n_pq_unavailable, 0);
+	} else {
+		groups_are(&pol, 2, pq + 1);
+		shares_are(&pol, WOLFSSL_ECC_X25519, 0);
+		assert_int_equal(pol.n_pq_unavailable, 1);
+	}
 	assert_string_equal(pol.sigalgs, "ECDSA+SHA256:ECDSA+SHA384:RSA-PSS+SHA256");
 	wolfssl_accepts(&pol);
 }
 
+/* fips: SecP256r1MLKEM768 first, then P-256 and P-384. */
 static void test_fips(void **state)
 {
+	static const int pq[] = {WARD_TLS_SECP256R1MLKEM768, WOLFSSL_ECC_SECP256R1,
+				 WOLFSSL_ECC_SECP384R1};
 	struct lists none = {0};
 	struct ward_tls_policy pol;
 
 	resolve("fips", &none, &pol);
 	assert_string_equal(pol.cipher_list, "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384");
-	assert_int_equal(pol.n_groups, 2);
-	assert_int_equal(pol.groups[0], WOLFSSL_ECC_SECP256R1);
-	assert_int_equal(pol.groups[1], WOLFSSL_ECC_SECP384R1);
+	if (PQ) {
+		groups_are(&pol, 3, pq);
+		shares_are(&pol, WARD_TLS_SECP256R1MLKEM768, WOLFSSL_ECC_SECP256R1);
+	} else {
+		groups_are(&pol, 2, pq + 1);
+		shares_are(&pol, WOLFSSL_ECC_SECP256R1, 0);
+		assert_int_equal(pol.n_pq_unavailable, 1);
+	}
 	assert_string_equal(pol.sigalgs, "ECDSA+SHA256:ECDSA+SHA384");
 	wolfssl_accepts(&pol);
+}
+
+/* Explicit lists take IANA's names (any case) and get the same key-share
+ * rule; a hybrid group on a build without ML-KEM is an error naming it. */
+static void test_explicit_pq(void **state)
+{
+	const char *pq_late[] = {"P-384", "x25519mlkem768", "x25519"};
+	const char *all_pq[] = {"SecP384r1MLKEM1024", "X25519MLKEM768"};
+	const char *classic[] = {"x25519", "secp256r1"};
+	const char *fips_hybrids[] = {"SecP384r1MLKEM1024", "SecP256r1MLKEM768", "P-256"};
+	const char *fips_x25519[] = {"X25519MLKEM768"};
+	const char *dup[] = {"X25519MLKEM768", "x25519MLKEM768"};
+	struct lists l;
+	struct ward_tls_policy pol;
+
+	l = (struct lists){.groups = classic, .n_groups = N(classic)};
+	resolve("modern", &l, &pol);
+	shares_are(&pol, WOLFSSL_ECC_X25519, 0);
+	assert_int_equal(pol.n_pq_unavailable, 0);
+	l = (struct lists){.groups = fips_x25519, .n_groups = 1};
+	refused("fips", &l,
+		"tls.groups[0]: \"X25519MLKEM768\" is not allowed by tls.profile \"fips\"");
+	l = (struct lists){.groups = pq_late, .n_groups = N(pq_late)};
+	if (!PQ) {
+		refused("modern", &l,
+			"tls.groups[1]: \"x25519mlkem768\" is a post-quantum hybrid group and "
+			"this build of ward has no ML-KEM");
+		return;
+	}
+	resolve("modern", &l, &pol);
+	shares_are(&pol, WOLFSSL_ECC_SECP384R1, WARD_TLS_X25519MLKEM768);
+	wolfssl_accepts(&pol);
+	l = (struct lists){.groups = all_pq, .n_groups = N(all_pq)};
+	resolve("modern", &l, &pol);
+	shares_are(&pol, WARD_TLS_SECP384R1MLKEM1024, 0); /* no classic group to share */
+	wolfssl_accepts(&pol);
+	l = (struct lists){.groups = fips_hybrids, .n_groups = N(fips_hybrids)};
+	resolve("fips", &l, &pol);
+	shares_are(&pol, WARD_TLS_SECP384R1MLKEM1024, WOLFSSL_ECC_SECP256R1);
+	wolfssl_accepts(&pol);
+	l = (struct lists){.groups = dup, .n_groups = 2};
+	refused("modern", &l, "tls.groups[1]: \"x25519MLKEM768\" is listed twice");
 }
 
 static void test_explicit(void **state)
@@ -234,6 +326,19 @@ static void test_reverse_names(void **state)
 	assert_string_equal(ward_tls_group_iana("SECP384R1"), "secp384r1");
 	assert_string_equal(ward_tls_group_iana("FFDHE_3072"), "ffdhe3072");
 	assert_string_equal(ward_tls_group_iana(NULL), "none");
+	/* the hybrids as IANA spells them, on every build */
+	assert_string_equal(ward_tls_group_name(0x11EC), "X25519MLKEM768");
+	assert_string_equal(ward_tls_group_name(0x11EB), "SecP256r1MLKEM768");
+	assert_string_equal(ward_tls_group_name(0x11ED), "SecP384r1MLKEM1024");
+	assert_string_equal(ward_tls_group_iana("X25519MLKEM768"), "X25519MLKEM768");
+	assert_string_equal(ward_tls_group_iana("secp256r1mlkem768"), "SecP256r1MLKEM768");
+	assert_true(ward_tls_group_is_pq(WARD_TLS_X25519MLKEM768));
+	assert_false(ward_tls_group_is_pq(WOLFSSL_ECC_X25519));
+#if PQ
+	assert_int_equal(WOLFSSL_X25519MLKEM768, 0x11EC);
+	assert_int_equal(WOLFSSL_SECP256R1MLKEM768, 0x11EB);
+	assert_int_equal(WOLFSSL_SECP384R1MLKEM1024, 0x11ED);
+#endif
 }
 
 /* The IANA name for every suite wolfSSL can negotiate under our profiles
@@ -258,13 +363,10 @@ static void test_reverse_matches_wolfssl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_modern),
-	    cmocka_unit_test(test_fips),
-	    cmocka_unit_test(test_explicit),
-	    cmocka_unit_test(test_refused_names),
-	    cmocka_unit_test(test_ed25519),
-	    cmocka_unit_test(test_reverse_names),
-	    cmocka_unit_test(test_reverse_matches_wolfssl),
+	    cmocka_unit_test(test_modern),	  cmocka_unit_test(test_fips),
+	    cmocka_unit_test(test_explicit),	  cmocka_unit_test(test_explicit_pq),
+	    cmocka_unit_test(test_refused_names), cmocka_unit_test(test_ed25519),
+	    cmocka_unit_test(test_reverse_names), cmocka_unit_test(test_reverse_matches_wolfssl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

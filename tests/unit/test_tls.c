@@ -11,6 +11,7 @@
 
 #include "agent/tls_ctx.h"
 #include "certs/pem.h"
+#include "tests/unit/tls_hello.h"
 
 #define FIX "tests/unit/fixtures/"
 
@@ -200,6 +201,23 @@ static void test_no_shared_cipher(void **state)
 	ident_free(&id);
 }
 
+/* A peer whose transport ends before its ClientHello, as a port scanner's
+ * does: wolfSSL's read sees the end, reported as peer_reset on both builds. */
+static void test_peer_gone_before_hello(void **state)
+{
+	struct pair p;
+	struct ident id;
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.ss), 0);
+	ward_tls_session_feed_eof(&p.ss);
+	assert_int_equal(ward_tls_session_handshake(&p.ss, &p.serr), WARD_ERR_TLS);
+	assert_string_equal(ward_tls_failure_reason(p.ss.ssl, p.serr), "peer_reset");
+	pair_free(&p);
+	ident_free(&id);
+}
+
 static void test_expired_peer(void **state)
 {
 	struct pair p = {0};
@@ -383,6 +401,181 @@ static void test_unfederated_domain_refused(void **state)
 	pair_free(&p);
 }
 
+/* --- key exchange: hybrid post-quantum groups and key shares --- */
+
+#if defined(WOLFSSL_HAVE_MLKEM) && defined(WOLFSSL_PQC_HYBRIDS)
+#define PQ 1 /* this build's wolfSSL has ML-KEM and the hybrid groups */
+#else
+#define PQ 0
+#endif
+#define G_X25519 0x001D
+#define G_P256 0x0017
+
+/* The policy ward resolves from a profile and an optional groups list. */
+static struct ward_tls_policy policy_of(const char *profile, char **groups, size_t n)
+{
+	struct ward_tls_names names = {.profile = profile, .groups = groups, .n_groups = n};
+	struct ward_tls_policy pol;
+
+	if (ward_tls_policy_build(&names, &pol) < 0)
+		fail_msg("%s: %s", profile, ward_err_msg());
+	return pol;
+}
+
+/* Only the classic groups, as a sidecar on Debian's wolfSSL offers them. */
+static struct ward_tls_policy classic_policy(void)
+{
+	static char *names[] = {"x25519", "secp256r1"};
+
+	return policy_of("modern", names, 2);
+}
+
+/* One handshake step of from; its flight goes to `to`, its first record is
+ * parsed into *h. */
+static void flight(struct ward_tls_session *from, struct ward_tls_session *to, struct hello *h)
+{
+	int err = 0;
+	size_t len;
+	uint8_t *d;
+
+	assert_int_equal(ward_tls_session_handshake(from, &err), WARD_ERR_WOULDBLOCK);
+	d = ward_tls_session_output(from, &len);
+	assert_non_null(d);
+	hello_parse(d, len, h);
+	assert_int_equal(ward_tls_session_feed(to, d, len, len), 0);
+}
+
+/* A client and a server on the good SVID, each with its own policy, up to
+ * the ClientHello and the server's first answer. */
+struct kx {
+	struct pair p;
+	struct ident id;
+	struct hello ch, sh;
+};
+
+static void kx_start(struct kx *k, const struct ward_tls_policy *client,
+		     const struct ward_tls_policy *server)
+{
+	struct pair *p = &k->p;
+
+	memset(p, 0, sizeof(*p));
+	ident_load(&k->id, FIX "good.pem", FIX "leaf.key", FIX "ca.pem");
+	assert_int_equal(ctx_new(&k->id, client, "example.org", &p->cctx), 0);
+	assert_int_equal(ctx_new(&k->id, server, "example.org", &p->sctx), 0);
+	assert_int_equal(ward_tls_ctx_session(p->cctx, WARD_TLS_CLIENT, &p->cs), 0);
+	assert_int_equal(ward_tls_ctx_session(p->sctx, WARD_TLS_SERVER, &p->ss), 0);
+	p->client = p->cs.ssl;
+	p->server = p->ss.ssl;
+	flight(&p->cs, &p->ss, &k->ch);
+	flight(&p->ss, &p->cs, &k->sh);
+}
+
+/* The rest of the handshake; both ends name the group. */
+static void kx_finish(struct kx *k, const char *group)
+{
+	struct pair *p = &k->p;
+
+	assert_int_equal(ward_tls_session_pair(&p->cs, &p->ss, &p->cerr, &p->serr), 0);
+	assert_string_equal(ward_tls_group(p->client), group);
+	assert_string_equal(ward_tls_group(p->server), group);
+	pair_free(p);
+	ident_free(&k->id);
+}
+
+static void shares_are(const struct hello *h, int first, int second)
+{
+	assert_int_equal(h->type, 1);
+	assert_int_equal(h->n_groups, second ? 2 : 1);
+	assert_int_equal(h->groups[0], first);
+	if (second)
+		assert_int_equal(h->groups[1], second);
+}
+
+static void picks(const struct hello *h, int group)
+{
+	assert_int_equal(h->type, 2);
+	assert_false(h->hrr);
+	assert_int_equal(h->n_groups, 1);
+	assert_int_equal(h->groups[0], group);
+}
+
+/* Between two ward sidecars the modern profile negotiates X25519MLKEM768
+ * (0x11EC) in one round trip: the ClientHello carries its share and an
+ * X25519 one. Without ML-KEM in the build, X25519 alone. */
+static void test_kx_modern_between_sidecars(void **state)
+{
+	struct ward_tls_policy modern_pq = policy_of("modern", NULL, 0);
+	struct kx k;
+
+	(void)state;
+	kx_start(&k, &modern_pq, &modern_pq);
+	if (!PQ) {
+		shares_are(&k.ch, G_X25519, 0);
+		picks(&k.sh, G_X25519);
+		kx_finish(&k, "x25519");
+		return;
+	}
+	shares_are(&k.ch, WARD_TLS_X25519MLKEM768, G_X25519);
+	picks(&k.sh, WARD_TLS_X25519MLKEM768);
+	/* the ML-KEM-768 encapsulation key (1184 B) and ciphertext (1088 B) */
+	assert_true(k.ch.record_len > 1184 + 32);
+	assert_true(k.sh.record_len > 1088 + 32);
+	kx_finish(&k, "X25519MLKEM768");
+}
+
+/* A peer without ML-KEM (a classic-only server, as a sidecar on Debian's
+ * wolfSSL) finds the X25519 share: no HelloRetryRequest, one round trip.
+ * And the other way round: a classic client and a post-quantum server. */
+static void test_kx_classic_peer_no_retry(void **state)
+{
+	struct ward_tls_policy modern_pq = policy_of("modern", NULL, 0);
+	struct ward_tls_policy classic = classic_policy();
+	struct kx k;
+
+	(void)state;
+	kx_start(&k, &modern_pq, &classic);
+	shares_are(&k.ch, PQ ? WARD_TLS_X25519MLKEM768 : G_X25519, PQ ? G_X25519 : 0);
+	picks(&k.sh, G_X25519);
+	kx_finish(&k, "x25519");
+
+	kx_start(&k, &classic, &modern_pq);
+	shares_are(&k.ch, G_X25519, 0);
+	picks(&k.sh, G_X25519);
+	kx_finish(&k, "x25519");
+}
+
+/* What the second share saves: with wolfSSL's default of one share (for the
+ * first group), a classic-only server must ask again (HelloRetryRequest). */
+static void test_kx_one_share_costs_a_retry(void **state)
+{
+	struct ward_tls_policy one_share = policy_of("modern", NULL, 0);
+	struct ward_tls_policy classic = classic_policy();
+	struct kx k;
+
+	(void)state;
+	if (!PQ)
+		skip(); /* the first group is then x25519 itself */
+	one_share.n_key_shares = 0;
+	kx_start(&k, &one_share, &classic);
+	shares_are(&k.ch, WARD_TLS_X25519MLKEM768, 0);
+	assert_true(k.sh.hrr);
+	assert_int_equal(k.sh.groups[0], G_X25519);
+	kx_finish(&k, "x25519");
+}
+
+/* fips: SecP256r1MLKEM768 (0x11EB) with a P-256 share beside it. */
+static void test_kx_fips(void **state)
+{
+	struct ward_tls_policy fips = policy_of("fips", NULL, 0);
+	struct kx k;
+
+	(void)state;
+	kx_start(&k, &fips, &fips);
+	shares_are(&k.ch, PQ ? WARD_TLS_SECP256R1MLKEM768 : G_P256, PQ ? G_P256 : 0);
+	picks(&k.sh, PQ ? WARD_TLS_SECP256R1MLKEM768 : G_P256);
+	kx_finish(&k, PQ ? "SecP256r1MLKEM768" : "secp256r1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,12 +583,17 @@ int main(void)
 	    cmocka_unit_test(test_half_close),
 	    cmocka_unit_test(test_unknown_ca),
 	    cmocka_unit_test(test_no_shared_cipher),
+	    cmocka_unit_test(test_peer_gone_before_hello),
 	    cmocka_unit_test(test_expired_peer),
 	    cmocka_unit_test(test_ctx_rejects_bad_identity),
 	    cmocka_unit_test(test_not_tls),
 	    cmocka_unit_test(test_federated_peer),
 	    cmocka_unit_test(test_federated_ca_cannot_mint_our_ids),
 	    cmocka_unit_test(test_unfederated_domain_refused),
+	    cmocka_unit_test(test_kx_modern_between_sidecars),
+	    cmocka_unit_test(test_kx_classic_peer_no_retry),
+	    cmocka_unit_test(test_kx_one_share_costs_a_retry),
+	    cmocka_unit_test(test_kx_fips),
 	};
 
 	if (ward_tls_global_init() < 0)
