@@ -47,7 +47,7 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
 .PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e test-pods demo bench fuzz \
-	clean help format
+	clean help format install uninstall
 all: $(BUILD)/ward
 
 help:
@@ -57,6 +57,8 @@ help:
 	@echo "make test-pods  ward's image and injected pods on podman (root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
+	@echo "make install    build/ward, the systemd units and users, example configs"
+	@echo "                (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=); make uninstall"
 	@echo "WOLFSSL=system  link Debian's libwolfssl instead of the assembly build"
 
 deps:
@@ -121,6 +123,42 @@ bench: $(BUILD)/ward | deps-bench
 
 fuzz: | deps-test
 	@tests/fuzz/run.sh
+
+# A VM or bare host (README, "Running on a VM"): the binary, the systemd units
+# (with this PREFIX's paths), their users, and the configs under
+# SYSCONFDIR/ward, which are never overwritten (the examples also go to
+# PREFIX/share/ward). uninstall leaves configs and /var/lib/ward (CA keys).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR = $(PREFIX)/bin
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+SHAREDIR = $(PREFIX)/share/ward
+UNITS := ward-agent.service ward-capture.service ward-server.service
+VM_CONFIGS := agent.json server.json entries.json capture.env
+
+install: $(BUILD)/ward
+	install -D -m 0755 $(BUILD)/ward $(DESTDIR)$(BINDIR)/ward
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(SYSCONFDIR)/ward
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -D -m 0644 deploy/systemd/ward.sysusers $(DESTDIR)$(SYSUSERSDIR)/ward.conf
+	for f in $(VM_CONFIGS); do \
+		install -m 0644 deploy/systemd/$$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/ward/$$f ] || \
+			install -m 0644 deploy/systemd/$$f $(DESTDIR)$(SYSCONFDIR)/ward/$$f || exit 1; \
+	done
+	@echo "installed. Next: systemd-sysusers; systemctl daemon-reload; edit $(SYSCONFDIR)/ward/*;"
+	@echo "  systemctl enable --now ward-server ward-capture ward-agent"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ward $(DESTDIR)$(SYSUSERSDIR)/ward.conf
+	rm -f $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) $(VM_CONFIGS:%=$(DESTDIR)$(SHAREDIR)/%)
+	-rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null
+	@echo "left in place: $(SYSCONFDIR)/ward (configs), /var/lib/ward (CA keys), the ward users"
 
 format:
 	clang-format -i $(wildcard $(SRC_DIRS:%=%/*.[ch]) cmd/*.c tests/unit/*.[ch])

@@ -2,10 +2,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/http.h"
 #include "lib/log.h"
 #include "agent/app_probe.h"
+#include "agent/fdlimit.h"
 #include "agent/metrics.h"
 
 #define MAX_WAITING 16 /* /stats/connections requests sharing one snapshot */
@@ -88,6 +90,18 @@ static void snapshot_metrics(struct ward_admin *a, struct ward_metrics_snap *sna
 	ward_metrics_sum(ptrs, n, snap);
 }
 
+/* The agent's own pid and descriptor limits, for `ward doctor`, which runs
+ * as another process (maybe with other limits) beside it. */
+static json_t *process_json(const struct ward_config *cfg)
+{
+	struct ward_fdlimit l;
+
+	if (ward_fdlimit_get(cfg->limits.max_connections, &l) < 0)
+		return json_pack("{s:i}", "pid", (int)getpid());
+	return json_pack("{s:i,s:I,s:I,s:I}", "pid", (int)getpid(), "fd_soft", (json_int_t)l.soft,
+			 "fd_hard", (json_int_t)l.hard, "fd_needed", (json_int_t)l.needed);
+}
+
 static json_t *stats_json(struct ward_admin *a)
 {
 	struct ward_metrics_snap snap;
@@ -104,6 +118,7 @@ static json_t *stats_json(struct ward_admin *a)
 		json_object_set_new(m, "not_ready", json_string(why));
 	json_object_set_new(m, "spiffe_id", a->tls ? json_string(a->tls->spiffe_id) : json_null());
 	json_object_set_new(m, "workers", json_integer(a->n_workers));
+	json_object_set_new(m, "process", process_json(a->cfg));
 	json_object_set_new(m, "log_level", json_string(ward_log_level_name()));
 	json_object_set_new(
 	    m, "listeners",

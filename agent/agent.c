@@ -1,13 +1,17 @@
 /* `ward agent`: load the config and identity, start the workers, and run the
  * control loop (signals, identity reloads, drain) on the main thread. */
 #include <errno.h>
+#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -16,7 +20,9 @@
 #include "lib/tls.h"
 #include "agent/admin.h"
 #include "agent/app_probe.h"
+#include "agent/app.h"
 #include "agent/cli.h"
+#include "agent/fdlimit.h"
 #include "agent/identity.h"
 #include "lib/log.h"
 #include "agent/wlidentity.h"
@@ -36,7 +42,8 @@ struct agent {
 	bool config_file; /* the --config file was there (or it is an empty layer) */
 	struct ward_admin *admin;
 	struct ward_app_probes *probes; /* until the admin takes them */
-	uv_async_t from_workers;	/* workers -> main: snapshot filled, loop finished */
+	unsigned n_app_probes;
+	uv_async_t from_workers; /* workers -> main: snapshot filled, loop finished */
 	bool from_workers_open;
 };
 
@@ -139,17 +146,46 @@ static void on_signal(uv_signal_t *s, int signum)
 	start_drain(a);
 }
 
+/* After the switch to proxy.uid, CAP_NET_ADMIN alone stays, and effective:
+ * inbound.preserve_source binds the app's connections to the caller's
+ * address (IP_TRANSPARENT). glibc has no capset wrapper; libcap would be a
+ * library for these two words. */
+static int keep_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	data[CAP_TO_INDEX(CAP_NET_ADMIN)].permitted = CAP_TO_MASK(CAP_NET_ADMIN);
+	data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective = CAP_TO_MASK(CAP_NET_ADMIN);
+	ENSURE(syscall(SYS_capset, &hdr, data) == 0, WARD_ERR_PERM,
+	       "inbound.preserve_source needs CAP_NET_ADMIN, which the agent was not given: "
+	       "%s",
+	       strerror(errno));
+	return 0;
+}
+
 /* Started as root (a plain container or the demo), the agent gives up root
  * for the proxy uid once its ports are bound and its key is read: the data
- * path runs unprivileged and with no capabilities. */
+ * path runs unprivileged and with no capabilities but, for
+ * inbound.preserve_source, CAP_NET_ADMIN. */
 static int drop_privileges(const struct ward_config *cfg)
 {
+	bool keep = cfg->inbound.preserve_source;
+
 	if (geteuid() != 0 || cfg->proxy.uid == 0)
 		return 0;
+	/* The workers are not started yet: this thread's capabilities are what
+	 * they inherit. */
+	ENSURE(!keep || prctl(PR_SET_KEEPCAPS, 1) == 0, WARD_ERR_PERM, "PR_SET_KEEPCAPS: %s",
+	       strerror(errno));
 	ENSURE(setgroups(0, NULL) == 0 && setgid(cfg->proxy.gid) == 0 &&
 		   setuid(cfg->proxy.uid) == 0,
 	       WARD_ERR_PERM, "cannot switch to proxy uid %u", cfg->proxy.uid);
-	return 0;
+	if (!keep)
+		return 0;
+	prctl(PR_SET_KEEPCAPS, 0);
+	return keep_net_admin();
 }
 
 static unsigned worker_count(const struct ward_config *cfg)
@@ -171,6 +207,7 @@ static int start_workers(struct agent *a, struct ward_tls_ctx *tls)
 		a->workers[a->n_workers].notify = &a->from_workers;
 	}
 	GUARD(drop_privileges(a->cfg));
+	GUARD(ward_app_check(a->cfg));
 	for (unsigned i = 0; i < n; i++)
 		GUARD(ward_worker_start(&a->workers[i]));
 	ward_admin_set_workers(a->admin, a->workers, a->n_workers);
@@ -182,6 +219,65 @@ static void signal_start(struct agent *a, uv_signal_t *s, int signum)
 	uv_signal_init(&a->loop, s);
 	s->data = a;
 	uv_signal_start(s, on_signal, signum);
+}
+
+/* The mesh scope, as the ready line shows it: what gets mTLS, and so what
+ * does not. */
+static json_t *mesh_scope(const struct ward_config *cfg)
+{
+	json_t *list = json_array();
+	char buf[64];
+
+	for (size_t i = 0; i < cfg->outbound.n_mesh_cidrs; i++)
+		json_array_append_new(list, json_string(ward_cidr_format(
+						&cfg->outbound.mesh_cidrs[i], buf, sizeof(buf))));
+	return list;
+}
+
+/* Packed here, not in ward_log: the scope list must be freed even when
+ * info is not logged. */
+static void log_ready(struct agent *a, bool have_identity)
+{
+	const struct ward_config *cfg = a->cfg;
+	char out[64], in[64], adm[64];
+
+	ward_log_emit(
+	    WARD_LOG_INFO, "ready",
+	    json_pack(
+		"{s:s,s:s,s:s,s:i,s:i,s:b,s:o,s:b,s:i}", "outbound",
+		ward_addr_format((struct sockaddr *)&cfg->outbound.listen.ss, out, sizeof(out)),
+		"inbound",
+		ward_addr_format((struct sockaddr *)&cfg->inbound.listen.ss, in, sizeof(in)),
+		"admin",
+		ward_addr_format((struct sockaddr *)&cfg->admin.listen.ss, adm, sizeof(adm)),
+		"workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
+		"mesh_cidrs", mesh_scope(cfg), "config_file", a->config_file, "app_probes",
+		(int)a->n_app_probes));
+}
+
+/* At start, before any socket: the soft limit goes up to the hard one, and a
+ * hard limit that cannot carry limits.max_connections is said out loud (the
+ * agent would refuse connections with EMFILE long before the limit). */
+static void raise_fd_limit(const struct ward_config *cfg)
+{
+	struct ward_fdlimit l;
+	unsigned max = cfg->limits.max_connections;
+
+	if (ward_fdlimit_raise(max, &l) < 0) {
+		ward_log(WARD_LOG_WARN, "fd_limit_low", "{s:s}", "reason", ward_err_msg());
+		return;
+	}
+	if (l.soft != l.was)
+		ward_log(WARD_LOG_INFO, "fd_limit_raised", "{s:I,s:I}", "from", (json_int_t)l.was,
+			 "to", (json_int_t)l.soft);
+	if (l.soft < l.needed)
+		ward_log(
+		    WARD_LOG_WARN, "fd_limit_low", "{s:I,s:I,s:I,s:I,s:s}", "soft",
+		    (json_int_t)l.soft, "hard", (json_int_t)l.hard, "needed", (json_int_t)l.needed,
+		    "max_connections", (json_int_t)max, "reason",
+		    "the hard RLIMIT_NOFILE cannot carry limits.max_connections (2 descriptors "
+		    "per connection): connections will be refused (EMFILE) before it; raise "
+		    "LimitNOFILE / ulimit -Hn or lower limits.max_connections");
 }
 
 /* Said once: the profile's post-quantum group is left out on this build. */
@@ -200,16 +296,15 @@ static void log_key_exchange(const struct ward_tls_policy *p)
 static int run(struct agent *a)
 {
 	struct ward_tls_ctx *tls = NULL;
-	char out[64], in[64], adm[64];
 	bool have_identity;
-	unsigned n_probes;
 	int rc;
 
+	raise_fd_limit(a->cfg);
 	GUARD(ward_tls_policy_resolve(a->cfg, &a->policy));
 	log_key_exchange(&a->policy);
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
-	n_probes = ward_app_probes_count(a->probes);
+	a->n_app_probes = ward_app_probes_count(a->probes);
 	GUARD(ward_app_probes_start(a->probes, &a->loop));
 	ward_admin_set_app_probes(a->admin, a->probes);
 	a->probes = NULL;
@@ -234,14 +329,7 @@ static int run(struct agent *a)
 	signal_start(a, &a->sig_term, SIGTERM);
 	signal_start(a, &a->sig_int, SIGINT);
 	signal_start(a, &a->sig_hup, SIGHUP);
-	ward_log(WARD_LOG_INFO, "ready", "{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "outbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->outbound.listen.ss, out, sizeof(out)),
-		 "inbound",
-		 ward_addr_format((struct sockaddr *)&a->cfg->inbound.listen.ss, in, sizeof(in)),
-		 "admin",
-		 ward_addr_format((struct sockaddr *)&a->cfg->admin.listen.ss, adm, sizeof(adm)),
-		 "workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
-		 "config_file", a->config_file, "app_probes", (int)n_probes);
+	log_ready(a, have_identity);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -281,54 +369,83 @@ static int check_only(struct agent *a)
 	return 0;
 }
 
+/* Whether the override sets the key an error names (the text before its
+ * first ':', as "limits.buffer_bytes" or "outbound.mesh_cidrs[2]"): then
+ * the override, not the file, holds the wrong value. */
+static bool override_sets(json_t *over, const char *msg)
+{
+	char path[256], *key, *save = NULL;
+	size_t n = strcspn(msg, ":");
+	json_t *v = over;
+
+	if (n == 0 || n >= sizeof(path) || !msg[n])
+		return false;
+	memcpy(path, msg, n);
+	path[n] = '\0';
+	for (key = strtok_r(path, ".", &save); key && v; key = strtok_r(NULL, ".", &save)) {
+		key[strcspn(key, "[")] = '\0';
+		v = json_is_object(v) ? json_object_get(v, key) : NULL;
+	}
+	return v != NULL;
+}
+
 /* Where the config comes from: --defaults, the file, --override, merged key
  * by key in that order (a ConfigMap overrides the mesh-wide defaults the
  * injector passes, a pod's annotations override both). */
 struct config_src {
 	const char *path, *defaults, *override;
-	bool optional; /* --config-optional: a missing file is an empty layer */
-	bool file_present;
+	bool optional;	   /* --config-optional: a missing file is an empty layer */
+	bool file_present; /* out */
 };
 
 static int parse_layer(const char *flag, const char *text, json_t **out)
 {
 	json_error_t err;
 
-	*out = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+	*out = text ? json_loads(text, JSON_REJECT_DUPLICATES, &err) : json_object();
 	if (json_is_object(*out))
 		return 0;
 	ENSURE(!*out, WARD_ERR_INVALID, "%s: not a JSON object (got another JSON value)", flag);
 	return ward_err_set(WARD_ERR_INVALID, "%s: not a JSON object (%s)", flag, err.text);
 }
 
-static int merge_file(struct config_src *src, json_t *base)
+/* The file's object, or an empty one when it is optional and absent. Its
+ * errors are the file loader's own (they name the file). */
+static int load_file_layer(struct config_src *src, json_t **out)
 {
+	struct ward_config *cfg = NULL;
 	json_error_t err;
-	json_t *file;
 	int rc;
 
 	src->file_present = !(src->optional && access(src->path, F_OK) != 0 && errno == ENOENT);
-	if (!src->file_present)
+	*out = src->file_present ? json_load_file(src->path, JSON_REJECT_DUPLICATES, &err)
+				 : json_object();
+	if (json_is_object(*out))
 		return 0;
-	file = json_load_file(src->path, JSON_REJECT_DUPLICATES, &err);
-	ENSURE(file || json_error_code(&err) != json_error_cannot_open_file, WARD_ERR_IO, "%s",
-	       err.text);
-	ENSURE(file, WARD_ERR_INVALID, "line %d: %s", err.line, err.text);
-	if (!json_is_object(file))
-		rc = ward_err_set(WARD_ERR_INVALID, "not a JSON object");
-	else if (json_object_update_recursive(base, file) < 0)
-		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
-	else
-		rc = 0;
-	json_decref(file);
-	return rc;
+	json_decref(*out);
+	*out = NULL;
+	rc = ward_config_load_file(src->path, &cfg);
+	ward_config_free(cfg);
+	return rc < 0 ? rc : ward_err_set(WARD_ERR_INVALID, "%s: not a JSON object", src->path);
+}
+
+/* Which layer holds the wrong value an error names: the last that sets the
+ * key (the text before the error's first ':'). */
+static const char *blame(const struct config_src *src, json_t *defaults, json_t *file, json_t *over)
+{
+	if (override_sets(over, ward_err_msg()))
+		return "--override";
+	if (!override_sets(file, ward_err_msg()) && override_sets(defaults, ward_err_msg()))
+		return "--defaults";
+	return src->path;
 }
 
 /* The layers merged, through the same validating loader as a file (so every
- * layer gets the same key-naming errors). */
+ * layer gets the same key-naming errors). Errors name the file or the flag
+ * that holds the wrong value. */
 static int load_config(struct config_src *src, struct ward_config **out)
 {
-	json_t *base = NULL, *over = NULL;
+	json_t *defaults = NULL, *file = NULL, *over = NULL, *merged = NULL;
 	char *text = NULL, *dir = NULL, *abs = NULL;
 	int rc;
 
@@ -336,32 +453,32 @@ static int load_config(struct config_src *src, struct ward_config **out)
 		src->file_present = true;
 		return ward_config_load_file(src->path, out);
 	}
-	rc = src->defaults ? parse_layer("--defaults", src->defaults, &base) : 0;
-	if (rc == 0 && !base && !(base = json_object()))
-		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
-	if (rc == 0 && src->override)
+	rc = parse_layer("--defaults", src->defaults, &defaults);
+	if (rc == 0)
 		rc = parse_layer("--override", src->override, &over);
 	if (rc == 0)
-		rc = merge_file(src, base);
-	if (rc == 0 && over && json_object_update_recursive(base, over) < 0)
+		rc = load_file_layer(src, &file);
+	if (rc == 0 && (!(merged = json_deep_copy(defaults)) ||
+			json_object_update_recursive(merged, file) < 0 ||
+			json_object_update_recursive(merged, over) < 0 ||
+			!(text = json_dumps(merged, JSON_COMPACT)) || !(dir = strdup(src->path))))
 		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
 	/* Absolute, as the file loader makes it: identity paths must not
-	 * depend on the working directory. */
-	if (rc == 0 && (!(text = json_dumps(base, JSON_COMPACT)) || !(dir = strdup(src->path))))
-		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
-	/* A missing optional file may lack its directory too (a container
-	 * runtime that skips the mount of an absent ConfigMap): then paths are
-	 * taken from the directory as written. */
+	 * depend on the working directory. A missing optional file may lack
+	 * its directory too (a runtime that skips the mount of an absent
+	 * ConfigMap): then paths are taken from the directory as written. */
 	if (rc == 0 && !(abs = realpath(dirname(dir), NULL)) &&
 	    (src->file_present || !(abs = strdup(dir))))
 		rc = ward_err_set(WARD_ERR_IO, "%s: directory not found", src->path);
-	if (rc == 0)
-		rc = ward_config_load_string(text, abs, out);
+	if (rc == 0 && (rc = ward_config_load_string(text, abs, out)) < 0 && rc != WARD_ERR_NOMEM)
+		ward_err_prefix(rc, "%s", blame(src, defaults, file, over));
 	free(text);
 	free(dir);
 	free(abs);
+	json_decref(merged);
 	json_decref(over);
-	json_decref(base);
+	json_decref(file);
+	json_decref(defaults);
 	return rc;
 }
 
@@ -412,7 +529,7 @@ int ward_agent_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(&src, &a.cfg) < 0) {
-		fprintf(stderr, "ward agent: %s: %s\n", src.path, ward_err_msg());
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg()); /* names the file or flag */
 		return 2;
 	}
 	a.config_file = src.file_present;

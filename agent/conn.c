@@ -90,9 +90,19 @@ static void on_timer_closed(uv_handle_t *h)
 	on_handle_closed(h->data);
 }
 
+static int connect_upstream(struct ward_conn *c);
+
+/* A refused app socket is closed before the other address is tried: the
+ * connection cannot be released meanwhile (its timer is open until close). */
 static void on_sock_closed(struct ward_stream *s)
 {
-	on_handle_closed(s->owner);
+	struct ward_conn *c = s->owner;
+	bool redial = c->redial && s == &c->sock[CONN_UP] && c->phase == PHASE_CONNECT;
+
+	c->redial = false;
+	on_handle_closed(c);
+	if (redial && connect_upstream(c) < 0)
+		conn_fail(c, "connect_failed", ward_err_msg());
 }
 
 static void log_close(struct ward_conn *c)
@@ -116,6 +126,7 @@ static void log_close(struct ward_conn *c)
 	if (c->t_connected)
 		json_object_set_new(f, "connect_ms",
 				    json_real((double)(c->t_connected - c->t_connect) / 1e6));
+	conn_set_app(c, f);
 	ward_log_emit(WARD_LOG_DEBUG, "conn_close", f);
 }
 
@@ -260,6 +271,19 @@ static bool authorize(struct ward_conn *c)
 	return false;
 }
 
+/* What to do about a peer that spoke plaintext: on the way out it is a
+ * destination without a sidecar inside the mesh scope, which is refused,
+ * never downgraded; on the way in, a client outside the mesh. */
+static const char *plaintext_hint(const struct ward_conn *c)
+{
+	return c->dir == WARD_DIR_OUTBOUND
+		   ? "a destination without a ward sidecar: if it is not meant to be meshed, "
+		     "leave it out of outbound.mesh_cidrs (Kubernetes: the injector's mesh_cidrs) "
+		     "or list its port in outbound.passthrough_ports"
+		   : "a client outside the mesh: inbound.mode permissive accepts plaintext, or "
+		     "leave the port out of capture (ward iptables --exclude-inbound-ports)";
+}
+
 static void handshake_failed(struct ward_conn *c, const char *reason, const char *detail)
 {
 	json_t *f = conn_fields(c);
@@ -268,6 +292,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 	ward_metric_add(&c->worker->stats.handshake_errors[c->dir][ward_metrics_reason(reason)], 1);
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "detail", json_string(detail));
+	if (!strcmp(reason, "not_tls"))
+		json_object_set_new(f, "hint", json_string(plaintext_hint(c)));
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
 	/* An alert may be waiting (protocol_version, handshake_failure): send it
 	 * before the reset so the peer can tell why. */
@@ -320,11 +346,25 @@ static void handshake_done(struct ward_conn *c)
 	relay_start(c);
 }
 
+static void plaintext_failed(struct ward_conn *c)
+{
+	char first[40], detail[160];
+
+	snprintf(detail, sizeof(detail), "the %s sent plaintext, not TLS (first bytes \"%s\")",
+		 c->dir == WARD_DIR_OUTBOUND ? "destination" : "client",
+		 ward_tls_session_first_bytes(&c->tls, first, sizeof(first)));
+	handshake_failed(c, "not_tls", detail);
+}
+
 static void handshake_input(struct ward_conn *c)
 {
 	int wolf_err = 0;
 	int rc = ward_tls_session_handshake(&c->tls, &wolf_err);
 
+	if (rc < 0 && rc != WARD_ERR_WOULDBLOCK && ward_tls_session_peer_plaintext(&c->tls)) {
+		plaintext_failed(c);
+		return;
+	}
 	if (rc == WARD_ERR_EOF) {
 		handshake_failed(c, "peer_reset", ward_err_msg());
 		return;
@@ -356,6 +396,55 @@ static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 	return 0;
 }
 
+/* --- the app, for inbound (app.h) --- */
+
+/* Who called, for the app: the caller's address on the accepted socket, the
+ * address it dialled, and what its TLS handshake proved. */
+static int app_caller(struct ward_conn *c, struct ward_app_caller *out)
+{
+	int len = sizeof(out->src);
+
+	memset(out, 0, sizeof(*out));
+	ENSURE(uv_tcp_getpeername(&c->sock[CONN_DOWN].h.tcp, (struct sockaddr *)&out->src, &len) ==
+		   0,
+	       WARD_ERR_IO, "the caller's address is gone");
+	out->dst = c->dst;
+	out->peer_id = c->peer_id;
+	if (c->tls.ssl) {
+		out->tls_version = wolfSSL_get_version(c->tls.ssl);
+		out->tls_cipher = ward_tls_cipher(c->tls.ssl);
+		out->resumed = wolfSSL_session_reused(c->tls.ssl);
+	}
+	return 0;
+}
+
+/* Before the app's first byte: the PROXY v2 header on the ports that ask for
+ * it, through the plain end, so it is queued and wiped like the stream. */
+static int app_header(struct ward_conn *c)
+{
+	struct ward_app_caller caller;
+	uint8_t *hdr;
+	size_t len;
+
+	if (c->dir != WARD_DIR_INBOUND || !c->app.proxy_header)
+		return 0;
+	GUARD(app_caller(c, &caller));
+	GUARD(ward_app_proxy_header(&caller, &hdr, &len));
+	return ward_end_put(&c->end[CONN_UP].base, hdr, len);
+}
+
+/* Refused by the app: try its other address with a new socket once this one
+ * is closed (on_sock_closed); true when that is under way. */
+static bool app_redial(struct ward_conn *c, int status)
+{
+	if (c->dir != WARD_DIR_INBOUND ||
+	    ward_app_dial_failed(&c->app, &c->worker->app_memory, status) < 0)
+		return false;
+	c->redial = true;
+	ward_stream_close(&c->sock[CONN_UP], false);
+	return true;
+}
+
 /* --- upstream connect --- */
 
 static void plain_end(struct ward_conn *c, int side)
@@ -373,7 +462,10 @@ static void on_connected(struct ward_stream *s, int status)
 	if (c->phase == PHASE_CLOSING)
 		return;
 	if (status < 0) {
-		conn_fail(c, "connect_failed", uv_err_name(status));
+		if (!app_redial(c, status))
+			conn_fail(c, "connect_failed",
+				  c->dir == WARD_DIR_INBOUND ? ward_err_msg()
+							     : uv_err_name(status));
 		return;
 	}
 	c->t_connected = uv_hrtime();
@@ -383,44 +475,53 @@ static void on_connected(struct ward_stream *s, int status)
 	if (c->dir == WARD_DIR_OUTBOUND && c->mode == MODE_MTLS) {
 		rc = begin_tls(c, CONN_UP, WARD_TLS_CLIENT);
 	} else {
+		if (c->dir == WARD_DIR_INBOUND)
+			ward_app_dial_connected(&c->app, &c->worker->app_memory,
+						uv_now(&c->worker->loop));
 		plain_end(c, CONN_UP);
+		rc = app_header(c);
 		arm_idle_timer(c);
-		relay_start(c);
+		if (rc == 0)
+			relay_start(c);
 	}
 	if (rc < 0)
 		conn_fail(c, "relay_failed", ward_err_msg());
 }
 
-/* Inbound traffic goes to the app on loopback at the port the peer dialled;
- * the proxy's uid is exempt from capture, so this is not redirected again. */
-static void upstream_addr(const struct ward_conn *c, struct sockaddr_storage *out)
+/* Outbound goes to the original destination; inbound to the app, where
+ * app.h says (the pod IP first, loopback when the app is only there). The
+ * proxy's uid is exempt from capture, so neither is redirected again. */
+static int connect_upstream(struct ward_conn *c)
 {
-	memcpy(out, &c->dst, sizeof(*out));
-	if (c->dir == WARD_DIR_OUTBOUND)
-		return;
-	if (out->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)out)->sin6_addr = in6addr_loopback;
-	else
-		((struct sockaddr_in *)out)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct ward_app_caller caller;
+	struct sockaddr_storage to = c->dst;
+	int fd;
+
+	if (c->dir == WARD_DIR_INBOUND)
+		ward_app_dial_target(&c->app, &to);
+	GUARD(sock_init(c, CONN_UP, to.ss_family));
+	fd = ward_stream_fd(&c->sock[CONN_UP]);
+	if (c->dir == WARD_DIR_INBOUND && c->app.transparent) {
+		GUARD(app_caller(c, &caller));
+		GUARD(ward_app_dial_socket(&c->app, fd, &caller));
+	}
+	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
+	 * (a ClientHello, for mesh traffic); harmless when it does not. Not
+	 * towards the app: a deferred SYN would hide a refused connect. */
+	if (c->worker->cfg->tcp.fastopen && c->dir == WARD_DIR_OUTBOUND)
+		GUARD(ward_sockopt_fastopen_connect(fd));
+	return ward_stream_connect(&c->sock[CONN_UP], (struct sockaddr *)&to);
 }
 
 static void start_connect(struct ward_conn *c)
 {
-	struct sockaddr_storage to;
-	int rc;
-
-	upstream_addr(c, &to);
 	c->phase = PHASE_CONNECT;
 	c->t_connect = uv_hrtime();
 	arm_timer(c, c->worker->cfg->limits.connect_timeout_ms, false);
-	rc = sock_init(c, CONN_UP, to.ss_family);
-	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
-	 * (a ClientHello, for mesh traffic); harmless when it does not. */
-	if (rc == 0 && c->worker->cfg->tcp.fastopen)
-		rc = ward_sockopt_fastopen_connect(ward_stream_fd(&c->sock[CONN_UP]));
-	if (rc == 0)
-		rc = ward_stream_connect(&c->sock[CONN_UP], (struct sockaddr *)&to);
-	if (rc < 0)
+	if (c->dir == WARD_DIR_INBOUND)
+		ward_app_dial_init(&c->app, c->worker->cfg, &c->worker->app_memory, &c->dst,
+				   uv_now(&c->worker->loop));
+	if (connect_upstream(c) < 0)
 		conn_fail(c, "connect_failed", ward_err_msg());
 }
 

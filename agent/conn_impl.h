@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/app.h"
 #include "agent/conn.h"
 #include "agent/end.h"
 #include "agent/relay.h"
@@ -35,6 +36,8 @@ struct ward_conn {
 	int handles_open;
 	struct sockaddr_storage dst;  /* original destination */
 	uint16_t local_port;	      /* inbound: the app port the peer asked for */
+	struct ward_app_dial app;     /* inbound: how the app is reached, what it is told */
+	bool redial;		      /* inbound: connect again once sock[CONN_UP] closed */
 	struct ward_tls_ctx *tls_ctx; /* owned ref */
 	char *peer_id;		      /* owned; verified SPIFFE ID */
 	/* uv_hrtime() ns: accept, connect start/done, handshake start/done */
@@ -50,6 +53,8 @@ const char *conn_mode_name(const struct ward_conn *c);
 /* Plaintext bytes the app sent to the peer, and received from it. */
 uint64_t conn_bytes_to_peer(const struct ward_conn *c);
 uint64_t conn_bytes_from_peer(const struct ward_conn *c);
+/* Inbound, once the app was dialled: what the app was told, as o's "app". */
+void conn_set_app(const struct ward_conn *c, json_t *o);
 /* The kernel's last word on the peer-facing socket, into the metrics. */
 void conn_count_tcp_info(struct ward_conn *c);
 

@@ -126,8 +126,20 @@ json_t *ward_conn_describe(struct ward_conn *c, uint64_t now_ns)
 		json_object_set_new(o, "group", json_string(ward_tls_group(ssl)));
 		json_object_set_new(o, "resumed", json_boolean(wolfSSL_session_reused(ssl)));
 	}
+	conn_set_app(c, o);
 	json_object_set_new(o, "tcp", tcp_json(s));
 	return o;
+}
+
+void conn_set_app(const struct ward_conn *c, json_t *o)
+{
+	json_t *app;
+
+	if (c->dir != WARD_DIR_INBOUND || !c->t_connect)
+		return;
+	app = ward_app_describe(&c->app, c->t_connected ? ward_stream_fd(&c->sock[CONN_UP]) : -1);
+	if (app)
+		json_object_set_new(o, "app", app);
 }
 
 void conn_count_tcp_info(struct ward_conn *c)

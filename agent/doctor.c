@@ -12,6 +12,7 @@
 
 #include "certs/pem.h"
 #include "certs/svid.h"
+#include "agent/fdlimit.h"
 #include "agent/iptables.h"
 #include "lib/tls.h"
 #include "agent/wlidentity.h"
@@ -20,7 +21,6 @@
 #define DEFAULT_PORT_RANGE 28232 /* Linux's default 32768-60999 */
 #define MANY_TIME_WAIT 10000
 #define MANY_CLOSE_WAIT 100
-#define FD_SLACK 64 /* listeners, loops, log, identity files */
 
 const char *ward_check_status_name(enum ward_check_status s)
 {
@@ -268,14 +268,21 @@ void ward_doctor_socket_states(const struct ward_doctor_env *env, struct ward_ch
 
 void ward_doctor_fd_limit(const struct ward_doctor_env *env, struct ward_check *c)
 {
-	unsigned long want = 2ul * env->cfg->limits.max_connections + FD_SLACK;
+	unsigned max = env->cfg->limits.max_connections;
+	unsigned long want = ward_fdlimit_needed(max);
 
-	VALUE(c, "%lu (limits.max_connections: %u)", env->fd_limit,
-	      env->cfg->limits.max_connections);
-	RECOMMEND(c, ">= %lu (2 per connection + %d)", want, FD_SLACK);
+	if (env->agent_pid > 0)
+		VALUE(c, "%lu for the agent (pid %d, hard limit %lu; limits.max_connections: %u)",
+		      env->fd_limit, env->agent_pid, env->fd_hard, max);
+	else
+		VALUE(c, "%lu for this shell, not the agent (%.120s; limits.max_connections: %u)",
+		      env->fd_limit, env->agent_error ? env->agent_error : "no agent asked", max);
+	RECOMMEND(c, ">= %lu (2 per connection + %d)", want, WARD_FDLIMIT_SLACK);
 	set(c, "fd_limit", env->fd_limit >= want ? WARD_CHECK_OK : WARD_CHECK_FAIL,
 	    "every proxied connection holds two sockets; below this the agent refuses "
-	    "connections (EMFILE) before limits.max_connections is reached");
+	    "connections (EMFILE) before limits.max_connections is reached. The agent raises "
+	    "its soft limit to the hard one at start: raise the hard limit (LimitNOFILE, "
+	    "ulimit -Hn, the container runtime's nofile)");
 }
 
 /* --- capture rules --- */

@@ -37,7 +37,13 @@ struct ward_doctor_env {
 	 * that fails, in iptables_error). */
 	const char *iptables_text;
 	const char *iptables_error;
-	unsigned long fd_limit; /* RLIMIT_NOFILE soft limit */
+	/* RLIMIT_NOFILE of the agent, from its admin endpoint (/stats "process"),
+	 * when agent_pid > 0; otherwise the doctor's own soft limit, and
+	 * agent_error says why the agent's could not be read. */
+	unsigned long fd_limit;
+	unsigned long fd_hard;
+	int agent_pid;
+	const char *agent_error;
 };
 
 #define WARD_DOCTOR_CHECKS 14

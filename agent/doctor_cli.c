@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "agent/admin_client.h"
 #include "agent/cli.h"
 #include "agent/doctor.h"
 #include "lib/log.h"
@@ -42,6 +43,32 @@ static void print_text(const struct ward_check *c, size_t n)
 	       counts[1], counts[2], counts[3]);
 }
 
+/* The check is about the agent's limits, not the doctor's: ask the agent
+ * (its /stats carries its pid and RLIMIT_NOFILE); fall back to the
+ * doctor's own, saying so. */
+static void fd_limits(struct ward_doctor_env *env, char *why, size_t len)
+{
+	json_t *stats = NULL, *p;
+	struct rlimit rl;
+
+	if (ward_admin_get_json(&env->cfg->admin.listen, "/stats", &stats) == 0 &&
+	    (p = json_object_get(stats, "process")) &&
+	    json_integer_value(json_object_get(p, "fd_soft")) > 0) {
+		env->agent_pid = (int)json_integer_value(json_object_get(p, "pid"));
+		env->fd_limit = (unsigned long)json_integer_value(json_object_get(p, "fd_soft"));
+		env->fd_hard = (unsigned long)json_integer_value(json_object_get(p, "fd_hard"));
+		json_decref(stats);
+		return;
+	}
+	json_decref(stats);
+	snprintf(why, len, "%s", stats ? "its /stats has no limits" : ward_err_msg());
+	env->agent_error = why;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		env->fd_limit = (unsigned long)rl.rlim_cur;
+		env->fd_hard = (unsigned long)rl.rlim_max;
+	}
+}
+
 static int load_config(const char *path, struct ward_config **cfg)
 {
 	if (path)
@@ -61,7 +88,7 @@ int ward_doctor_main(int argc, char **argv)
 	struct ward_doctor_env env = {.proc = "/proc", .now = time(NULL)};
 	struct ward_config *cfg = NULL;
 	const char *config = NULL;
-	struct rlimit rl;
+	char agent_error[200];
 	bool json = false;
 	int opt, failed;
 
@@ -88,8 +115,8 @@ int ward_doctor_main(int argc, char **argv)
 		return 2;
 	}
 	if (load_config(config, &cfg) < 0) {
-		fprintf(stderr, "ward doctor: %s: %s\n", config ? config : "defaults",
-			ward_err_msg());
+		/* A config file's errors name it already. */
+		fprintf(stderr, "ward doctor: %s%s\n", config ? "" : "defaults: ", ward_err_msg());
 		if (!config && cfg) {
 			ward_config_uninit(cfg);
 			free(cfg);
@@ -98,11 +125,11 @@ int ward_doctor_main(int argc, char **argv)
 	}
 	env.cfg = cfg;
 	env.have_config = config != NULL;
-	env.fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long)rl.rlim_cur : 0;
 	/* The identity checks may fetch an SVID from the Workload API; its
 	 * client's progress is not the doctor's output, its failures are. */
 	ward_log_set_level(WARD_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	fd_limits(&env, agent_error, sizeof(agent_error));
 	if (ward_tls_global_init() < 0) {
 		fprintf(stderr, "ward doctor: %s\n", ward_err_msg());
 		return 1;

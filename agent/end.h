@@ -79,4 +79,10 @@ static inline void ward_end_feed_eof(struct ward_end *e)
 	e->ops->feed_eof(e);
 }
 
+/* Plaintext to send through the end (data malloc'd, taken over). */
+static inline int ward_end_put(struct ward_end *e, uint8_t *data, size_t len)
+{
+	return e->ops->put(e, data, len);
+}
+
 #endif

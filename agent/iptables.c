@@ -61,6 +61,7 @@ static const char *const chains[] = {"WARD_INBOUND", "WARD_IN_REDIRECT", "WARD_O
 				     "WARD_REDIRECT"};
 const char ward_iptables_jump_prerouting[] = "-A PREROUTING -p tcp -j WARD_INBOUND";
 const char ward_iptables_jump_output[] = "-A OUTPUT -p tcp -j WARD_OUTPUT";
+const char ward_iptables_jump_source[] = "-A OUTPUT -p tcp -j WARD_SOURCE";
 
 static void put_chains(struct sink *w)
 {
@@ -90,16 +91,6 @@ static void put_inbound(struct sink *w, const struct ward_iptables_opts *o)
 		    o->in_include.port[i]);
 }
 
-static const char *cidr_str(const struct ward_capture_cidr *c, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(c->family, c->addr, addr, sizeof(addr)))
-		addr[0] = '\0';
-	snprintf(buf, len, "%s/%u", addr, c->prefix);
-	return buf;
-}
-
 /* One capture rule per (CIDR of this family) x (port); "*" drops the match. */
 static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o, int family)
 {
@@ -114,7 +105,7 @@ static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o,
 			if (cl->cidr[i].family != family)
 				continue;
 			snprintf(d, sizeof(d), " -d ");
-			cidr_str(&cl->cidr[i], d + 4, sizeof(d) - 4);
+			ward_cidr_format(&cl->cidr[i], d + 4, sizeof(d) - 4);
 		}
 		for (size_t j = 0; j < np; j++) {
 			p[0] = '\0';
@@ -139,10 +130,59 @@ static void put_outbound(struct sink *w, const struct ward_iptables_opts *o, int
 	for (size_t i = 0; i < ex->n; i++)
 		if (ex->cidr[i].family == family)
 			put(w, "-A WARD_OUTPUT -d %s -j RETURN\n",
-			    cidr_str(&ex->cidr[i], c, sizeof(c)));
+			    ward_cidr_format(&ex->cidr[i], c, sizeof(c)));
 	for (size_t i = 0; i < o->out_exclude.n; i++)
 		put(w, "-A WARD_OUTPUT -p tcp --dport %u -j RETURN\n", o->out_exclude.port[i]);
 	put_out_includes(w, o, family);
+}
+
+/* --preserve-source, one table: connections the agent opened from a caller's
+ * (non-local) address are marked, and so are the app's replies to them
+ * (mangle); the agent's side of them gets a conntrack zone (raw). */
+static void put_source_rules(struct sink *w, const struct ward_iptables_opts *o, bool raw)
+{
+	const char *owner[] = {"--uid-owner", "--gid-owner"};
+	unsigned id[] = {(unsigned)o->proxy_uid, (unsigned)o->proxy_gid};
+
+	if (!raw)
+		put(w, "-A WARD_SOURCE -m connmark --mark 0x%x -j MARK --set-mark 0x%x\n",
+		    WARD_IPTABLES_SOURCE_MARK, WARD_IPTABLES_SOURCE_MARK);
+	for (int i = 0; i < 2; i++) {
+		put(w, "-A WARD_SOURCE -m owner %s %u -m addrtype ! --src-type LOCAL -j ", owner[i],
+		    id[i]);
+		if (raw)
+			put(w, "CT --zone-orig %u\n", WARD_IPTABLES_SOURCE_ZONE);
+		else
+			put(w, "CONNMARK --set-mark 0x%x\n", WARD_IPTABLES_SOURCE_MARK);
+	}
+}
+
+/* WARD_SOURCE in mangle and raw: installed with preserve_source, removed
+ * when an earlier run left jumps to it; absent from the input otherwise. */
+static void put_source(struct sink *w, const struct ward_iptables_opts *o,
+		       const struct ward_iptables_jumps *existing)
+{
+	static const char *const tables[] = {"mangle", "raw"};
+	bool install = o && o->preserve_source && !o->cleanup;
+
+	if (!install && !(existing && (existing->source_mangle || existing->source_raw)))
+		return;
+	for (int raw = 0; raw < 2; raw++) {
+		unsigned have = !existing ? 0
+				: raw	  ? existing->source_raw
+					  : existing->source_mangle;
+
+		put(w, "*%s\n:WARD_SOURCE - [0:0]\n", tables[raw]);
+		for (unsigned i = 0; i < have; i++)
+			put(w, "-D%s\n", ward_iptables_jump_source + 2);
+		if (install) {
+			put_source_rules(w, o, raw);
+			put(w, "%s\n", ward_iptables_jump_source);
+		} else {
+			put(w, "-X WARD_SOURCE\n");
+		}
+		put(w, "COMMIT\n");
+	}
 }
 
 int ward_iptables_render(const struct ward_iptables_opts *o, int family,
@@ -159,6 +199,7 @@ int ward_iptables_render(const struct ward_iptables_opts *o, int family,
 	put_inbound(&w, o);
 	put_outbound(&w, o, family);
 	put(&w, "%s\n%s\nCOMMIT\n", ward_iptables_jump_prerouting, ward_iptables_jump_output);
+	put_source(&w, o, existing);
 	return sink_done(&w);
 }
 
@@ -175,6 +216,7 @@ int ward_iptables_render_cleanup(const struct ward_iptables_jumps *existing, cha
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
 		put(&w, "-X %s\n", chains[i]);
 	put(&w, "COMMIT\n");
+	put_source(&w, NULL, existing);
 	return sink_done(&w);
 }
 
@@ -205,8 +247,8 @@ int ward_iptables_dry_run(const struct ward_iptables_opts *o, FILE *out)
 	    {AF_INET, "IPv4", "iptables-restore"},
 	    {AF_INET6, "IPv6", "ip6tables-restore"},
 	};
-	const struct ward_iptables_jumps none = {0, 0};
-	const struct ward_iptables_jumps one = {1, 1};
+	const struct ward_iptables_jumps none = {0, 0, 0, 0};
+	const struct ward_iptables_jumps one = {1, 1, o->preserve_source, o->preserve_source};
 
 	for (size_t i = 0; i < 2; i++) {
 		char *text;
@@ -219,6 +261,16 @@ int ward_iptables_dry_run(const struct ward_iptables_opts *o, FILE *out)
 		fprintf(out, "# ward iptables: %s rules, input of `%s --noflush`\n%s", fams[i].name,
 			fams[i].tool, text);
 		free(text);
+		if (o->preserve_source)
+			fprintf(out,
+				"# then, with iproute2:\n"
+				"#   ip %s rule %s fwmark 0x%x lookup %u\n"
+				"#   ip %s route %s table %u\n",
+				i ? "-6" : "-4", o->cleanup ? "del" : "add",
+				WARD_IPTABLES_SOURCE_MARK, WARD_IPTABLES_SOURCE_TABLE,
+				i ? "-6" : "-4",
+				o->cleanup ? "flush" : "replace local default dev lo",
+				WARD_IPTABLES_SOURCE_TABLE);
 	}
 	ENSURE(fflush(out) == 0, WARD_ERR_IO, "writing the rules: %s", strerror(errno));
 	return 0;

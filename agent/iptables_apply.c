@@ -196,10 +196,10 @@ static unsigned count_lines(const char *text, const char *line)
 
 /* Counts ward's jumps with `iptables -S CHAIN`, whose lines have the same
  * canonical form as iptables-save's. */
-static int count_jump(const char *ctl, const char *name, const char *chain, const char *rule,
-		      unsigned *count)
+static int count_jump(const char *ctl, const char *name, const char *table, const char *chain,
+		      const char *rule, unsigned *count)
 {
-	char *argv[] = {(char *)name, "-w", "-t", "nat", "-S", (char *)chain, NULL};
+	char *argv[] = {(char *)name, "-w", "-t", (char *)table, "-S", (char *)chain, NULL};
 	struct job j = {.path = ctl, .argv = argv};
 
 	GUARD(run_job(&j));
@@ -224,7 +224,25 @@ static int find_tools(struct family *f)
 	return find_binary(f->ctl_name, f->ctl, sizeof(f->ctl));
 }
 
-static int apply_family(const struct ward_iptables_opts *o, struct family *f)
+/* The jumps to WARD_SOURCE. Without --preserve-source a table that cannot be
+ * listed holds none of ours (a kernel without it): nothing to remove. */
+static int count_source_jumps(const struct ward_iptables_opts *o, const struct family *f,
+			      struct ward_iptables_jumps *have)
+{
+	int rc = count_jump(f->ctl, f->ctl_name, "mangle", "OUTPUT", ward_iptables_jump_source,
+			    &have->source_mangle);
+
+	if (rc == 0)
+		rc = count_jump(f->ctl, f->ctl_name, "raw", "OUTPUT", ward_iptables_jump_source,
+				&have->source_raw);
+	if (rc < 0 && !o->preserve_source) {
+		have->source_mangle = have->source_raw = 0;
+		return 0;
+	}
+	return rc;
+}
+
+static int apply_family(const struct ward_iptables_opts *o, struct family *f, bool *had_source)
 {
 	char *argv[] = {(char *)f->restore_name, "-w", "--noflush", NULL};
 	struct ward_iptables_jumps have;
@@ -232,9 +250,12 @@ static int apply_family(const struct ward_iptables_opts *o, struct family *f)
 	char *text;
 	int rc;
 
-	GUARD(count_jump(f->ctl, f->ctl_name, "PREROUTING", ward_iptables_jump_prerouting,
+	GUARD(count_jump(f->ctl, f->ctl_name, "nat", "PREROUTING", ward_iptables_jump_prerouting,
 			 &have.prerouting));
-	GUARD(count_jump(f->ctl, f->ctl_name, "OUTPUT", ward_iptables_jump_output, &have.output));
+	GUARD(count_jump(f->ctl, f->ctl_name, "nat", "OUTPUT", ward_iptables_jump_output,
+			 &have.output));
+	GUARD(count_source_jumps(o, f, &have));
+	*had_source |= have.source_mangle || have.source_raw;
 	GUARD(ward_iptables_render_alloc(o, f->af, &have, &text));
 	j.in = text;
 	j.in_len = strlen(text);
@@ -275,13 +296,83 @@ static bool has_ipv6(void)
 	return any;
 }
 
+/* --- --preserve-source: the policy routing of the app's replies --- */
+
+/* `ip FAM ARGS...`; with out, its stdout (malloc'd). */
+static int run_ip(const char *ip, const char *fam, const char *const *args, char **out)
+{
+	char *argv[16] = {"ip", (char *)fam};
+	struct job j = {.path = ip, .argv = argv};
+	size_t n = 2;
+	int rc;
+
+	for (; *args && n < 15; args++)
+		argv[n++] = (char *)*args;
+	GUARD(run_job(&j));
+	rc = j.status == 0 ? 0 : job_error(&j, "ip");
+	if (rc == 0 && out)
+		*out = j.out;
+	else
+		free(j.out);
+	return rc;
+}
+
+/* Exactly one `fwmark M lookup T` rule and T's local default route when
+ * install, none of them otherwise. Listing first keeps a rerun from adding a
+ * second rule, and never leaves a moment without one. */
+static int source_routing_family(const char *ip, const char *fam, bool install)
+{
+	char mark[16], table[16], *list;
+	unsigned have;
+
+	snprintf(mark, sizeof(mark), "0x%x", WARD_IPTABLES_SOURCE_MARK);
+	snprintf(table, sizeof(table), "%u", WARD_IPTABLES_SOURCE_TABLE);
+	const char *ls[] = {"rule", "list", "fwmark", mark, "lookup", table, NULL};
+	const char *add[] = {"rule", "add", "fwmark", mark, "lookup", table, NULL};
+	const char *del[] = {"rule", "del", "fwmark", mark, "lookup", table, NULL};
+	const char *route[] = {"route", "replace", "local", "default", "dev",
+			       "lo",	"table",   table,   NULL};
+	const char *flush[] = {"route", "flush", "table", table, NULL};
+
+	GUARD(run_ip(ip, fam, ls, &list));
+	have = 0;
+	for (const char *p = list; *p; p += strcspn(p, "\n"), p += *p == '\n')
+		have++;
+	free(list);
+	for (; have > (install ? 1u : 0u); have--)
+		GUARD(run_ip(ip, fam, del, NULL));
+	if (!install) {
+		if (run_ip(ip, fam, flush, NULL) < 0) /* "FIB table does not exist": fine */
+			ward_err_clear();
+		return 0;
+	}
+	if (have == 0)
+		GUARD(run_ip(ip, fam, add, NULL));
+	return run_ip(ip, fam, route, NULL);
+}
+
+/* With --preserve-source, install; without it (or with --cleanup), remove
+ * what an earlier run added, when its chains were still there (had_source)
+ * and `ip` exists. ip is "" when it does not. */
+static int source_routing(const struct ward_iptables_opts *o, const char *ip, bool want6,
+			  bool had_source)
+{
+	bool install = o->preserve_source && !o->cleanup;
+
+	if ((!install && !had_source) || !ip[0])
+		return 0;
+	GUARD(source_routing_family(ip, "-4", install));
+	return want6 ? source_routing_family(ip, "-6", install) : 0;
+}
+
 int ward_iptables_apply(const struct ward_iptables_opts *o)
 {
 	struct family v4 = {
 	    .af = AF_INET, .ctl_name = "iptables", .restore_name = "iptables-restore"};
 	struct family v6 = {
 	    .af = AF_INET6, .ctl_name = "ip6tables", .restore_name = "ip6tables-restore"};
-	bool want6 = o->ipv6 == WARD_IPTABLES_IPV6_ON;
+	bool want6 = o->ipv6 == WARD_IPTABLES_IPV6_ON, had_source = false;
+	char ip[PATH_MAX] = "";
 
 	if (o->ipv6 == WARD_IPTABLES_IPV6_AUTO)
 		want6 = find_tools(&v6) == 0 && has_ipv6();
@@ -289,8 +380,14 @@ int ward_iptables_apply(const struct ward_iptables_opts *o)
 	GUARD(find_tools(&v4));
 	if (want6)
 		GUARD(find_tools(&v6));
-	GUARD(apply_family(o, &v4));
+	if (find_binary("ip", ip, sizeof(ip)) < 0) {
+		ENSURE(!o->preserve_source || o->cleanup, WARD_ERR_NOTFOUND,
+		       "--preserve-source needs `ip` (iproute2); it is not on $PATH nor in "
+		       "the sbin directories");
+		ip[0] = '\0';
+	}
+	GUARD(apply_family(o, &v4, &had_source));
 	if (want6)
-		GUARD(apply_family(o, &v6));
-	return 0;
+		GUARD(apply_family(o, &v6, &had_source));
+	return source_routing(o, ip, want6, had_source);
 }

@@ -6,9 +6,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cli.h"
+#include "agent/iptables_ssh.h"
 #include "config/capture.h"
 
 enum {
@@ -24,8 +26,10 @@ enum {
 	OPT_CIDR_INCLUDE,
 	OPT_CIDR_EXCLUDE,
 	OPT_IPV6,
+	OPT_PRESERVE_SOURCE,
 	OPT_DRY_RUN,
 	OPT_CLEANUP,
+	OPT_CAPTURE_SSH,
 };
 
 static const struct option long_opts[] = {
@@ -41,8 +45,10 @@ static const struct option long_opts[] = {
     {"include-outbound-cidrs", required_argument, NULL, OPT_CIDR_INCLUDE},
     {"exclude-outbound-cidrs", required_argument, NULL, OPT_CIDR_EXCLUDE},
     {"ipv6", required_argument, NULL, OPT_IPV6},
+    {"preserve-source", no_argument, NULL, OPT_PRESERVE_SOURCE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
+    {"capture-ssh", no_argument, NULL, OPT_CAPTURE_SSH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -68,8 +74,14 @@ static void usage(FILE *out)
 	    "  --exclude-outbound-cidrs LIST  destinations never captured (none)\n"
 	    "  --ipv6 auto|on|off             IPv6 rules too; auto = when ip6tables-restore\n"
 	    "                                 exists and the namespace has IPv6 (auto)\n"
+	    "  --preserve-source              add the mangle/raw rules and policy routing\n"
+	    "                                 the agent's inbound.preserve_source needs\n"
+	    "                                 (runs iproute2's ip); a run without it\n"
+	    "                                 removes them\n"
 	    "  --dry-run                      print the iptables-restore input, change nothing\n"
 	    "  --cleanup                      remove ward's rules and chains, nothing else\n"
+	    "  --capture-ssh                  capture the port of the SSH session this runs\n"
+	    "                                 from (refused without it: see README)\n"
 	    "  -h, --help                     this text\n\n"
 	    "LIST is comma-separated. Traffic leaving through lo (localhost, the pod's own\n"
 	    "address) is never captured. Exit status: 0 ok, 1 failed, 2 bad usage.\n",
@@ -139,9 +151,23 @@ static int bad_option(int opt, char **argv)
 	return ward_err_set(WARD_ERR_INVALID, "unknown option '%s' (see --help)", arg);
 }
 
+/* The options that take no value. */
+static bool *flag_of(struct ward_iptables_opts *o, int opt)
+{
+	switch (opt) {
+	case OPT_DRY_RUN:
+		return &o->dry_run;
+	case OPT_CLEANUP:
+		return &o->cleanup;
+	case OPT_CAPTURE_SSH:
+		return &o->capture_ssh;
+	}
+	return NULL;
+}
+
 int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv)
 {
-	bool gid_set = false;
+	bool gid_set = false, *flag;
 	int opt, idx;
 
 	ward_iptables_opts_init(o);
@@ -152,8 +178,12 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 			usage(stdout);
 			return 1;
 		}
-		if (opt == OPT_DRY_RUN || opt == OPT_CLEANUP) {
-			*(opt == OPT_DRY_RUN ? &o->dry_run : &o->cleanup) = true;
+		if ((flag = flag_of(o, opt))) {
+			*flag = true;
+			continue;
+		}
+		if (opt == OPT_PRESERVE_SOURCE) {
+			o->preserve_source = true;
 			continue;
 		}
 		if (opt == '?' || opt == ':')
@@ -167,6 +197,11 @@ int ward_iptables_opts_parse(struct ward_iptables_opts *o, int argc, char **argv
 		o->proxy_gid = o->proxy_uid;
 	ENSURE(o->inbound_port != o->outbound_port, WARD_ERR_INVALID,
 	       "--inbound-port and --outbound-port must differ (both %u)", o->inbound_port);
+	/* The admin port is never captured inbound: a listener on it would be
+	 * left out of capture, and probes would reach the proxy's listener. */
+	ENSURE(o->admin_port != o->outbound_port && o->admin_port != o->inbound_port,
+	       WARD_ERR_INVALID, "--%s-port and --admin-port must differ (both %u)",
+	       o->admin_port == o->outbound_port ? "outbound" : "inbound", o->admin_port);
 	return 0;
 }
 
@@ -180,6 +215,10 @@ int ward_iptables_main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0) {
+		fprintf(stderr, "ward iptables: %s\n", ward_err_msg());
+		return 2;
+	}
+	if (!o.dry_run && ward_iptables_ssh_guard(&o, getenv("SSH_CONNECTION")) < 0) {
 		fprintf(stderr, "ward iptables: %s\n", ward_err_msg());
 		return 2;
 	}

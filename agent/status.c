@@ -213,12 +213,16 @@ int ward_status_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (admin && config) || admin_addr(admin, config, &addr) < 0) {
+	if (optind != argc || (admin && config)) {
 		fprintf(stderr, "ward status: %s\n",
-			optind != argc	  ? "unexpected argument"
-			: admin && config ? "give --admin or --config, not both"
-					  : ward_err_msg());
+			optind != argc ? "unexpected argument"
+				       : "give --admin or --config, not both");
 		usage(stderr);
+		return 2;
+	}
+	/* A bad address or config is named; the usage would only bury it. */
+	if (admin_addr(admin, config, &addr) < 0) {
+		fprintf(stderr, "ward status: %s%s\n", admin ? "--admin: " : "", ward_err_msg());
 		return 2;
 	}
 	if (ward_admin_get_json(&addr, "/stats", &stats) < 0) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/app.h"
 #include "config/config.h"
 #include "lib/log.h"
 #include "agent/metrics.h"
@@ -47,9 +48,10 @@ struct ward_worker {
 	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
-	uint64_t drain_started_ms; /* uv_now() when draining began */
-	struct ward_tls_ctx *tls;  /* owned ref: new handshakes use this */
-	struct ward_list conns;	   /* live connections (struct ward_conn, link) */
+	uint64_t drain_started_ms;	   /* uv_now() when draining began */
+	struct ward_tls_ctx *tls;	   /* owned ref: new handshakes use this */
+	struct ward_list conns;		   /* live connections (struct ward_conn, link) */
+	struct ward_app_memory app_memory; /* inbound: ports whose app is only on loopback */
 	bool draining, stopping;
 	struct ward_log_limit fail_log, deny_log;
 	struct ward_metrics_worker stats; /* written by this worker's thread only */

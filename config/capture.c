@@ -2,7 +2,6 @@
  * annotations write them; see capture.h. */
 #include "config/capture.h"
 
-#include <arpa/inet.h>
 #include <limits.h>
 #include <string.h>
 
@@ -45,35 +44,6 @@ int ward_capture_parse_id(const char *s, uint32_t *id)
 	return 0;
 }
 
-int ward_capture_parse_cidr(const char *s, struct ward_capture_cidr *out)
-{
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-
-	memset(out, 0, sizeof(*out));
-	ENSURE(alen > 0 && alen < sizeof(addr), WARD_ERR_INVALID, "'%s' is not a CIDR", s);
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	out->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
-	ENSURE(inet_pton(out->family, addr, out->addr) == 1, WARD_ERR_INVALID,
-	       "'%s' is not a CIDR (bad address '%s')", s, addr);
-	prefix = out->family == AF_INET ? 32 : 128;
-	if (slash)
-		ENSURE(parse_uint(slash + 1, prefix, &prefix) == 0, WARD_ERR_INVALID,
-		       "'%s' is not a CIDR (prefix length must be 0-%u)", s,
-		       out->family == AF_INET ? 32 : 128);
-	out->prefix = (uint8_t)prefix;
-	/* Host bits cleared, as iptables itself would, so output is canonical. */
-	for (unsigned i = 0; i < 16; i++) {
-		unsigned keep = prefix >= 8 * (i + 1) ? 8 : prefix > 8 * i ? prefix - 8 * i : 0;
-
-		out->addr[i] &= (uint8_t)(0xff00u >> keep);
-	}
-	return 0;
-}
-
 /* Calls each(token) for every comma-separated entry of s. An empty s is an
  * empty list; "*" alone is the "all" list when star_ok. */
 static int split_list(const char *s, bool star_ok, bool *all, size_t *n,
@@ -106,18 +76,26 @@ static int split_list(const char *s, bool star_ok, bool *all, size_t *n,
 	return 0;
 }
 
+/* A list that names an entry twice is a typo, or two edits that crossed. */
 static int add_port(const char *tok, void *ctx)
 {
 	struct ward_capture_ports *l = ctx;
 
-	return ward_capture_parse_port(tok, &l->port[l->n]);
+	GUARD(ward_capture_parse_port(tok, &l->port[l->n]));
+	for (size_t i = 0; i < l->n; i++)
+		ENSURE(l->port[i] != l->port[l->n], WARD_ERR_INVALID, "port %s listed twice", tok);
+	return 0;
 }
 
 static int add_cidr(const char *tok, void *ctx)
 {
 	struct ward_capture_cidrs *l = ctx;
 
-	return ward_capture_parse_cidr(tok, &l->cidr[l->n]);
+	GUARD(ward_cidr_parse(tok, &l->cidr[l->n]));
+	for (size_t i = 0; i < l->n; i++)
+		ENSURE(memcmp(&l->cidr[i], &l->cidr[l->n], sizeof(l->cidr[i])), WARD_ERR_INVALID,
+		       "%s listed twice", tok);
+	return 0;
 }
 
 int ward_capture_parse_ports(const char *s, bool star_ok, struct ward_capture_ports *out)

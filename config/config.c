@@ -402,9 +402,9 @@ static int parse_mesh_cidrs(struct parser *p, json_t *v, const char *path)
 	return 0;
 }
 
-static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+/* An array of ports (1-65535) into vec (replaced only on success). */
+static int parse_port_list(json_t *v, const char *path, uint16_t **vec, size_t *n_vec)
 {
-	struct ward_config *c = p->cfg;
 	char sub[KEY_PATH_LEN];
 	uint16_t *out;
 	long long port;
@@ -424,10 +424,22 @@ static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path
 		free(out);
 		return rc;
 	}
-	free(c->outbound.passthrough_ports);
-	c->outbound.passthrough_ports = out;
-	c->outbound.n_passthrough_ports = n;
+	free(*vec);
+	*vec = out;
+	*n_vec = n;
 	return 0;
+}
+
+static int parse_passthrough_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_port_list(v, path, &p->cfg->outbound.passthrough_ports,
+			       &p->cfg->outbound.n_passthrough_ports);
+}
+
+static int parse_proxy_protocol_ports(struct parser *p, json_t *v, const char *path)
+{
+	return parse_port_list(v, path, &p->cfg->inbound.proxy_protocol_ports,
+			       &p->cfg->inbound.n_proxy_protocol_ports);
 }
 
 static int parse_server_ids(struct parser *p, json_t *v, const char *path)
@@ -662,6 +674,8 @@ static const struct field inbound_fields[] = {
     ADDR_FIELD("listen", inbound.listen),
     FN_FIELD("mode", parse_mode),
     FN_FIELD("allowed_client_ids", parse_client_ids),
+    FN_FIELD("proxy_protocol_ports", parse_proxy_protocol_ports),
+    BOOL_FIELD("preserve_source", inbound.preserve_source),
     {0},
 };
 
@@ -725,17 +739,24 @@ static const struct field top_fields[] = {
 
 /* ---- defaults and finish ------------------------------------------------- */
 
+/* The default mesh scope: the private address ranges every pod network is
+ * carved from (RFC 1918, RFC 6598 shared space, IPv6 ULA), as Linkerd's
+ * clusterNetworks. Destinations outside it (public APIs, SaaS) pass through
+ * untouched; inside it a plaintext answer is refused, never downgraded. */
+static const char *const default_mesh[] = {"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12",
+					   "192.168.0.0/16", "fd00::/8"};
+#define N_DEFAULT_MESH (sizeof(default_mesh) / sizeof(default_mesh[0]))
+
 static int default_lists(struct ward_config *c)
 {
-	static const char *const cidrs[] = {"0.0.0.0/0", "::/0"};
 	size_t i;
 
-	c->outbound.mesh_cidrs = calloc(2, sizeof(*c->outbound.mesh_cidrs));
+	c->outbound.mesh_cidrs = calloc(N_DEFAULT_MESH, sizeof(*c->outbound.mesh_cidrs));
 	if (!c->outbound.mesh_cidrs)
 		return nomem("outbound.mesh_cidrs");
-	for (i = 0; i < 2; i++)
-		GUARD(ward_cidr_parse(cidrs[i], &c->outbound.mesh_cidrs[i]));
-	c->outbound.n_mesh_cidrs = 2;
+	for (i = 0; i < N_DEFAULT_MESH; i++)
+		GUARD(ward_cidr_parse(default_mesh[i], &c->outbound.mesh_cidrs[i]));
+	c->outbound.n_mesh_cidrs = N_DEFAULT_MESH;
 	return 0;
 }
 
@@ -958,6 +979,7 @@ void ward_config_uninit(struct ward_config *c)
 	free(c->outbound.passthrough_ports);
 	free_str_vec(c->outbound.allowed_server_ids, c->outbound.n_allowed_server_ids);
 	free_port_ids(c->inbound.allowed_client_ids, c->inbound.n_allowed_client_ids);
+	free(c->inbound.proxy_protocol_ports);
 	free(c->tls.profile);
 	free_str_vec(c->tls.cipher_suites, c->tls.n_cipher_suites);
 	free_str_vec(c->tls.groups, c->tls.n_groups);
@@ -985,12 +1007,21 @@ bool ward_config_in_mesh(const struct ward_config *c, const struct sockaddr *dst
 	return false;
 }
 
-bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
+static bool port_listed(const uint16_t *ports, size_t n, uint16_t port)
 {
-	size_t i;
-
-	for (i = 0; i < c->outbound.n_passthrough_ports; i++)
-		if (c->outbound.passthrough_ports[i] == port)
+	for (size_t i = 0; i < n; i++)
+		if (ports[i] == port)
 			return true;
 	return false;
+}
+
+bool ward_config_is_passthrough_port(const struct ward_config *c, uint16_t port)
+{
+	return port_listed(c->outbound.passthrough_ports, c->outbound.n_passthrough_ports, port);
+}
+
+bool ward_config_is_proxy_protocol_port(const struct ward_config *c, uint16_t port)
+{
+	return port_listed(c->inbound.proxy_protocol_ports, c->inbound.n_proxy_protocol_ports,
+			   port);
 }

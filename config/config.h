@@ -57,6 +57,9 @@ struct ward_config {
 		enum ward_inbound_mode mode;
 		struct ward_port_ids *allowed_client_ids;
 		size_t n_allowed_client_ids; /* owned */
+		uint16_t *proxy_protocol_ports;
+		size_t n_proxy_protocol_ports; /* owned: the app gets a PROXY v2 header */
+		bool preserve_source;	       /* the app sees the caller's address */
 	} inbound;
 
 	struct {
@@ -114,5 +117,6 @@ int ward_tls_policy_resolve(const struct ward_config *cfg,
 /* Lookups used on the data path. */
 bool ward_config_in_mesh(const struct ward_config *cfg, const struct sockaddr *dst);
 bool ward_config_is_passthrough_port(const struct ward_config *cfg, uint16_t port);
+bool ward_config_is_proxy_protocol_port(const struct ward_config *cfg, uint16_t port);
 
 #endif

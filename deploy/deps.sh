@@ -2,8 +2,9 @@
 # Installs the Debian packages ward needs to build, test, demo and benchmark.
 # Idempotent and quick when everything is already there.
 #   deploy/deps.sh build   compiler and libraries
-#   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...)
-#   deploy/deps.sh bench   + HAProxy and wrk for the comparison benchmark
+#   deploy/deps.sh test    + network test tools (iptables, tcpdump, openssl, curl...) and
+#                            HAProxy and Squid, the PROXY protocol consumers of the e2e tests
+#   deploy/deps.sh bench   + wrk for the comparison benchmark (against HAProxy)
 #   deploy/deps.sh pods    podman (runc, netavark) and debootstrap only, for the
 #                          pod tests (see deploy/podman/ and tests/pods/)
 set -euo pipefail
@@ -12,9 +13,9 @@ build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
-  libclang-rt-14-dev python3 python3-yaml python3-grpcio valgrind prometheus
-  chromium) # an independent post-quantum TLS client (X25519MLKEM768)
-bench_pkgs=(haproxy wrk)
+  libclang-rt-14-dev python3 python3-yaml python3-grpcio valgrind prometheus haproxy squid systemd
+  chromium) # systemd: systemd-analyze only; chromium: an independent post-quantum TLS client
+bench_pkgs=(wrk)
 # podman 4.3 with runc (crun 1.8 fails on this cgroup v1/v2 hybrid host),
 # netavark/aardvark-dns (not CNI), catatonit (podman builds its pod "pause"
 # image from it, as no registry is reachable); debootstrap makes the local

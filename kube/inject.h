@@ -5,7 +5,7 @@
  *   - ward-init: an init container running `ward iptables` with the pod's
  *     capture settings, as root with NET_ADMIN and NET_RAW only;
  *   - ward-proxy: `ward agent`, as a native sidecar (an init container with
- *     restartPolicy Always, Kubernetes 1.28+) or, legacy, as the first
+ *     restartPolicy Always, Kubernetes 1.29+) or, legacy, as the first
  *     container with a postStart `ward wait` that holds the app until the
  *     proxy is ready; its own non-root uid, read-only root, no capabilities,
  *     probes on the admin port;
@@ -37,7 +37,7 @@ struct ward_inject_opts {
 	char *image_pull_policy;
 	char *agent_config_map;
 	char *workload_socket_hostpath; /* NULL: the SPIFFE CSI driver */
-	char *workload_socket_name;	/* the socket's file name in that directory */
+	char *workload_socket_name;	/* its file name; NULL: by where it comes from */
 	bool legacy_sidecar;
 	bool rewrite_probes; /* hand the app's probes to the proxy (README) */
 	uint32_t proxy_uid;
@@ -46,6 +46,8 @@ struct ward_inject_opts {
 	char *include_outbound_ports, *exclude_outbound_ports;
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;
 	char *inbound_mode, *log_level;
+	char *mesh_cidrs; /* the cluster's pod CIDRs: the agent's outbound.mesh_cidrs */
+	char *proxy_protocol_ports, *preserve_source; /* what the app sees (README) */
 	char *cpu_request, *cpu_limit, *memory_request, *memory_limit; /* "" = none */
 };
 

@@ -43,15 +43,17 @@ static void usage(FILE *out, enum ward_inject_action act)
 	    "      --config FILE                 injector defaults (JSON; see README)\n"
 	    "      --image IMAGE                 the ward image for both containers\n"
 	    "      --legacy-sidecar              proxy as a regular container held ready by a\n"
-	    "                                    postStart `ward wait` (before Kubernetes 1.28)\n"
+	    "                                    postStart `ward wait` (before Kubernetes 1.29)\n"
 	    "      --workload-socket-hostpath DIR  Workload API socket from this node directory\n"
 	    "                                    instead of the SPIFFE CSI driver\n"
+	    "      --workload-socket-name NAME   the socket's file name (spire-agent.sock with\n"
+	    "                                    the CSI driver, agent.sock from a node dir)\n"
 	    "  -h, --help                        this text\n");
 }
 
 static int parse_args(struct run *r, int argc, char **argv)
 {
-	enum { OPT_CONFIG = 256, OPT_IMAGE, OPT_LEGACY, OPT_HOSTPATH };
+	enum { OPT_CONFIG = 256, OPT_IMAGE, OPT_LEGACY, OPT_HOSTPATH, OPT_SOCKET_NAME };
 	static const struct option opts[] = {
 	    {"filename", required_argument, NULL, 'f'},
 	    {"output", required_argument, NULL, 'o'},
@@ -59,6 +61,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 	    {"image", required_argument, NULL, OPT_IMAGE},
 	    {"legacy-sidecar", no_argument, NULL, OPT_LEGACY},
 	    {"workload-socket-hostpath", required_argument, NULL, OPT_HOSTPATH},
+	    {"workload-socket-name", required_argument, NULL, OPT_SOCKET_NAME},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -88,6 +91,9 @@ static int parse_args(struct run *r, int argc, char **argv)
 			break;
 		case OPT_HOSTPATH:
 			json_object_set_new(flags, "workload_socket_hostpath", json_string(optarg));
+			break;
+		case OPT_SOCKET_NAME:
+			json_object_set_new(flags, "workload_socket_name", json_string(optarg));
 			break;
 		case 'h':
 			usage(stdout, r->act);

@@ -62,6 +62,13 @@ static int check_mode(const char *v)
 	return check_word(v, modes, "strict, permissive");
 }
 
+static int check_flag(const char *v)
+{
+	static const char *const flags[] = {"true", "false", "enabled", "disabled", NULL};
+
+	return check_word(v, flags, "true, false, enabled, disabled");
+}
+
 static int check_level(const char *v)
 {
 	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
@@ -162,6 +169,9 @@ static const struct setting settings[] = {
     {"exclude_outbound_cidrs", FIELD(exclude_outbound_cidrs), true, check_cidrs},
     {"inbound_mode", FIELD(inbound_mode), true, check_mode},
     {"log_level", FIELD(log_level), true, check_level},
+    {"mesh_cidrs", FIELD(mesh_cidrs), false, check_cidrs},
+    {"proxy_protocol_ports", FIELD(proxy_protocol_ports), true, check_ports},
+    {"preserve_source", FIELD(preserve_source), true, check_flag},
     {"proxy_cpu_request", FIELD(cpu_request), true, check_quantity},
     {"proxy_cpu_limit", FIELD(cpu_limit), true, check_quantity},
     {"proxy_memory_request", FIELD(memory_request), true, check_quantity},
@@ -194,7 +204,6 @@ int ward_inject_opts_init(struct ward_inject_opts *o)
 	    {FIELD(image), "ghcr.io/ward-mesh/ward:" WARD_VERSION},
 	    {FIELD(image_pull_policy), "IfNotPresent"},
 	    {FIELD(agent_config_map), "ward-agent-config"},
-	    {FIELD(workload_socket_name), "spire-agent.sock"},
 	    {FIELD(cpu_request), "10m"},
 	    {FIELD(cpu_limit), ""},
 	    {FIELD(memory_request), "16Mi"},

@@ -47,6 +47,7 @@ static void usage(FILE *out)
 		"  --image IMAGE           the ward image injected\n"
 		"  --legacy-sidecar        inject the proxy as a regular container\n"
 		"  --workload-socket-hostpath DIR  Workload API socket from a node directory\n"
+		"  --workload-socket-name NAME  the socket's file name (as for ward inject)\n"
 		"  --log-level LEVEL       debug, info, warn, error (info)\n"
 		"  -h, --help              this text\n\n"
 		"Signals: SIGTERM/SIGINT stop; SIGHUP re-reads the certificate and key.\n");
@@ -234,7 +235,17 @@ struct args {
 
 static int parse_args(struct webhook *w, struct args *a, int argc, char **argv)
 {
-	enum { O_CERT = 256, O_KEY, O_LISTEN, O_CONFIG, O_IMAGE, O_LEGACY, O_HOSTPATH, O_LEVEL };
+	enum {
+		O_CERT = 256,
+		O_KEY,
+		O_LISTEN,
+		O_CONFIG,
+		O_IMAGE,
+		O_LEGACY,
+		O_HOSTPATH,
+		O_SOCKET_NAME,
+		O_LEVEL
+	};
 	static const struct option opts[] = {
 	    {"tls-cert", required_argument, NULL, O_CERT},
 	    {"tls-key", required_argument, NULL, O_KEY},
@@ -243,6 +254,7 @@ static int parse_args(struct webhook *w, struct args *a, int argc, char **argv)
 	    {"image", required_argument, NULL, O_IMAGE},
 	    {"legacy-sidecar", no_argument, NULL, O_LEGACY},
 	    {"workload-socket-hostpath", required_argument, NULL, O_HOSTPATH},
+	    {"workload-socket-name", required_argument, NULL, O_SOCKET_NAME},
 	    {"log-level", required_argument, NULL, O_LEVEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -273,6 +285,9 @@ static int parse_args(struct webhook *w, struct args *a, int argc, char **argv)
 		case O_HOSTPATH:
 			json_object_set_new(a->flags, "workload_socket_hostpath",
 					    json_string(optarg));
+			break;
+		case O_SOCKET_NAME:
+			json_object_set_new(a->flags, "workload_socket_name", json_string(optarg));
 			break;
 		case O_LEVEL:
 			a->level = optarg;

@@ -183,3 +183,13 @@ bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *sa)
 	}
 	return prefix_equal(cidr->addr, a, cidr->prefix_len);
 }
+
+const char *ward_cidr_format(const struct ward_cidr *cidr, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(cidr->family, cidr->addr, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, len, "%s/%u", ip, cidr->prefix_len);
+	return buf;
+}

@@ -31,6 +31,8 @@ int ward_addr_parse(const char *text, struct ward_addr *out) WARD_MUST_CHECK;
  * a v4 CIDR; a plain IPv4 address is never contained in a v6 CIDR. */
 int ward_cidr_parse(const char *text, struct ward_cidr *out) WARD_MUST_CHECK;
 bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *addr);
+/* Formats "10.0.0.0/8" / "fd00::/8" into buf. */
+const char *ward_cidr_format(const struct ward_cidr *cidr, char *buf, size_t len);
 /* The port of an AF_INET / AF_INET6 addr, in host order (0 otherwise). */
 uint16_t ward_addr_port(const struct ward_addr *addr);
 /* Formats "ip:port" / "[ip]:port" into buf. */

@@ -68,17 +68,30 @@ int ward_file_write_atomic(const char *path, const void *data, size_t len, mode_
 	return 0;
 }
 
-int ward_file_private_dir(const char *dir, mode_t mode)
+int ward_file_check_private_dir(const char *dir, bool *exists)
 {
 	struct stat st;
 
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return ward_err_set(WARD_ERR_IO, "%s: %s", dir, strerror(errno));
-	if (stat(dir, &st) < 0)
-		return ward_err_set(WARD_ERR_IO, "%s: %s", dir, strerror(errno));
+	*exists = false;
+	if (stat(dir, &st) < 0) {
+		ENSURE(errno == ENOENT, WARD_ERR_IO, "%s: %s", dir, strerror(errno));
+		return 0;
+	}
+	*exists = true;
 	ENSURE(S_ISDIR(st.st_mode), WARD_ERR_IO, "%s: not a directory", dir);
 	ENSURE(!(st.st_mode & 022), WARD_ERR_PERM,
 	       "%s: writable by group or others (mode %04o); it holds CA keys", dir,
 	       (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int ward_file_private_dir(const char *dir, mode_t mode)
+{
+	bool exists;
+
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return ward_err_set(WARD_ERR_IO, "%s: %s", dir, strerror(errno));
+	GUARD(ward_file_check_private_dir(dir, &exists));
+	ENSURE(exists, WARD_ERR_IO, "%s: vanished after mkdir", dir);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #define WARD_FILE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -22,5 +23,8 @@ int ward_file_write_all(int fd, const void *data, size_t len) WARD_MUST_CHECK;
 /* Creates dir (one level) with mode if it does not exist; an existing
  * directory must not be writable by group or others. */
 int ward_file_private_dir(const char *dir, mode_t mode) WARD_MUST_CHECK;
+/* The same checks on a dir that must not be created: 0 when it is private
+ * or does not exist (*exists tells which). */
+int ward_file_check_private_dir(const char *dir, bool *exists) WARD_MUST_CHECK;
 
 #endif

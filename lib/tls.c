@@ -1,5 +1,6 @@
 #include "lib/tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	if (ward_buf_len(&io->in) == 0)
 		return io->in_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
 	n = ward_buf_read(&io->in, buf, (size_t)sz);
+	for (size_t i = 0; i < n && io->n_first < sizeof(io->first); i++)
+		io->first[io->n_first++] = (uint8_t)buf[i];
 	return (int)n;
 }
 
@@ -72,6 +75,7 @@ static void io_init(struct ward_tls_io *io)
 	ward_buf_init(&io->in, TLS_IN_LIMIT);
 	ward_buf_init(&io->out, TLS_OUT_LIMIT);
 	io->in_eof = false;
+	io->n_first = 0;
 }
 
 int ward_tls_session_open(struct ward_tls_session *t, WOLFSSL_CTX *ctx)
@@ -294,6 +298,37 @@ const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err)
 		return "peer_alert";
 	}
 	return "other";
+}
+
+bool ward_tls_session_peer_plaintext(const struct ward_tls_session *t)
+{
+	const uint8_t *b = t->io.first;
+	size_t n = t->io.n_first;
+
+	if (n >= 1 && (b[0] < 20 || b[0] > 23))
+		return true;
+	return n >= 2 && b[1] != 3;
+}
+
+/* The first bytes wolfSSL consumed, then (when it stopped before 8) those
+ * still waiting in the input, which follow them. */
+const char *ward_tls_session_first_bytes(const struct ward_tls_session *t, char *buf, size_t len)
+{
+	uint8_t b[sizeof(t->io.first)];
+	size_t n = t->io.n_first, more = ward_buf_len(&t->io.in), o = 0;
+
+	memcpy(b, t->io.first, n);
+	if (n < sizeof(b) && more) {
+		more = more < sizeof(b) - n ? more : sizeof(b) - n;
+		memcpy(b + n, ward_buf_peek(&t->io.in), more);
+		n += more;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o + 5 < len; i++)
+		o += (size_t)snprintf(
+		    buf + o, len - o,
+		    b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\' ? "%c" : "\\x%02x", b[i]);
+	return buf;
 }
 
 const char *ward_tls_cipher(WOLFSSL *ssl)

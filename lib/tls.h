@@ -37,6 +37,8 @@ struct ward_tls_io {
 	struct ward_buf in;  /* ciphertext not yet consumed by wolfSSL */
 	struct ward_buf out; /* ciphertext wolfSSL produced, not yet taken */
 	bool in_eof;	     /* the transport ended: report it once `in` drains */
+	uint8_t first[8];    /* the peer's first bytes, to tell plaintext from TLS */
+	uint8_t n_first;
 };
 
 struct ward_tls_session {
@@ -96,6 +98,16 @@ int ward_tls_session_pair(struct ward_tls_session *client, struct ward_tls_sessi
  * bad_chain, unknown_ca, expired, protocol_version, no_shared_cipher,
  * peer_reset, not_tls, bad_svid, other. */
 const char *ward_tls_failure_reason(WOLFSSL *ssl, int wolf_err);
+
+/* Whether the peer's first bytes were no TLS record (RFC 8446 §5.1: content
+ * type 20..23, legacy version 3.x): a plaintext protocol where TLS was
+ * expected (wolfSSL reads an HTTP answer as a record layer version error, so
+ * ask this before ward_tls_failure_reason). False until the peer has sent
+ * something. */
+bool ward_tls_session_peer_plaintext(const struct ward_tls_session *t);
+/* The peer's first bytes for a log line: printable ASCII kept, others as
+ * \xNN. */
+const char *ward_tls_session_first_bytes(const struct ward_tls_session *t, char *buf, size_t len);
 
 /* Negotiated parameters, IANA names where there are any. */
 const char *ward_tls_cipher(WOLFSSL *ssl);

@@ -31,6 +31,8 @@ struct ward_ca_manager {
 	char up_digest[2 * WC_SHA256_DIGEST_SIZE + 1]; /* "" in self-signed mode */
 	struct ward_ca_store store;
 	uint64_t version;
+	bool read_only;		/* --check: data_dir is neither created nor written */
+	unsigned loaded_active; /* id of the active CA data_dir held, 0 if none */
 };
 
 time_t ward_ca_prepare_at(time_t issued_at, time_t not_after)
@@ -152,7 +154,7 @@ static struct ward_ca_slot *find(struct ward_ca_manager *m, enum ward_ca_state s
 
 static int save(struct ward_ca_manager *m)
 {
-	return ward_ca_store_save(m->dir, m->up_digest, &m->store);
+	return m->read_only ? 0 : ward_ca_store_save(m->dir, m->up_digest, &m->store);
 }
 
 static void drop(struct ward_ca_manager *m, size_t i)
@@ -200,7 +202,7 @@ static int sign_slot(struct ward_ca_manager *m, struct ward_ca_slot *s, time_t n
 	s->not_after = info.not_after;
 	s->issued_at = now;
 	memcpy(s->serial_hex, info.serial_hex, sizeof(s->serial_hex));
-	return ward_ca_store_put_slot(m->dir, s);
+	return m->read_only ? 0 : ward_ca_store_put_slot(m->dir, s);
 }
 
 /* A new CA in the given state, on disk before ca.json names it. */
@@ -223,9 +225,10 @@ static int new_slot(struct ward_ca_manager *m, enum ward_ca_state state, time_t 
 	}
 	m->store.n++;
 	m->store.next_id++;
-	ward_log(WARD_LOG_INFO, state == WARD_CA_ACTIVE ? "ca_created" : "ca_prepared",
-		 "{s:I,s:s,s:I}", "ca", (json_int_t)s->id, "serial", s->serial_hex, "not_after",
-		 (json_int_t)s->not_after);
+	if (!m->read_only)
+		ward_log(WARD_LOG_INFO, state == WARD_CA_ACTIVE ? "ca_created" : "ca_prepared",
+			 "{s:I,s:s,s:I}", "ca", (json_int_t)s->id, "serial", s->serial_hex,
+			 "not_after", (json_int_t)s->not_after);
 	return 0;
 }
 
@@ -310,7 +313,7 @@ int ward_ca_manager_tick(struct ward_ca_manager *m, time_t now, bool *changed)
 		m->version++;
 		if (rc == 0)
 			rc = save(m);
-		for (size_t i = 0; rc == 0 && i < n_gone; i++)
+		for (size_t i = 0; rc == 0 && !m->read_only && i < n_gone; i++)
 			ward_ca_store_remove_slot(m->dir, gone[i]);
 	}
 	return rc;
@@ -475,15 +478,28 @@ static void one_active(struct ward_ca_manager *m)
 static int open_store(struct ward_ca_manager *m, const struct ward_ca_manager_config *cfg,
 		      time_t now)
 {
-	bool changed;
+	const struct ward_ca_slot *a;
+	bool changed, exists;
 
-	GUARD(ward_file_private_dir(m->dir, 0700));
+	if (m->read_only)
+		GUARD(ward_file_check_private_dir(m->dir, &exists));
+	else
+		GUARD(ward_file_private_dir(m->dir, 0700));
 	if (cfg->upstream_cert)
 		GUARD(load_upstream(m, cfg));
-	GUARD(ward_ca_store_load(m->dir, m->up_digest, &m->store));
+	GUARD(ward_ca_store_load(m->dir, m->up_digest, &m->store)); /* none: a new dir */
 	one_active(m);
+	a = find(m, WARD_CA_ACTIVE);
+	m->loaded_active = a ? a->id : 0;
 	GUARD(ward_ca_manager_tick(m, now, &changed));
 	return save(m);
+}
+
+bool ward_ca_manager_active_is_new(const struct ward_ca_manager *m)
+{
+	const struct ward_ca_slot *a = ward_ca_manager_active(m);
+
+	return !a || a->id != m->loaded_active;
 }
 
 int ward_ca_manager_new(const struct ward_ca_manager_config *cfg, time_t now,
@@ -498,6 +514,7 @@ int ward_ca_manager_new(const struct ward_ca_manager_config *cfg, time_t now,
 	m->dir = strdup(cfg->data_dir);
 	m->ca_ttl_s = cfg->ca_ttl_s;
 	m->upstream_mode = cfg->upstream_cert != NULL;
+	m->read_only = cfg->read_only;
 	if (!m->td || !m->dir) {
 		ward_ca_manager_free(m);
 		return ward_err_set(WARD_ERR_NOMEM, "CA: out of memory");

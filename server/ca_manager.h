@@ -63,6 +63,10 @@ struct ward_ca_manager_config {
 	unsigned ca_ttl_s;
 	/* Upstream mode when cert is set (then key and bundle are too). */
 	const char *upstream_cert, *upstream_key, *upstream_bundle;
+	/* For `ward server --check`: everything is loaded and checked, and a CA
+	 * the schedule asks for is made in memory, but data_dir is neither
+	 * created nor written. */
+	bool read_only;
 };
 
 struct ward_ca_manager;
@@ -85,6 +89,9 @@ int ward_ca_manager_rotate_root(struct ward_ca_manager *m, time_t now) WARD_MUST
 
 /* The active CA, which signs SVIDs. */
 const struct ward_ca_slot *ward_ca_manager_active(const struct ward_ca_manager *m);
+/* Whether the active CA was made by this manager rather than loaded from
+ * data_dir (in read_only mode: one that a real start would create). */
+bool ward_ca_manager_active_is_new(const struct ward_ca_manager *m);
 /* All CAs kept (active, prepared, old), for the admin listing. */
 const struct ward_ca_slot *ward_ca_manager_slots(const struct ward_ca_manager *m, size_t *n);
 /* Records that the active CA signed a certificate valid until not_after

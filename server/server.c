@@ -83,6 +83,7 @@ static int open_ca(struct ward_server *s)
 	    .upstream_cert = c->upstream.cert,
 	    .upstream_key = c->upstream.key,
 	    .upstream_bundle = c->upstream.bundle,
+	    .read_only = s->check,
 	};
 
 	/* SPIRE warns likewise: SVIDs signed late in a CA's life are cut short. */
@@ -92,10 +93,11 @@ static int open_ca(struct ward_server *s)
 	return ward_ca_manager_new(&cc, wall_now(), &s->ca);
 }
 
-int ward_server_init(struct ward_server *s, struct ward_server_config *cfg)
+int ward_server_init(struct ward_server *s, struct ward_server_config *cfg, bool check)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
+	s->check = check;
 	GUARD(ward_registration_load_file(cfg->entries, cfg->trust_domain, &s->reg));
 	GUARD(check_federates_with(s));
 	GUARD(load_federation(s));

@@ -35,10 +35,13 @@ struct ward_server {
 	uv_timer_t timer;
 	uv_signal_t sig_term, sig_int;
 	bool stopping;
+	bool check; /* --check: load and validate, write nothing */
 };
 
-/* Loads entries, federation bundles and CAs for cfg (which s takes). */
-int ward_server_init(struct ward_server *s, struct ward_server_config *cfg) WARD_MUST_CHECK;
+/* Loads entries, federation bundles and CAs for cfg (which s takes). With
+ * check, nothing is written: data_dir is not created, no CA is saved. */
+int ward_server_init(struct ward_server *s, struct ward_server_config *cfg,
+		     bool check) WARD_MUST_CHECK;
 /* Opens the sockets and runs the loop until SIGTERM or SIGINT. */
 int ward_server_run(struct ward_server *s) WARD_MUST_CHECK;
 void ward_server_uninit(struct ward_server *s);

@@ -35,7 +35,7 @@ static int run(const char *config, bool check)
 	int rc;
 
 	if (ward_server_config_load_file(config, &cfg) < 0) {
-		fprintf(stderr, "ward server: %s: %s\n", config, ward_err_msg());
+		fprintf(stderr, "ward server: %s\n", ward_err_msg()); /* it names the file */
 		return 2;
 	}
 	if (ward_log_set_level_name(cfg->log_level) < 0 || ward_tls_global_init() < 0) {
@@ -43,14 +43,18 @@ static int run(const char *config, bool check)
 		ward_server_config_free(cfg);
 		return 1;
 	}
-	rc = ward_server_init(&s, cfg);
+	rc = ward_server_init(&s, cfg, check);
 	if (rc < 0) {
 		fprintf(stderr, "ward server: %s\n", ward_err_msg());
 		ward_server_uninit(&s);
 		ward_tls_global_cleanup();
 		return rc == WARD_ERR_INVALID ? 2 : 1;
 	}
-	if (check)
+	if (check && ward_ca_manager_active_is_new(s.ca))
+		printf("config ok: trust domain %s, %zu entries, a new CA to be created in %s "
+		       "when the server starts (--check writes nothing)\n",
+		       cfg->trust_domain, s.reg->n, cfg->data_dir);
+	else if (check)
 		printf("config ok: trust domain %s, %zu entries, CA %s\n", cfg->trust_domain,
 		       s.reg->n, ward_ca_manager_active(s.ca)->serial_hex);
 	else

@@ -261,6 +261,8 @@ int ward_server_config_load_file(const char *path, struct ward_server_config **o
 	free(copy);
 	rc = dir ? load_json(root, dir, out)
 		 : ward_err_set(WARD_ERR_IO, "%s: cannot resolve its directory", path);
+	if (rc < 0 && rc != WARD_ERR_NOMEM && !strstr(ward_err_msg(), path))
+		ward_err_prefix(rc, "%s", path); /* every error names the file, once */
 	free(dir);
 	json_decref(root);
 	return rc;

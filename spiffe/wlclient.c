@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -143,6 +145,13 @@ static int set_options(struct ward_wlclient *c, CURL *e)
 	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)empty_request);
 	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)sizeof(empty_request));
 	rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	/* Every attempt is a new connection, never one left from the last: the
+	 * server attests the caller when it connects, and libcurl 7.88 (Debian
+	 * 12) fails every request on a reused prior-knowledge HTTP/2 connection
+	 * with "Error in the HTTP2 framing layer" (curl issue 10634), which kept
+	 * the agent without an identity after its first refused call. */
+	rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
 	rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -200,6 +209,17 @@ static void on_retry(uv_timer_t *t)
 	c->cb.on_error(&e, c->arg);
 }
 
+/* The jitter must differ between the sidecars of a node, or they all come
+ * back at the same instant: random() unseeded is the same in every process. */
+static unsigned jitter(unsigned range)
+{
+	unsigned r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (unsigned)getpid() * 2654435761u ^ (unsigned)uv_hrtime();
+	return r % (range + 1);
+}
+
 /* 250 ms doubling to 8 s, each delay drawn from [3/4, 5/4] of its step. */
 static unsigned next_backoff(struct ward_wlclient *c)
 {
@@ -208,7 +228,7 @@ static unsigned next_backoff(struct ward_wlclient *c)
 	if (step > BACKOFF_MAX_MS)
 		step = BACKOFF_MAX_MS;
 	c->backoff_ms = step;
-	return step - step / 4 + (unsigned)(random() % (step / 2 + 1));
+	return step - step / 4 + jitter(step / 2);
 }
 
 /* The standard (Workload API, "Client" section) lists which codes are worth

@@ -76,10 +76,18 @@ for line in open(path):
         ev = o
 if ev is None:
     sys.exit(1)
-for k, v in ev.items():
+def show(key, v):
+    if isinstance(v, dict):  # "app": {"addr": ...} -> PREFIXapp_addr
+        for k2, v2 in v.items():
+            show(key + "_" + k2, v2)
+        return
     if isinstance(v, float):
         v = "%.2f" % v
-    print("%s%s=%s" % (prefix, k, shlex.quote(str(v))))
+    elif isinstance(v, bool):
+        v = "yes" if v else "no"
+    print("%s%s=%s" % (prefix, key, shlex.quote(str(v))))
+for k, v in ev.items():
+    show(k, v)
 PY
 }
 
@@ -203,7 +211,8 @@ vars=$("$PY" "$WARD_ROOT/tests/e2e/tlswire.py" "$WARD_TMP/lo.pcap" --port "$PORT
   --marker "$MARKER" --format shell --prefix lo_)
 eval "$vars"
 for v in fe_peer_id fe_mode fe_tls_version fe_cipher fe_group fe_connect_ms fe_handshake_ms \
-  fe_bytes_to_peer fe_bytes_from_peer be_peer_id be_mode be_cipher be_group; do
+  fe_bytes_to_peer fe_bytes_from_peer be_peer_id be_mode be_cipher be_group be_app_addr \
+  be_app_via be_app_source be_app_proxy_header be_app_preserve_source; do
   [ -n "${!v:-}" ] || fail "the agents' conn_close events lack ${v#*_} (see the logs below)"
 done
 app_line=$(grep -m1 -F "$MARKER" "$WARD_TMP/app.log" || true)
@@ -233,6 +242,8 @@ row "TLS handshake" "$fe_handshake_ms ms  ${D}(measured by frontend's agent, the
 row "bytes, app's view" "frontend -> backend $fe_bytes_to_peer B, backend -> frontend $fe_bytes_from_peer B"
 row "" "${D}(curl sent $c_req B, received $((c_hdr + c_body)) B)${N}"
 row "curl got" "$status_line  ${D}body: \"$body\"${N}"
+row "the app" "reached at $be_app_addr ($([ "$be_app_via" = pod_ip ] && echo "its pod IP" || echo loopback)), PROXY header: $be_app_proxy_header, source preserved: $be_app_preserve_source"
+row "" "${D}(it sees $be_app_source, backend's agent, as its client; see README \"What the app sees\")${N}"
 box_end
 echo
 box_top "on the wire: tcpdump on backend's veth $WIRE (netns $WARD_RUN-net)"
@@ -257,7 +268,7 @@ box_end
 echo "  for contrast, the same marker ($MARKER) where the traffic is plain:"
 row "backend's lo" "agent -> app inside the pod: $((lo_bytes_client_to_server + lo_bytes_server_to_client)) B of plain HTTP, marker found: $lo_marker_found"
 row "backend app's log" "${app_line:-(no line with the marker)}"
-row "" "${D}(the app sees its own pod's agent as the client)${N}"
+row "" "${D}(the app sees its own pod's agent, at the pod IP, as the client)${N}"
 echo
 
 STEP="checking the results"
@@ -279,6 +290,10 @@ problems=()
 [ "$w_marker_found" = no ] || problems+=("PLAINTEXT ON THE WIRE: the marker was found in the capture")
 [ "$lo_marker_found" = yes ] || problems+=("the marker was not seen on backend's lo (the contrast capture missed the request)")
 [ -n "$app_line" ] || problems+=("the app's log has no line with the marker")
+[ "$be_app_addr" = "$BE_IP:$PORT" ] && [ "$be_app_via" = pod_ip ] ||
+  problems+=("backend's agent reached the app at $be_app_addr ($be_app_via), expected $BE_IP:$PORT (pod_ip)")
+[ "${app_line%% *}" = "${be_app_source%:*}" ] ||
+  problems+=("the app logged client ${app_line%% *}, backend's agent says it saw ${be_app_source%:*}")
 if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do echo "  ${R}x${N} $p" >&2; done
   fail "${#problems[@]} check(s) failed"

@@ -9,6 +9,13 @@ Modes:
   svid CERT KEY BUNDLE [ID]    answer FetchX509SVID with one X509SVIDResponse
                                built from PEM files, then keep the stream open
   status CODE MESSAGE          answer with grpc-status CODE (trailers-only)
+  flaky CODE MESSAGE SECONDS CERT KEY BUNDLE [ID]
+                               answer grpc-status CODE (trailers-only) from the
+                               first call until SECONDS after it, then as svid:
+                               a registration entry that appears late
+
+With FAKEWL_LOG=FILE, every call appends a line to FILE:
+  <unix ms> conn=<n> stream=<id> refused <CODE> | served
 """
 import base64
 import os
@@ -17,6 +24,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, SETTINGS, PING, GOAWAY = 0, 1, 4, 6, 7
@@ -77,10 +85,58 @@ def read_exact(c, n):
     return buf
 
 
+class Calls:
+    """When the first call came (flaky's clock) and the call log."""
+    lock = threading.Lock()
+    first = None
+    conns = 0
+
+    @classmethod
+    def conn(cls):
+        with cls.lock:
+            cls.conns += 1
+            return cls.conns
+
+    @classmethod
+    def refuse(cls, seconds):
+        with cls.lock:
+            now = time.monotonic()
+            if cls.first is None:
+                cls.first = now
+            return now < cls.first + seconds
+
+    @classmethod
+    def log(cls, conn, stream, what):
+        path = os.environ.get("FAKEWL_LOG")
+        if path:
+            with cls.lock, open(path, "a") as f:
+                f.write("%d conn=%d stream=%d %s\n" % (time.time() * 1000, conn, stream, what))
+
+
+def answer(c, conn, stream, mode, args):
+    if mode == "flaky":
+        if Calls.refuse(float(args[2])):
+            mode, args = "status", args[:2]
+        else:
+            mode, args = "svid", args[3:]
+    if mode == "status":
+        trailers = literal(b"grpc-status", args[0].encode()) + \
+            literal(b"grpc-message", args[1].encode())
+        Calls.log(conn, stream, "refused " + args[0])
+        c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, stream, response_headers(trailers)))
+    else:
+        msg = svid_response(*args[:3], args[3] if len(args) > 3 else
+                            "spiffe://example.org/ns/default/sa/client")
+        Calls.log(conn, stream, "served")
+        c.sendall(frame(HEADERS, END_HEADERS, stream, response_headers()) +
+                  frame(DATA, 0, stream, b"\0" + struct.pack(">I", len(msg)) + msg))
+
+
 def serve_h2(c, mode, args):
     if read_exact(c, len(PREFACE)) != PREFACE:
         return
     c.sendall(frame(SETTINGS, 0, 0))
+    conn = Calls.conn()
     while True:
         hdr = read_exact(c, 9)
         length = struct.unpack(">I", b"\0" + hdr[:3])[0]
@@ -93,16 +149,7 @@ def serve_h2(c, mode, args):
         elif ftype == GOAWAY:
             return
         elif ftype == HEADERS:
-            if mode == "status":
-                trailers = literal(b"grpc-status", args[0].encode()) + \
-                    literal(b"grpc-message", args[1].encode())
-                c.sendall(frame(HEADERS, END_HEADERS | END_STREAM, stream,
-                                response_headers(trailers)))
-            else:
-                msg = svid_response(*args[:3], args[3] if len(args) > 3 else
-                                    "spiffe://example.org/ns/default/sa/client")
-                c.sendall(frame(HEADERS, END_HEADERS, stream, response_headers()) +
-                          frame(DATA, 0, stream, b"\0" + struct.pack(">I", len(msg)) + msg))
+            answer(c, conn, stream, mode, args)
 
 
 def handle(c, mode, args):

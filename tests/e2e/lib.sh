@@ -238,6 +238,8 @@ log_grep() {
   done
   [ -n "$lines" ] || { echo "  no line in $name.log after $mark with: $*" >&2; return 1; }
 }
+# not_logged NAME TEXT: NAME's log holds no line with TEXT.
+not_logged() { ! grep -q -F -- "$2" "$WARD_TMP/$1.log"; }
 # wait_log NAME MARK SECONDS PATTERN...: log_grep, retried for up to SECONDS.
 wait_log() {
   local name=$1 mark=$2 secs=$3 i

@@ -110,6 +110,18 @@ entries = [m for n, m in smounts.items() if entries_path.startswith(m + "/")]
 assert entries, "entries file not mounted"
 json.loads(get("ConfigMap", "ward-server-config")["data"][os.path.basename(entries_path)])
 assert ds["spec"]["template"]["metadata"]["labels"]["ward.io/inject"] == "false"
+# Cross-node mTLS: every node's server under the one upstream CA of a Secret.
+up = srv["upstream"]
+up_dir = os.path.dirname(up["cert"])
+assert os.path.dirname(up["key"]) == os.path.dirname(up["bundle"]) == up_dir
+up_vol = [n for n, p in smounts.items() if p == up_dir]
+assert up_vol and svols[up_vol[0]]["secret"]["secretName"] == "ward-upstream-ca", "upstream CA"
+open(os.path.join(tmp, "server.json"), "w").write(json.dumps(srv))
+# One image everywhere, and the one render.sh replaces.
+images = {c["image"] for o in objs.values() if o["kind"] in ("Deployment", "DaemonSet")
+          for c in o["spec"]["template"]["spec"]["containers"]}
+images.add(json.loads(injector)["image"])
+assert images == {"ghcr.io/ward-mesh/ward:0.1.0"}, images
 
 # SPIRE: the ClusterSPIFFEID gives spiffe://<td>/ns/<ns>/sa/<sa>.
 cs = get("ClusterSPIFFEID", "ward-mesh")["spec"]
@@ -141,7 +153,7 @@ check "agent-config.yaml's config.json passes ward agent --check" bash -c \
      \"cert\":\"$2/certs/p/svid.pem\",\"key\":\"$2/certs/p/svid.key\",
      \"bundle\":\"$2/certs/p/bundle.pem\"}}}" >/dev/null' _ "$ward" "$tmp"
 
-echo "== webhook-cert.sh"
+
 cat >"$tmp/kubectl" <<'EOF'
 #!/bin/sh
 # Records what webhook-cert.sh asks of kubectl; prints a manifest for --dry-run.
@@ -169,6 +181,53 @@ check "caBundle of both webhooks is patched with the CA" bash -c '
   _ "$tmp/wh/ca.pem" "$KUBECTL_LOG"
 check "--no-apply without --out is refused" bash -c '! "$1" --no-apply 2>/dev/null' _ \
   "$deploy/kubernetes/webhook-cert.sh"
+
+echo "== upstream-ca.sh (cross-node mTLS under one CA)"
+: >"$KUBECTL_LOG"
+check "upstream-ca.sh runs" bash -c 'KUBECTL="$1" "$2" --out "$3" --days 30 2>/dev/null' _ \
+  "$tmp/kubectl" "$deploy/kubernetes/upstream-ca.sh" "$tmp/up"
+check "the Secret ward-upstream-ca is created in ward-system" grep -q \
+  "^-n ward-system create secret generic ward-upstream-ca" "$KUBECTL_LOG"
+check "... a CA, its key 0600" bash -c 'openssl x509 -in "$1/tls.crt" -noout -ext basicConstraints |
+  grep -q "CA:TRUE" && [ "$(stat -c %a "$1/tls.key")" = 600 ]' _ "$tmp/up"
+# server.yaml's server.json with its mounts mapped here: under that upstream CA.
+check "server.yaml's server.json passes ward server --check under the upstream CA" bash -c '
+  sed -e "s|/etc/ward-upstream|$2/up|g" -e "s|/etc/ward-server/entries.json|$2/entries.json|" \
+    -e "s|/var/lib/ward|$2/srvdata|" -e "s|/run/ward|$2/run|g" "$2/server.json" >"$2/server-local.json"
+  echo "{\"entries\": [{\"spiffe_id\": \"spiffe://cluster.local/ward/proxy\", \"selectors\": [\"unix:uid:1337\"]}]}" \
+    >"$2/entries.json"
+  "$1" server --config "$2/server-local.json" --check | grep -q "^config ok: trust domain cluster.local"' \
+  _ "$ward" "$tmp"
+
+echo "== render.sh: one image, the mesh scope, ward server"
+check "render.sh with no setting prints the manifests as they are" bash -c \
+  'diff <("$1") <(cat "$2/namespace.yaml"; echo ---; cat "$2/injector-config.yaml"; echo ---;
+    cat "$2/webhook.yaml")' _ "$deploy/kubernetes/render.sh" "$deploy/kubernetes"
+"$deploy/kubernetes/render.sh" --image reg.example/ward:7 \
+  --mesh-cidrs 10.244.0.0/16,fd00:10:244::/56 --ward-server >"$tmp/rendered.yaml"
+check "--image reaches every workload and the injector, nothing else is left" python3 - \
+  "$tmp/rendered.yaml" "$tmp" <<'EOF'
+import json, os, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+images = {c["image"] for d in docs if d["kind"] in ("Deployment", "DaemonSet")
+          for c in d["spec"]["template"]["spec"]["containers"]}
+inj = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ward-injector-config"]
+injector = json.loads(inj[0]["data"]["injector.json"])
+assert images == {"reg.example/ward:7"} and injector["image"] == "reg.example/ward:7", images
+assert "ghcr.io/ward-mesh/ward" not in open(sys.argv[1]).read()
+assert {d["kind"] for d in docs} >= {"Namespace", "DaemonSet", "MutatingWebhookConfiguration"}
+open(os.path.join(sys.argv[2], "rendered-injector.json"), "w").write(json.dumps(injector))
+EOF
+"$ward" inject --config "$tmp/rendered-injector.json" -f "$tmp/pod.yaml" >"$tmp/rendered-pod.yaml"
+check "--mesh-cidrs reaches every injected proxy" grep -qF \
+  '{"outbound":{"mesh_cidrs":["10.244.0.0/16","fd00:10:244::/56"]}}' "$tmp/rendered-pod.yaml"
+check "--ward-server: the proxies' socket is the one server.yaml serves" bash -c '
+  sock=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"socket\"])" "$2")
+  grep -q "path: $(dirname "$sock")" "$1" &&
+  grep -q "value: unix:///spiffe-workload-api/$(basename "$sock")" "$1"' \
+  _ "$tmp/rendered-pod.yaml" "$tmp/server.json"
+check "a bad --image is refused" bash -c '! "$1" --image "a b" >/dev/null 2>&1' _ \
+  "$deploy/kubernetes/render.sh"
 
 echo "== Dockerfile"
 # Every shared library the binary links (NEEDED) must come from a package the

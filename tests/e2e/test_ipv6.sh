@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # IPv6 through the mesh: ip6tables capture, IP6T_SO_ORIGINAL_DST, the [::]
-# twin listener, and the inbound hop to the app on [::1].
+# twin listener, and the inbound hop to the app at its v6 pod IP.
 source "$(dirname "$0")/lib.sh"
 trap ward_cleanup EXIT
 need_root

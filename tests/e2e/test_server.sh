@@ -141,6 +141,15 @@ check "bad entry names index and key" bad_config "entries[0].selectors[0]: \"uni
 echo '{"trust_domain": "example.org", "entries": "entries.json", "data_dir": "d2"}' >"$S/bad.json"
 check "federates_with without a bundle is named" bad_config "entries[1].federates_with[0]: no bundle for partner.org"
 
+echo "== --check writes nothing"
+checked() { # CONFIG WANT-IN-OUTPUT: --check exits 0 and says WANT
+  "$WARD_BIN" server --config "$1" --check >"$S/check.out" 2>&1 && grep -qF -- "$2" "$S/check.out" ||
+    { echo "  $(cat "$S/check.out")" >&2; return 1; }
+}
+check "--check on a new data dir passes" checked "$S/server.json" "a new CA to be created in $S/data"
+check "  and creates neither the data dir nor a CA" test ! -e "$S/data"
+check "  nor the sockets" bash -c "[ ! -e '$SOCK' ] && [ ! -e '$ADMIN' ]"
+
 echo "== serving"
 check "server starts" server_start "$S/server.json" "$S/server.log"
 check "Workload API socket is 0777" mode_is "$SOCK" 777
@@ -295,6 +304,10 @@ echo "== restart"
 ACTIVE=$(python3 -c "import json; print([c['serial'] for c in json.load(open('$S/cas.json'))['cas'] if c['state']=='active'][0])")
 server_stop
 check "sockets removed at exit" bash -c "[ ! -e '$SOCK' ] && [ ! -e '$ADMIN' ]"
+ls -l --time-style=+%s.%N "$S/data" >"$S/data.before"
+sleep 1
+check "--check on the data dir names its active CA" checked "$S/server.json" "CA $ACTIVE"
+check "  and leaves every file as it was" diff "$S/data.before" <(ls -l --time-style=+%s.%N "$S/data")
 check "server restarts" server_start "$S/server.json" "$S/server2.log"
 check "  with the same active CA" grep -q "\"ca_serial\":\"$ACTIVE\"" "$S/server2.log"
 check "  and serves" alive

@@ -261,6 +261,67 @@ static void test_bad_store(void **state)
 	assert_int_equal(chmod(dir, 0700), 0);
 }
 
+/* Each file of d as "name size mtime" lines: what a read-only open must
+ * leave exactly as it was. */
+static void snapshot(const char *d, char *out, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && stat -c '%%n %%s %%Y.%%y' * | sort", d);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+/* ward server --check: loads and checks everything, writes nothing. */
+static void test_read_only(void **state)
+{
+	struct ward_ca_manager_config cfg = config();
+	struct ward_ca_manager *m;
+	char sub[96], before[4096], after[4096], serial[64];
+	struct stat st;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	cfg.data_dir = sub;
+	cfg.read_only = true;
+	must(ward_ca_manager_new(&cfg, t0, &m));
+	assert_true(ward_ca_manager_active_is_new(m));
+	ward_ca_manager_free(m);
+	assert_int_equal(stat(sub, &st), -1); /* not created */
+
+	cfg.read_only = false;
+	must(ward_ca_manager_new(&cfg, t0, &m));
+	assert_true(ward_ca_manager_active_is_new(m)); /* made, not loaded */
+	strcpy(serial, ward_ca_manager_active(m)->serial_hex);
+	ward_ca_manager_free(m);
+	snapshot(sub, before, sizeof(before));
+	assert_non_null(strstr(before, "ca.json "));
+
+	cfg.read_only = true;
+	/* Loaded as it is; past the prepare mark (a new CA would be written);
+	 * past its expiry (it would be replaced and its files removed). */
+	static const time_t later[] = {1, TTL * 6 / 10, 2 * TTL};
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		sleep(i == 0); /* so that a rewrite would show in the mtimes */
+		must(ward_ca_manager_new(&cfg, t0 + later[i], &m));
+		assert_int_equal(ward_ca_manager_active_is_new(m), i == 2);
+		if (i < 2)
+			assert_string_equal(ward_ca_manager_active(m)->serial_hex, serial);
+		ward_ca_manager_free(m);
+		snapshot(sub, after, sizeof(after));
+		assert_string_equal(after, before);
+	}
+	/* The same refusal as a real start: others may write there. */
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(ward_ca_manager_new(&cfg, t0, &m), WARD_ERR_PERM);
+	assert_int_equal(chmod(sub, 0700), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +331,7 @@ int main(void)
 	    cmocka_unit_test(test_forced_rotations),
 	    cmocka_unit_test(test_upstream),
 	    cmocka_unit_test(test_bad_store),
+	    cmocka_unit_test(test_read_only),
 	};
 	int rc;
 

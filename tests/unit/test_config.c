@@ -65,9 +65,11 @@ static void test_defaults(void **state)
 	assert_string_equal(
 	    ward_addr_format((struct sockaddr *)&c.admin.listen.ss, buf, sizeof(buf)),
 	    "0.0.0.0:15020");
-	assert_int_equal(c.outbound.n_mesh_cidrs, 2);
+	assert_int_equal(c.outbound.n_mesh_cidrs, 5);
 	assert_int_equal(c.outbound.n_passthrough_ports, 0);
 	assert_int_equal(c.inbound.mode, WARD_INBOUND_STRICT);
+	assert_int_equal(c.inbound.n_proxy_protocol_ports, 0);
+	assert_false(c.inbound.preserve_source);
 	assert_string_equal(c.tls.profile, "modern");
 	assert_int_equal(c.tls.n_cipher_suites + c.tls.n_groups + c.tls.n_signature_algorithms, 0);
 	assert_int_equal(c.tls.handshake_timeout_ms, 5000);
@@ -137,7 +139,9 @@ static void test_example_full(void **state)
 	assert_memory_equal(&c->admin.listen, &d.admin.listen, sizeof(d.admin.listen));
 	assert_int_equal(c->outbound.n_mesh_cidrs, d.outbound.n_mesh_cidrs);
 	assert_memory_equal(c->outbound.mesh_cidrs, d.outbound.mesh_cidrs,
-			    2 * sizeof(*d.outbound.mesh_cidrs));
+			    d.outbound.n_mesh_cidrs * sizeof(*d.outbound.mesh_cidrs));
+	assert_int_equal(c->inbound.n_proxy_protocol_ports, d.inbound.n_proxy_protocol_ports);
+	assert_int_equal(c->inbound.preserve_source, d.inbound.preserve_source);
 	assert_int_equal(c->tcp.nodelay, d.tcp.nodelay);
 	assert_int_equal(c->tcp.keepalive_idle_s, d.tcp.keepalive_idle_s);
 	assert_int_equal(c->tcp.keepalive_interval_s, d.tcp.keepalive_interval_s);
@@ -170,6 +174,20 @@ static void test_permissive_file(void **state)
 	assert_int_equal(c->inbound.allowed_client_ids[0].port, 8080);
 	assert_int_equal(c->inbound.allowed_client_ids[0].n_ids, 2);
 	assert_string_equal(c->log.level, "debug");
+	ward_config_free(c);
+}
+
+static void test_app_keys(void **state)
+{
+	struct ward_config *c = load_ok("{\"trust_domain\":\"td\",\"identity\":{\"workload_api\":"
+					"\"unix:///s\"},\"inbound\":{\"proxy_protocol_ports\":"
+					"[5432,8080],\"preserve_source\":true}}");
+
+	assert_true(ward_config_is_proxy_protocol_port(c, 5432));
+	assert_true(ward_config_is_proxy_protocol_port(c, 8080));
+	assert_false(ward_config_is_proxy_protocol_port(c, 80));
+	assert_false(ward_config_is_passthrough_port(c, 5432));
+	assert_true(c->inbound.preserve_source);
 	ward_config_free(c);
 }
 
@@ -294,6 +312,12 @@ static void test_refused(void **state)
 	     "outbound.passthrough_ports[1]: must be an integer between 1 and 65535 (got 0)"},
 	    {BASE ",\"outbound\":{\"passthrough_ports\":[\"80\"]}}",
 	     "outbound.passthrough_ports[0]: must be an integer"},
+	    {BASE ",\"inbound\":{\"proxy_protocol_ports\":[5432,65536]}}",
+	     "inbound.proxy_protocol_ports[1]: must be an integer between 1 and 65535 (got 65536)"},
+	    {BASE ",\"inbound\":{\"proxy_protocol_ports\":\"5432\"}}",
+	     "inbound.proxy_protocol_ports: must be an array of ports"},
+	    {BASE ",\"inbound\":{\"preserve_source\":\"yes\"}}",
+	     "inbound.preserve_source: must be true or false"},
 	    {BASE ",\"outbound\":{\"allowed_server_ids\":[\"spiffe://td/a\",\"td/b\"]}}",
 	     "outbound.allowed_server_ids[1]: id pattern \"td/b\": scheme is not \"spiffe://\""},
 	    {BASE ",\"outbound\":{\"allowed_server_ids\":[\"spiffe://\"]}}",
@@ -515,6 +539,34 @@ static void test_in_mesh(void **state)
 	ward_config_free(c);
 }
 
+/* Without outbound.mesh_cidrs: the private ranges pod networks use are
+ * meshed, public destinations pass through. */
+static void test_default_mesh_scope(void **state)
+{
+	static const char *const meshed[] = {"10.244.1.7:80",	"100.64.0.1:80",
+					     "172.31.255.1:80", "192.168.3.4:5432",
+					     "[fd12::1]:80",	"[::ffff:10.1.1.1]:80"};
+	static const char *const outside[] = {"8.8.8.8:53",	  "172.32.0.1:443",
+					      "100.128.0.1:80",	  "203.0.113.9:5432",
+					      "[2001:db8::1]:80", "[fc00::1]:80"};
+	struct ward_config *c = load_ok(BASE "}");
+	struct sockaddr_storage ss;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(meshed) / sizeof(meshed[0]); i++) {
+		ss = sa(meshed[i]);
+		if (!ward_config_in_mesh(c, (struct sockaddr *)&ss))
+			fail_msg("%s: not in the default mesh scope", meshed[i]);
+	}
+	for (i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		ss = sa(outside[i]);
+		if (ward_config_in_mesh(c, (struct sockaddr *)&ss))
+			fail_msg("%s: in the default mesh scope", outside[i]);
+	}
+	ward_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +577,7 @@ int main(void)
 	    cmocka_unit_test(test_too_many),	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_addr_round_trip), cmocka_unit_test(test_cidr_contains),
 	    cmocka_unit_test(test_cidr_parse),	    cmocka_unit_test(test_in_mesh),
+	    cmocka_unit_test(test_app_keys),	    cmocka_unit_test(test_default_mesh_scope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

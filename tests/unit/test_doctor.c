@@ -141,11 +141,23 @@ static void test_fd_limit(void **state)
 
 	(void)state;
 	e.fd_limit = 1024;
+	e.agent_error = "http://127.0.0.1:15020/stats: Connection refused";
 	ward_doctor_fd_limit(&e, &c);
 	assert_int_equal(c.status, WARD_CHECK_FAIL);
+	assert_non_null(
+	    strstr(c.value, "1024 for this shell, not the agent (http://127.0.0.1:15020"));
 	e.fd_limit = 2 * cfg.limits.max_connections + 64;
 	ward_doctor_fd_limit(&e, &c);
 	assert_int_equal(c.status, WARD_CHECK_OK);
+	/* The agent's own limits, as its /stats gave them. */
+	e.agent_pid = 4321;
+	e.fd_limit = 64;
+	e.fd_hard = 64;
+	ward_doctor_fd_limit(&e, &c);
+	assert_int_equal(c.status, WARD_CHECK_FAIL);
+	assert_string_equal(c.value, "64 for the agent (pid 4321, hard limit 64; "
+				     "limits.max_connections: 10000)");
+	assert_string_equal(c.recommended, ">= 20064 (2 per connection + 64)");
 }
 
 static void test_capture(void **state)

@@ -13,6 +13,7 @@
 
 #include "agent/cli.h"
 #include "agent/iptables.h"
+#include "agent/iptables_ssh.h"
 
 #define MAX_ARGS 32
 
@@ -154,7 +155,7 @@ static void test_cidr_family_split(void **state)
 	char *text;
 
 	assert_int_equal(parse(&o, "--include-outbound-cidrs", "10.0.0.0/8,fd00::/8",
-			       "--exclude-outbound-cidrs", "10.1.0.0/16,fd00:1::/32,169.254.1.1",
+			       "--exclude-outbound-cidrs", "10.1.0.0/16,fd00:1::/32,169.254.1.1/32",
 			       "--include-outbound-ports", "80,443", NULL),
 			 0);
 	text = render(&o, AF_INET, NULL);
@@ -187,30 +188,40 @@ static void test_cidr_only_other_family(void **state)
 			 1);
 }
 
+/* The config's rule for CIDRs (ward_cidr_parse): a prefix length, no host
+ * bits; and no entry twice in one list. */
 static void test_cidr_parse(void **state)
 {
-	struct ward_capture_cidr c;
+	struct ward_capture_cidrs l;
+	struct ward_capture_ports p;
 	char s[INET6_ADDRSTRLEN];
 
-	assert_int_equal(ward_capture_parse_cidr("10.1.2.3/8", &c), 0);
-	assert_int_equal(c.family, AF_INET);
-	assert_int_equal(c.prefix, 8);
-	assert_string_equal(inet_ntop(AF_INET, c.addr, s, sizeof(s)), "10.0.0.0");
-	assert_int_equal(ward_capture_parse_cidr("fd00:abcd::1/20", &c), 0);
-	assert_int_equal(c.family, AF_INET6);
-	assert_string_equal(inet_ntop(AF_INET6, c.addr, s, sizeof(s)), "fd00:a000::");
-	assert_int_equal(ward_capture_parse_cidr("::/0", &c), 0);
-	assert_int_equal(c.prefix, 0);
-	assert_int_equal(ward_capture_parse_cidr("::1", &c), 0);
-	assert_int_equal(c.prefix, 128);
+	assert_int_equal(ward_capture_parse_cidrs("10.0.0.0/8,fd00:a000::/20,::/0", false, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.cidr[0].family, AF_INET);
+	assert_int_equal(l.cidr[0].prefix_len, 8);
+	assert_string_equal(inet_ntop(AF_INET, l.cidr[0].addr, s, sizeof(s)), "10.0.0.0");
+	assert_int_equal(l.cidr[1].family, AF_INET6);
+	assert_string_equal(inet_ntop(AF_INET6, l.cidr[1].addr, s, sizeof(s)), "fd00:a000::");
+	assert_int_equal(l.cidr[2].prefix_len, 0);
 
-	static const char *const bad[] = {
-	    "10.0.0.0/33",  "10.0.0/8",	  "1.2.3.4/",	"/8", "fd00::/129",
-	    "host.example", "1.2.3.4/8x", "1.2.3.4/-1", "",   "256.0.0.0/8"};
+	static const char *const bad[] = {"10.0.0.0/33", "10.0.0/8",   "1.2.3.4/",   "/8",
+					  "fd00::/129",	 "::1",	       "10.1.2.3",   "host.example",
+					  "1.2.3.4/8x",	 "1.2.3.4/-1", "256.0.0.0/8"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(ward_capture_parse_cidr(bad[i], &c), WARD_ERR_INVALID);
+		if (ward_capture_parse_cidrs(bad[i], false, &l) != WARD_ERR_INVALID)
+			fail_msg("%s: accepted", bad[i]);
 		assert_non_null(strstr(ward_err_msg(), "not a CIDR"));
 	}
+	assert_int_equal(ward_capture_parse_cidrs("10.1.2.3/8", false, &l), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "host bits set"));
+	assert_int_equal(ward_capture_parse_cidrs("fd00:abcd::1/20", false, &l), WARD_ERR_INVALID);
+	assert_int_equal(
+	    ward_capture_parse_cidrs("10.0.0.0/8,192.168.0.0/16,10.0.0.0/8", false, &l),
+	    WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "10.0.0.0/8 listed twice"));
+	assert_int_equal(ward_capture_parse_ports("22,80,22", false, &p), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "port 22 listed twice"));
 }
 
 static void test_port_and_id_parse(void **state)
@@ -269,10 +280,17 @@ static void test_bad_options(void **state)
 	    {"--admin-port", "http", "--admin-port 'http'"},
 	    {"--proxy-uid", "-5", "--proxy-uid '-5'"},
 	    {"--proxy-gid", "nobody", "--proxy-gid 'nobody'"},
-	    {"--include-outbound-cidrs", "10.0.0.0/8,bad", "'bad' is not a CIDR"},
+	    {"--include-outbound-cidrs", "10.0.0.0/8,bad", "\"bad\" is not a CIDR"},
 	    {"--exclude-outbound-cidrs", "10.0.0.0/40", "--exclude-outbound-cidrs"},
 	    {"--exclude-outbound-cidrs", "*", "'*' must be the whole list"},
 	    {"--exclude-inbound-ports", "22,0", "'0' is not a port"},
+	    {"--exclude-inbound-ports", "22,9090,22", "port 22 listed twice"},
+	    {"--exclude-outbound-cidrs", "169.254.169.254", "\"169.254.169.254\" is not a CIDR"},
+	    {"--include-outbound-cidrs", "10.1.0.0/8", "\"10.1.0.0/8\" has host bits set"},
+	    {"--outbound-port", "15020",
+	     "--outbound-port and --admin-port must differ (both 15020)"},
+	    {"--inbound-port", "15020", "--inbound-port and --admin-port must differ (both 15020)"},
+	    {"--admin-port", "15001", "--outbound-port and --admin-port must differ (both 15001)"},
 	    {"--ipv6", "maybe", "--ipv6 'maybe': 'maybe' is not one of auto, on, off"},
 	};
 	struct ward_iptables_opts o;
@@ -290,6 +308,66 @@ static void test_bad_options(void **state)
 	assert_non_null(strstr(ward_err_msg(), "needs a value"));
 	assert_int_equal(parse(&o, "stray", NULL), WARD_ERR_INVALID);
 	assert_int_equal(parse(&o, "--inbound-port", "15001", NULL), WARD_ERR_INVALID);
+}
+
+/* SSH_CONNECTION: which port the session came in on, and whether here. */
+static void test_ssh_parse(void **state)
+{
+	static const char *const bad[] = {"",
+					  "10.0.0.9 50122 127.0.0.1",
+					  "a b c d",
+					  "10.0.0.9 50122 127.0.0.1 99999",
+					  "10.0.0.9 50122 127.0.0.1 22 extra",
+					  "10.0.0.9 1 host 22"};
+	uint16_t port;
+	bool local;
+
+	(void)state;
+	assert_int_equal(ward_iptables_ssh_parse("10.0.0.9 50122 127.0.0.1 22", &port, &local), 0);
+	assert_int_equal(port, 22);
+	assert_true(local);
+	assert_int_equal(ward_iptables_ssh_parse("10.0.0.9 50122 203.0.113.9 2222", &port, &local),
+			 0);
+	assert_int_equal(port, 2222);
+	assert_false(local);
+	assert_int_equal(ward_iptables_ssh_parse("2001:db8::9 50122 2001:db8::1 22", &port, &local),
+			 0);
+	assert_false(local);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ward_iptables_ssh_parse(bad[i], &port, &local) != WARD_ERR_INVALID)
+			fail_msg("'%s': accepted", bad[i]);
+}
+
+/* Applying rules that capture this session's port needs an explicit choice. */
+static void test_ssh_guard(void **state)
+{
+	const char *here = "10.0.0.9 50122 127.0.0.1 22";
+	struct ward_iptables_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), WARD_ERR_INVALID);
+	assert_non_null(strstr(ward_err_msg(), "over SSH to port 22"));
+	assert_non_null(strstr(ward_err_msg(), "--exclude-inbound-ports 22"));
+	assert_non_null(strstr(ward_err_msg(), "--capture-ssh"));
+	assert_int_equal(ward_iptables_ssh_guard(&o, NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, ""), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, "10.0.0.9 50122 203.0.113.9 22"), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, "garbage"), WARD_ERR_INVALID);
+
+	assert_int_equal(parse(&o, "--exclude-inbound-ports", "80,22", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--include-inbound-ports", "80,443", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--include-inbound-ports", "80,22", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), WARD_ERR_INVALID);
+	assert_int_equal(parse(&o, "--capture-ssh", NULL), 0);
+	assert_true(o.capture_ssh);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, "--cleanup", NULL), 0);
+	assert_int_equal(ward_iptables_ssh_guard(&o, here), 0);
+	assert_int_equal(parse(&o, NULL), 0); /* the admin port is never captured */
+	assert_int_equal(ward_iptables_ssh_guard(&o, "10.0.0.9 50122 127.0.0.1 15020"), 0);
 }
 
 static void test_main_exit_status(void **state)
@@ -362,6 +440,48 @@ static void test_render_truncates_like_snprintf(void **state)
 			 WARD_ERR_INVALID);
 }
 
+/* --preserve-source: WARD_SOURCE in mangle and raw, one jump each; a rerun
+ * without it removes them, and the default output never mentions them. */
+static void test_preserve_source(void **state)
+{
+	struct ward_iptables_opts o;
+	struct ward_iptables_jumps have = {.source_mangle = 1, .source_raw = 2};
+	char *text, buf[4096];
+
+	assert_int_equal(parse(&o, "--preserve-source", "--proxy-uid", "1400", NULL), 0);
+	assert_true(o.preserve_source);
+	text = render(&o, AF_INET6, NULL);
+	assert_true(strstr(text, "*nat\n") < strstr(text, "*mangle\n"));
+	assert_true(strstr(text, "*mangle\n") < strstr(text, "*raw\n"));
+	assert_int_equal(lines(text, "COMMIT"), 3);
+	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_SOURCE"), 2);
+	assert_int_equal(
+	    lines(text, "-A WARD_SOURCE -m connmark --mark 0x7761 -j MARK --set-mark 0x7761"), 1);
+	assert_int_equal(lines(text, "-A WARD_SOURCE -m owner --uid-owner 1400 -m addrtype ! "
+				     "--src-type LOCAL -j CONNMARK --set-mark 0x7761"),
+			 1);
+	assert_int_equal(lines(text, "-A WARD_SOURCE -m owner --gid-owner 1400 -m addrtype ! "
+				     "--src-type LOCAL -j CT --zone-orig 7761"),
+			 1);
+	text = render(&o, AF_INET, &have);
+	assert_int_equal(lines(text, "-D OUTPUT -p tcp -j WARD_SOURCE"), 3);
+	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_SOURCE"), 2);
+	assert_null(strstr(text, "-X WARD_SOURCE"));
+
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_null(strstr(render(&o, AF_INET, NULL), "WARD_SOURCE"));
+	text = render(&o, AF_INET, &have);
+	assert_int_equal(lines(text, "-D OUTPUT -p tcp -j WARD_SOURCE"), 3);
+	assert_int_equal(lines(text, "-X WARD_SOURCE"), 2);
+	assert_null(strstr(text, "-A WARD_SOURCE"));
+	assert_null(strstr(text, "-A OUTPUT -p tcp -j WARD_SOURCE"));
+
+	assert_true(ward_iptables_render_cleanup(&have, buf, sizeof(buf)) > 0);
+	assert_int_equal(lines(buf, "-X WARD_SOURCE"), 2);
+	assert_true(ward_iptables_render_cleanup(NULL, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "WARD_SOURCE"));
+}
+
 static char *dry_run(struct ward_iptables_opts *o)
 {
 	static char out[1 << 16];
@@ -400,6 +520,17 @@ static void test_dry_run(void **state)
 	assert_int_equal(lines(out, "-D PREROUTING -p tcp -j WARD_INBOUND"), 2);
 	assert_int_equal(lines(out, "-X WARD_REDIRECT"), 2);
 	assert_null(strstr(out, "-A "));
+	assert_null(strstr(out, "WARD_SOURCE"));
+
+	assert_int_equal(parse(&o, "--dry-run", "--preserve-source", "--ipv6", "on", NULL), 0);
+	out = dry_run(&o);
+	assert_int_equal(lines(out, "#   ip -4 rule add fwmark 0x7761 lookup 7761"), 1);
+	assert_int_equal(lines(out, "#   ip -6 route replace local default dev lo table 7761"), 1);
+	assert_int_equal(lines(out, "-A OUTPUT -p tcp -j WARD_SOURCE"), 4);
+	assert_int_equal(parse(&o, "--dry-run", "--preserve-source", "--cleanup", NULL), 0);
+	out = dry_run(&o);
+	assert_int_equal(lines(out, "-X WARD_SOURCE"), 4);
+	assert_int_equal(lines(out, "#   ip -4 rule del fwmark 0x7761 lookup 7761"), 1);
 }
 
 int main(void)
@@ -412,6 +543,8 @@ int main(void)
 	    cmocka_unit_test(test_cidr_family_split),
 	    cmocka_unit_test(test_cidr_only_other_family),
 	    cmocka_unit_test(test_cidr_parse),
+	    cmocka_unit_test(test_ssh_parse),
+	    cmocka_unit_test(test_ssh_guard),
 	    cmocka_unit_test(test_port_and_id_parse),
 	    cmocka_unit_test(test_lists),
 	    cmocka_unit_test(test_bad_options),
@@ -420,6 +553,7 @@ int main(void)
 	    cmocka_unit_test(test_cleanup_render),
 	    cmocka_unit_test(test_render_truncates_like_snprintf),
 	    cmocka_unit_test(test_dry_run),
+	    cmocka_unit_test(test_preserve_source),
 	};
 
 	return cmocka_run_group_tests_name("iptables", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 #include "kube/admission.h"
 #include "kube/inject.h"
+#include "kube/inject_impl.h"
 #include "kube/patch.h"
 
 static json_t *parse(const char *text)
@@ -150,6 +152,53 @@ static void test_opts(void **state)
 	cfg = parse("{\"agent_config_map\":\"Bad_Name\"}");
 	assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
 	json_decref(cfg);
+	/* The mesh scope: CIDRs by the config's rule, never "*". */
+	cfg = parse("{\"mesh_cidrs\":\"10.244.0.0/16,fd00:10:244::/56\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	assert_string_equal(o.mesh_cidrs, "10.244.0.0/16,fd00:10:244::/56");
+	json_decref(cfg);
+	static const char *const bad_scopes[] = {
+	    "{\"mesh_cidrs\":\"*\"}", "{\"mesh_cidrs\":\"10.244.0.1/16\"}",
+	    "{\"mesh_cidrs\":\"10.244.0.0\"}", "{\"mesh_cidrs\":[\"10.244.0.0/16\"]}"};
+	for (size_t i = 0; i < sizeof(bad_scopes) / sizeof(bad_scopes[0]); i++) {
+		cfg = parse(bad_scopes[i]);
+		assert_int_equal(ward_inject_opts_load_json(&o, cfg), WARD_ERR_INVALID);
+		assert_non_null(strstr(ward_err_msg(), "mesh_cidrs: "));
+		json_decref(cfg);
+	}
+	ward_inject_opts_free(&o);
+}
+
+static const char *socket_env(const struct ward_inject_opts *o)
+{
+	static char value[256];
+	json_t *c = ward_inject_proxy_container(o);
+	json_t *env = json_array_get(json_object_get(c, "env"), 0);
+
+	snprintf(value, sizeof(value), "%s", json_string_value(json_object_get(env, "value")));
+	json_decref(c);
+	return value;
+}
+
+/* The socket's name agrees with where it comes from: the SPIRE chart's
+ * through the CSI driver, ward server's (agent.sock) from a node directory;
+ * a name given wins. */
+static void test_socket_name(void **state)
+{
+	struct ward_inject_opts o;
+	json_t *cfg;
+
+	(void)state;
+	assert_int_equal(ward_inject_opts_init(&o), 0);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/spire-agent.sock");
+	cfg = parse("{\"workload_socket_hostpath\":\"/run/ward/sockets\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/agent.sock");
+	cfg = parse("{\"workload_socket_name\":\"api.sock\"}");
+	assert_int_equal(ward_inject_opts_load_json(&o, cfg), 0);
+	json_decref(cfg);
+	assert_string_equal(socket_env(&o), "unix:///spiffe-workload-api/api.sock");
 	ward_inject_opts_free(&o);
 }
 
@@ -190,6 +239,56 @@ static void test_roundtrip(void **state)
 	ward_inject_opts_free(&o);
 }
 
+/* ward.io/preserve-source and ward.io/proxy-protocol-ports reach the agent
+ * as --override; only a true preserve-source starts the proxy as root with
+ * NET_ADMIN (to keep it across the switch to its uid) and asks ward iptables
+ * for --preserve-source. */
+static void test_app_annotations(void **state)
+{
+	static const char *const flags[] = {"true", "false"};
+	struct ward_inject_opts o;
+
+	assert_int_equal(ward_inject_opts_init(&o), 0);
+	for (int i = 0; i < 2; i++) {
+		char text[512];
+		json_t *tmpl, *notes = json_array(), *init, *proxy, *sc;
+		const char *cmd;
+
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"annotations\":{\"ward.io/preserve-source\":\"%s\","
+			 "\"ward.io/proxy-protocol-ports\":\"5432,8080\"}},"
+			 "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
+			 flags[i]);
+		tmpl = parse(text);
+		assert_int_equal(ward_inject_template(&o, WARD_INJECT, tmpl, "", "t", notes),
+				 WARD_INJECT_CHANGED);
+		init = json_array_get(
+		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 0);
+		proxy = json_array_get(
+		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 1);
+		cmd = json_string_value(json_array_get(json_object_get(proxy, "command"), 5));
+		snprintf(
+		    text, sizeof(text),
+		    "{\"inbound\":{\"preserve_source\":%s,\"proxy_protocol_ports\":[5432,8080]}}",
+		    flags[i]);
+		assert_string_equal(cmd, text);
+		sc = json_object_get(proxy, "securityContext");
+		assert_int_equal(json_integer_value(json_object_get(sc, "runAsUser")),
+				 i ? 1337 : 0);
+		assert_int_equal(
+		    json_array_size(json_object_get(json_object_get(sc, "capabilities"), "add")),
+		    i ? 0 : 3);
+		cmd = json_string_value(json_array_get(json_object_get(init, "command"), 6));
+		if (i)
+			assert_null(cmd);
+		else
+			assert_string_equal(cmd, "--preserve-source");
+		json_decref(tmpl);
+		json_decref(notes);
+	}
+	ward_inject_opts_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +296,8 @@ int main(void)
 	    cmocka_unit_test(test_admission),
 	    cmocka_unit_test(test_opts),
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_app_annotations),
+	    cmocka_unit_test(test_socket_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -285,6 +285,54 @@ static void test_not_tls(void **state)
 	assert_int_equal(ward_tls_session_handshake(&p.ss, &p.serr), WARD_ERR_TLS);
 	const char *reason = ward_tls_failure_reason(p.server, p.serr);
 	assert_true(!strcmp(reason, "not_tls") || !strcmp(reason, "protocol_version"));
+	assert_true(ward_tls_session_peer_plaintext(&p.ss));
+	pair_free(&p);
+	ident_free(&id);
+}
+
+/* A mesh destination without a sidecar answers our ClientHello in its own
+ * protocol: wolfSSL calls that a record layer version error, the session
+ * knows it was plaintext. */
+static void test_plaintext_answer(void **state)
+{
+	static const char *const answers[] = {"HTTP/1.1 400 Bad Request\r\n\r\n",
+					      "-ERR unknown\r\n", "220 smtp.example ESMTP\r\n",
+					      "\x4e"};
+	static const char *const shown[] = {"HTTP/1.1", "-ERR unk", "220 smtp", "N"};
+	struct pair p;
+	struct ident id;
+	char first[40];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		good_pair(&p, &id);
+		assert_int_equal(ward_tls_ctx_session(p.cctx, WARD_TLS_CLIENT, &p.cs), 0);
+		assert_int_equal(ward_tls_session_handshake(&p.cs, &p.cerr), WARD_ERR_WOULDBLOCK);
+		assert_false(ward_tls_session_peer_plaintext(&p.cs));
+		assert_int_equal(ward_buf_append(&p.cs.io.in, answers[i], strlen(answers[i])), 0);
+		ward_tls_session_feed_eof(&p.cs);
+		assert_true(ward_tls_session_handshake(&p.cs, &p.cerr) < 0);
+		assert_true(ward_tls_session_peer_plaintext(&p.cs));
+		assert_string_equal(ward_tls_session_first_bytes(&p.cs, first, sizeof(first)),
+				    shown[i]);
+		pair_free(&p);
+		ident_free(&id);
+	}
+}
+
+/* A TLS peer that refuses us is not mistaken for plaintext. */
+static void test_tls_refusal_is_tls(void **state)
+{
+	struct pair p;
+	struct ident id;
+
+	(void)state;
+	good_pair(&p, &id);
+	assert_int_equal(ward_tls_ctx_session(p.cctx, WARD_TLS_CLIENT, &p.cs), 0);
+	assert_int_equal(ward_tls_ctx_session(p.sctx, WARD_TLS_SERVER, &p.ss), 0);
+	assert_int_equal(ward_buf_append(&p.ss.io.in, "\x16\x03\x01\x00\x05hello", 10), 0);
+	assert_int_equal(ward_tls_session_handshake(&p.ss, &p.serr), WARD_ERR_TLS);
+	assert_false(ward_tls_session_peer_plaintext(&p.ss));
 	pair_free(&p);
 	ident_free(&id);
 }
@@ -587,6 +635,8 @@ int main(void)
 	    cmocka_unit_test(test_expired_peer),
 	    cmocka_unit_test(test_ctx_rejects_bad_identity),
 	    cmocka_unit_test(test_not_tls),
+	    cmocka_unit_test(test_plaintext_answer),
+	    cmocka_unit_test(test_tls_refusal_is_tls),
 	    cmocka_unit_test(test_federated_peer),
 	    cmocka_unit_test(test_federated_ca_cannot_mint_our_ids),
 	    cmocka_unit_test(test_unfederated_domain_refused),
