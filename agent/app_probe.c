@@ -1,6 +1,9 @@
 /* Running the app's original probes for the kubelet; see app_probe.h. */
 #include "agent/app_probe_impl.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +24,12 @@ struct run {
 	CURL *easy;			   /* owned */
 	struct ward_http_pending *pending; /* the kubelet's request */
 	struct curl_slist *grpc_headers;   /* owned */
+	struct curl_slist *connect_to;	   /* owned: the pod's address, second try */
 	struct ward_grpc_reader reader;	   /* grpc: the response message */
 	long health;			   /* grpc: ServingStatus; -1 until read */
-	char fail[128];			   /* why we stopped reading ourselves */
+	bool at_pod_ip;			   /* the second try: the pod's address */
+	uint64_t started_ms;
+	char fail[128]; /* why we stopped reading ourselves */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -37,6 +43,7 @@ static void run_free(struct run *run)
 {
 	curl_easy_cleanup(run->easy);
 	curl_slist_free_all(run->grpc_headers);
+	curl_slist_free_all(run->connect_to);
 	ward_grpc_reader_free(&run->reader);
 	free(run);
 }
@@ -128,7 +135,8 @@ static int verdict(struct run *run, CURLcode res, char *why, size_t len)
 			 run->spec->timeout_ms);
 	else if (res == CURLE_COULDNT_CONNECT) {
 		curl_easy_getinfo(run->easy, CURLINFO_OS_ERRNO, &os_errno);
-		snprintf(why, len, "cannot connect to 127.0.0.1:%u: %s", run->spec->port,
+		snprintf(why, len, "cannot connect to 127.0.0.1:%u%s%s: %s", run->spec->port,
+			 run->at_pod_ip ? " or " : "", run->at_pod_ip ? run->p->pod_ip : "",
 			 os_errno ? strerror((int)os_errno) : curl_easy_strerror(res));
 	} else if (res != CURLE_OK)
 		snprintf(why, len, "%s",
@@ -150,12 +158,16 @@ static int verdict(struct run *run, CURLcode res, char *why, size_t len)
 	return WARD_ERR_DENIED;
 }
 
+static bool retry_at_pod_ip(struct run *run);
+
 static void on_done(CURL *easy, CURLcode res, void *arg)
 {
 	struct run *run = arg;
 	char why[256];
 
 	(void)easy;
+	if (res == CURLE_COULDNT_CONNECT && !run->at_pod_ip && retry_at_pod_ip(run))
+		return;
 	if (verdict(run, res, why, sizeof(why)) == 0)
 		finish(run, 200, "ok");
 	else
@@ -163,6 +175,31 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 }
 
 /* --- starting a probe --- */
+
+/* Refused on loopback: the app may listen on the pod's address only, where
+ * the kubelet would have probed it (and where ward's inbound side reaches
+ * it too). Same request, same deadline, connected there instead. */
+static bool retry_at_pod_ip(struct run *run)
+{
+	struct ward_app_probes *p = run->p;
+	uint64_t spent = uv_now(p->loop) - run->started_ms;
+	char target[96];
+
+	if (!p->pod_ip[0] || spent + 1 >= (uint64_t)run->spec->timeout_ms)
+		return false;
+	snprintf(target, sizeof(target), "127.0.0.1:%u:%s:%u", run->spec->port, p->pod_ip,
+		 run->spec->port);
+	curl_slist_free_all(run->connect_to);
+	run->connect_to = curl_slist_append(NULL, target);
+	if (!run->connect_to ||
+	    curl_easy_setopt(run->easy, CURLOPT_CONNECT_TO, run->connect_to) != CURLE_OK ||
+	    curl_easy_setopt(run->easy, CURLOPT_TIMEOUT_MS,
+			     (long)(run->spec->timeout_ms - (long)spent)) != CURLE_OK)
+		return false;
+	run->at_pod_ip = true;
+	run->fail[0] = run->curl_err[0] = '\0';
+	return ward_curl_loop_add(p->curl, run->easy, on_done, run) == 0;
+}
 
 static int set_grpc(struct run *run, CURL *e)
 {
@@ -225,7 +262,7 @@ static int start_run(struct ward_app_probes *p, const struct ward_app_probe_spec
 	struct run *run = calloc(1, sizeof(*run));
 
 	ENSURE(run, WARD_ERR_NOMEM, "out of memory");
-	*run = (struct run){.p = p, .spec = s, .health = -1};
+	*run = (struct run){.p = p, .spec = s, .health = -1, .started_ms = uv_now(p->loop)};
 	ward_grpc_reader_init(&run->reader, GRPC_RESPONSE_MAX);
 	run->easy = curl_easy_init();
 	if (!run->easy || set_options(run, run->easy) < 0 ||
@@ -265,10 +302,43 @@ bool ward_app_probes_serve(struct ward_app_probes *p, struct ward_http_server *s
 	return true;
 }
 
+/* The pod's own address: its first interface up that is not loopback, IPv4
+ * first (as the kubelet's podIP); an IPv6 one in brackets for a URL host. */
+static void find_pod_ip(char *out, size_t len)
+{
+	struct ifaddrs *all, *i;
+	char text[INET6_ADDRSTRLEN];
+
+	out[0] = '\0';
+	if (getifaddrs(&all) < 0)
+		return;
+	for (int family = AF_INET; !out[0]; family = AF_INET6) {
+		for (i = all; i && !out[0]; i = i->ifa_next) {
+			const void *a;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != family ||
+			    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+				continue;
+			a = family == AF_INET
+				? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+				: (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)a))
+				continue;
+			if (inet_ntop(family, a, text, sizeof(text)))
+				snprintf(out, len, family == AF_INET ? "%s" : "[%s]", text);
+		}
+		if (family == AF_INET6)
+			break;
+	}
+	freeifaddrs(all);
+}
+
 int ward_app_probes_start(struct ward_app_probes *p, uv_loop_t *loop)
 {
 	if (!p->n || p->curl)
 		return 0;
+	p->loop = loop;
+	find_pod_ip(p->pod_ip, sizeof(p->pod_ip));
 	return ward_curl_loop_new(loop, &p->curl);
 }
 

@@ -13,8 +13,10 @@
  *    "/app-health/web/startup": {"grpc": {"port": 9090, "service": ""}}}
  *
  * (Kubernetes' own probe fields, ports resolved to numbers.) A GET of such a
- * path makes the agent run the original probe against the app on loopback,
- * as the kubelet would: httpGet succeeds on a status 200-399 (redirects are
+ * path makes the agent run the original probe against the app on loopback
+ * and, when the connection is refused there, at the pod's own address (an
+ * app bound to its pod IP alone), within the same deadline, as the kubelet
+ * would: httpGet succeeds on a status 200-399 (redirects are
  * not followed; HTTPS certificates are not verified), tcpSocket when the
  * connection opens, grpc when grpc.health.v1.Health/Check answers SERVING.
  * The answer is 200 "ok" or 503 with the reason. Probes run on the admin's
@@ -33,8 +35,8 @@
 
 #define WARD_APP_PROBES_ENV "WARD_APP_PROBES"
 #define WARD_APP_PROBE_PREFIX "/app-health/"
-#define WARD_APP_PROBE_MAX 64		/* probes in one WARD_APP_PROBES */
-#define WARD_APP_PROBE_MAX_INFLIGHT 16	/* probes running at once */
+#define WARD_APP_PROBE_MAX 64	       /* probes in one WARD_APP_PROBES */
+#define WARD_APP_PROBE_MAX_INFLIGHT 16 /* probes running at once */
 
 struct ward_app_probes;
 

@@ -27,8 +27,10 @@ struct ward_app_probe_spec {
 struct ward_app_probes {
 	struct ward_app_probe_spec specs[WARD_APP_PROBE_MAX];
 	unsigned n;
+	uv_loop_t *loop;	     /* NULL until started */
 	struct ward_curl_loop *curl; /* owned; NULL until started */
 	struct ward_list running;    /* probes in flight */
+	char pod_ip[48];	     /* the pod's address ("" if none): the second try */
 };
 
 /* The spec whose path is path[0..len), or NULL. */

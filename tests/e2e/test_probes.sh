@@ -41,12 +41,15 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+http.server.ThreadingHTTPServer((sys.argv[4], int(sys.argv[1])), H).serve_forever()
 EOF
-pod_bg web "$WARD_PY" "$WARD_TMP/app.py" 8080 "$FLAG" "$WARD_TMP/seen"
+pod_bg web "$WARD_PY" "$WARD_TMP/app.py" 8080 "$FLAG" "$WARD_TMP/seen" 0.0.0.0
+# An app bound to the pod's address alone (not loopback), as the kubelet reaches it.
+pod_bg web "$WARD_PY" "$WARD_TMP/app.py" 8081 "$FLAG" "$WARD_TMP/seen" "$W"
 pod_bg web "$WARD_PY" "$WARD_ROOT/tests/e2e/grpchealth.py" 9090 web "$FLAG"
 wait_port web 8080
 wait_port web 9090
+wait_port web 8081
 
 # What ward inject writes for probes on 8080 and 9090 (see tests/kube/golden/probes.yaml).
 PROBES='{"/app-health/app/readiness": {"httpGet": {"path": "/healthz", "port": 8080,
@@ -56,7 +59,8 @@ PROBES='{"/app-health/app/readiness": {"httpGet": {"path": "/healthz", "port": 8
  "/app-health/app/hang": {"httpGet": {"path": "/hang", "port": 8080}, "timeoutSeconds": 2},
  "/app-health/app/startup": {"grpc": {"port": 9090, "service": "web"}},
  "/app-health/app/other": {"grpc": {"port": 9090, "service": "nope"}},
- "/app-health/app/not-grpc": {"grpc": {"port": 8080}}}'
+ "/app-health/app/not-grpc": {"grpc": {"port": 8080}},
+ "/app-health/app/pod-ip": {"httpGet": {"path": "/healthz", "port": 8081}}}'
 export WARD_APP_PROBES=$PROBES
 agent_start web "$(agent_config web)"
 unset WARD_APP_PROBES
@@ -93,6 +97,8 @@ check "grpc: an unknown service is 503 NOT_FOUND" answers /app-health/app/other 
 check "grpc against an HTTP/1 server: 503" answers /app-health/app/not-grpc 503
 check "tcpSocket to a closed port: 503" answers /app-health/app/closed 503 "cannot connect to 127.0.0.1:8099"
 check "a path no probe has: 404" answers /app-health/app/nope 404
+check "an app on the pod's address only: refused on loopback, 200 there" \
+  answers /app-health/app/pod-ip 200 ok
 pod kubelet curl -s -m 10 -o "$WARD_TMP/hang.body" -w '%{http_code}' \
   "http://$W:15020/app-health/app/hang" >"$WARD_TMP/hang.code" &
 hang=$!

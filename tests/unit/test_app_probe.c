@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "agent/app_probe.h"
+#include "agent/app_probe_impl.h"
 #include "lib/http.h"
 
 /* --- the parser --- */
@@ -122,9 +122,9 @@ struct harness {
 	uv_loop_t loop;
 	uv_async_t done;
 	uv_timer_t later;
-	struct ward_http_server *app, *admin;
+	struct ward_http_server *app, *admin, *app_pod_ip;
 	struct ward_app_probes *probes;
-	unsigned app_port, admin_port, closed_port;
+	unsigned app_port, admin_port, closed_port, pod_ip_port;
 	struct ward_http_pending *held[32]; /* the app's /slow requests */
 	size_t n_held;
 	void (*client)(struct harness *h);
@@ -240,6 +240,7 @@ static void on_later(uv_timer_t *t)
 	}
 	ward_http_server_free(h->app);
 	ward_http_server_free(h->admin);
+	ward_http_server_free(h->app_pod_ip);
 	uv_close((uv_handle_t *)&h->done, NULL);
 	uv_close((uv_handle_t *)&h->later, NULL);
 }
@@ -260,12 +261,12 @@ static void client_thread(void *arg)
 		uv_async_send(&h->done);
 }
 
-static void listen_on(struct ward_http_server *srv, unsigned port)
+static void listen_on(struct ward_http_server *srv, const char *ip, unsigned port)
 {
 	struct ward_addr a;
-	char text[32];
+	char text[80];
 
-	snprintf(text, sizeof(text), "127.0.0.1:%u", port);
+	snprintf(text, sizeof(text), "%s:%u", ip, port);
 	assert_int_equal(ward_addr_parse(text, &a), 0);
 	assert_int_equal(ward_http_server_listen_tcp(srv, &a), 0);
 }
@@ -280,6 +281,7 @@ static void run(void (*client)(struct harness *h))
 	h.app_port = free_port();
 	h.admin_port = free_port();
 	h.closed_port = free_port();
+	h.pod_ip_port = free_port();
 	snprintf(json, sizeof(json),
 		 "{\"/app-health/web/readiness\": {\"httpGet\": {\"path\": \"/healthz\", \"port\": "
 		 "%u, \"httpHeaders\": [{\"name\": \"X-Probe\", \"value\": \"yes\"}]}},"
@@ -288,9 +290,11 @@ static void run(void (*client)(struct harness *h))
 		 " \"/app-health/web/slow\": {\"httpGet\": {\"path\": \"/slow\", \"port\": %u}},"
 		 " \"/app-health/web/liveness\": {\"tcpSocket\": {\"port\": %u}},"
 		 " \"/app-health/web/closed\": {\"tcpSocket\": {\"port\": %u}},"
-		 " \"/app-health/web/grpc\": {\"grpc\": {\"port\": %u}}}",
+		 " \"/app-health/web/grpc\": {\"grpc\": {\"port\": %u}},"
+		 " \"/app-health/web/pod-ip\": {\"httpGet\": {\"path\": \"/healthz\", \"port\": %u,"
+		 " \"httpHeaders\": [{\"name\": \"X-Probe\", \"value\": \"yes\"}]}}}",
 		 h.app_port, h.app_port, h.app_port, h.app_port, h.app_port, h.closed_port,
-		 h.app_port);
+		 h.app_port, h.pod_ip_port);
 	assert_int_equal(ward_app_probes_parse(json, &h.probes), 0);
 	assert_int_equal(uv_loop_init(&h.loop), 0);
 	assert_int_equal(ward_app_probes_start(h.probes, &h.loop), 0);
@@ -300,8 +304,14 @@ static void run(void (*client)(struct harness *h))
 	ward_http_limits_default(&l);
 	assert_int_equal(ward_http_server_new(&h.loop, &l, app_handler, &h, &h.app), 0);
 	assert_int_equal(ward_http_server_new(&h.loop, &l, admin_handler, &h, &h.admin), 0);
-	listen_on(h.app, h.app_port);
-	listen_on(h.admin, h.admin_port);
+	listen_on(h.app, "127.0.0.1", h.app_port);
+	listen_on(h.admin, "127.0.0.1", h.admin_port);
+	/* An app on this host's own address only, as an app bound to its pod IP. */
+	if (h.probes->pod_ip[0] && h.probes->pod_ip[0] != '[') {
+		assert_int_equal(ward_http_server_new(&h.loop, &l, app_handler, &h, &h.app_pod_ip),
+				 0);
+		listen_on(h.app_pod_ip, h.probes->pod_ip, h.pod_ip_port);
+	}
 	assert_int_equal(uv_thread_create(&t, client_thread, &h), 0);
 	uv_run(&h.loop, UV_RUN_DEFAULT);
 	uv_thread_join(&t);
@@ -321,6 +331,12 @@ static void verdicts(struct harness *h)
 	expect(probe(h, "GET", "/app-health/web/grpc"), "HTTP/1.1 503 ", "");
 	/* The default timeout is 1 s: the app's silence is a failure. */
 	expect(probe(h, "GET", "/app-health/web/slow"), "HTTP/1.1 503 ", "within 1000 ms");
+	/* Refused on loopback, the probe tries the pod's (here: this host's)
+	 * address, where an app bound to it alone answers. */
+	if (h->app_pod_ip)
+		expect(probe(h, "GET", "/app-health/web/pod-ip"), "HTTP/1.1 200 ", "ok");
+	else
+		printf("(no non-loopback IPv4 address here: pod-ip probe not run)\n");
 	expect(probe(h, "GET", "/app-health/web/nope"), "HTTP/1.1 404 ", "no such app probe");
 	expect(probe(h, "GET", "/app-health/web/readiness/x"), "HTTP/1.1 404 ", "");
 	expect(probe(h, "POST", "/app-health/web/readiness"), "HTTP/1.1 405 ", "use GET");
