@@ -141,7 +141,11 @@ until_ok() {
 
 phase "ward server as a pod (deploy/kubernetes/server.yaml)"
 # The DaemonSet's pod template and ConfigMap as shipped, with this run's
-# names, image, host directories, and one entry per workload uid.
+# names, image, host directories, and one entry per workload uid. The
+# upstream CA comes from upstream-ca.sh, as the cluster's Secret would (a
+# host directory here: podman plays no Kubernetes Secrets).
+"$root/deploy/kubernetes/upstream-ca.sh" --no-apply --out "$tmp/upstream" --trust-domain "$td" \
+  >"$tmp/upstream-ca.log" 2>&1 || { cat "$tmp/upstream-ca.log" >&2; fail_now "upstream-ca.sh failed"; }
 "$PY" - "$root/deploy/kubernetes/server.yaml" "$tmp" "$run" "$run_image" "$td" \
   >"$tmp/server.yaml" <<'EOF'
 import json, sys, yaml
@@ -161,7 +165,10 @@ for k in ("serviceAccountName", "priorityClassName", "tolerations"):
 spec["restartPolicy"] = "OnFailure"
 spec["containers"][0]["image"] = image
 for v in spec["volumes"]:
-    if "configMap" in v:
+    if "secret" in v:
+        v.pop("secret")
+        v["hostPath"] = {"path": tmp + "/upstream", "type": "Directory"}
+    elif "configMap" in v:
         v["configMap"]["name"] = cm["metadata"]["name"]
     elif v["name"] == "sockets":
         v["hostPath"]["path"] = tmp + "/sockets"
@@ -341,6 +348,13 @@ spiffe_id() { curl -s -m 5 "http://$1:15020/certs" | "$PY" -c 'import json,sys; 
 check "web's SVID: spiffe://$td/ns/default/sa/web" test "$(spiffe_id "$W")" = "spiffe://$td/ns/default/sa/web"
 check "client's SVID: spiffe://$td/ns/default/sa/client" \
   test "$(spiffe_id "$C")" = "spiffe://$td/ns/default/sa/client"
+upstream_bundle() {
+  curl -s -m 5 "http://$W:15020/certs" | "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+assert len(d["chain"]) >= 2, "no intermediate"
+assert any("ward upstream CA" in c["subject"] for c in d["bundles"]["cas"]), d["bundles"]'
+}
+check "the SVIDs chain to upstream-ca.sh's CA (server.yaml's cross-node set-up)" upstream_bundle
 check "ward server saw both proxies from other pods (pid 0, their uids)" bash -c \
   "podman logs $run-server-server 2>&1 | grep '\"event\":\"workload_api_call\"' | grep -q '\"pid\":0,\"uid\":2001' &&
    podman logs $run-server-server 2>&1 | grep '\"event\":\"workload_api_call\"' | grep -q '\"pid\":0,\"uid\":2002'"
