@@ -227,7 +227,9 @@ static int set_options(struct run *run, CURL *e)
 	int rc = 0;
 
 	rc |= curl_easy_setopt(e, CURLOPT_URL, s->url);
-	/* A connection of its own, closed after it, as the kubelet probes. */
+	/* A connection of its own, closed after it, as the kubelet probes (and
+	 * libcurl 7.88 fails requests on a reused prior-knowledge HTTP/2
+	 * connection, curl issue 10634: a second grpc probe would fail). */
 	rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
