@@ -46,13 +46,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
-.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e test-pods demo bench fuzz \
-	clean help format install uninstall
+.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e test-pods demo drill bench \
+	fuzz clean help format install uninstall
 all: $(BUILD)/ward
 
 help:
 	@echo "make            build build/ward"
 	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
+	@echo "make drill      a cert-rotation drill under load in the demo's pods, with a report"
 	@echo "make test       unit tests (plain and ASan/UBSan), e2e scenarios and the pod test (root)"
 	@echo "make test-pods  ward's image and injected pods on podman (root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
@@ -117,6 +118,9 @@ test: deps-test
 
 demo: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh
+
+drill: $(BUILD)/ward | deps-test
+	@WARD_BIN=$(abspath $(BUILD))/ward DRILL_OUT=$(abspath $(BUILD))/drill tests/e2e/drill_demo.sh
 
 bench: $(BUILD)/ward | deps-bench
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/bench/bench.sh

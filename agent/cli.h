@@ -9,5 +9,6 @@ int ward_agent_main(int argc, char **argv);
 int ward_iptables_main(int argc, char **argv);
 int ward_doctor_main(int argc, char **argv);
 int ward_status_main(int argc, char **argv);
+int ward_drill_main(int argc, char **argv);
 
 #endif

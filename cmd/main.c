@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"doctor", ward_doctor_main, "check the host or pod's TCP, limits, capture and identity"},
     {"status", ward_status_main, "summarise a running agent (identity, connections, handshakes)"},
     {"server", ward_server_main, "SPIFFE identity server: CA, entries, Workload API"},
+    {"drill", ward_drill_main, "rotate certificates under load and prove nothing broke"},
 };
 
 static void usage(FILE *out)

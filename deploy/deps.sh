@@ -12,9 +12,11 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libwolfssl-dev libuv1-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
+# chromium: an independent post-quantum TLS client (X25519MLKEM768), and the
+# headless browser in which the e2e opens `ward drill`'s HTML report.
 test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
   libclang-rt-14-dev python3 python3-yaml python3-grpcio valgrind prometheus haproxy squid systemd
-  chromium) # systemd: systemd-analyze only; chromium: an independent post-quantum TLS client
+  chromium) # systemd: systemd-analyze only
 bench_pkgs=(wrk)
 # podman 4.3 with runc (crun 1.8 fails on this cgroup v1/v2 hybrid host),
 # netavark/aardvark-dns (not CNI), catatonit (podman builds its pod "pause"

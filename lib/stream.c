@@ -89,6 +89,14 @@ int ward_stream_connect(struct ward_stream *s, const struct sockaddr *to)
 	return 0;
 }
 
+int ward_stream_connect_unix(struct ward_stream *s, const char *path)
+{
+	ENSURE(s->h.handle.type == UV_NAMED_PIPE, WARD_ERR_INVALID, "%s: not a unix stream", path);
+	s->connect.data = s;
+	uv_pipe_connect(&s->connect, &s->h.pipe, path, on_connect);
+	return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct ward_stream *s = h->data;

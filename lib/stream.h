@@ -82,6 +82,9 @@ int ward_stream_accept(struct ward_stream *s, uv_stream_t *listener) WARD_MUST_C
 int ward_stream_open(struct ward_stream *s, int fd) WARD_MUST_CHECK;
 /* Connects a TCP stream; ops->connected reports the outcome. */
 int ward_stream_connect(struct ward_stream *s, const struct sockaddr *to) WARD_MUST_CHECK;
+/* Connects a unix stream (WARD_STREAM_PIPE) to the socket at path; likewise
+ * ops->connected reports the outcome, a path too long or absent included. */
+int ward_stream_connect_unix(struct ward_stream *s, const char *path) WARD_MUST_CHECK;
 
 int ward_stream_read_start(struct ward_stream *s) WARD_MUST_CHECK;
 void ward_stream_read_stop(struct ward_stream *s);

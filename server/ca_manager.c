@@ -349,36 +349,56 @@ time_t ward_ca_manager_next_event(const struct ward_ca_manager *m, time_t now)
 	return t > now ? t : now + 1;
 }
 
-int ward_ca_manager_rotate_ca(struct ward_ca_manager *m, time_t now)
+int ward_ca_manager_prepare(struct ward_ca_manager *m, time_t now, bool fresh_root, unsigned *id)
 {
-	struct ward_ca_slot *p = find(m, WARD_CA_PREPARED);
+	struct ward_ca_slot *p;
 
+	if (fresh_root) {
+		ENSURE(!m->upstream_mode, WARD_ERR_UNSUPPORTED,
+		       "the trust anchor is the upstream CA's: rotate it upstream");
+		/* A fresh root, not one prepared before the drill began. */
+		for (size_t i = 0; i < m->store.n; i++)
+			if (m->store.slots[i].state == WARD_CA_PREPARED)
+				m->store.slots[i].state = WARD_CA_OLD;
+	}
+	p = find(m, WARD_CA_PREPARED);
 	if (!p) {
 		GUARD(new_slot(m, WARD_CA_PREPARED, now));
 		p = find(m, WARD_CA_PREPARED);
+		m->version++;
 	}
-	activate(m, p);
-	m->version++;
+	*id = p->id;
 	return save(m);
 }
 
-int ward_ca_manager_rotate_root(struct ward_ca_manager *m, time_t now)
+static struct ward_ca_slot *find_id(struct ward_ca_manager *m, unsigned id)
 {
-	ENSURE(!m->upstream_mode, WARD_ERR_UNSUPPORTED,
-	       "the trust anchor is the upstream CA's: rotate it upstream");
-	/* A fresh root, not one prepared before the drill began. */
 	for (size_t i = 0; i < m->store.n; i++)
-		if (m->store.slots[i].state == WARD_CA_PREPARED)
-			m->store.slots[i].state = WARD_CA_OLD;
-	GUARD(ward_ca_manager_rotate_ca(m, now));
+		if (m->store.slots[i].id == id)
+			return &m->store.slots[i];
+	return NULL;
+}
+
+int ward_ca_manager_activate(struct ward_ca_manager *m, unsigned id, time_t now, bool retire_old)
+{
+	struct ward_ca_slot *p = find_id(m, id);
+
+	ENSURE(p && (p->state == WARD_CA_PREPARED || p->state == WARD_CA_ACTIVE), WARD_ERR_NOTFOUND,
+	       "CA %u is no longer prepared", id);
+	if (p->state == WARD_CA_PREPARED) {
+		activate(m, p);
+		m->version++;
+	}
+	if (!retire_old)
+		return save(m);
 	for (size_t i = 0; i < m->store.n; i++) {
 		struct ward_ca_slot *s = &m->store.slots[i];
 
 		if (s->state == WARD_CA_OLD)
 			s->drop_at = s->issued_until > now ? s->issued_until : now;
 	}
-	ward_log(WARD_LOG_INFO, "root_rotated", "{s:s}", "serial",
-		 find(m, WARD_CA_ACTIVE)->serial_hex);
+	m->version++;
+	ward_log(WARD_LOG_INFO, "root_rotated", "{s:s}", "serial", p->serial_hex);
 	return save(m);
 }
 

@@ -15,11 +15,15 @@
  * the upstream bundle, and SVID chains carry the intermediate (and the
  * upstream chain below its root).
  *
- * Forced rotation for drills:
- *   - rotate_ca: prepare (if not yet) and activate a new CA now; the old CA
- *     stays in the bundle until it expires, as in the schedule;
- *   - rotate_root (self-signed mode only): the same, and every older CA
- *     leaves the bundle as soon as the last SVID it signed has expired,
+ * Forced rotation for drills, in two steps so that no peer ever meets a
+ * signer it has not been told about (server/rotation.h runs them):
+ *   - prepare: a prepared CA (the scheduled one if there is one, else a new
+ *     one) goes into the bundle; with fresh_root (self-signed mode only) it
+ *     is always a new root, and a CA prepared earlier becomes OLD;
+ *   - activate, once every workload has been sent that bundle: the prepared
+ *     CA signs from now on; the old CA stays in the bundle until it expires,
+ *     as in the schedule, or, with retire_old (a root rotation), every older
+ *     CA leaves the bundle as soon as the last SVID it signed has expired,
  *     rather than at its own expiry: the old trust anchor is retired.
  *
  * State lives in data_dir (spiffe/ca_store.h) and is reloaded on restart; a
@@ -83,9 +87,15 @@ int ward_ca_manager_tick(struct ward_ca_manager *m, time_t now, bool *changed) W
 /* When tick next has something to do (never before now + 1). */
 time_t ward_ca_manager_next_event(const struct ward_ca_manager *m, time_t now);
 
-int ward_ca_manager_rotate_ca(struct ward_ca_manager *m, time_t now) WARD_MUST_CHECK;
-/* WARD_ERR_UNSUPPORTED in upstream mode: that trust anchor is upstream's. */
-int ward_ca_manager_rotate_root(struct ward_ca_manager *m, time_t now) WARD_MUST_CHECK;
+/* Forced rotation, step one: *id is the prepared CA, now in the bundle.
+ * WARD_ERR_UNSUPPORTED for fresh_root in upstream mode: that trust anchor is
+ * upstream's. */
+int ward_ca_manager_prepare(struct ward_ca_manager *m, time_t now, bool fresh_root,
+			    unsigned *id) WARD_MUST_CHECK;
+/* Step two: CA id (prepared, or already made active by the schedule) is the
+ * active one. WARD_ERR_NOTFOUND when it is gone. */
+int ward_ca_manager_activate(struct ward_ca_manager *m, unsigned id, time_t now,
+			     bool retire_old) WARD_MUST_CHECK;
 
 /* The active CA, which signs SVIDs. */
 const struct ward_ca_slot *ward_ca_manager_active(const struct ward_ca_manager *m);

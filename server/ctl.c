@@ -1,35 +1,30 @@
 /* The admin socket's line protocol, both ends; see admin.h. */
 #include "server/ctl.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/stream.h"
 
-#define CLIENT_TIMEOUT_MS 30000
-
-struct admin_conn {
+/* A connection is the request it carries (struct ward_ctl_req). */
+struct ward_ctl_req {
 	struct ward_stream sock;
 	struct ward_ctl *admin;
 	struct ward_list_node link; /* in admin->conns */
 	struct ward_buf in;
-	bool answered, closing;
+	bool answered; /* the request line was taken */
+	bool pending;  /* ... and its reply not yet given: the handler holds us */
+	bool closing, closed;
 };
 
 struct ward_ctl {
 	struct ward_unix_listener listener;
 	ward_ctl_fn fn;
 	void *arg;
-	struct ward_list conns; /* struct admin_conn, link */
+	struct ward_list conns; /* struct ward_ctl_req, link */
 	bool stopping;
 };
 
@@ -44,9 +39,8 @@ static void maybe_free(struct ward_ctl *a)
 		free(a);
 }
 
-static void on_conn_closed(struct ward_stream *s)
+static void release(struct ward_ctl_req *c)
 {
-	struct admin_conn *c = s->owner;
 	struct ward_ctl *a = c->admin;
 
 	ward_list_remove(&a->conns, &c->link);
@@ -55,7 +49,17 @@ static void on_conn_closed(struct ward_stream *s)
 	maybe_free(a);
 }
 
-static void conn_close(struct admin_conn *c)
+/* Freed once the handle is closed and no handler holds the request. */
+static void on_conn_closed(struct ward_stream *s)
+{
+	struct ward_ctl_req *c = s->owner;
+
+	c->closed = true;
+	if (!c->pending)
+		release(c);
+}
+
+static void conn_close(struct ward_ctl_req *c)
 {
 	if (c->closing)
 		return;
@@ -70,15 +74,16 @@ static void on_drained(struct ward_stream *s)
 		conn_close(s->owner);
 }
 
-static void reply(struct admin_conn *c, json_t *response)
+void ward_ctl_reply(struct ward_ctl_req *c, json_t *response)
 {
-	char *text = response ? json_dumps(response, JSON_COMPACT) : NULL;
+	char *text = response && !c->closing ? json_dumps(response, JSON_COMPACT) : NULL;
 	size_t n = text ? strlen(text) : 0;
 	uint8_t *line;
 
-	c->answered = true;
-	ward_stream_read_stop(&c->sock);
+	c->pending = false;
 	json_decref(response);
+	if (c->closed)
+		return release(c);
 	line = text ? malloc(n + 1) : NULL;
 	if (!line) {
 		free(text);
@@ -91,22 +96,31 @@ static void reply(struct admin_conn *c, json_t *response)
 		conn_close(c);
 }
 
-static void handle_line(struct admin_conn *c, size_t len)
+/* The request is in (or cannot be): read no more, owe a reply. */
+static void take(struct ward_ctl_req *c)
+{
+	c->answered = c->pending = true;
+	ward_stream_read_stop(&c->sock);
+}
+
+static void handle_line(struct ward_ctl_req *c, size_t len)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb((const char *)ward_buf_peek(&c->in), len, 0, &jerr);
 
+	take(c);
 	if (!req || !json_is_object(req)) {
 		json_decref(req);
-		return reply(c, ward_ctl_error("request must be one JSON object on one line"));
+		return ward_ctl_reply(
+		    c, ward_ctl_error("request must be one JSON object on one line"));
 	}
-	reply(c, c->admin->fn(c->admin->arg, req));
+	c->admin->fn(c->admin->arg, req, c);
 	json_decref(req);
 }
 
 static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 {
-	struct admin_conn *c = s->owner;
+	struct ward_ctl_req *c = s->owner;
 	const uint8_t *nl;
 	int rc;
 
@@ -116,8 +130,10 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 	}
 	rc = ward_buf_append(&c->in, data, n);
 	free(data);
-	if (rc < 0)
-		return reply(c, ward_ctl_error("request longer than 64 KiB"));
+	if (rc < 0) {
+		take(c);
+		return ward_ctl_reply(c, ward_ctl_error("request longer than 64 KiB"));
+	}
 	nl = memchr(ward_buf_peek(&c->in), '\n', ward_buf_len(&c->in));
 	if (nl)
 		handle_line(c, (size_t)(nl - ward_buf_peek(&c->in)));
@@ -125,7 +141,7 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 
 static void on_end(struct ward_stream *s)
 {
-	struct admin_conn *c = s->owner;
+	struct ward_ctl_req *c = s->owner;
 
 	if (!c->answered)
 		conn_close(c);
@@ -148,7 +164,7 @@ static const struct ward_stream_ops conn_ops = {
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_ctl *a = listener->data;
-	struct admin_conn *c;
+	struct ward_ctl_req *c;
 
 	if (status < 0 || a->stopping || !(c = calloc(1, sizeof(*c))))
 		return;
@@ -199,92 +215,6 @@ void ward_ctl_stop(struct ward_ctl *a)
 		return;
 	a->stopping = true;
 	ward_list_each(&a->conns, node, next)
-	    conn_close(ward_list_entry(node, struct admin_conn, link));
+	    conn_close(ward_list_entry(node, struct ward_ctl_req, link));
 	ward_unix_listener_stop(&a->listener);
-}
-
-/* ---- client -------------------------------------------------------------- */
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	ENSURE(strlen(path) < sizeof(sa.sun_path), WARD_ERR_INVALID, "%s: path too long", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ENSURE(fd >= 0, WARD_ERR_IO, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = errno;
-
-		close(fd);
-		return ward_err_set(WARD_ERR_IO, "%s: %s", path, strerror(err));
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		ENSURE(n > 0, WARD_ERR_IO, "admin socket: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads until the server closes (it does after one line), within a bound. */
-static int read_reply(int fd, struct ward_buf *in)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	char chunk[4096];
-	ssize_t n;
-
-	for (;;) {
-		ENSURE(poll(&pfd, 1, CLIENT_TIMEOUT_MS) > 0, WARD_ERR_IO,
-		       "admin socket: no reply within %d s", CLIENT_TIMEOUT_MS / 1000);
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		ENSURE(n >= 0, WARD_ERR_IO, "admin socket: %s", strerror(errno));
-		if (n == 0)
-			return 0;
-		GUARD(ward_buf_append(in, chunk, (size_t)n));
-	}
-}
-
-int ward_ctl_call(const char *path, const json_t *request, json_t **response)
-{
-	char *line = json_dumps(request, JSON_COMPACT);
-	struct ward_buf in;
-	json_error_t jerr;
-	int fd, rc;
-
-	*response = NULL;
-	ENSURE(line, WARD_ERR_NOMEM, "admin: out of memory");
-	fd = connect_to(path);
-	if (fd < 0) {
-		free(line);
-		return fd;
-	}
-	ward_buf_init(&in, 16 * 1024 * 1024);
-	rc = send_all(fd, line, strlen(line));
-	if (rc == 0)
-		rc = send_all(fd, "\n", 1);
-	free(line);
-	if (rc == 0)
-		rc = read_reply(fd, &in);
-	close(fd);
-	if (rc == 0) {
-		*response = json_loadb((const char *)in.data, ward_buf_len(&in), 0, &jerr);
-		if (!*response)
-			rc = ward_err_set(WARD_ERR_INVALID, "admin socket: reply is not JSON: %s",
-					  jerr.text);
-	}
-	ward_buf_free(&in);
-	return rc;
 }

@@ -9,7 +9,7 @@
  *
  * Responses are {"ok": true, ...} or {"ok": false, "error": "..."}. No
  * response ever carries a private key. Requests over 64 KiB, or not JSON,
- * get an error response. */
+ * get an error response. The client side is lib/jsonline.h. */
 #ifndef WARD_SPIFFE_CTL_H
 #define WARD_SPIFFE_CTL_H
 
@@ -20,19 +20,25 @@
 
 #define WARD_ADMIN_MAX_LINE (64 * 1024)
 
-/* Answers one request; returns a new reference (NULL: out of memory). */
-typedef json_t *(*ward_ctl_fn)(void *arg, const json_t *request);
+/* One request on its way to its reply. */
+struct ward_ctl_req;
+
+/* Handles one request: answers it with ward_ctl_reply, now or later (a
+ * forced rotation answers once it is done), exactly once. */
+typedef void (*ward_ctl_fn)(void *arg, const json_t *request, struct ward_ctl_req *req);
 
 struct ward_ctl;
 
 int ward_ctl_start(uv_loop_t *loop, const char *path, ward_ctl_fn fn, void *arg,
 		   struct ward_ctl **out) WARD_MUST_CHECK;
-/* Closes the listener and connections; freed once the handles closed. */
+/* Closes the listener and connections; freed once the handles closed and
+ * every request taken was replied to. */
 void ward_ctl_stop(struct ward_ctl *admin);
 
-/* The client side (blocking, for the CLI): sends request to the socket at
- * path and returns the response in *response (a new reference). */
-int ward_ctl_call(const char *path, const json_t *request, json_t **response) WARD_MUST_CHECK;
+/* Sends response (the reference is taken; NULL: out of memory, the client
+ * sees the connection close) and ends req. A client that hung up meanwhile
+ * gets nothing; req is released all the same. */
+void ward_ctl_reply(struct ward_ctl_req *req, json_t *response);
 
 /* {"ok": false, "error": why}; for handlers. */
 json_t *ward_ctl_error(const char *why);

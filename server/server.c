@@ -171,11 +171,13 @@ static void stop(struct ward_server *s)
 		return;
 	s->stopping = true;
 	ward_log(WARD_LOG_INFO, "stopping", NULL);
+	ward_rotation_abort(s);
 	ward_wl_server_stop(s->wl);
 	ward_ctl_stop(s->admin);
 	s->wl = NULL;
 	s->admin = NULL;
 	uv_close((uv_handle_t *)&s->timer, NULL);
+	uv_close((uv_handle_t *)&s->rotation_timer, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 }
@@ -209,6 +211,7 @@ int ward_server_run(struct ward_server *s)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&s->loop);
 	uv_timer_init(&s->loop, &s->timer);
+	uv_timer_init(&s->loop, &s->rotation_timer);
 	s->timer.data = s;
 	signal_start(s, &s->sig_term, SIGTERM);
 	signal_start(s, &s->sig_int, SIGINT);

@@ -18,6 +18,7 @@
 #include "server/ca_manager.h"
 #include "server/issuer.h"
 #include "server/registration.h"
+#include "server/rotation.h"
 #include "server/server_config.h"
 #include "server/wl_server.h"
 #include "server/wl_service.h"
@@ -34,6 +35,8 @@ struct ward_server {
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uv_signal_t sig_term, sig_int;
+	struct ward_rotation *rotation; /* owned: the forced rotation under way, or NULL */
+	uv_timer_t rotation_timer;	/* its steps */
 	bool stopping;
 	bool check; /* --check: load and validate, write nothing */
 };
@@ -50,7 +53,7 @@ void ward_server_uninit(struct ward_server *s);
  * sets the timer for the next event. */
 void ward_server_tick(struct ward_server *s);
 
-/* The admin socket's requests (spiffe/server_admin.c). */
-json_t *ward_server_admin(void *arg, const json_t *request);
+/* The admin socket's requests (server/server_admin.c). */
+void ward_server_admin(void *arg, const json_t *request, struct ward_ctl_req *req);
 
 #endif

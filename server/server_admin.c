@@ -1,5 +1,6 @@
 /* The admin socket's requests against the server's state (protocol in
- * spiffe/admin.h). Listings carry certificates' facts, never keys. */
+ * server/ctl.h; forced rotations are server/rotation.h). Listings carry certificates' facts, never
+ * keys. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -94,48 +95,28 @@ static json_t *list_cas(const struct ward_server *s)
 			 "cas", list);
 }
 
-/* Every forced rotation ends the same way: every SVID re-issued (under the
- * CA now active), pushed to the open streams, the timer re-armed. */
-static json_t *rotate(struct ward_server *s, const char *what)
-{
-	time_t now = time(NULL);
-	int rc = 0;
-
-	if (!strcmp(what, "ca"))
-		rc = ward_ca_manager_rotate_ca(s->ca, now);
-	else if (!strcmp(what, "root"))
-		rc = ward_ca_manager_rotate_root(s->ca, now);
-	else if (strcmp(what, "svids"))
-		return ward_ctl_error("rotate: \"what\" must be svids, ca or root");
-	if (rc == 0)
-		rc = ward_issuer_rotate_all(s->issuer, s->ca, now);
-	if (rc < 0)
-		return ward_ctl_error(ward_err_msg());
-	ward_log(WARD_LOG_INFO, "rotated", "{s:s,s:s}", "what", what, "ca_serial",
-		 ward_ca_manager_active(s->ca)->serial_hex);
-	ward_wl_server_refresh(s->wl);
-	ward_server_tick(s);
-	return json_pack("{s:b,s:s,s:s}", "ok", 1, "rotated", what, "ca_serial",
-			 ward_ca_manager_active(s->ca)->serial_hex);
-}
-
-json_t *ward_server_admin(void *arg, const json_t *req)
+void ward_server_admin(void *arg, const json_t *request, struct ward_ctl_req *req)
 {
 	struct ward_server *s = arg;
-	const char *cmd = json_string_value(json_object_get(req, "command"));
-	const char *what = json_string_value(json_object_get(req, "what"));
+	const char *cmd = json_string_value(json_object_get(request, "command"));
+	const char *what = json_string_value(json_object_get(request, "what"));
+	json_t *reply;
 
 	if (!cmd)
-		return ward_ctl_error("request has no \"command\"");
-	if (s->stopping)
-		return ward_ctl_error("server is stopping");
-	if (!strcmp(cmd, "rotate"))
-		return what ? rotate(s, what) : ward_ctl_error("rotate: \"what\" is missing");
-	if (!strcmp(cmd, "entries"))
-		return list_entries(s);
-	if (!strcmp(cmd, "svids"))
-		return list_svids(s);
-	if (!strcmp(cmd, "cas"))
-		return list_cas(s);
-	return ward_ctl_error("unknown command: expected rotate, entries, svids or cas");
+		reply = ward_ctl_error("request has no \"command\"");
+	else if (s->stopping)
+		reply = ward_ctl_error("server is stopping");
+	else if (!strcmp(cmd, "rotate") && what)
+		return ward_rotation_start(s, what, req); /* replies when done */
+	else if (!strcmp(cmd, "rotate"))
+		reply = ward_ctl_error("rotate: \"what\" is missing");
+	else if (!strcmp(cmd, "entries"))
+		reply = list_entries(s);
+	else if (!strcmp(cmd, "svids"))
+		reply = list_svids(s);
+	else if (!strcmp(cmd, "cas"))
+		reply = list_cas(s);
+	else
+		reply = ward_ctl_error("unknown command: expected rotate, entries, svids or cas");
+	ward_ctl_reply(req, reply);
 }

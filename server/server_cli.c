@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include "server/cli.h"
+#include "lib/jsonline.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "server/server.h"
 
 #define DEFAULT_ADMIN "/run/ward/server-admin.sock"
+/* A forced rotation answers once done: at most twice rotation.max_wait_ms
+ * plus rotation.grace_ms (3 minutes with the largest values). */
+#define ADMIN_TIMEOUT_MS 200000
 
 static void usage(FILE *out)
 {
@@ -71,7 +75,7 @@ static int admin(const char *path, json_t *req)
 	char *text;
 	int rc;
 
-	if (!req || ward_ctl_call(path, req, &resp) < 0) {
+	if (!req || ward_jsonline_call_sync(path, req, ADMIN_TIMEOUT_MS, &resp) < 0) {
 		fprintf(stderr, "ward server: %s\n", req ? ward_err_msg() : "out of memory");
 		json_decref(req);
 		return 1;

@@ -135,6 +135,17 @@ static int attestation_member(void *ctx, const char *key, const json_t *v, const
 	return ward_json_int(v, path, 0, 1LL << 50, &p->cfg->workload_size_limit);
 }
 
+static int rotation_member(void *ctx, const char *key, const json_t *v, const char *path)
+{
+	const struct parser *p = ctx;
+
+	if (!strcmp(key, "grace_ms"))
+		return parse_uint(v, path, 0, 60000, &p->cfg->rotation_grace_ms);
+	if (!strcmp(key, "max_wait_ms"))
+		return parse_uint(v, path, 100, 60000, &p->cfg->rotation_max_wait_ms);
+	return ward_json_unknown(path);
+}
+
 static int log_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -176,6 +187,8 @@ static int parse_key(void *ctx, const char *key, const json_t *v, const char *pa
 		return parse_federation(p, v, path);
 	if (!strcmp(key, "attestation"))
 		return ward_json_members(v, path, attestation_member, ctx);
+	if (!strcmp(key, "rotation"))
+		return ward_json_members(v, path, rotation_member, ctx);
 	if (!strcmp(key, "log"))
 		return ward_json_members(v, path, log_member, ctx);
 	return ward_json_unknown(path);
@@ -186,6 +199,8 @@ static int defaults(struct ward_server_config *c)
 	c->svid_ttl_s = 3600;
 	c->ca_ttl_s = 86400;
 	c->workload_size_limit = 256LL * 1024 * 1024;
+	c->rotation_grace_ms = 500;
+	c->rotation_max_wait_ms = 5000;
 	GUARD(set_str(&c->socket, "/run/ward/server.sock", "socket"));
 	GUARD(set_str(&c->admin_socket, "/run/ward/server-admin.sock", "admin_socket"));
 	GUARD(set_str(&c->data_dir, "/var/lib/ward/server", "data_dir"));

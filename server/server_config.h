@@ -13,6 +13,9 @@
  *   federation     { "<trust domain>": "<bundle PEM file>" }
  *   attestation    { workload_size_limit: 268435456 } bytes hashed at most
  *                  for unix:sha256 (0: no limit), as SPIRE's unix attestor
+ *   rotation       { grace_ms: 500 (0 .. 60000), max_wait_ms: 5000 (100 .. 60000) }
+ *                  a forced CA/root rotation activates grace_ms after every
+ *                  open stream was sent the new bundle, or after max_wait_ms
  *   log            { level: "info" } */
 #ifndef WARD_SPIFFE_SERVER_CONFIG_H
 #define WARD_SPIFFE_SERVER_CONFIG_H
@@ -42,6 +45,7 @@ struct ward_server_config {
 	struct ward_server_federation *federation;
 	size_t n_federation;
 	long long workload_size_limit;
+	unsigned rotation_grace_ms, rotation_max_wait_ms;
 	char *log_level;
 };
 

@@ -130,6 +130,7 @@ void wl_conn_flush(struct wl_conn *c)
 		if (n <= 0)
 			break;
 		if (block && len + (size_t)n > cap) {
+			c->out_total += len;
 			if (ward_stream_write(&c->sock, block, len) < 0)
 				return conn_close(c);
 			block = NULL;
@@ -144,8 +145,10 @@ void wl_conn_flush(struct wl_conn *c)
 		memcpy(block + len, data, (size_t)n);
 		len += (size_t)n;
 	}
+	c->out_total += block ? len : 0;
 	if (block && ward_stream_write(&c->sock, block, len) < 0)
 		return conn_close(c);
+	wl_conn_place_sent(c);
 	if (c->sock.queued >= WL_WRITE_HIGH)
 		ward_stream_read_stop(&c->sock);
 	close_if_done(c);
@@ -198,10 +201,11 @@ static void on_connection(uv_stream_t *listener, int status)
 	conn_start(c);
 }
 
-void ward_wl_server_refresh(struct ward_wl_server *srv)
+uint64_t ward_wl_server_refresh(struct ward_wl_server *srv)
 {
 	struct ward_list_node *node, *next;
 
+	srv->gen++;
 	ward_list_each(&srv->conns, node, next)
 	{
 		struct wl_conn *c = conn_of(node);
@@ -212,6 +216,7 @@ void ward_wl_server_refresh(struct ward_wl_server *srv)
 			wl_stream_refresh(st);
 		wl_conn_flush(c);
 	}
+	return srv->gen;
 }
 
 static int make_parent(const char *path)

@@ -39,6 +39,8 @@
 #define WARD_SPIFFE_WL_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "lib/buf.h"
@@ -78,8 +80,32 @@ struct ward_wl_server;
  * attestation, not file mode, decides what a caller gets, as in SPIRE. */
 int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
 			 void *arg, struct ward_wl_server **out) WARD_MUST_CHECK;
-/* Rebuilds every open call's message and sends those that changed. */
-void ward_wl_server_refresh(struct ward_wl_server *srv);
+/* Rebuilds every open call's message and sends those that changed. Returns
+ * the generation of the state it sent: the number delivery is asked about. */
+uint64_t ward_wl_server_refresh(struct ward_wl_server *srv);
+
+/* Delivery of a state to every open call, for changes that must reach every
+ * workload before the next one may follow (a forced CA rotation activates
+ * its CA only once every stream was sent the bundle that holds it).
+ * A call has been sent generation gen when a message of that generation or
+ * later (or an identical one: an unchanged state is not sent again) has
+ * been written to its socket in full: handed to the kernel, not merely
+ * queued. A peer that does not read (its HTTP/2 window or our write queue
+ * full) stays behind and is named in lag[]. */
+#define WARD_WL_LAG_MAX 8
+struct ward_wl_lag {
+	pid_t pid; /* of the caller, as the kernel gave it; 0 when unknown */
+	uid_t uid;
+	int32_t stream;
+};
+struct ward_wl_delivery {
+	size_t open;				 /* calls open */
+	size_t sent;				 /* of them, sent gen or later */
+	struct ward_wl_lag lag[WARD_WL_LAG_MAX]; /* the first of those behind */
+	size_t n_lag;
+};
+void ward_wl_server_delivery(const struct ward_wl_server *srv, uint64_t gen,
+			     struct ward_wl_delivery *out);
 /* Ends every call with Unavailable, closes connections and the listener,
  * removes the socket file; the server is freed once its handles closed
  * (run the loop). */

@@ -35,6 +35,13 @@ struct wl_stream {
 	uint8_t digest[32];	  /* of the last message queued: skip unchanged states */
 	struct ward_wl_status end;
 	bool deferred; /* the data provider is waiting for data */
+	/* Delivery (ward_wl_server_delivery): the state generation of each
+	 * message on its way, and where the last whole one ends in the
+	 * connection's output. */
+	uint64_t out_gen, next_gen; /* of out and next_msg */
+	uint64_t done_gen;	    /* the last message nghttp2 took in full */
+	bool done_unplaced;	    /* ... in the flush under way: done_end follows */
+	uint64_t done_end;	    /* conn->out_total once its last byte was handed over */
 };
 
 struct wl_conn {
@@ -46,6 +53,7 @@ struct wl_conn {
 	bool have_creds;
 	struct wl_stream *streams;
 	bool closing;
+	uint64_t out_total; /* bytes handed to the socket; minus sock.queued: written */
 };
 
 struct ward_wl_server {
@@ -55,6 +63,7 @@ struct ward_wl_server {
 	void *arg;
 	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
+	uint64_t gen; /* of the state: bumped by each refresh */
 };
 
 /* wl_stream.c */
@@ -64,6 +73,8 @@ void wl_stream_refresh(struct wl_stream *st);
 /* Ends a stream with a status (trailers, or Trailers-Only). */
 void wl_stream_end(struct wl_stream *st, int code, const char *message);
 void wl_stream_free(struct wl_stream *st);
+/* After a flush: places the messages it finished at c->out_total. */
+void wl_conn_place_sent(struct wl_conn *c);
 
 /* wl_server.c */
 /* Hands nghttp2's pending output to the socket, within the write limit. */

@@ -154,14 +154,23 @@ static ssize_t data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
 {
 	struct wl_stream *st = source->ptr;
 
+	size_t n;
+
 	if (ward_buf_len(&st->out) == 0 && ward_buf_len(&st->next_msg) > 0) {
 		struct ward_buf sent = st->out;
 
 		st->out = st->next_msg;
 		st->next_msg = sent;
+		st->out_gen = st->next_gen;
 	}
-	if (ward_buf_len(&st->out) > 0)
-		return (ssize_t)ward_buf_read(&st->out, buf, length);
+	if (ward_buf_len(&st->out) > 0) {
+		n = ward_buf_read(&st->out, buf, length);
+		if (ward_buf_len(&st->out) == 0) {
+			st->done_gen = st->out_gen;
+			st->done_unplaced = true;
+		}
+		return (ssize_t)n;
+	}
 	if (st->ended) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		status_trailers(st, false);
@@ -173,12 +182,26 @@ static ssize_t data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
 
 /* Frames msg into the first free slot: the one being sent if it is done,
  * else the waiting one, replacing an older waiting state. */
-static int queue(struct wl_stream *st, const struct ward_buf *msg)
+static int queue(struct wl_stream *st, const struct ward_buf *msg, uint64_t gen)
 {
-	struct ward_buf *slot = ward_buf_len(&st->out) == 0 ? &st->out : &st->next_msg;
+	bool first = ward_buf_len(&st->out) == 0;
+	struct ward_buf *slot = first ? &st->out : &st->next_msg;
 
+	*(first ? &st->out_gen : &st->next_gen) = gen;
 	ward_buf_free(slot);
 	return ward_grpc_frame_append(slot, ward_buf_peek(msg), ward_buf_len(msg));
+}
+
+/* The state of generation gen equals the last one queued: the newest
+ * message on its way (or the last one sent) stands for it. */
+static void same_state(struct wl_stream *st, uint64_t gen)
+{
+	if (ward_buf_len(&st->next_msg) > 0)
+		st->next_gen = gen;
+	else if (ward_buf_len(&st->out) > 0)
+		st->out_gen = gen;
+	else
+		st->done_gen = gen;
 }
 
 /* Builds the call's current state; queues it unless it equals the last one.
@@ -201,12 +224,14 @@ static bool build(struct wl_stream *st)
 	wc_Sha256Hash(ward_buf_len(&msg) ? ward_buf_peek(&msg) : (const uint8_t *)"",
 		      (word32)ward_buf_len(&msg), digest);
 	if (!st->responded || memcmp(digest, st->digest, sizeof(digest))) {
-		if (queue(st, &msg) < 0) {
+		if (queue(st, &msg, srv->gen) < 0) {
 			wl_stream_end(st, WARD_GRPC_RESOURCE_EXHAUSTED, "response too large");
 		} else {
 			memcpy(st->digest, digest, sizeof(digest));
 			queued = true;
 		}
+	} else {
+		same_state(st, srv->gen);
 	}
 	ward_buf_free(&msg);
 	return queued;
@@ -241,6 +266,51 @@ void wl_stream_refresh(struct wl_stream *st)
 	if (build(st) && st->deferred) {
 		st->deferred = false;
 		nghttp2_session_resume_data(st->conn->h2, st->id);
+	}
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+void wl_conn_place_sent(struct wl_conn *c)
+{
+	for (struct wl_stream *st = c->streams; st; st = st->next) {
+		if (st->done_unplaced)
+			st->done_end = c->out_total;
+		st->done_unplaced = false;
+	}
+}
+
+/* Whether the stream's socket has taken every byte of a message of
+ * generation gen or later. */
+static bool sent(const struct wl_stream *st, uint64_t gen)
+{
+	const struct wl_conn *c = st->conn;
+
+	return st->done_gen >= gen && st->done_end <= c->out_total - c->sock.queued;
+}
+
+void ward_wl_server_delivery(const struct ward_wl_server *srv, uint64_t gen,
+			     struct ward_wl_delivery *out)
+{
+	const struct ward_list_node *node;
+
+	memset(out, 0, sizeof(*out));
+	for (node = srv->conns.head; node; node = node->next) {
+		const struct wl_conn *c = ward_list_entry(node, struct wl_conn, link);
+
+		for (const struct wl_stream *st = c->streams; st && !c->closing; st = st->next) {
+			if (!st->call || !st->responded || st->ended)
+				continue;
+			out->open++;
+			if (sent(st, gen)) {
+				out->sent++;
+				continue;
+			}
+			if (out->n_lag < WARD_WL_LAG_MAX)
+				out->lag[out->n_lag++] =
+				    (struct ward_wl_lag){c->have_creds ? c->creds.pid : 0,
+							 c->have_creds ? c->creds.uid : 0, st->id};
+		}
 	}
 }
 

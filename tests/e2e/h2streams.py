@@ -3,14 +3,17 @@
 standard library (curl cannot multiplex uploads reliably), for the e2e tests
 of `ward server`:
 
-  h2streams.py SOCKET N SECONDS
+  h2streams.py SOCKET N SECONDS [WINDOW]
 
 Opens N FetchX509SVID streams at once on one connection to the unix socket,
 reads for up to SECONDS until every stream has a whole gRPC message, and
 prints {"streams": N, "complete": K, "spiffe_ids": [...]} (the SPIFFE ID of
 each stream's first SVID, decoded with wlapi.py). Request headers are HPACK
 literals without indexing (RFC 7541 §6.2.2), which need no table; response
-headers are not decoded, only DATA is read. Exits 1 on a GOAWAY or a reset."""
+headers are not decoded, only DATA is read. Exits 1 on a GOAWAY or a reset.
+With WINDOW, the streams' initial flow-control window (RFC 9113 §6.9.2) is
+WINDOW bytes and never opened further: WINDOW 0 is a workload whose streams
+never take a byte, for a forced rotation to wait on."""
 import json
 import os
 import socket
@@ -60,10 +63,12 @@ def read_frame(sock, buf):
 
 def main():
     path, n, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    window = int(sys.argv[4]) if len(sys.argv) > 4 else None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
     streams = [1 + 2 * i for i in range(n)]
-    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0)
+    settings = b"" if window is None else struct.pack(">HI", 4, window)  # INITIAL_WINDOW_SIZE
+    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0, settings)
     sock.sendall(out + b"".join(request(s) for s in streams))
     bodies = {s: b"" for s in streams}
     deadline = time.time() + secs
@@ -87,7 +92,7 @@ def main():
             sock.sendall(frame(PING, ACK, 0, payload))
         elif kind == DATA and stream in bodies:
             bodies[stream] += payload
-            if payload:  # keep both flow-control windows open
+            if payload and window is None:  # keep both flow-control windows open
                 inc = struct.pack(">I", len(payload))
                 sock.sendall(frame(WINDOW, 0, 0, inc) + frame(WINDOW, 0, stream, inc))
         elif kind in (RST, GOAWAY):

@@ -151,6 +151,18 @@ JSON
   echo "$WARD_TMP/$1.json"
 }
 
+# wl_pods_start CLIENT CLIENT_UID SERVER SERVER_UID: both pods' agents on ward
+# server's Workload API (after wlserver_config), each with its SVID. CLIENT's
+# capture leaves port 15020 alone, so that a drill (or a scraper) in it reads
+# SERVER's admin endpoint directly rather than through mTLS.
+wl_pods_start() {
+  IPTABLES_ARGS="--exclude-outbound-ports 15020" PROXY_UID=$2 \
+    agent_start "$1" "$(agent_config_wl "$1" "$2")"
+  PROXY_UID=$4 agent_start "$3" "$(agent_config_wl "$3" "$4")"
+  wait_log "$1" 0 10 '"event":"identity_loaded"' >/dev/null
+  wait_log "$3" 0 10 '"event":"identity_loaded"' >/dev/null
+}
+
 certs_for() {
   OWNER=$PROXY_UID bash "$WARD_ROOT/tests/e2e/mkcerts.sh" "$WARD_TMP/certs" example.org "$@"
 }

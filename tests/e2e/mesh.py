@@ -5,6 +5,8 @@ Servers (each connection in its own thread, forever):
   echo PORT             echo every byte until EOF, then close (half-close aware)
   banner PORT           send "220 ward-banner\\r\\n" on accept, then echo
   eof PORT              read to EOF, then reply "got N SHA256" and close
+  http PORT             HTTP/1.1 with keep-alive: every GET gets 200 "ok\\n"
+  flaky PORT SECONDS    echo, but reset every connection SECONDS after it opened
 Clients (exit 0 on success, print why otherwise):
   bulk HOST PORT BYTES  send BYTES random bytes while reading the echo at the
                         same time on one connection; sha256 both ways must match
@@ -22,6 +24,7 @@ Clients (exit 0 on success, print why otherwise):
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -73,6 +76,45 @@ def h_eof(c):
         h.update(d)
     c.sendall(("got %d %s\n" % (n, h.hexdigest())).encode())
     c.shutdown(socket.SHUT_WR)
+
+
+def h_flaky(c, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        c.settimeout(max(0.01, deadline - time.time()))
+        try:
+            d = c.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            return
+        c.sendall(d)
+    # SO_LINGER 0: close() sends a reset, as a crashing peer would.
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def serve_http(port):
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 1024
+
+    Server(("0.0.0.0", port), Handler).serve_forever()
 
 
 def connect(host, port):
@@ -249,6 +291,10 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd in ("echo", "banner", "eof"):
         serve(int(args[0]), {"echo": h_echo, "banner": h_banner, "eof": h_eof}[cmd])
+    if cmd == "http":
+        serve_http(int(args[0]))
+    if cmd == "flaky":
+        serve(int(args[0]), lambda c: h_flaky(c, float(args[1])))
     return {"bulk": c_bulk, "halfclose": c_halfclose, "banner-get": c_banner, "many": c_many,
             "send": c_send, "hold": c_hold, "load": c_load}[cmd](*args)
 

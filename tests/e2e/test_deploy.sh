@@ -128,6 +128,22 @@ cs = get("ClusterSPIFFEID", "ward-mesh")["spec"]
 assert cs["spiffeIDTemplate"] == \
     "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"
 assert cs["namespaceSelector"]["matchLabels"] == {"ward.io/inject": "enabled"}
+
+# The drill Job: ward drill, never retried, its agent leaves admin ports alone.
+job = get("Job", "ward-drill")
+assert job["spec"]["backoffLimit"] == 0
+jt = job["spec"]["template"]
+assert jt["spec"]["restartPolicy"] == "Never"
+assert jt["metadata"]["annotations"]["ward.io/exclude-outbound-ports"] == "15020"
+jc = jt["spec"]["containers"][0]
+script = jc["args"][0]
+assert "exec ward drill " in script and "--agent 127.0.0.1:15020" in script
+jm = {m["name"]: m["mountPath"] for m in jc["volumeMounts"]}
+assert "--json %s/" % jm["report"] in script and "--html %s/" % jm["report"] in script
+assert jc["securityContext"]["runAsNonRoot"] and jc["securityContext"]["readOnlyRootFilesystem"]
+open(os.path.join(tmp, "drill-job.json"), "w").write(json.dumps(job))
+open(os.path.join(tmp, "drill-args.txt"), "w").write(
+    script.split("exec ward drill", 1)[1].replace("\\\n", " "))
 EOF
 
 echo "== config files inside the manifests"
@@ -153,6 +169,16 @@ check "agent-config.yaml's config.json passes ward agent --check" bash -c \
      \"cert\":\"$2/certs/p/svid.pem\",\"key\":\"$2/certs/p/svid.key\",
      \"bundle\":\"$2/certs/p/bundle.pem\"}}}" >/dev/null' _ "$ward" "$tmp"
 
+check "the drill Job is injected like any pod" bash -c \
+  '"$1" inject -f "$2/drill-job.json" | grep -q "\"name\": \"ward-proxy\""' _ "$ward" "$tmp"
+# Its flags, with the shell's variables given values, are ward drill's own.
+check "the drill Job's flags are accepted by ward drill" bash -c '
+  ward=$2
+  args=$(sed "s/\$WEB_SERVICE_HOST/10.0.0.1/; s/\$WEB_SERVICE_PORT/80/; s/\$agents//" "$1")
+  eval "set -- $args"
+  out=$("$ward" drill "$@" --agent 300.0.0.1:1 2>&1); rc=$?
+  # Only the deliberately bad --agent may be refused.
+  [ $rc = 2 ] && grep -q "300.0.0.1:1\" is not ip:port" <<<"$out"' _ "$tmp/drill-args.txt" "$ward"
 
 cat >"$tmp/kubectl" <<'EOF'
 #!/bin/sh

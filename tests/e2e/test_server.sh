@@ -54,7 +54,7 @@ server_config() { # FILE DATA-DIR EXTRA-JSON-MEMBERS
  "federation": {"partner.org": "partner.pem"}, "log": {"level": "debug"}$3}
 JSON
 }
-server_config "$S/server.json" data ""
+server_config "$S/server.json" data ', "rotation": {"grace_ms": 300, "max_wait_ms": 1500}'
 
 server_start() { # CONFIG LOG
   local log=$2 i
@@ -262,14 +262,24 @@ check "  lifetime is the entry's 4 s" bash -c "
   na=\$(date -d \"\$(openssl x509 -in '$OUT/short/svid0.pem' -noout -enddate | cut -d= -f2)\" +%s)
   [ \$((na - nb)) -eq 14 ]" # 4 s + 10 s backdated for clock skew
 
-# CA rotation: the bundle stream gets the new CA; SVIDs move to it.
+# CA rotation: the bundle stream gets the new CA; SVIDs move to it, but only
+# once every open stream was sent the bundle that holds it (and the grace).
 MAXT=4 fetch ca-stream 0 "$BUNDLES" &
 CURL_PID=$!
+MAXT=4 fetch ca-svid 0 "$SVID" &
+CURL2_PID=$!
 sleep 1
-"$WARD_BIN" server rotate ca --admin "$ADMIN" >/dev/null
-wait "$CURL_PID" || true
+"$WARD_BIN" server rotate ca --admin "$ADMIN" >"$OUT/rot-ca.json"
+wait "$CURL_PID" "$CURL2_PID" || true
 check "'rotate ca' pushes a bundle with both CAs" decode ca-stream bundles
 check "  two messages, two CAs" field_is ca-stream "(d['messages'], d['bundles']['spiffe://example.org'])" "(2, 2)"
+check "  an open SVID stream decodes" decode ca-svid svid
+check "  it got the new bundle first, then the new SVID (three messages)" \
+  field_is ca-svid "d['messages']" 3
+check "  the reply: prepared, sent to both streams, 300 ms grace, activated" field_is rot-ca \
+  "(d['prepared']['streams'], d['prepared']['sent'], d['grace_ms'], d['activated_ms'] >= 300, d['svids']['sent'], d['ca_serial'] == d['prepared']['serial'] != d['previous_ca_serial'])" \
+  "(2, 2, 300, True, 2, True)"
+check "  and says so" grep -q '"summary": "prepared CA .*; bundle sent to 2 of 2 streams in .* ms; 300 ms grace; activated; SVIDs re-issued and sent to 2 of 2 streams' "$OUT/rot-ca.json"
 fetch after-ca 0 "$SVID" && decode after-ca svid
 check "  new SVIDs verify against the new bundle" verifies "$OUT/after-ca"
 check "  and are signed by the new CA" bash -c "
@@ -277,6 +287,47 @@ check "  and are signed by the new CA" bash -c "
     \"\$(openssl x509 -in '$OUT/root/svid0.pem' -noout -issuer)\" ]"
 check "  an SVID of the old CA still verifies (overlap)" \
   bash -c "openssl verify -CAfile '$OUT/after-ca/bundle.pem' '$OUT/root/svid0.pem' >/dev/null"
+
+# stalled: a Workload API caller whose streams' window is 0 (it never takes a
+# byte); STALL_PID once the server has its call.
+stalled() {
+  python3 "$H2STREAMS" "$SOCK" 1 6 0 >/dev/null &
+  STALL_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "\"event\":\"workload_api_call\".*\"pid\":$STALL_PID," "$S/server.log" && return 0
+    sleep 0.05
+  done
+  echo "  the stalled caller's call did not start" >&2
+  return 1
+}
+# rotating: the server prepared a rotation and waits for its streams.
+rotating() {
+  local i mark=$1
+  for i in $(seq 1 100); do
+    tail -n "+$mark" "$S/server.log" | grep -q '"event":"rotation_prepared"' && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# A workload that never reads holds a rotation for rotation.max_wait_ms at
+# most; it is named, and the CA is activated.
+stalled
+mark=$(($(wc -l <"$S/server.log") + 1))
+"$WARD_BIN" server rotate ca --admin "$ADMIN" >"$OUT/rot-stalled.json" &
+ROT_PID=$!
+rotating "$mark"
+busy=accepted
+"$WARD_BIN" server rotate svids --admin "$ADMIN" >/dev/null 2>"$S/busy.err" || busy=refused
+wait "$ROT_PID" || true
+check "a second rotation while one is under way is refused" test "$busy" = refused
+check "  with the reason" grep -q "a ca rotation is propagating the new bundle; try again" "$S/busy.err"
+check "a stream that never reads holds 'rotate ca' 1.5 s at most, and is named" field_is rot-stalled \
+  "(d['prepared']['sent'], d['prepared']['streams'] - 1, 1500 <= d['prepared']['ms'] < 4000, d['prepared']['lagging'][0]['pid'], d['ca_serial'] == d['prepared']['serial'])" \
+  "(0, 0, True, $STALL_PID, True)"
+check "  and logged (rotation_lagging)" grep -q "\"event\":\"rotation_lagging\".*\"pid\":$STALL_PID" "$S/server.log"
+kill "$STALL_PID" 2>/dev/null || true
+wait "$STALL_PID" 2>/dev/null || true
 
 "$WARD_BIN" server rotate root --admin "$ADMIN" >"$S/root.json"
 "$WARD_BIN" server cas --admin "$ADMIN" >"$S/cas.json"
@@ -299,6 +350,21 @@ check "'rotate ca' in the CLI refuses nonsense" bash -c "! '$WARD_BIN' server ro
 check "'entries' lists the six entries" test "$(grep -c '"spiffe_id"' "$S/entries.out")" = 6
 "$WARD_BIN" server svids --admin "$ADMIN" >"$S/svids.out"
 check "'svids' lists issued SVIDs without keys" bash -c "grep -q root-svc '$S/svids.out' && ! grep -qi 'key' '$S/svids.out'"
+
+# A server stopped during a rotation answers it with what was done.
+stalled
+mark=$(($(wc -l <"$S/server.log") + 1))
+"$WARD_BIN" server rotate ca --admin "$ADMIN" >/dev/null 2>"$S/aborted.err" &
+ROT_PID=$!
+rotating "$mark"
+server_stop
+rot_rc=0
+wait "$ROT_PID" || rot_rc=$?
+check "a server stopped during a rotation answers it (exit 1, why)" bash -c \
+  "[ $rot_rc = 1 ] && grep -q 'the server stopped while propagating the new bundle' '$S/aborted.err'"
+kill "$STALL_PID" 2>/dev/null || true
+wait "$STALL_PID" 2>/dev/null || true
+check "  and starts again" server_start "$S/server.json" "$S/server.log"
 
 echo "== restart"
 ACTIVE=$(python3 -c "import json; print([c['serial'] for c in json.load(open('$S/cas.json'))['cas'] if c['state']=='active'][0])")

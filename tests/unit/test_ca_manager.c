@@ -167,18 +167,36 @@ static void test_forced_rotations(void **state)
 {
 	time_t now = t0 + 4 * TTL; /* past everything the earlier tests left */
 	struct ward_ca_manager *m = open_at(now);
-	unsigned first = ward_ca_manager_active(m)->id, second;
+	unsigned first = ward_ca_manager_active(m)->id, second, third, again;
+	uint64_t v;
 
 	must(ward_ca_manager_note_issued(m, now + 100));
-	must(ward_ca_manager_rotate_ca(m, now + 1));
-	second = ward_ca_manager_active(m)->id;
+	/* Prepared first: in the bundle, not yet signing. */
+	v = ward_ca_manager_version(m);
+	must(ward_ca_manager_prepare(m, now + 1, false, &second));
 	assert_int_not_equal(second, first);
+	assert_true(ward_ca_manager_version(m) > v);
+	assert_int_equal(ward_ca_manager_active(m)->id, first);
 	assert_int_equal(bundle_size(m, now + 1), 2);
+	/* Preparing again keeps the prepared CA (it is in the bundles already). */
+	must(ward_ca_manager_prepare(m, now + 1, false, &again));
+	assert_int_equal(again, second);
+	must(ward_ca_manager_activate(m, second, now + 1, false));
+	assert_int_equal(ward_ca_manager_active(m)->id, second);
+	assert_int_equal(bundle_size(m, now + 1), 2);
+	/* Activating what is already active is no change. */
+	v = ward_ca_manager_version(m);
+	must(ward_ca_manager_activate(m, second, now + 1, false));
+	assert_int_equal(ward_ca_manager_version(m), v);
 
-	/* Root rotation: the older CAs stay only until their last SVID ends;
-	 * second signed nothing, so it is out of the bundle at once. */
-	must(ward_ca_manager_rotate_root(m, now + 2));
-	assert_int_not_equal(ward_ca_manager_active(m)->id, second);
+	/* Root rotation: a fresh root in the bundle next to the others; once
+	 * active, the older CAs stay only until their last SVID ends; second
+	 * signed nothing, so it is out of the bundle at once. */
+	must(ward_ca_manager_prepare(m, now + 2, true, &third));
+	assert_int_equal(bundle_size(m, now + 2), 3);
+	assert_int_equal(ward_ca_manager_active(m)->id, second);
+	must(ward_ca_manager_activate(m, third, now + 2, true));
+	assert_int_equal(ward_ca_manager_active(m)->id, third);
 	assert_int_equal(bundle_size(m, now + 2), 2);
 	assert_int_equal(ward_ca_manager_next_event(m, now + 2), now + 3);
 	assert_true(tick(m, now + 3)); /* second's files go */
@@ -187,6 +205,8 @@ static void test_forced_rotations(void **state)
 	assert_false(tick(m, now + 99));
 	assert_true(tick(m, now + 100)); /* first's last SVID expired */
 	assert_int_equal(bundle_size(m, now + 100), 1);
+	/* A CA that is gone cannot be activated. */
+	assert_int_equal(ward_ca_manager_activate(m, second, now + 100, false), WARD_ERR_NOTFOUND);
 	ward_ca_manager_free(m);
 }
 
@@ -197,6 +217,7 @@ static void test_upstream(void **state)
 	struct ward_ca_manager *m;
 	struct ward_pem_certs up;
 	time_t now = t0 + 8 * TTL;
+	unsigned id;
 
 	cfg.upstream_cert = FIX "ca.pem";
 	cfg.upstream_key = FIX "ca.key";
@@ -209,8 +230,9 @@ static void test_upstream(void **state)
 	assert_memory_equal(certs[0].data, up.certs[0].data, up.certs[0].len);
 	assert_int_equal(ward_ca_manager_chain(m, certs, 4), 1);
 	assert_memory_equal(certs[0].data, ward_ca_manager_active(m)->cert.data, certs[0].len);
-	assert_int_equal(ward_ca_manager_rotate_root(m, now), WARD_ERR_UNSUPPORTED);
-	must(ward_ca_manager_rotate_ca(m, now));
+	assert_int_equal(ward_ca_manager_prepare(m, now, true, &id), WARD_ERR_UNSUPPORTED);
+	must(ward_ca_manager_prepare(m, now, false, &id));
+	must(ward_ca_manager_activate(m, id, now, false));
 	ward_ca_manager_free(m);
 	ward_pem_certs_free(&up);
 

@@ -100,6 +100,7 @@ static void test_rotation(void **state)
 	struct ward_issuer *iss;
 	time_t half = t0 + 30; /* half of the 60 s it was issued for */
 	uint64_t gen;
+	unsigned ca_id;
 	bool changed;
 
 	must(ward_issuer_new(reg, 3600, &iss));
@@ -125,7 +126,8 @@ static void test_rotation(void **state)
 
 	/* A new active CA: held SVIDs are re-issued under it at once. */
 	gen = ward_issuer_at(iss, 1)->generation;
-	must(ward_ca_manager_rotate_ca(ca, half + 1));
+	must(ward_ca_manager_prepare(ca, half + 1, false, &ca_id));
+	must(ward_ca_manager_activate(ca, ca_id, half + 1, false));
 	must(ward_issuer_tick(iss, ca, half + 1, &changed));
 	assert_true(changed);
 	db = ward_issuer_at(iss, 1);

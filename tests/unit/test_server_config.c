@@ -48,6 +48,8 @@ static void test_defaults(void **state)
 	assert_null(c->upstream.cert);
 	assert_int_equal(c->n_federation, 0);
 	assert_int_equal(c->workload_size_limit, 256LL * 1024 * 1024);
+	assert_int_equal(c->rotation_grace_ms, 500);
+	assert_int_equal(c->rotation_max_wait_ms, 5000);
 	assert_string_equal(c->log_level, "info");
 	ward_server_config_free(c);
 }
@@ -59,7 +61,8 @@ static void test_everything(void **state)
 	    "\"data_dir\": \"data\", \"svid_ttl_s\": 5, \"ca_ttl_s\": 60,"
 	    "\"upstream\": {\"cert\": \"up.pem\", \"key\": \"/k/up.key\", \"bundle\": \"b.pem\"},"
 	    "\"federation\": {\"partner.org\": \"p.pem\", \"other.net\": \"/o.pem\"},"
-	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"}}");
+	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"},"
+	    "\"rotation\": {\"grace_ms\": 0, \"max_wait_ms\": 100}}");
 
 	assert_string_equal(c->socket, "/tmp/w.sock");
 	assert_string_equal(c->admin_socket, "/etc/ward/a.sock");
@@ -74,6 +77,8 @@ static void test_everything(void **state)
 	assert_string_equal(c->federation[0].bundle_file, "/etc/ward/p.pem");
 	assert_string_equal(c->federation[1].bundle_file, "/o.pem");
 	assert_int_equal(c->workload_size_limit, 0);
+	assert_int_equal(c->rotation_grace_ms, 0);
+	assert_int_equal(c->rotation_max_wait_ms, 100);
 	assert_string_equal(c->log_level, "debug");
 	ward_server_config_free(c);
 }
@@ -116,6 +121,11 @@ static void test_bad(void **state)
 	refused("{" MIN ", \"log\": {\"level\": \"loud\"}}",
 		"log.level: must be debug, info, warn or error (got \"loud\")");
 	refused("{" MIN ", \"log\": {\"lvl\": \"info\"}}", "log.lvl: unknown key");
+	refused("{" MIN ", \"rotation\": {\"grace_ms\": 60001}}", "rotation.grace_ms: must be an");
+	refused("{" MIN ", \"rotation\": {\"max_wait_ms\": 99}}", "rotation.max_wait_ms: must be");
+	refused("{" MIN ", \"rotation\": {\"max_wait_ms\": \"5s\"}}", "rotation.max_wait_ms: must");
+	refused("{" MIN ", \"rotation\": {\"wait\": 1}}", "rotation.wait: unknown key");
+	refused("{" MIN ", \"rotation\": []}", "rotation: must be an object");
 	refused("{" MIN ", \"entries\": \"again\"}", "duplicate object key");
 }
 

@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "spiffe/grpc.h"
 #include "server/wl_server.h"
+#include "server/wl_server_impl.h"
 
 #define SVID "/SpiffeWorkloadAPI/FetchX509SVID"
 #define BUNDLES "/SpiffeWorkloadAPI/FetchX509Bundles"
@@ -32,7 +33,7 @@
 /* ---- the fake service ---------------------------------------------------- */
 
 static struct {
-	char state[32]; /* what build sends */
+	char state[8 * 1024]; /* what build sends */
 	int build_status;
 	int opens, closes;
 } svc;
@@ -81,7 +82,7 @@ struct stream {
 	char http[8];	  /* :status */
 	struct ward_grpc_reader body;
 	int messages;
-	char last[32];
+	char last[32]; /* the start of the last message */
 	bool closed;
 };
 
@@ -95,6 +96,7 @@ struct client {
 
 static uv_loop_t loop;
 static struct ward_wl_server *srv;
+static struct client *open_clients[4]; /* for a failed test's teardown to close */
 static char sock_path[64];
 
 static struct stream *find(struct client *c, int32_t id)
@@ -151,9 +153,11 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t err, void *user)
 	return 0;
 }
 
-static void client_open(struct client *c)
+/* A client whose streams get an HTTP/2 window of window bytes. */
+static void client_open_window(struct client *c, uint32_t window)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window};
 	nghttp2_session_callbacks *cb;
 
 	memset(c, 0, sizeof(*c));
@@ -167,7 +171,17 @@ static void client_open(struct client *c)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
 	assert_int_equal(nghttp2_session_client_new(&c->h2, cb, c), 0);
 	nghttp2_session_callbacks_del(cb);
-	assert_int_equal(nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	assert_int_equal(nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, &iv, 1), 0);
+	for (size_t i = 0; i < 4; i++)
+		if (!open_clients[i]) {
+			open_clients[i] = c;
+			break;
+		}
+}
+
+static void client_open(struct client *c)
+{
+	client_open_window(c, NGHTTP2_INITIAL_WINDOW_SIZE);
 }
 
 static void client_close(struct client *c)
@@ -176,6 +190,9 @@ static void client_close(struct client *c)
 		ward_grpc_reader_free(&c->streams[i].body);
 	nghttp2_session_del(c->h2);
 	close(c->fd);
+	for (size_t i = 0; i < 4; i++)
+		if (open_clients[i] == c)
+			open_clients[i] = NULL;
 }
 
 static ssize_t empty_request(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
@@ -264,6 +281,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	for (size_t i = 0; i < 4; i++)
+		if (open_clients[i])
+			client_close(open_clients[i]);
 	ward_wl_server_stop(srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	return uv_loop_close(&loop) == 0 ? 0 : -1;
@@ -351,6 +371,102 @@ static void test_garbage_closes_one_connection(void **state)
 	client_close(&good);
 }
 
+static void delivery(uint64_t gen, size_t open, size_t sent)
+{
+	struct ward_wl_delivery d;
+
+	ward_wl_server_delivery(srv, gen, &d);
+	assert_int_equal(d.open, open);
+	assert_int_equal(d.sent, sent);
+	assert_int_equal(d.n_lag, open - sent);
+}
+
+static bool all_sent(struct client *c, void *gen)
+{
+	struct ward_wl_delivery d;
+
+	ward_wl_server_delivery(srv, *(uint64_t *)gen, &d);
+	return d.sent == d.open;
+}
+
+/* What a forced CA rotation waits for: every open stream written the state
+ * of a generation; a peer whose window is shut stays behind, named. */
+static void test_delivery(void **state)
+{
+	struct client fast, stalled;
+	struct stream *st;
+	struct ward_wl_delivery d;
+	uint64_t gen;
+	int want = 1;
+
+	client_open(&fast);
+	request(&fast, SVID, true);
+	pump_until(&fast, has_messages, &want);
+	gen = ward_wl_server_refresh(srv);
+	delivery(gen, 1, 1); /* the same state: the message sent stands for it */
+	strcpy(svc.state, "v2");
+	delivery(gen + 1, 1, 0); /* a generation not yet built */
+	gen = ward_wl_server_refresh(srv);
+	delivery(gen, 1, 1); /* written to the socket at once */
+
+	/* A stream whose window is zero is open but never sent anything. */
+	client_open_window(&stalled, 0);
+	st = request(&stalled, SVID, true);
+	for (int i = 0; i < 20; i++)
+		pump(&stalled);
+	assert_int_equal(st->messages, 0);
+	strcpy(svc.state, "v3");
+	gen = ward_wl_server_refresh(srv);
+	ward_wl_server_delivery(srv, gen, &d);
+	assert_int_equal(d.open, 2);
+	assert_int_equal(d.sent, 1);
+	assert_int_equal(d.n_lag, 1);
+	assert_int_equal(d.lag[0].pid, getpid());
+	assert_int_equal(d.lag[0].uid, getuid());
+	assert_int_equal(d.lag[0].stream, st->id);
+	/* Its window opens: it catches up. */
+	assert_int_equal(nghttp2_submit_window_update(stalled.h2, NGHTTP2_FLAG_NONE, st->id, 65535),
+			 0);
+	pump_until(&stalled, all_sent, &gen);
+	want = 1;
+	pump_until(&stalled, has_messages, &want);
+	assert_string_equal(st->last, "v3");
+	client_close(&fast);
+	client_close(&stalled);
+}
+
+/* Handed over is not written: a message nghttp2 took in full whose bytes
+ * wait in the connection's write queue (the kernel's buffer is full: the
+ * peer stopped reading) is not delivered yet. White-box: the queue is read
+ * from the connection itself. */
+static void test_delivery_counts_written_bytes(void **state)
+{
+	const struct wl_conn *conn;
+	struct client c;
+	struct stream *st;
+	uint64_t gen = 0;
+	int want = 1, i;
+
+	client_open_window(&c, 16 * 1024 * 1024);
+	assert_int_equal(nghttp2_submit_window_update(c.h2, NGHTTP2_FLAG_NONE, 0, 64 << 20), 0);
+	st = request(&c, SVID, true);
+	pump_until(&c, has_messages, &want);
+	conn = ward_list_entry(srv->conns.head, struct wl_conn, link);
+	/* The client stops reading; 4 KiB states fill the kernel's buffer. */
+	for (i = 0; i < 4096 && conn->sock.queued == 0; i++) {
+		snprintf(svc.state, sizeof(svc.state), "%04d%4092d", i, 0);
+		gen = ward_wl_server_refresh(srv);
+	}
+	assert_true(conn->sock.queued > 0 && conn->sock.queued < WL_WRITE_HIGH);
+	delivery(gen, 1, 0);
+	/* It reads again: the last state arrives, and counts as delivered. */
+	pump_until(&c, all_sent, &gen);
+	for (int k = 0; k < 2000 && atoi(st->last) != i - 1; k++)
+		pump(&c);
+	assert_int_equal(atoi(st->last), i - 1);
+	client_close(&c);
+}
+
 static void test_stop_ends_streams(void **state)
 {
 	struct client c;
@@ -376,6 +492,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_pushes_changes_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_closes_one_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery_counts_written_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_ends_streams, setup, teardown),
 	};
 
