@@ -26,7 +26,7 @@ endif
 PKGS := libuv jansson libcurl libnghttp2 yaml-0.1
 DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # http-parser ships no pkg-config file.
-DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 CFLAGS_ALL = $(CFLAGS_BASE) $(DEP_CFLAGS) -I. $(CFLAGS)
 
 # Folders from the foundation up; a folder uses only those before it.
