@@ -149,8 +149,8 @@ static int read_pipe(const char *path, int fd, size_t max, int timeout_ms, struc
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		ENSURE(r > 0, WARD_ERR_TIMEOUT, "%s: a FIFO, and nothing written to it within %d ms",
-		       path, timeout_ms);
+		ENSURE(r > 0, WARD_ERR_TIMEOUT,
+		       "%s: a FIFO, and nothing written to it within %d ms", path, timeout_ms);
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

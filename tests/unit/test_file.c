@@ -144,14 +144,43 @@ static void test_loaders_refuse_a_fifo(void **state)
 	assert_non_null(strstr(ward_err_msg(), "a FIFO"));
 	assert_int_equal(ward_pem_certs_load_file(d->link, &certs), WARD_ERR_IO);
 	assert_int_equal(ward_pem_certs_load_file("/dev/null", &certs), WARD_ERR_IO);
-	assert_int_equal(ward_json_load_file(d->fifo, &j), WARD_ERR_IO);
+	/* A config may come through a pipe, but one nobody writes to is refused
+	 * (after WARD_JSON_PIPE_WAIT_MS), never waited on for ever. */
+	assert_int_equal(ward_json_load_file(d->fifo, &j), WARD_ERR_TIMEOUT);
+	assert_non_null(strstr(ward_err_msg(), "a FIFO, and nothing written to it"));
 	assert_null(j);
 	assert_int_equal(ward_json_load_file(d->sub, &j), WARD_ERR_IO);
-	assert_int_equal(ward_config_load_file(d->fifo, &cfg), WARD_ERR_IO);
+	assert_int_equal(ward_config_load_file(d->sub, &cfg), WARD_ERR_IO);
 	assert_null(cfg);
 	assert_int_equal(ward_json_load_file(d->reg, &j), 0);
 	assert_int_equal(json_integer_value(json_object_get(j, "a")), 1);
 	json_decref(j);
+}
+
+/* `--config <(...)`: a pipe with a writer is read to its end. */
+static void test_pipe_input(void **state)
+{
+	char path[64], *buf;
+	size_t len;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "{\"a\": 2}", 8), 8);
+	close(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(ward_file_read_input(path, 4096, 3000, &buf, &len), 0);
+	assert_int_equal(len, 8);
+	assert_string_equal(buf, "{\"a\": 2}");
+	free(buf);
+	close(p[0]);
+	/* Too long for max. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "0123456789", 10), 10);
+	close(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(ward_file_read_input(path, 4, 3000, &buf, &len), WARD_ERR_RANGE);
+	close(p[0]);
 }
 
 static void test_json_errors_name_the_line(void **state)
@@ -172,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_reads_whole_file),
 	    cmocka_unit_test(test_reads_files_longer_than_they_say),
 	    cmocka_unit_test(test_loaders_refuse_a_fifo),
+	    cmocka_unit_test(test_pipe_input),
 	    cmocka_unit_test(test_json_errors_name_the_line),
 	};
 
