@@ -75,7 +75,7 @@ async def serve(port, mode):
         except Exception:
             writer.transport.abort()
 
-    srv = await asyncio.start_server(handle, "0.0.0.0", port, backlog=4096, reuse_address=True)
+    srv = await asyncio.start_server(handle, None, port, backlog=4096, reuse_address=True)
     await srv.serve_forever()
 
 
