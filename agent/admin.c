@@ -6,10 +6,13 @@
 
 #include "lib/http.h"
 #include "lib/log.h"
+#include "agent/app_probe.h"
 #include "agent/fdlimit.h"
 #include "agent/metrics.h"
 
 #define MAX_WAITING 16 /* /stats/connections requests sharing one snapshot */
+
+_Static_assert(WARD_ADMIN_DROPS == WARD_HTTP_DROPS, "metrics name each ward_http_drop");
 #define DEFAULT_CONN_LIMIT 1000
 #define MAX_CONN_LIMIT 10000
 
@@ -17,6 +20,7 @@ struct ward_admin {
 	uv_loop_t *loop;
 	const struct ward_config *cfg; /* borrowed */
 	struct ward_http_server *http;
+	struct ward_app_probes *probes; /* owned: the app's kubelet probes */
 	ward_admin_drain_cb drain;
 	void *drain_arg;
 	struct ward_tls_ctx *tls;    /* owned ref: the context in service */
@@ -174,6 +178,8 @@ static void metrics_response(struct ward_admin *a, struct ward_http_response *r)
 	struct ward_metrics_snap snap;
 
 	snapshot_metrics(a, &snap);
+	if (a->http)
+		ward_http_server_drops(a->http, snap.admin_dropped);
 	if (ward_metrics_render(&snap, &r->body, &r->body_len) < 0) {
 		text_response(r, 500, "out of memory");
 		return;
@@ -354,7 +360,11 @@ static void handle(struct ward_http_server *srv, const struct ward_http_request 
 {
 	struct ward_admin *a = arg;
 
-	if (ward_http_path_is(req, "/drain")) {
+	if (ward_app_probes_serve(a->probes, srv, req, r))
+		return;
+	/* /quitquitquit: the name Envoy and Istio's agent use, which a Job's
+	 * app may already call when it is done. */
+	if (ward_http_path_is(req, "/drain") || ward_http_path_is(req, "/quitquitquit")) {
 		if (post_allowed(req, r)) {
 			text_response(r, 200, "draining");
 			if (a->drain)
@@ -384,6 +394,13 @@ int ward_admin_start(uv_loop_t *loop, const struct ward_config *cfg, ward_admin_
 	*a = (struct ward_admin){.loop = loop, .cfg = cfg, .drain = drain, .drain_arg = arg};
 	ward_http_limits_default(&l);
 	l.body_bytes = 4096; /* nothing the admin accepts is bigger */
+	/* Probes and scrapers send their request at once: a client that
+	 * trickles its head is holding a place, not asking (see README,
+	 * "Defences"). */
+	l.header_timeout_ms = cfg->admin.header_timeout_ms;
+	l.max_clients = cfg->admin.max_clients;
+	l.max_clients_per_address = cfg->admin.max_clients_per_address;
+	l.loopback_clients = cfg->admin.loopback_clients;
 	rc = ward_http_server_new(loop, &l, handle, a, &a->http);
 	if (rc == 0)
 		rc = ward_http_server_listen_tcp(a->http, &cfg->admin.listen);
@@ -415,6 +432,12 @@ void ward_admin_set_workers(struct ward_admin *a, struct ward_worker *workers, u
 	a->n_workers = n;
 }
 
+void ward_admin_set_app_probes(struct ward_admin *a, struct ward_app_probes *probes)
+{
+	ward_app_probes_free(a->probes);
+	a->probes = probes;
+}
+
 void ward_admin_set_draining(struct ward_admin *a)
 {
 	if (a)
@@ -425,6 +448,8 @@ void ward_admin_stop(struct ward_admin *a)
 {
 	if (!a || !a->http)
 		return;
+	ward_app_probes_free(a->probes); /* answers the probes in flight */
+	a->probes = NULL;
 	ward_http_server_free(a->http); /* deferred replies still come to us */
 	a->http = NULL;
 }

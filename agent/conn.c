@@ -9,6 +9,7 @@
 
 #include "agent/conn_impl.h"
 #include "agent/policy.h"
+#include "lib/ports.h"
 #include "lib/sockopt.h"
 
 #define PEEK_TIMEOUT_MS 500 /* permissive: a client silent this long speaks plaintext */
@@ -68,7 +69,8 @@ static void release(struct ward_conn *c)
 	struct ward_worker *w = c->worker;
 
 	ward_list_remove(&w->conns, &c->link);
-	atomic_fetch_sub(w->active_conns, 1);
+	if (c->counted)
+		atomic_fetch_sub(w->active_conns, 1);
 	ward_metric_add(&w->stats.closed[c->dir], 1);
 	ward_tls_session_close(&c->tls);
 	ward_end_sock_free(&c->end[CONN_DOWN]);
@@ -144,6 +146,7 @@ void ward_conn_close(struct ward_conn *c, bool reset)
 	conn_count_tcp_info(c);
 	c->phase = PHASE_CLOSING;
 	conn_tunnel_close(c, reset);
+	ward_budget_put(&c->worker->budget, &c->unauth);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 	ward_stream_close(&c->sock[CONN_DOWN], reset);
 	ward_stream_close(&c->sock[CONN_UP], reset);
@@ -203,6 +206,55 @@ static void apply_sockopts(struct ward_conn *c, int side)
 		warned = true; /* same cause for every connection: say it once */
 		ward_log(WARD_LOG_WARN, "sockopt_failed", "{s:s}", "reason", ward_err_msg());
 	}
+}
+
+/* --- limits --- */
+
+_Static_assert(WARD_ADDR_SOURCE_KEY == WARD_BUDGET_KEY, "a source address is a budget key");
+
+/* Counts the connection against limits.max_connections, or refuses it. */
+static bool count_in(struct ward_conn *c)
+{
+	unsigned max = c->worker->cfg->limits.max_connections;
+
+	c->counted = true;
+	if (atomic_fetch_add(c->worker->active_conns, 1) + 1 <= max)
+		return true;
+	ward_metric_add(&c->worker->stats.refused, 1);
+	conn_fail(c, "conn_refused", "limits.max_connections reached");
+	return false;
+}
+
+/* An inbound peer proved who it is (or was let in as permissive plaintext):
+ * out of the handshake budget, into the connection limit. */
+static bool admit(struct ward_conn *c)
+{
+	ward_budget_put(&c->worker->budget, &c->unauth);
+	return count_in(c);
+}
+
+/* The budget needs room and this is the oldest unauthenticated connection
+ * (of its source, or of the worker). */
+static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
+{
+	struct ward_conn *c = ward_list_entry(s, struct ward_conn, unauth);
+
+	conn_fail(c, "handshake_shed",
+		  why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
+					       : "limits.max_handshakes reached");
+}
+
+/* Inbound: the connection waits for its peer to authenticate in the worker's
+ * budget, keyed by the peer's address. */
+static void hold_unauthenticated(struct ward_conn *c)
+{
+	struct sockaddr_storage peer = {0};
+	uint8_t key[WARD_ADDR_SOURCE_KEY];
+	int len = sizeof(peer);
+
+	uv_tcp_getpeername(&c->sock[CONN_DOWN].h.tcp, (struct sockaddr *)&peer, &len);
+	ward_addr_source_key(&peer, key);
+	ward_budget_take(&c->worker->budget, &c->unauth, key, on_shed);
 }
 
 /* --- relaying --- */
@@ -293,7 +345,8 @@ static void handshake_failed(struct ward_conn *c, const char *reason, const char
 	log_limited(c, &c->worker->fail_log, WARD_LOG_WARN, "handshake_failed", f);
 	/* An alert may be waiting (protocol_version, handshake_failure): send it
 	 * before the reset so the peer can tell why. */
-	if (ward_end_tls_flush(&c->end[c->tls_side]) == 0 && c->sock[c->tls_side].queued > 0) {
+	if (c->tls.ssl && ward_end_tls_flush(&c->end[c->tls_side]) == 0 &&
+	    c->sock[c->tls_side].queued > 0) {
 		ward_conn_close(c, false);
 		return;
 	}
@@ -338,6 +391,8 @@ static void handshake_done(struct ward_conn *c)
 	count_handshake(c);
 	uv_timer_stop(&c->timer);
 	if (c->dir == WARD_DIR_INBOUND) {
+		if (!admit(c))
+			return;
 		ward_stream_read_stop(&c->sock[c->tls_side]); /* until the app answers */
 		conn_start_connect(c);
 		return;
@@ -389,7 +444,9 @@ static int begin_tls(struct ward_conn *c, int side, enum ward_tls_role role)
 	GUARD(ward_tls_ctx_session(c->tls_ctx, role, &c->tls));
 	ward_end_tls_init(&c->end[side], &c->sock[side], &c->tls);
 	c->phase = PHASE_HANDSHAKE;
-	conn_arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
+	/* A strict inbound one keeps the deadline it got at accept. */
+	if (!uv_is_active((uv_handle_t *)&c->timer))
+		conn_arm_timer(c, c->worker->cfg->tls.handshake_timeout_ms, false);
 	GUARD(ward_stream_read_start(&c->sock[side]));
 	if (role == WARD_TLS_CLIENT)
 		handshake_input(c); /* ClientHello */
@@ -510,6 +567,11 @@ static int connect_upstream(struct ward_conn *c)
 		GUARD(app_caller(c, &caller));
 		GUARD(ward_app_dial_socket(&c->app, fd, &caller));
 	}
+	/* A source port no app is ever given (lib/ports.h); when none is free,
+	 * the kernel's choice (the fail-closed rule still holds). */
+	if (c->dir == WARD_DIR_OUTBOUND &&
+	    ward_ports_bind(&c->worker->ports, &c->worker->port_cursor, fd, to.ss_family) < 0)
+		ward_err_clear();
 	/* TCP Fast Open: the first data rides on the SYN when the peer allows it
 	 * (a ClientHello, for mesh traffic); harmless when it does not. Not
 	 * towards the app: a deferred SYN would hide a refused connect. */
@@ -532,14 +594,24 @@ void conn_start_connect(struct ward_conn *c)
 
 /* --- permissive inbound: TLS or plaintext, told apart by the first byte --- */
 
+/* Inbound: the first bytes (or none, data NULL, at the deadline). The TLS
+ * session is only made once the peer has spoken: a silent connection costs
+ * no more than its socket. */
 static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 {
 	struct ward_stream *down = &c->sock[CONN_DOWN];
+	bool strict = c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT;
 	int rc;
 
+	if (strict && len == 0) {
+		handshake_failed(c, "timeout", "no ClientHello within tls.handshake_timeout_ms");
+		return;
+	}
 	/* A TLS connection opens with a handshake record, content type 22
 	 * (RFC 8446 §5.1); no plaintext protocol we carry starts with 0x16. */
-	if (len > 0 && data[0] == 0x16) {
+	if (strict || (len > 0 && data[0] == 0x16)) {
+		if (!strict)
+			uv_timer_stop(&c->timer); /* the handshake's deadline replaces the peek's */
 		rc = begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
 		if (rc == 0)
 			rc = ward_tls_session_feed(&c->tls, data, len, down->read_size);
@@ -549,6 +621,10 @@ static void peek_input(struct ward_conn *c, uint8_t *data, size_t len)
 			conn_fail(c, "handshake_failed", ward_err_msg());
 		else
 			handshake_input(c);
+		return;
+	}
+	if (!admit(c)) {
+		ward_stream_wipe_free(data, len);
 		return;
 	}
 	c->mode = MODE_PLAINTEXT;
@@ -570,6 +646,7 @@ static void on_sock_read(struct ward_stream *s, uint8_t *data, size_t len)
 	int side = side_of(c, s);
 
 	c->last_active_ms = uv_now(&c->worker->loop);
+	ward_budget_heard(&c->worker->budget, &c->unauth); /* a peer that speaks */
 	switch (c->phase) {
 	case PHASE_PEEK:
 		peek_input(c, data, len);
@@ -732,7 +809,6 @@ struct ward_conn *conn_new(struct ward_worker *w, enum ward_dir dir)
 	c->timer.data = c;
 	c->handles_open = 1;
 	ward_list_add(&w->conns, &c->link);
-	atomic_fetch_add(w->active_conns, 1);
 	ward_metric_add(&w->stats.opened[dir], 1);
 	return c;
 }
@@ -759,23 +835,23 @@ static int route_outbound(struct ward_conn *c)
 	return 0;
 }
 
+/* Both modes wait for the first bytes (peek_input): strict for up to
+ * tls.handshake_timeout_ms, which then covers the handshake too. */
 static int route_inbound(struct ward_conn *c)
 {
+	bool strict = c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT;
+
 	c->local_port = addr_port(&c->dst);
-	if (c->worker->cfg->inbound.mode == WARD_INBOUND_STRICT) {
-		ENSURE(c->tls_ctx, WARD_ERR_NOTREADY,
-		       "no identity loaded yet: refusing mesh traffic");
-		return begin_tls(c, CONN_DOWN, WARD_TLS_SERVER);
-	}
+	ENSURE(!strict || c->tls_ctx, WARD_ERR_NOTREADY,
+	       "no identity loaded yet: refusing mesh traffic");
 	c->phase = PHASE_PEEK;
-	conn_arm_timer(c, PEEK_TIMEOUT_MS, false);
+	conn_arm_timer(c, strict ? c->worker->cfg->tls.handshake_timeout_ms : PEEK_TIMEOUT_MS, false);
 	return ward_stream_read_start(&c->sock[CONN_DOWN]);
 }
 
 void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_dir dir)
 {
 	struct ward_conn *c = conn_new(w, dir);
-	unsigned max = w->cfg->limits.max_connections;
 	int rc;
 
 	if (!c)
@@ -787,11 +863,10 @@ void ward_conn_accept(struct ward_worker *w, uv_stream_t *listener, enum ward_di
 		ward_conn_close(c, true);
 		return;
 	}
-	if (atomic_load(w->active_conns) > max) {
-		ward_metric_add(&w->stats.refused, 1);
-		conn_fail(c, "conn_refused", "limits.max_connections reached");
+	if (dir == WARD_DIR_INBOUND)
+		hold_unauthenticated(c);
+	else if (!count_in(c))
 		return;
-	}
 	if (w->tls)
 		c->tls_ctx = ward_tls_ctx_get(w->tls);
 	/* TCP options came with the socket, from its listener (worker.c). */

@@ -12,6 +12,7 @@
 #include "agent/mux.h"
 #include "agent/relay.h"
 #include "agent/tls_ctx.h"
+#include "lib/budget.h"
 #include "lib/list.h"
 #include "lib/stream.h"
 
@@ -44,6 +45,11 @@ struct ward_conn {
 	struct ward_relay relay;
 	uv_timer_t timer; /* connect / handshake / idle deadline */
 	int handles_open;
+	/* Inbound, until the peer is authenticated (or admitted as permissive
+	 * plaintext): a slot of the worker's budget. From then on (outbound: from
+	 * accept) counted in limits.max_connections. */
+	struct ward_budget_slot unauth;
+	bool counted;
 	struct sockaddr_storage dst;  /* original destination */
 	uint16_t local_port;	      /* inbound: the app port the peer asked for */
 	struct ward_app_dial app;     /* inbound: how the app is reached, what it is told */

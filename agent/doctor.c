@@ -16,6 +16,7 @@
 #include "agent/iptables.h"
 #include "lib/tls.h"
 #include "agent/wlidentity.h"
+#include "lib/file.h"
 
 #define WANT_SOMAXCONN 4096	 /* the backlog ward asks for on its listeners */
 #define DEFAULT_PORT_RANGE 28232 /* Linux's default 32768-60999 */
@@ -55,7 +56,7 @@ static bool read_proc(const struct ward_doctor_env *env, const char *rel, char *
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/%s", env->proc, rel);
-	f = fopen(path, "r");
+	f = ward_file_fopen_read(path);
 	if (!f)
 		return false;
 	ok = fgets(out, (int)len, f) != NULL;
@@ -221,7 +222,7 @@ static long count_state(const struct ward_doctor_env *env, const char *rel, unsi
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", env->proc, rel);
-	f = fopen(path, "r");
+	f = ward_file_fopen_read(path);
 	if (!f)
 		return -1;
 	if (!fgets(line, sizeof(line), f)) { /* header */
@@ -298,7 +299,7 @@ static bool has_token(const char *line, const char *token)
 	return false;
 }
 
-/* A line "-A CHAIN ..." of text that has every token. */
+/* A line "-A CHAIN ..." of text that has every token ("~token": that lacks it). */
 static bool has_rule(const char *text, const char *chain, const char *const *tokens)
 {
 	char head[64];
@@ -314,7 +315,8 @@ static bool has_rule(const char *text, const char *chain, const char *const *tok
 		memcpy(line, p, len);
 		line[len] = '\0';
 		for (size_t i = 0; all && tokens[i]; i++)
-			all = has_token(line, tokens[i]);
+			all = tokens[i][0] == '~' ? !has_token(line, tokens[i] + 1)
+						  : has_token(line, tokens[i]);
 		if (all)
 			return true;
 	}
@@ -334,7 +336,7 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 	snprintf(tun, sizeof(tun), "--dport %u", ward_addr_port(&cfg->inbound.tunnel_listen));
 	const struct {
 		const char *chain, *what;
-		const char *tokens[4];
+		const char *tokens[5];
 	} need[] = {
 	    {"PREROUTING", "jump PREROUTING -> WARD_INBOUND", {"-j WARD_INBOUND"}},
 	    {"OUTPUT", "jump OUTPUT -> WARD_OUTPUT", {"-j WARD_OUTPUT"}},
@@ -343,6 +345,16 @@ static const char *missing_rule(const char *text, const struct ward_config *cfg,
 	    {"WARD_INBOUND", "admin port excluded from capture", {adm, "-j RETURN"}},
 	    {"WARD_OUTPUT", "proxy.uid excluded from capture", {uid, "-j RETURN"}},
 	    {"WARD_INBOUND", "tunnel port excluded from capture", {tun, "-j RETURN"}},
+	    {"OUTPUT",
+	     "fail-closed jump OUTPUT -> WARD_GUARD (filter table)",
+	     {"-j WARD_GUARD", "SYN", "!", "lo"}},
+	    {"WARD_GUARD", "fail-closed: proxy.uid passes WARD_GUARD", {uid, "-j RETURN"}},
+	    {"WARD_GUARD",
+	     "fail-closed: REDIRECTed connections pass WARD_GUARD",
+	     {"--ctstate DNAT", "-j RETURN"}},
+	    {"WARD_GUARD",
+	     "fail-closed: uncaptured app connections refused",
+	     {"-j REJECT", "tcp-reset", "~DNAT"}},
 	};
 	size_t n = sizeof(need) / sizeof(need[0]) - (cfg->inbound.tunnel ? 0 : 1);
 
@@ -358,7 +370,9 @@ void ward_doctor_capture(const struct ward_doctor_env *env, struct ward_check *c
 {
 	static const char why[] =
 	    "without the nat rules the app's traffic bypasses ward in plaintext; with "
-	    "rules for other ports, it reaches nothing or loops";
+	    "rules for other ports, it reaches nothing or loops; without the fail-closed "
+	    "filter rule, an app connection that reuses the 4-tuple of one the agent's peer "
+	    "reset skips capture and leaves in clear";
 	char *owned = NULL, buf[128];
 	const char *text = env->iptables_text, *missing;
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/file.h"
+
 #define IMAGE_MAX (256 * 1024) /* of a command line or an environment */
 
 static int read_proc(pid_t pid, const char *what, char **out, size_t *len)
@@ -85,7 +87,7 @@ bool ward_drill_server_gone(const struct ward_drill_server *s)
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
+	f = ward_file_fopen_read(path);
 	if (!f)
 		return true;
 	n = fread(stat, 1, sizeof(stat) - 1, f);

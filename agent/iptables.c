@@ -63,6 +63,10 @@ static const char *const chains[] = {"WARD_INBOUND", "WARD_IN_REDIRECT", "WARD_O
 const char ward_iptables_jump_prerouting[] = "-A PREROUTING -p tcp -j WARD_INBOUND";
 const char ward_iptables_jump_output[] = "-A OUTPUT -p tcp -j WARD_OUTPUT";
 const char ward_iptables_jump_source[] = "-A OUTPUT -p tcp -j WARD_SOURCE";
+/* As `iptables -S` prints it, so that the apply step can count it. */
+const char ward_iptables_jump_guard[] =
+    "-A OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j WARD_GUARD";
+#define GUARD_REJECT "REJECT --reject-with tcp-reset"
 
 static void put_chains(struct sink *w)
 {
@@ -93,8 +97,10 @@ static void put_inbound(struct sink *w, const struct ward_iptables_opts *o)
 		    o->in_include.port[i]);
 }
 
-/* One capture rule per (CIDR of this family) x (port); "*" drops the match. */
-static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o, int family)
+/* One rule per captured (CIDR of this family) x (port), "*" dropping the
+ * match, in chain with target: the capture itself, and the fail-closed guard. */
+static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o, int family,
+			     const char *chain, const char *target)
 {
 	const struct ward_capture_cidrs *cl = &o->out_cidr_include;
 	const struct ward_capture_ports *pl = &o->out_include;
@@ -113,29 +119,78 @@ static void put_out_includes(struct sink *w, const struct ward_iptables_opts *o,
 			p[0] = '\0';
 			if (!pl->all)
 				snprintf(p, sizeof(p), " --dport %u", pl->port[j]);
-			put(w, "-A WARD_OUTPUT%s -p tcp%s -j WARD_REDIRECT\n", d, p);
+			put(w, "-A %s%s -p tcp%s -j %s\n", chain, d, p, target);
 		}
 	}
 }
 
-static void put_outbound(struct sink *w, const struct ward_iptables_opts *o, int family)
+/* What outbound capture leaves alone, in chain: excluded CIDRs and ports. */
+static void put_out_excludes(struct sink *w, const struct ward_iptables_opts *o, int family,
+			     const char *chain)
 {
 	const struct ward_capture_cidrs *ex = &o->out_cidr_exclude;
 	char c[INET6_ADDRSTRLEN + 8];
 
+	for (size_t i = 0; i < ex->n; i++)
+		if (ex->cidr[i].family == family)
+			put(w, "-A %s -d %s -j RETURN\n", chain,
+			    ward_cidr_format(&ex->cidr[i], c, sizeof(c)));
+	for (size_t i = 0; i < o->out_exclude.n; i++)
+		put(w, "-A %s -p tcp --dport %u -j RETURN\n", chain, o->out_exclude.port[i]);
+}
+
+static void put_outbound(struct sink *w, const struct ward_iptables_opts *o, int family)
+{
 	put(w, "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports %u\n", o->outbound_port);
 	/* The agent's own upstream connections must reach the network as-is. */
 	put(w, "-A WARD_OUTPUT -m owner --uid-owner %u -j RETURN\n", (unsigned)o->proxy_uid);
 	put(w, "-A WARD_OUTPUT -m owner --gid-owner %u -j RETURN\n", (unsigned)o->proxy_gid);
 	/* As Linkerd: nothing that stays on lo is meshed (localhost, own pod IP). */
 	put(w, "-A WARD_OUTPUT -o lo -j RETURN\n");
-	for (size_t i = 0; i < ex->n; i++)
-		if (ex->cidr[i].family == family)
-			put(w, "-A WARD_OUTPUT -d %s -j RETURN\n",
-			    ward_cidr_format(&ex->cidr[i], c, sizeof(c)));
-	for (size_t i = 0; i < o->out_exclude.n; i++)
-		put(w, "-A WARD_OUTPUT -p tcp --dport %u -j RETURN\n", o->out_exclude.port[i]);
-	put_out_includes(w, o, family);
+	put_out_excludes(w, o, family, "WARD_OUTPUT");
+	put_out_includes(w, o, family, "WARD_OUTPUT", "WARD_REDIRECT");
+}
+
+/* The fail-closed guard, in the filter table (see iptables.h). nat is only
+ * consulted for a connection's first packet: an app SYN that matches a
+ * conntrack entry the agent's own flow left (its peer reset it, so no
+ * TIME-WAIT held the 4-tuple) skips the REDIRECT and would leave in clear.
+ * Every SYN leaving the pod passes here; one in the capture scope that was
+ * not REDIRECTed (no DNAT in its conntrack entry) and is not the agent's is
+ * refused with a reset. The agent's own SYN that was REDIRECTed (it reused the
+ * 4-tuple of an app flow) is refused too: it would loop back into the agent. */
+static void put_guard_rules(struct sink *w, const struct ward_iptables_opts *o, int family)
+{
+	const char *owner[] = {"--uid-owner", "--gid-owner"};
+	unsigned id[] = {(unsigned)o->proxy_uid, (unsigned)o->proxy_gid};
+
+	for (int i = 0; i < 2; i++)
+		put(w,
+		    "-A WARD_GUARD -p tcp -m owner %s %u -m conntrack --ctstate DNAT "
+		    "-j " GUARD_REJECT "\n",
+		    owner[i], id[i]);
+	for (int i = 0; i < 2; i++)
+		put(w, "-A WARD_GUARD -m owner %s %u -j RETURN\n", owner[i], id[i]);
+	put(w, "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN\n");
+	put_out_excludes(w, o, family, "WARD_GUARD");
+	put_out_includes(w, o, family, "WARD_GUARD", GUARD_REJECT);
+}
+
+/* WARD_GUARD in filter, jumped to first from OUTPUT; removed (with its jumps)
+ * when o is NULL. */
+static void put_guard(struct sink *w, const struct ward_iptables_opts *o, int family,
+		      const struct ward_iptables_jumps *existing)
+{
+	put(w, "*filter\n:WARD_GUARD - [0:0]\n");
+	for (unsigned i = 0; existing && i < existing->guard; i++)
+		put(w, "-D%s\n", ward_iptables_jump_guard + 2);
+	if (o) {
+		put_guard_rules(w, o, family);
+		put(w, "-I%s\n", ward_iptables_jump_guard + 2);
+	} else {
+		put(w, "-X WARD_GUARD\n");
+	}
+	put(w, "COMMIT\n");
 }
 
 /* --preserve-source, one table: connections the agent opened from a caller's
@@ -201,6 +256,7 @@ int ward_iptables_render(const struct ward_iptables_opts *o, int family,
 	put_inbound(&w, o);
 	put_outbound(&w, o, family);
 	put(&w, "%s\n%s\nCOMMIT\n", ward_iptables_jump_prerouting, ward_iptables_jump_output);
+	put_guard(&w, o, family, existing);
 	put_source(&w, o, existing);
 	return sink_done(&w);
 }
@@ -218,6 +274,7 @@ int ward_iptables_render_cleanup(const struct ward_iptables_jumps *existing, cha
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
 		put(&w, "-X %s\n", chains[i]);
 	put(&w, "COMMIT\n");
+	put_guard(&w, NULL, AF_UNSPEC, existing);
 	put_source(&w, NULL, existing);
 	return sink_done(&w);
 }
@@ -249,8 +306,12 @@ int ward_iptables_dry_run(const struct ward_iptables_opts *o, FILE *out)
 	    {AF_INET, "IPv4", "iptables-restore"},
 	    {AF_INET6, "IPv6", "ip6tables-restore"},
 	};
-	const struct ward_iptables_jumps none = {0, 0, 0, 0};
-	const struct ward_iptables_jumps one = {1, 1, o->preserve_source, o->preserve_source};
+	const struct ward_iptables_jumps none = {0};
+	const struct ward_iptables_jumps one = {.prerouting = 1,
+						.output = 1,
+						.guard = 1,
+						.source_mangle = o->preserve_source,
+						.source_raw = o->preserve_source};
 
 	for (size_t i = 0; i < 2; i++) {
 		char *text;

@@ -16,7 +16,18 @@
  * a table whose only route is "local default dev lo", so they come back to
  * the agent (the TPROXY-mode pattern). The raw rule puts the agent's side of
  * those connections in a conntrack zone of its own, since it may carry the
- * same 4-tuple as the caller's own, REDIRECTed connection. */
+ * same 4-tuple as the caller's own, REDIRECTed connection.
+ *
+ * Capture is fail-closed: a chain WARD_GUARD in the filter table, jumped to
+ * first from OUTPUT for every SYN that leaves through an interface other than
+ * lo, refuses (with a TCP reset) a new connection of the app's that is in the
+ * outbound capture scope but was not REDIRECTed to the agent. The nat table
+ * is only consulted for a connection's first packet, and after a peer reset
+ * (which leaves no TIME-WAIT) an app's SYN can match the conntrack entry of
+ * the agent's own earlier flow with the same 4-tuple and skip it. The agent
+ * takes its upstream source ports from those the kernel never hands to apps
+ * (lib/sockopt.h), so that this rarely happens; the guard makes sure that
+ * when it does, nothing leaves the pod in clear. */
 #ifndef WARD_IPTABLES_H
 #define WARD_IPTABLES_H
 
@@ -70,6 +81,7 @@ struct ward_iptables_jumps {
 	unsigned prerouting;
 	unsigned output;
 	unsigned source_mangle, source_raw; /* `-A OUTPUT -p tcp -j WARD_SOURCE` */
+	unsigned guard;			    /* filter: ward_iptables_jump_guard */
 };
 
 /* The documented defaults (see --help): capture all TCP in and out, proxy uid
@@ -93,8 +105,8 @@ WARD_MUST_CHECK int ward_iptables_render(const struct ward_iptables_opts *o, int
 					 size_t len);
 
 /* Renders the input that deletes the jumps counted in existing and all four
- * nat WARD_* chains, whether or not they exist, and WARD_SOURCE where existing
- * counts a jump to it; same contract as render. */
+ * nat WARD_* chains and filter's WARD_GUARD, whether or not they exist, and
+ * WARD_SOURCE where existing counts a jump to it; same contract as render. */
 WARD_MUST_CHECK int ward_iptables_render_cleanup(const struct ward_iptables_jumps *existing,
 						 char *buf, size_t len);
 
@@ -105,6 +117,7 @@ WARD_MUST_CHECK int ward_iptables_dry_run(const struct ward_iptables_opts *o, FI
 extern const char ward_iptables_jump_prerouting[];
 extern const char ward_iptables_jump_output[];
 extern const char ward_iptables_jump_source[]; /* in mangle and raw */
+extern const char ward_iptables_jump_guard[];  /* in filter */
 
 /* Renders into a malloc'd buffer (*text, freed by the caller) sized by a
  * first, counting pass; cleanup rules when o->cleanup. Returns the length. */
@@ -112,8 +125,8 @@ int ward_iptables_render_alloc(const struct ward_iptables_opts *o, int family,
 			       const struct ward_iptables_jumps *existing,
 			       char **text) WARD_MUST_CHECK;
 
-/* The nat table as `iptables -S` (`ip6tables -S` for AF_INET6) prints it,
- * malloc'd; reads only (`ward doctor`). */
+/* The nat and filter tables as `iptables -S` (`ip6tables -S` for AF_INET6)
+ * prints them, one after the other, malloc'd; reads only (`ward doctor`). */
 int ward_iptables_show(int family, char **out) WARD_MUST_CHECK;
 
 /* Installs (or, with o->cleanup, removes) the rules in this network

@@ -245,7 +245,7 @@ static int count_source_jumps(const struct ward_iptables_opts *o, const struct f
 static int apply_family(const struct ward_iptables_opts *o, struct family *f, bool *had_source)
 {
 	char *argv[] = {(char *)f->restore_name, "-w", "--noflush", NULL};
-	struct ward_iptables_jumps have;
+	struct ward_iptables_jumps have = {0};
 	struct job j = {.path = f->restore, .argv = argv};
 	char *text;
 	int rc;
@@ -254,6 +254,8 @@ static int apply_family(const struct ward_iptables_opts *o, struct family *f, bo
 			 &have.prerouting));
 	GUARD(count_jump(f->ctl, f->ctl_name, "nat", "OUTPUT", ward_iptables_jump_output,
 			 &have.output));
+	GUARD(count_jump(f->ctl, f->ctl_name, "filter", "OUTPUT", ward_iptables_jump_guard,
+			 &have.guard));
 	GUARD(count_source_jumps(o, f, &have));
 	*had_source |= have.source_mangle || have.source_raw;
 	GUARD(ward_iptables_render_alloc(o, f->af, &have, &text));
@@ -266,14 +268,11 @@ static int apply_family(const struct ward_iptables_opts *o, struct family *f, bo
 	return j.status == 0 ? 0 : job_error(&j, f->restore_name);
 }
 
-int ward_iptables_show(int family, char **out)
+static int show_table(const char *path, const char *name, const char *table, char **out)
 {
-	const char *name = family == AF_INET6 ? "ip6tables" : "iptables";
-	char path[PATH_MAX];
-	char *argv[] = {(char *)name, "-w", "-t", "nat", "-S", NULL};
+	char *argv[] = {(char *)name, "-w", "-t", (char *)table, "-S", NULL};
 	struct job j = {.path = path, .argv = argv};
 
-	GUARD(find_binary(name, path, sizeof(path)));
 	GUARD(run_job(&j));
 	if (j.status != 0) {
 		free(j.out);
@@ -283,10 +282,27 @@ int ward_iptables_show(int family, char **out)
 	return 0;
 }
 
+int ward_iptables_show(int family, char **out)
+{
+	const char *name = family == AF_INET6 ? "ip6tables" : "iptables";
+	char path[PATH_MAX], *nat, *filter;
+	int rc;
+
+	GUARD(find_binary(name, path, sizeof(path)));
+	GUARD(show_table(path, name, "nat", &nat));
+	rc = show_table(path, name, "filter", &filter);
+	if (rc == 0 && asprintf(out, "%s%s", nat, filter) < 0)
+		rc = ward_err_set(WARD_ERR_NOMEM, "%s: out of memory", name);
+	free(nat);
+	if (rc == 0)
+		free(filter);
+	return rc;
+}
+
 /* auto: the namespace has an IPv6 address (lo has ::1 once it is up). */
 static bool has_ipv6(void)
 {
-	FILE *f = fopen("/proc/net/if_inet6", "r");
+	FILE *f = ward_file_fopen_read("/proc/net/if_inet6");
 	bool any;
 
 	if (!f)

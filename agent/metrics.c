@@ -182,6 +182,16 @@ static uint64_t gauge(const atomic_ullong *opened, const atomic_ullong *closed)
 	add_n((uint64_t *)s->field, (const atomic_ullong *)m->field,                               \
 	      sizeof(m->field) / sizeof(atomic_ullong))
 
+static void sum_budget(struct ward_metrics_snap *s, const struct ward_budget_counts *b)
+{
+	/* released first, as closed below */
+	uint64_t released = rd(&b->released), admitted = rd(&b->admitted);
+
+	s->handshakes_in_progress += admitted >= released ? admitted - released : 0;
+	for (int r = 0; r < WARD_BUDGET_REASONS; r++)
+		s->handshakes_shed[r] += rd(&b->shed[r]);
+}
+
 static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_worker *m)
 {
 	ADD_ALL(handshakes);
@@ -195,6 +205,7 @@ static void sum_worker(struct ward_metrics_snap *s, const struct ward_metrics_wo
 	ADD_ALL(tunnel_streams);
 	ADD_ALL(pool);
 	s->refused += rd(&m->refused);
+	sum_budget(s, &m->budget);
 	for (int d = 0; d < WARD_DIRS; d++) {
 		s->active[d] += gauge(&m->opened[d], &m->closed[d]);
 		s->tunnels[d] += gauge(&m->tunnel_opened[d], &m->tunnel_closed[d]);
@@ -349,6 +360,32 @@ static void identity(FILE *f, const struct ward_metrics_snap *s)
 	fprintf(f, "ward_workload_api_connected %d\n", s->workload_api_connected ? 1 : 0);
 }
 
+/* A counter by reason, v[i] the value for names[i]. */
+static void by_reason(FILE *f, const char *name, const char *help, const char *const *names,
+		      size_t n, const uint64_t *v)
+{
+	head(f, name, "counter", help);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s{reason=\"%s\"} %llu\n", name, names[i], (unsigned long long)v[i]);
+}
+
+static void budget(FILE *f, const struct ward_metrics_snap *s)
+{
+	static const char *const shed[WARD_BUDGET_REASONS] = {"source_limit", "worker_limit"};
+	static const char *const admin[WARD_ADMIN_DROPS] = {"timeout", "address_limit", "full"};
+
+	head(f, "ward_handshakes_in_progress", "gauge",
+	     "Inbound connections not yet authenticated (limits.max_handshakes).");
+	fprintf(f, "ward_handshakes_in_progress %llu\n",
+		(unsigned long long)s->handshakes_in_progress);
+	by_reason(f, "ward_handshakes_shed_total",
+		  "Unauthenticated connections reset to make room, by the budget that was full.",
+		  shed, WARD_BUDGET_REASONS, s->handshakes_shed);
+	by_reason(f, "ward_admin_clients_dropped_total",
+		  "Admin endpoint clients closed or refused by its limits, by reason.", admin,
+		  WARD_ADMIN_DROPS, s->admin_dropped);
+}
+
 static void render(FILE *f, const struct ward_metrics_snap *s)
 {
 	by_dir_label(f, "ward_tls_handshakes_total", "TLS handshakes by result.", "result",
@@ -374,6 +411,7 @@ static void render(FILE *f, const struct ward_metrics_snap *s)
 	     "Connections reset at accept: limits.max_connections or no file descriptors.");
 	fprintf(f, "ward_connections_refused_total %llu\n", (unsigned long long)s->refused);
 	tunnel(f, s);
+	budget(f, s);
 	hist(f, "ward_tcp_rtt_seconds",
 	     "Smoothed RTT of the peer-facing socket at close (TCP_INFO).", s->rtt_seconds);
 	by_dir(f, "ward_tcp_retransmits_total", "counter",
@@ -460,9 +498,13 @@ json_t *ward_metrics_json(const struct ward_metrics_snap *s)
 
 	for (int i = 0; i < WARD_POOL_RESULTS; i++)
 		json_object_set_new(pool, pool_names[i], json_integer((json_int_t)s->pool[i]));
-	return json_pack("{s:o,s:o,s:o,s:I,s:f,s:I,s:I,s:b}", "outbound", dir_json(s, 0), "inbound",
-			 dir_json(s, 1), "tunnel_pool", pool, "refused", (json_int_t)s->refused,
-			 "start_time", s->start_time, "svid_expiry", (json_int_t)s->svid_expiry,
-			 "svid_rotations", (json_int_t)s->svid_rotations, "workload_api_connected",
+	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:b}", "outbound",
+			 dir_json(s, 0), "inbound", dir_json(s, 1), "tunnel_pool", pool, "refused",
+			 (json_int_t)s->refused, "handshakes_in_progress",
+			 (json_int_t)s->handshakes_in_progress, "shed_source_limit",
+			 (json_int_t)s->handshakes_shed[WARD_BUDGET_KEY_LIMIT], "shed_worker_limit",
+			 (json_int_t)s->handshakes_shed[WARD_BUDGET_FULL], "start_time", s->start_time,
+			 "svid_expiry", (json_int_t)s->svid_expiry, "svid_rotations",
+			 (json_int_t)s->svid_rotations, "workload_api_connected",
 			 s->workload_api_connected);
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lib/budget.h"
 #include "lib/err.h"
 
 #define WARD_DIRS 2 /* enum ward_dir: outbound 0, inbound 1 */
@@ -85,6 +86,10 @@ struct ward_hist {
 	atomic_ullong sum_ns;
 };
 
+/* Admin clients dropped by its limits: timeout, address_limit, full (the
+ * order of lib/http.h's enum ward_http_drop). */
+#define WARD_ADMIN_DROPS 3
+
 struct ward_metrics_worker {
 	atomic_ullong handshakes[WARD_DIRS][2]; /* [dir][0 success, 1 failure] */
 	atomic_ullong handshake_errors[WARD_DIRS][WARD_REASONS];
@@ -105,6 +110,7 @@ struct ward_metrics_worker {
 	atomic_ullong streams_opened[WARD_DIRS], streams_closed[WARD_DIRS];
 	atomic_ullong pool[WARD_POOL_RESULTS];
 	struct ward_hist stream_open_seconds[WARD_DIRS];
+	struct ward_budget_counts budget; /* unauthenticated inbound (worker.budget) */
 };
 
 /* The single writer's increment: a plain load and store, no lock prefix.
@@ -145,6 +151,9 @@ struct ward_metrics_snap {
 	uint64_t streams_active[WARD_DIRS];
 	uint64_t pool[WARD_POOL_RESULTS];
 	struct ward_hist_snap stream_open_seconds[WARD_DIRS];
+	uint64_t handshakes_in_progress;	       /* unauthenticated inbound connections */
+	uint64_t handshakes_shed[WARD_BUDGET_REASONS]; /* source_limit, worker_limit */
+	uint64_t admin_dropped[WARD_ADMIN_DROPS];      /* enum ward_http_drop; set by the admin */
 	/* process-wide */
 	int64_t svid_expiry; /* unix seconds; 0 = no SVID yet */
 	uint64_t svid_rotations, bundle_updates;

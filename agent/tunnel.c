@@ -80,7 +80,10 @@ struct ward_tunnel *tunnel_new(struct ward_worker *w, enum ward_dir dir)
 	t->timer.data = t;
 	t->handles_open = 1;
 	ward_list_add(&w->tunnels, &t->link);
-	atomic_fetch_add(w->active_conns, 1); /* a socket, like any connection */
+	if (dir == WARD_DIR_OUTBOUND) { /* a socket, like any connection */
+		atomic_fetch_add(w->active_conns, 1);
+		t->counted = true;
+	}
 	ward_metric_add(&w->stats.tunnel_opened[dir], 1);
 	return t;
 }
@@ -98,7 +101,8 @@ static void release(struct ward_tunnel *t)
 	struct ward_worker *w = t->worker;
 
 	ward_list_remove(&w->tunnels, &t->link);
-	atomic_fetch_sub(w->active_conns, 1);
+	if (t->counted)
+		atomic_fetch_sub(w->active_conns, 1);
 	ward_metric_add(&w->stats.tunnel_closed[t->dir], 1);
 	ward_tls_session_close(&t->tls);
 	ward_tls_ctx_put(t->tls_ctx);
@@ -129,6 +133,7 @@ void ward_tunnel_close(struct ward_tunnel *t, bool reset)
 	if (t->state == WARD_TUNNEL_CLOSING)
 		return;
 	t->state = WARD_TUNNEL_CLOSING;
+	ward_budget_put(&w->budget, &t->unauth);
 	tunnel_log(t, WARD_LOG_DEBUG, "tunnel_close", reset ? "reset" : "done");
 	if (t->dir == WARD_DIR_OUTBOUND) {
 		ward_pool_remove(&w->pool, &t->entry);
@@ -313,6 +318,8 @@ static void handshake_done(struct ward_tunnel *t)
 	t->peer_id = strdup(id);
 	if (t->peer_id && t->dir == WARD_DIR_OUTBOUND && !tunnel_client_authorize(t))
 		return;
+	if (t->dir == WARD_DIR_INBOUND && !tunnel_server_admit(t))
+		return;
 	if (!t->peer_id || open_mux(t) < 0) {
 		tunnel_log(t, WARD_LOG_WARN, "tunnel_failed", "out of memory");
 		ward_tunnel_close(t, true);
@@ -359,13 +366,21 @@ static void handshake_input(struct ward_tunnel *t)
 		session_input(t);
 }
 
+int tunnel_tls_session(struct ward_tunnel *t, enum ward_tls_role role)
+{
+	GUARD(ward_tls_ctx_session(t->tls_ctx, role, &t->tls));
+	return ward_tls_session_alpn(&t->tls, WARD_MUX_ALPN, role == WARD_TLS_SERVER);
+}
+
 int tunnel_begin_tls(struct ward_tunnel *t, enum ward_tls_role role)
 {
 	ENSURE(t->tls_ctx, WARD_ERR_NOTREADY, "no identity loaded yet: refusing mesh traffic");
 	t->state = WARD_TUNNEL_HANDSHAKE;
 	t->t_tls = uv_hrtime();
-	GUARD(ward_tls_ctx_session(t->tls_ctx, role, &t->tls));
-	GUARD(ward_tls_session_alpn(&t->tls, WARD_MUX_ALPN, role == WARD_TLS_SERVER));
+	/* The server's session waits for the peer's first bytes
+	 * (tunnel_server_heard): a silent connection holds no TLS state. */
+	if (role == WARD_TLS_CLIENT)
+		GUARD(tunnel_tls_session(t, role));
 	uv_timer_start(&t->timer, on_timer, cfg_of(t)->tls.handshake_timeout_ms, 0);
 	GUARD(ward_stream_read_start(&t->sock));
 	if (role == WARD_TLS_CLIENT)
@@ -494,6 +509,10 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t len)
 		free(data);
 		return;
 	}
+	if (!t->tls.ssl && tunnel_server_heard(t) < 0) {
+		free(data);
+		return;
+	}
 	if (ward_tls_session_feed(&t->tls, data, len, s->read_size) < 0) {
 		tunnel_log(t, WARD_LOG_WARN, "tunnel_failed", ward_err_msg());
 		ward_tunnel_close(t, true);
@@ -510,6 +529,10 @@ static void on_eof(struct ward_stream *s)
 
 	if (t->finishing) {
 		ward_tunnel_close(t, false);
+		return;
+	}
+	if (!t->tls.ssl) { /* a peer that left without a word */
+		tunnel_handshake_failed(t, "peer_reset", "the peer closed before its ClientHello");
 		return;
 	}
 	ward_tls_session_feed_eof(&t->tls);

@@ -63,6 +63,10 @@ struct ward_tunnel {
 	struct ward_mux mux;	     /* owned once the handshake is done */
 	bool mux_open;
 	uv_timer_t timer; /* connect / handshake deadline, then a 1 s tick */
+	/* Server: in the worker's handshake budget until the peer has proved
+	 * who it is; only then counted in limits.max_connections (counted). */
+	struct ward_budget_slot unauth;
+	bool counted;
 	int handles_open;
 	struct ward_tls_ctx *tls_ctx; /* owned ref: the SVID this connection was made with */
 	char *peer_id;		      /* owned: the peer's verified SPIFFE ID */

@@ -12,8 +12,11 @@
 /* tunnel.c */
 struct ward_tunnel *tunnel_new(struct ward_worker *w, enum ward_dir dir);
 int tunnel_sock_init(struct ward_tunnel *t, int family) WARD_MUST_CHECK;
-/* TLS in role (ALPN h2 offered, or required by a server), reading starts. */
+/* TLS in role (ALPN h2 offered, or required by a server), reading starts;
+ * a server makes its session once the peer speaks (tunnel_server_heard). */
 int tunnel_begin_tls(struct ward_tunnel *t, enum ward_tls_role role) WARD_MUST_CHECK;
+/* The TLS session in role, with ALPN h2. */
+int tunnel_tls_session(struct ward_tunnel *t, enum ward_tls_role role) WARD_MUST_CHECK;
 /* A handshake that failed: counted, logged (rate-limited), closed. */
 void tunnel_handshake_failed(struct ward_tunnel *t, const char *reason, const char *detail);
 void tunnel_mark_dirty(struct ward_tunnel *t);
@@ -37,6 +40,12 @@ bool tunnel_client_fallback_reason(const char *reason);
 /* Outbound policy on the server's ID; false (logged, counted) to refuse. */
 bool tunnel_client_authorize(struct ward_tunnel *t);
 
+/* tunnel_server.c: the peer's first bytes came: its TLS session is made
+ * (< 0: failed, and the tunnel is closed). */
+int tunnel_server_heard(struct ward_tunnel *t);
+/* tunnel_server.c: the client authenticated: out of the handshake budget,
+ * into limits.max_connections; false (refused, closed) when that is full. */
+bool tunnel_server_admit(struct ward_tunnel *t);
 /* tunnel_server.c: a CONNECT arrived (mux ops->request). */
 void tunnel_server_request(void *owner, struct ward_h2_end *e, const struct ward_mux_request *req);
 

@@ -6,14 +6,43 @@
 #include "lib/log.h"
 #include "lib/sockopt.h"
 
-static void refuse(struct ward_tunnel *t, const char *why)
+/* Logged (rate-limited) as event, and reset. */
+static void drop(struct ward_tunnel *t, const char *event, const char *why)
 {
 	struct ward_worker *w = t->worker;
 	unsigned long suppressed = 0;
 
 	if (ward_log_limit_allow(&w->fail_log, uv_now(&w->loop), &suppressed))
-		tunnel_log(t, WARD_LOG_WARN, "conn_refused", why);
+		tunnel_log(t, WARD_LOG_WARN, event, why);
 	ward_tunnel_close(t, true);
+}
+
+static void refuse(struct ward_tunnel *t, const char *why)
+{
+	drop(t, "conn_refused", why);
+}
+
+/* The budget needs room and this is the oldest unauthenticated connection
+ * (of its source, or of the worker). */
+static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
+{
+	struct ward_tunnel *t = ward_list_entry(s, struct ward_tunnel, unauth);
+
+	drop(t, "handshake_shed",
+	     why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
+					  : "limits.max_handshakes reached");
+}
+
+/* Until the client authenticates, the connection waits in the worker's
+ * handshake budget (the one direct inbound connections share), keyed by the
+ * client's address: silent sockets on the tunnel port take no connection
+ * slots and shed each other, not real peers. */
+static void hold_unauthenticated(struct ward_tunnel *t)
+{
+	uint8_t key[WARD_ADDR_SOURCE_KEY];
+
+	ward_addr_source_key(&t->peer, key);
+	ward_budget_take(&t->worker->budget, &t->unauth, key, on_shed);
 }
 
 void ward_tunnel_accept(struct ward_worker *w, uv_stream_t *listener)
@@ -30,15 +59,34 @@ void ward_tunnel_accept(struct ward_worker *w, uv_stream_t *listener)
 		ward_tunnel_close(t, true);
 		return;
 	}
-	if (atomic_load(w->active_conns) > w->cfg->limits.max_connections) {
-		ward_metric_add(&w->stats.refused, 1);
-		refuse(t, "limits.max_connections reached");
-		return;
-	}
 	uv_tcp_getpeername(&t->sock.h.tcp, (struct sockaddr *)&t->peer, &len);
+	hold_unauthenticated(t);
 	/* TCP options came with the socket, from its listener (worker.c). */
 	if (tunnel_begin_tls(t, WARD_TLS_SERVER) < 0)
 		refuse(t, ward_err_msg());
+}
+
+int tunnel_server_heard(struct ward_tunnel *t)
+{
+	ward_budget_heard(&t->worker->budget, &t->unauth);
+	if (tunnel_tls_session(t, WARD_TLS_SERVER) < 0) {
+		refuse(t, ward_err_msg());
+		return -1;
+	}
+	return 0;
+}
+
+bool tunnel_server_admit(struct ward_tunnel *t)
+{
+	struct ward_worker *w = t->worker;
+
+	ward_budget_put(&w->budget, &t->unauth);
+	t->counted = true;
+	if (atomic_fetch_add(w->active_conns, 1) + 1 <= w->cfg->limits.max_connections)
+		return true;
+	ward_metric_add(&w->stats.refused, 1);
+	refuse(t, "limits.max_connections reached");
+	return false;
 }
 
 void tunnel_server_request(void *owner, struct ward_h2_end *e, const struct ward_mux_request *req)

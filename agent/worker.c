@@ -7,12 +7,16 @@
 
 #include "agent/conn.h"
 #include "agent/tunnel.h"
+#include "lib/file.h"
 #include "lib/sockopt.h"
 #include "lib/stream.h"
 
 #define LISTEN_BACKLOG 4096
 #define DRAIN_POLL_MS 100
 #define N_LISTENERS 6 /* outbound, inbound, tunnel; each with an IPv6 twin */
+#define TICK_MS 1000
+#define PORTS_EVERY 5	 /* ticks: the source-port sysctls are read again */
+#define TRIM_MIN_DROP 32 /* connections: a smaller fall is not a burst that ended */
 
 enum listener_kind { KIND_OUTBOUND, KIND_INBOUND, KIND_TUNNEL };
 
@@ -59,7 +63,7 @@ static int open_one(struct ward_worker *w, int slot, const struct ward_addr *add
 
 static bool host_has_ipv6(void)
 {
-	FILE *f = fopen("/proc/net/if_inet6", "r");
+	FILE *f = ward_file_fopen_read("/proc/net/if_inet6");
 	bool any = f && fgetc(f) != EOF;
 
 	if (f)
@@ -150,7 +154,37 @@ static void finish(struct ward_worker *w)
 	uv_close((uv_handle_t *)&w->flush_before, NULL);
 	uv_close((uv_handle_t *)&w->flush_after, NULL);
 	ward_local_addrs_unwatch(&w->local);
+	uv_close((uv_handle_t *)&w->tick, NULL);
 	signal_main(w);
+}
+
+/* The pool follows the sysctls (read every PORTS_EVERY ticks); each worker
+ * starts at its own place in it, so they rarely try the same port at once. */
+static void load_ports(struct ward_worker *w)
+{
+	uint32_t had = w->ports.size;
+
+	if (ward_ports_load(&w->ports, "/proc/sys") < 0)
+		ward_log(WARD_LOG_WARN, "source_ports_unavailable", "{s:s}", "reason",
+			 ward_err_msg());
+	else if (w->id == 0 && w->ports.size < 1024 && (had >= 1024 || !w->ticks))
+		ward_log(WARD_LOG_WARN, "source_ports_few", "{s:I,s:s}", "ports",
+			 (json_int_t)w->ports.size, "hint",
+			 "ip_local_port_range leaves few ports above it: list some in "
+			 "net.ipv4.ip_local_reserved_ports");
+	if (!w->ticks)
+		w->port_cursor = w->id * 7919u;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct ward_worker *w = t->data;
+
+	if (++w->ticks % PORTS_EVERY == 0)
+		load_ports(w);
+	if (ward_trim_tick(&w->trim, w->conns.n, uv_now(&w->loop)))
+		ward_log(WARD_LOG_DEBUG, "memory_trimmed", "{s:i,s:I}", "worker", (int)w->id,
+			 "connections", (json_int_t)w->conns.n);
 }
 
 static void on_drain_timer(uv_timer_t *t)
@@ -234,6 +268,8 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	ward_log_limit_init(&w->fail_log, 5, 20);
 	ward_log_limit_init(&w->deny_log, 5, 20);
 	ward_log_limit_init(&w->tunnel_log, 5, 20);
+	ward_budget_init(&w->budget, cfg->limits.max_handshakes,
+			 cfg->limits.max_handshakes_per_source, &w->stats.budget);
 	rc = uv_loop_init(&w->loop);
 	ENSURE(rc == 0, WARD_ERR_IO, "loop: %s", uv_strerror(rc));
 	uv_mutex_init(&w->cmd_lock);
@@ -246,6 +282,12 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	if (ward_local_addrs_load(&w->local, uv_now(&w->loop)) < 0 ||
 	    ward_local_addrs_watch(&w->local, &w->loop) < 0)
 		ward_log(WARD_LOG_WARN, "local_addrs_failed", "{s:s}", "reason", ward_err_msg());
+	ward_trim_init(&w->trim, TRIM_MIN_DROP);
+	load_ports(w);
+	uv_timer_init(&w->loop, &w->tick);
+	w->tick.data = w;
+	uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+	uv_unref((uv_handle_t *)&w->tick); /* listeners and connections keep the loop */
 	rc = open_listener(w, KIND_OUTBOUND, &cfg->outbound.listen);
 	if (rc == 0)
 		rc = open_listener(w, KIND_INBOUND, &cfg->inbound.listen);

@@ -12,7 +12,10 @@
 
 #include "agent/app.h"
 #include "config/config.h"
+#include "lib/budget.h"
 #include "lib/log.h"
+#include "lib/ports.h"
+#include "lib/trim.h"
 #include "agent/local_addrs.h"
 #include "agent/metrics.h"
 #include "agent/pool.h"
@@ -58,9 +61,15 @@ struct ward_worker {
 	struct ward_worker_snapshot *cmd_snapshot; /* borrowed until answered */
 	bool cmd_set_tls, cmd_drain, cmd_stop;
 	uv_timer_t drain_timer;
+	uv_timer_t tick; /* each second: memory back after a burst, the source ports */
+	uint64_t ticks;
+	struct ward_trim trim;
+	struct ward_ports ports; /* source ports no app is given (outbound upstream) */
+	uint32_t port_cursor;
 	uint64_t drain_started_ms;	   /* uv_now() when draining began */
 	struct ward_tls_ctx *tls;	   /* owned ref: new handshakes use this */
 	struct ward_list conns;		   /* live connections (struct ward_conn, link) */
+	struct ward_budget budget;	   /* connections not yet authenticated */
 	struct ward_app_memory app_memory; /* inbound: ports whose app is only on loopback */
 	struct ward_list tunnels;	   /* tunnel connections (struct ward_tunnel, link) */
 	struct ward_list dirty;		   /* tunnels with frames to send before the loop sleeps */

@@ -1,54 +1,18 @@
 /* PEM to DER on wolfSSL's decoder; see pem.h for what is accepted and why. */
 #include "certs/pem.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
+#include "lib/file.h"
+
 #define BEGIN "-----BEGIN "
 #define DASHES "-----"
 #define CERT_LABEL "CERTIFICATE"
-
-/* Reads at most max bytes of path into a malloc'd buffer. The caller frees it
- * (after zeroing, for keys). *mode gets the file's permission bits. */
-static int read_file(const char *path, size_t max, char **buf, size_t *len, mode_t *mode)
-{
-	struct stat st;
-	ssize_t n = 0;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*buf = NULL;
-	if (fd < 0)
-		return ward_err_set(WARD_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return ward_err_set(WARD_ERR_IO, "%s: not a readable regular file", path);
-	}
-	*mode = st.st_mode & 07777;
-	*buf = malloc(max + 1);
-	if (!*buf) {
-		close(fd);
-		return ward_err_set(WARD_ERR_NOMEM, "%s: out of memory", path);
-	}
-	/* Read one byte past max so that a file which grew is still caught. */
-	while (got <= max && (n = read(fd, *buf + got, max + 1 - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	*len = got;
-	if (n < 0)
-		return ward_err_set(WARD_ERR_IO, "%s: %s", path, strerror(errno));
-	if (got > max)
-		return ward_err_set(WARD_ERR_RANGE, "%s: larger than %zu bytes", path, max);
-	return 0;
-}
 
 static void free_secret(char *buf, size_t len)
 {
@@ -146,8 +110,7 @@ int ward_pem_certs_load_file(const char *path, struct ward_pem_certs *out)
 {
 	char *buf;
 	size_t len = 0;
-	mode_t mode;
-	int rc = read_file(path, WARD_PEM_CERTS_MAX_BYTES, &buf, &len, &mode);
+	int rc = ward_file_read(path, WARD_PEM_CERTS_MAX_BYTES, &buf, &len, NULL);
 
 	out->certs = NULL;
 	out->count = 0;
@@ -227,7 +190,7 @@ int ward_pem_key_load_file(const char *path, struct ward_pem_key *out)
 	char *buf;
 	size_t len = 0;
 	mode_t mode = 0;
-	int rc = read_file(path, WARD_PEM_KEY_MAX_BYTES, &buf, &len, &mode);
+	int rc = ward_file_read(path, WARD_PEM_KEY_MAX_BYTES, &buf, &len, &mode);
 
 	memset(out, 0, sizeof(*out));
 	if (rc == 0)

@@ -763,6 +763,8 @@ static const struct field tcp_fields[] = {
 
 static const struct field limits_fields[] = {
     UINT_FIELD("max_connections", limits.max_connections, 1, 1000000),
+    UINT_FIELD("max_handshakes", limits.max_handshakes, 1, 100000),
+    UINT_FIELD("max_handshakes_per_source", limits.max_handshakes_per_source, 1, 100000),
     UINT_FIELD("buffer_bytes", limits.buffer_bytes, 4096, 16777216),
     UINT_FIELD("connect_timeout_ms", limits.connect_timeout_ms, 100, 300000),
     UINT_FIELD("idle_timeout_s", limits.idle_timeout_s, 0, 604800),
@@ -772,6 +774,10 @@ static const struct field limits_fields[] = {
 
 static const struct field admin_fields[] = {
     ADDR_FIELD("listen", admin.listen),
+    UINT_FIELD("header_timeout_ms", admin.header_timeout_ms, 100, 60000),
+    UINT_FIELD("max_clients", admin.max_clients, 2, 10000),
+    UINT_FIELD("max_clients_per_address", admin.max_clients_per_address, 1, 10000),
+    UINT_FIELD("loopback_clients", admin.loopback_clients, 0, 9999),
     {0},
 };
 
@@ -850,10 +856,16 @@ int ward_config_init_defaults(struct ward_config *c)
 	c->tcp.keepalive_interval_s = 10;
 	c->tcp.keepalive_count = 3;
 	c->limits.max_connections = 10000;
+	c->limits.max_handshakes = 4096;
+	c->limits.max_handshakes_per_source = 256;
 	c->limits.buffer_bytes = 65536;
 	c->limits.connect_timeout_ms = 5000;
 	c->limits.idle_timeout_s = 3600;
 	c->limits.drain_timeout_s = 30;
+	c->admin.header_timeout_ms = 1000;
+	c->admin.max_clients = 64;
+	c->admin.max_clients_per_address = 16;
+	c->admin.loopback_clients = 8;
 	rc = default_strings(c);
 	if (rc == 0)
 		rc = default_lists(c);
@@ -921,6 +933,9 @@ static int check_listen_ports(const struct ward_config *c)
 	       "admin.listen: port %u is also a proxy listener's", adm);
 	ENSURE(tun != out && tun != in && tun != adm, WARD_ERR_INVALID,
 	       "inbound.tunnel_listen: port %u is also another listener's", tun);
+	ENSURE(c->admin.loopback_clients < c->admin.max_clients, WARD_ERR_INVALID,
+	       "admin.loopback_clients: must be less than admin.max_clients (%u)",
+	       c->admin.max_clients);
 	return 0;
 }
 
@@ -1012,17 +1027,11 @@ static char *dir_of(const char *path)
 
 int ward_config_load_file(const char *path, struct ward_config **out)
 {
-	json_error_t jerr;
 	json_t *root;
 	char *dir;
 	int rc;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root && json_error_code(&jerr) == json_error_cannot_open_file)
-		return ward_err_set(WARD_ERR_IO, "%s", jerr.text);
-	if (!root)
-		return ward_err_set(WARD_ERR_INVALID, "%s: line %d column %d: %s", path, jerr.line,
-				    jerr.column, jerr.text);
+	GUARD(ward_json_load_file(path, &root));
 	dir = dir_of(path);
 	if (!dir) {
 		json_decref(root);

@@ -101,8 +101,10 @@ struct ward_config {
 	struct ward_tcp_opts tcp; /* congestion owned */
 
 	struct {
-		unsigned max_connections;
-		size_t buffer_bytes; /* per direction per connection */
+		unsigned max_connections;	    /* authenticated and outbound connections */
+		unsigned max_handshakes;	    /* unauthenticated inbound, per worker */
+		unsigned max_handshakes_per_source; /* ... per source address, per worker */
+		size_t buffer_bytes;		    /* per direction per connection */
 		unsigned connect_timeout_ms;
 		unsigned idle_timeout_s;
 		unsigned drain_timeout_s;
@@ -110,6 +112,10 @@ struct ward_config {
 
 	struct {
 		struct ward_addr listen;
+		unsigned header_timeout_ms;	  /* a request's head must arrive within */
+		unsigned max_clients;		  /* open connections */
+		unsigned max_clients_per_address; /* from one non-loopback address */
+		unsigned loopback_clients;	  /* of max_clients, kept for loopback */
 	} admin;
 
 	struct {

@@ -12,6 +12,8 @@
 #include <wolfssl/ssl.h>
 
 #include "kube/cli.h"
+#include "certs/pem.h"
+#include "lib/file.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "lib/tls.h"
@@ -65,8 +67,9 @@ static int load_ctx(const char *cert_path, const char *key_path, WOLFSSL_CTX **o
 	WOLFSSL_CTX *ctx = NULL;
 	int rc = 0;
 
-	if ((rc = ward_manifest_slurp(cert_path, &cert, &cert_len)) < 0 ||
-	    (rc = ward_manifest_slurp(key_path, &key, &key_len)) < 0)
+	if ((rc = ward_file_read(cert_path, WARD_PEM_CERTS_MAX_BYTES, &cert, &cert_len, NULL)) <
+		0 ||
+	    (rc = ward_file_read(key_path, WARD_PEM_KEY_MAX_BYTES, &key, &key_len, NULL)) < 0)
 		goto out;
 	if (!(ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method()))) {
 		rc = ward_err_set(WARD_ERR_NOMEM, "TLS context");

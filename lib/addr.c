@@ -184,6 +184,23 @@ bool ward_cidr_contains(const struct ward_cidr *cidr, const struct sockaddr *sa)
 	return prefix_equal(cidr->addr, a, cidr->prefix_len);
 }
 
+void ward_addr_source_key(const struct sockaddr_storage *ss, uint8_t key[WARD_ADDR_SOURCE_KEY])
+{
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	memset(key, 0, WARD_ADDR_SOURCE_KEY);
+	if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6)) {
+		key[0] = 6;
+		memcpy(key + 1, a6->s6_addr, 8);
+	} else if (ss->ss_family == AF_INET6) {
+		key[0] = 4;
+		memcpy(key + 1, a6->s6_addr + 12, 4);
+	} else if (ss->ss_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+}
+
 const char *ward_cidr_format(const struct ward_cidr *cidr, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

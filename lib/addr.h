@@ -43,4 +43,10 @@ bool ward_addr_ip_equal(const struct sockaddr_storage *a, const struct sockaddr_
 /* Formats "ip:port" / "[ip]:port" into buf. */
 const char *ward_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
+/* Who a peer is, for per-source limits: its IPv4 address (also when it arrives
+ * IPv4-mapped), or the /64 of its IPv6 address, the smallest block one host
+ * is usually given. Anything else (a unix socket) is all zeroes. */
+#define WARD_ADDR_SOURCE_KEY 16
+void ward_addr_source_key(const struct sockaddr_storage *ss, uint8_t key[WARD_ADDR_SOURCE_KEY]);
+
 #endif

@@ -3,9 +3,15 @@
  * A client reads until the parser has one complete request, stops reading,
  * hands it to the handler, writes the response, and only then parses what was
  * pipelined behind it; so one client holds at most one request plus
- * header_bytes + body_bytes of input. Errors are answered and followed by a
- * shutdown(SHUT_WR), and the socket is closed once the peer closes or a
- * short linger expires, so the answer is not lost to a reset.
+ * header_bytes + body_bytes of input. Errors (any status from 400 up) are
+ * answered and followed by a shutdown(SHUT_WR), and the socket is closed once
+ * the peer closes or a short linger expires, so the answer is not lost to a
+ * reset.
+ *
+ * One timer per client holds whichever deadline applies: the request's head,
+ * then its body (both counted from the request's start), the answer's write,
+ * the keep-alive idle time, the linger. Admission (make_room) keeps a slow or
+ * silent client from holding a place a newcomer needs.
  *
  * Connections are ward_streams (lib/stream.h); HTTPS goes through a
  * ward_tls_session (lib/tls.h).
@@ -46,9 +52,12 @@ struct client {
 	int handles_open;
 	enum client_state state;
 	bool close_after_write;
-	bool deferred; /* a ward_http_pending refers to us */
+	bool deferred;	     /* a ward_http_pending refers to us */
+	bool in_request;     /* a request has started: accepted, or a byte of the next one */
+	uint64_t started_ms; /* uv_now() when it started */
 	bool loopback;
 	struct sockaddr_storage peer;
+	uint8_t source[WARD_ADDR_SOURCE_KEY];
 	struct ward_buf in; /* plaintext not yet parsed */
 	struct ward_http_parser parser;
 	WOLFSSL_CTX *tls_ctx;	     /* owned ref, or NULL for plain HTTP */
@@ -72,6 +81,7 @@ struct ward_http_server {
 	WOLFSSL_CTX *tls_ctx;	  /* owned ref */
 	struct client *current;	  /* the client whose handler is running */
 	bool stopping;
+	uint64_t drops[WARD_HTTP_DROPS];
 };
 
 static void client_close(struct client *c);
@@ -151,6 +161,7 @@ static void response_sent(struct client *c)
 		return;
 	}
 	c->state = C_READING;
+	c->in_request = false;
 	ward_http_parse_next(&c->parser);
 	client_pump(c); /* what was pipelined behind the request */
 }
@@ -186,13 +197,16 @@ static int write_bytes(struct client *c, uint8_t *data, size_t len)
 }
 
 /* A HEAD answer has the GET's headers, Content-Length included, and no
- * body (RFC 9110 §9.3.2). */
+ * body (RFC 9110 §9.3.2). An error answer closes the connection. */
 static void send_response(struct client *c, struct ward_http_response *r, bool keep_alive,
 			  bool head)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = ward_http_response_format(r, keep_alive, &data, &len);
+	int rc;
+
+	keep_alive = keep_alive && r->status < 400;
+	rc = ward_http_response_format(r, keep_alive, &data, &len);
 
 	if (rc == 0 && head)
 		len -= r->body_len; /* the body is the block's tail */
@@ -205,8 +219,9 @@ static void send_response(struct client *c, struct ward_http_response *r, bool k
 		rc = write_bytes(c, data, len);
 	if (rc < 0)
 		client_close(c);
-	else if (c->s.queued == 0) /* all written now: go on from the next loop turn */
-		uv_timer_start(&c->timer, on_timeout, 0, 0);
+	else /* all written now: go on from the next loop turn; else give it time */
+		uv_timer_start(&c->timer, on_timeout,
+			       c->s.queued == 0 ? 0 : c->srv->limits.request_timeout_ms, 0);
 }
 
 static void send_error(struct client *c, int status, const char *why)
@@ -250,12 +265,29 @@ static void on_timeout(uv_timer_t *t)
 {
 	struct client *c = t->data;
 
-	if (c->state == C_READING)
+	if (c->state == C_READING && c->in_request) {
+		c->srv->drops[WARD_HTTP_DROP_TIMEOUT]++;
 		send_error(c, 408, "request not received in time");
-	else if (c->state == C_LINGER)
-		client_close(c);
-	else if (c->state == C_WRITING && c->s.queued == 0)
+	} else if (c->state == C_WRITING && c->s.queued == 0) {
 		response_sent(c);
+	} else if (c->state != C_HANDLING) {
+		client_close(c); /* idle, lingered, or not reading its answer */
+	}
+}
+
+/* The deadline that applies while a request is read: its head, then its
+ * body, both from its start; or, between requests, the idle time. */
+static void arm_read_timer(struct client *c)
+{
+	const struct ward_http_limits *l = &c->srv->limits;
+	uint64_t now = uv_now(c->srv->loop), end;
+
+	if (!c->in_request) {
+		uv_timer_start(&c->timer, on_timeout, l->idle_timeout_ms, 0);
+		return;
+	}
+	end = c->started_ms + (c->parser.head_done ? l->request_timeout_ms : l->header_timeout_ms);
+	uv_timer_start(&c->timer, on_timeout, end > now ? end - now : 0, 0);
 }
 
 /* Parses buffered plaintext: dispatches one complete request, or waits for
@@ -267,6 +299,10 @@ static void client_pump(struct client *c)
 
 	if (c->state != C_READING)
 		return;
+	if (!c->in_request && ward_buf_len(&c->in) > 0) {
+		c->in_request = true;
+		c->started_ms = uv_now(c->srv->loop);
+	}
 	st = ward_http_parse_feed(&c->parser, ward_buf_peek(&c->in), ward_buf_len(&c->in), &used);
 	if (ward_buf_consume(&c->in, used) < 0 || ward_buf_len(&c->in) == 0)
 		ward_buf_free(&c->in);
@@ -280,8 +316,7 @@ static void client_pump(struct client *c)
 	case WARD_HTTP_NEED_MORE:
 		break;
 	}
-	if (!uv_is_active((uv_handle_t *)&c->timer))
-		uv_timer_start(&c->timer, on_timeout, c->srv->limits.request_timeout_ms, 0);
+	arm_read_timer(c);
 	if (ward_stream_read_start(&c->s) < 0)
 		client_close(c);
 }
@@ -409,6 +444,7 @@ static int client_init(struct ward_http_server *srv, struct client *c, uv_stream
 	if (kind == WARD_STREAM_TCP) {
 		uv_tcp_getpeername(&c->s.h.tcp, (struct sockaddr *)&c->peer, &len);
 		c->loopback = is_loopback(&c->peer);
+		ward_addr_source_key(&c->peer, c->source);
 	} else {
 		c->loopback = true; /* a unix socket is reachable from this host only */
 	}
@@ -417,11 +453,93 @@ static int client_init(struct ward_http_server *srv, struct client *c, uv_stream
 	return 0;
 }
 
+/* --- admission --- */
+
+/* Only waiting for its own request: nothing it was promised is lost if it
+ * goes. A client being answered (or waiting for a deferred answer) stays. */
+static bool sheddable(const struct client *c)
+{
+	return c->state == C_READING || c->state == C_LINGER;
+}
+
+/* The other clients: all, non-loopback, and from newcomer's source. */
+static void census(const struct ward_http_server *srv, const struct client *newcomer,
+		   unsigned *total, unsigned *general, unsigned *same)
+{
+	struct ward_list_node *n, *next;
+
+	*total = *general = *same = 0;
+	ward_list_each(&srv->clients, n, next)
+	{
+		const struct client *c = ward_list_entry(n, struct client, link);
+
+		if (c == newcomer)
+			continue;
+		(*total)++;
+		*general += !c->loopback;
+		*same += !c->loopback && !memcmp(c->source, newcomer->source, sizeof(c->source));
+	}
+}
+
+/* The oldest sheddable client from newcomer's source (same), or of all
+ * non-loopback ones, or (loopback) of any. The list runs newest first. */
+static struct client *oldest_sheddable(struct ward_http_server *srv, const struct client *newcomer,
+				       bool same, bool loopback)
+{
+	struct ward_list_node *n, *next;
+	struct client *oldest = NULL;
+
+	ward_list_each(&srv->clients, n, next)
+	{
+		struct client *c = ward_list_entry(n, struct client, link);
+
+		if (c == newcomer || !sheddable(c) || (c->loopback && !loopback))
+			continue;
+		if (same && memcmp(c->source, newcomer->source, sizeof(c->source)))
+			continue;
+		oldest = c;
+	}
+	return oldest;
+}
+
+static bool shed_one(struct ward_http_server *srv, struct client *victim, enum ward_http_drop why)
+{
+	srv->drops[why]++;
+	if (!victim)
+		return false;
+	client_close(victim);
+	return true;
+}
+
+/* Room for c within max_clients (less the loopback reserve, for others) and
+ * max_clients_per_address: the oldest sheddable client makes way, or c is
+ * refused. */
+static bool make_room(struct ward_http_server *srv, struct client *c)
+{
+	const struct ward_http_limits *l = &srv->limits;
+	unsigned total, general, same;
+	struct client *victim;
+
+	census(srv, c, &total, &general, &same);
+	if (!c->loopback && same >= l->max_clients_per_address) {
+		if (!shed_one(srv, oldest_sheddable(srv, c, true, false),
+			      WARD_HTTP_DROP_ADDRESS_LIMIT))
+			return false;
+		census(srv, c, &total, &general, &same);
+	}
+	if (total < l->max_clients &&
+	    (c->loopback || general < l->max_clients - l->loopback_clients))
+		return true;
+	victim = oldest_sheddable(srv, c, false, false);
+	if (!victim && c->loopback)
+		victim = oldest_sheddable(srv, c, false, true);
+	return shed_one(srv, victim, WARD_HTTP_DROP_FULL);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct ward_http_server *srv = listener->data;
 	struct client *c;
-	bool full = srv->clients.n >= srv->limits.max_clients;
 
 	if (status < 0 || !(c = calloc(1, sizeof(*c))))
 		return;
@@ -429,15 +547,17 @@ static void on_connection(uv_stream_t *listener, int status)
 		client_close(c);
 		return;
 	}
-	if (full) {
+	if (!make_room(srv, c)) {
 		/* Over TLS the 503 could only follow a handshake we will not do. */
 		if (c->tls.ssl)
 			client_close(c);
 		else
-			send_error(c, 503, "too many admin clients");
+			send_error(c, 503, "too many clients");
 		return;
 	}
 	c->state = C_READING;
+	c->in_request = true; /* a new connection owes us a request at once */
+	c->started_ms = uv_now(srv->loop);
 	client_pump(c);
 }
 
@@ -446,8 +566,9 @@ int ward_http_server_new(uv_loop_t *loop, const struct ward_http_limits *limits,
 {
 	struct ward_http_server *srv;
 
-	ENSURE(limits->header_bytes >= 256 && limits->max_clients > 0 &&
-		   limits->request_timeout_ms > 0,
+	ENSURE(limits->header_bytes >= 256 && limits->max_clients > limits->loopback_clients &&
+		   limits->max_clients_per_address > 0 && limits->header_timeout_ms > 0 &&
+		   limits->request_timeout_ms > 0 && limits->idle_timeout_ms > 0,
 	       WARD_ERR_INVALID, "http server: limits too small");
 	srv = calloc(1, sizeof(*srv));
 	ENSURE(srv, WARD_ERR_NOMEM, "http server");
@@ -511,6 +632,11 @@ int ward_http_server_set_tls(struct ward_http_server *srv, WOLFSSL_CTX *ctx)
 unsigned ward_http_server_clients(const struct ward_http_server *srv)
 {
 	return (unsigned)srv->clients.n;
+}
+
+void ward_http_server_drops(const struct ward_http_server *srv, uint64_t out[WARD_HTTP_DROPS])
+{
+	memcpy(out, srv->drops, sizeof(srv->drops));
 }
 
 void ward_http_server_free(struct ward_http_server *srv)

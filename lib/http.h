@@ -28,14 +28,27 @@
 
 #define WARD_HTTP_MAX_HEADERS 32
 
+/* Every client is held to these. A request starts when the connection is
+ * accepted, or with the first byte of a later request on a kept-alive one;
+ * a client that is late gets 408 and the connection closed. When the server
+ * is full, a newcomer takes the place of the oldest client that is only
+ * waiting for its own request (idle, or a request not yet complete: nothing
+ * is lost that it was promised); with none to shed, it gets 503. Loopback
+ * and unix-socket clients are never limited per address and never shed to
+ * make room for others. */
 struct ward_http_limits {
 	size_t header_bytes;	     /* request line + headers (431 past it) */
 	size_t body_bytes;	     /* body after de-chunking (413 past it) */
-	unsigned request_timeout_ms; /* first byte to last, and keep-alive idle (408) */
-	unsigned max_clients;	     /* open connections; more get 503 */
-	bool keep_alive;	     /* false: every response closes the connection */
+	unsigned header_timeout_ms;  /* start of a request to the end of its head */
+	unsigned request_timeout_ms; /* start to the end of the body; and to write the answer */
+	unsigned idle_timeout_ms;    /* keep-alive: waiting for the next request */
+	unsigned max_clients;	     /* open connections */
+	unsigned max_clients_per_address; /* from one non-loopback source (lib/addr.h) */
+	unsigned loopback_clients; /* of max_clients, only ever for loopback / unix clients */
+	bool keep_alive;	   /* false: every response closes the connection */
 };
-/* 8 KiB of headers, 1 MiB of body, 10 s, 64 clients, keep-alive on. */
+/* 8 KiB of headers, 1 MiB of body, 10 s for each timeout, 64 clients, no
+ * per-address limit or loopback reserve, keep-alive on. */
 void ward_http_limits_default(struct ward_http_limits *l);
 
 /* Wire data: pointer + length into the parser's buffers, valid until the
@@ -106,7 +119,8 @@ struct ward_http_parser {
 		size_t name_off, name_len, value_off, value_len;
 	} hdr[WARD_HTTP_MAX_HEADERS];
 	size_t n_hdr;
-	bool in_value; /* the last header callback was a value */
+	bool in_value;	/* the last header callback was a value */
+	bool head_done; /* the request line and headers are in */
 	bool complete;
 	int error_status;
 	struct ward_http_request req; /* valid after WARD_HTTP_REQUEST */
@@ -148,6 +162,14 @@ int ward_http_server_listen_unix(struct ward_http_server *srv, const char *path)
 int ward_http_server_set_tls(struct ward_http_server *srv, WOLFSSL_CTX *ctx) WARD_MUST_CHECK;
 /* Open client connections (for tests and metrics). */
 unsigned ward_http_server_clients(const struct ward_http_server *srv);
+/* Clients dropped by the limits, since the server started. */
+enum ward_http_drop {
+	WARD_HTTP_DROP_TIMEOUT,	      /* a request not complete in time (408) */
+	WARD_HTTP_DROP_ADDRESS_LIMIT, /* shed: its address held max_clients_per_address */
+	WARD_HTTP_DROP_FULL,	      /* shed, or refused (503): the server was full */
+	WARD_HTTP_DROPS
+};
+void ward_http_server_drops(const struct ward_http_server *srv, uint64_t out[WARD_HTTP_DROPS]);
 /* Closes listeners and every connection; the memory is released once libuv
  * has closed the handles (run the loop) and every deferred request has been
  * replied to (the reply to a closed client is dropped). */

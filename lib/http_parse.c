@@ -13,8 +13,11 @@ void ward_http_limits_default(struct ward_http_limits *l)
 {
 	*l = (struct ward_http_limits){.header_bytes = 8192,
 				       .body_bytes = 1u << 20,
+				       .header_timeout_ms = 10000,
 				       .request_timeout_ms = 10000,
+				       .idle_timeout_ms = 10000,
 				       .max_clients = 64,
+				       .max_clients_per_address = 64,
 				       .keep_alive = true};
 }
 
@@ -81,6 +84,7 @@ static int on_headers_complete(http_parser *hp)
 {
 	struct ward_http_parser *p = parser_of(hp);
 
+	p->head_done = true;
 	/* A declared length past the limit is refused before a byte of it is read. */
 	if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->limits->body_bytes)
 		return fail(p, 413);

@@ -1,17 +1,23 @@
 #include "lib/json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "lib/file.h"
 
 int ward_json_load_file(const char *path, json_t **out)
 {
 	json_error_t jerr;
+	char *text;
+	size_t len;
 
-	*out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	*out = NULL;
+	GUARD(ward_file_read_input(path, WARD_JSON_FILE_MAX, WARD_JSON_PIPE_WAIT_MS, &text, &len));
+	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (*out)
 		return 0;
-	if (json_error_code(&jerr) == json_error_cannot_open_file)
-		return ward_err_set(WARD_ERR_IO, "%s", jerr.text);
 	return ward_err_set(WARD_ERR_INVALID, "%s: line %d column %d: %s", path, jerr.line,
 			    jerr.column, jerr.text);
 }

@@ -12,12 +12,17 @@
 
 #define WARD_JSON_PATH_MAX 192
 
-/* Parses the file at path (duplicate keys refused). WARD_ERR_IO if it cannot
- * be read, WARD_ERR_INVALID with "path: line L column C: why" otherwise. */
 /* Renders a value for "(got ...)" in errors: strings quoted, cut short and
  * made printable, containers named rather than dumped. */
 const char *ward_json_describe(const json_t *v, char *buf, size_t len);
 
+/* Parses the file at path (duplicate keys refused), read as lib/file.h reads
+ * a command's input: a regular file, or a pipe (each wait at most
+ * WARD_JSON_PIPE_WAIT_MS), of at most WARD_JSON_FILE_MAX bytes. WARD_ERR_IO
+ * (or _RANGE, _TIMEOUT) if it cannot be read, WARD_ERR_INVALID with "path:
+ * line L column C: why" otherwise. */
+#define WARD_JSON_FILE_MAX (16u * 1024 * 1024)
+#define WARD_JSON_PIPE_WAIT_MS 3000
 int ward_json_load_file(const char *path, json_t **out) WARD_MUST_CHECK;
 
 /* buf = path + "." + key (or key alone at the top). */

@@ -18,6 +18,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include "lib/file.h"
+
 #define PREFIX "unix:"
 #define STATUS_MAX (64 * 1024)
 #define NAME_BUF (16 * 1024) /* getpwuid_r / getgrgid_r scratch */
@@ -31,8 +33,9 @@ int ward_attest_peer_creds(int fd, struct ward_attest_creds *out)
 
 	ENSURE(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred),
 	       WARD_ERR_IO, "SO_PEERCRED: %s", strerror(errno));
-	/* pid 0: the peer is in a pid namespace that this one cannot see. */
-	ENSURE(cred.pid > 0, WARD_ERR_DENIED, "peer process is not visible from here");
+	/* pid 0: the peer is in a pid namespace that this one cannot see (a
+	 * pod calling ward server's pod); its uid and gid are still the
+	 * kernel's, translated into our user namespace. */
 	*out = (struct ward_attest_creds){cred.pid, cred.uid, cred.gid};
 	return 0;
 }
@@ -103,11 +106,13 @@ static int add_group(struct ward_selectors *s, const char *kind, gid_t gid)
 /* Reads a small /proc file into buf (NUL-terminated). */
 static int read_small(const char *path, char *buf, size_t cap)
 {
+	struct stat st;
 	size_t got = 0;
 	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = ward_file_open_read(path, &st);
 
-	ENSURE(fd >= 0, WARD_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fd < 0)
+		return fd;
 	while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);
@@ -198,8 +203,9 @@ static int add_binary(struct ward_selectors *s, const struct ward_attest_opts *o
 		return 0;
 	/* Through the link: the binary the process runs, even if its path now
 	 * names another file. */
-	fd = open(link, O_RDONLY | O_CLOEXEC);
-	ENSURE(fd >= 0, WARD_ERR_IO, "%s: %s", link, strerror(errno));
+	fd = ward_file_open_read(link, &(struct stat){0});
+	if (fd < 0)
+		return fd;
 	rc = hash_file(fd, link, o->size_limit, hex);
 	close(fd);
 	return rc < 0 ? rc : add(s, PREFIX "sha256:%s", hex);
@@ -222,9 +228,11 @@ int ward_attest_selectors(const struct ward_attest_creds *c, const struct ward_a
 		rc = add(out, PREFIX "gid:%u", (unsigned)c->gid);
 	if (rc == 0)
 		rc = add_group(out, "group", c->gid);
-	if (rc == 0)
+	/* Without a visible process there are no supplementary groups, path or
+	 * hash to read: entries that need them do not match (fail closed). */
+	if (rc == 0 && c->pid > 0)
 		rc = add_supplementary(out, proc, c->pid);
-	if (rc == 0)
+	if (rc == 0 && c->pid > 0)
 		rc = add_binary(out, &opts, c->pid);
 	if (rc < 0)
 		ward_selectors_free(out);

@@ -198,6 +198,7 @@ static int open_sockets(struct ward_server *s)
 {
 	GUARD(
 	    ward_wl_server_start(&s->loop, s->cfg->socket, &ward_wl_service_ops, &s->svc, &s->wl));
+	ward_wl_server_set_limits(s->wl, &s->cfg->limits);
 	return ward_ctl_start(&s->loop, s->cfg->admin_socket, ward_server_admin, s, &s->admin);
 }
 

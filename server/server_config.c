@@ -135,6 +135,25 @@ static int attestation_member(void *ctx, const char *key, const json_t *v, const
 	return ward_json_int(v, path, 0, 1LL << 50, &p->cfg->workload_size_limit);
 }
 
+static int limits_member(void *ctx, const char *key, const json_t *v, const char *path)
+{
+	struct ward_wl_limits *l = &((const struct parser *)ctx)->cfg->limits;
+
+	if (!strcmp(key, "max_connections"))
+		return parse_uint(v, path, 1, 100000, &l->max_connections);
+	if (!strcmp(key, "max_connections_per_uid"))
+		return parse_uint(v, path, 1, 100000, &l->max_connections_per_uid);
+	if (!strcmp(key, "max_pending"))
+		return parse_uint(v, path, 1, 100000, &l->max_pending);
+	if (!strcmp(key, "max_pending_per_uid"))
+		return parse_uint(v, path, 1, 100000, &l->max_pending_per_uid);
+	if (!strcmp(key, "idle_timeout_ms"))
+		return parse_uint(v, path, 100, 3600000, &l->idle_timeout_ms);
+	if (!strcmp(key, "write_stall_ms"))
+		return parse_uint(v, path, 100, 3600000, &l->write_stall_ms);
+	return ward_json_unknown(path);
+}
+
 static int rotation_member(void *ctx, const char *key, const json_t *v, const char *path)
 {
 	const struct parser *p = ctx;
@@ -187,6 +206,8 @@ static int parse_key(void *ctx, const char *key, const json_t *v, const char *pa
 		return parse_federation(p, v, path);
 	if (!strcmp(key, "attestation"))
 		return ward_json_members(v, path, attestation_member, ctx);
+	if (!strcmp(key, "limits"))
+		return ward_json_members(v, path, limits_member, ctx);
 	if (!strcmp(key, "rotation"))
 		return ward_json_members(v, path, rotation_member, ctx);
 	if (!strcmp(key, "log"))
@@ -199,6 +220,7 @@ static int defaults(struct ward_server_config *c)
 	c->svid_ttl_s = 3600;
 	c->ca_ttl_s = 86400;
 	c->workload_size_limit = 256LL * 1024 * 1024;
+	ward_wl_limits_default(&c->limits);
 	c->rotation_grace_ms = 500;
 	c->rotation_max_wait_ms = 5000;
 	GUARD(set_str(&c->socket, "/run/ward/server.sock", "socket"));

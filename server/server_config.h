@@ -13,6 +13,10 @@
  *   federation     { "<trust domain>": "<bundle PEM file>" }
  *   attestation    { workload_size_limit: 268435456 } bytes hashed at most
  *                  for unix:sha256 (0: no limit), as SPIRE's unix attestor
+ *   limits         the Workload API's connections (struct ward_wl_limits):
+ *                  { max_connections: 1024, max_connections_per_uid: 512,
+ *                    max_pending: 128, max_pending_per_uid: 32,
+ *                    idle_timeout_ms: 5000, write_stall_ms: 10000 }
  *   rotation       { grace_ms: 500 (0 .. 60000), max_wait_ms: 5000 (100 .. 60000) }
  *                  a forced CA/root rotation activates grace_ms after every
  *                  open stream was sent the new bundle, or after max_wait_ms
@@ -23,6 +27,7 @@
 #include <stddef.h>
 
 #include "lib/err.h"
+#include "server/wl_server.h"
 
 #define WARD_SERVER_MAX_FEDERATION 64
 
@@ -45,6 +50,7 @@ struct ward_server_config {
 	struct ward_server_federation *federation;
 	size_t n_federation;
 	long long workload_size_limit;
+	struct ward_wl_limits limits;
 	unsigned rotation_grace_ms, rotation_max_wait_ms;
 	char *log_level;
 };

@@ -23,9 +23,9 @@ static struct wl_conn *conn_of(struct ward_list_node *node)
 	return ward_list_entry(node, struct wl_conn, link);
 }
 
-static void maybe_free_server(struct ward_wl_server *srv)
+void wl_server_maybe_free(struct ward_wl_server *srv)
 {
-	if (srv->stopping && !srv->listener.path && srv->conns.n == 0)
+	if (srv->stopping && !srv->listener.path && srv->conns.n == 0 && !srv->sweep_open)
 		free(srv);
 }
 
@@ -36,16 +36,17 @@ static void on_conn_closed(struct ward_stream *s)
 
 	ward_list_remove(&srv->conns, &c->link);
 	free(c);
-	maybe_free_server(srv);
+	wl_server_maybe_free(srv);
 }
 
 /* The one teardown of a connection: its streams (and the calls behind
  * them), its HTTP/2 session, its socket. Never called from inside nghttp2. */
-static void conn_close(struct wl_conn *c)
+void wl_conn_close(struct wl_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	wl_limits_release(c);
 	while (c->streams)
 		wl_stream_free(c->streams);
 	nghttp2_session_del(c->h2);
@@ -60,7 +61,7 @@ static void close_if_done(struct wl_conn *c)
 	if (c->closing || c->sock.queued)
 		return;
 	if (c->srv->stopping || ward_h2_finished(c->h2))
-		conn_close(c);
+		wl_conn_close(c);
 }
 
 static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
@@ -72,7 +73,7 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 			ward_log(WARD_LOG_DEBUG, "workload_api_protocol_error", "{s:s,s:i}",
 				 "reason", ward_err_msg(), "pid",
 				 c->have_creds ? (int)c->creds.pid : 0);
-			conn_close(c);
+			wl_conn_close(c);
 		} else {
 			wl_conn_flush(c);
 		}
@@ -82,13 +83,13 @@ static void on_read(struct ward_stream *s, uint8_t *data, size_t n)
 
 static void on_end(struct ward_stream *s)
 {
-	conn_close(s->owner);
+	wl_conn_close(s->owner);
 }
 
 static void on_error(struct ward_stream *s, int status)
 {
 	(void)status;
-	conn_close(s->owner);
+	wl_conn_close(s->owner);
 }
 
 /* A peer that does not read stops being read at WL_WRITE_HIGH, and is read
@@ -97,9 +98,10 @@ static void on_drained(struct ward_stream *s)
 {
 	struct wl_conn *c = s->owner;
 
+	wl_limits_wrote(c);
 	if (!c->closing && !s->reading && s->queued < WL_WRITE_LOW) {
 		if (ward_stream_read_start(s) < 0)
-			return conn_close(c);
+			return wl_conn_close(c);
 		wl_conn_flush(c);
 	}
 	close_if_done(c);
@@ -122,17 +124,19 @@ void wl_conn_flush(struct wl_conn *c)
 	uint8_t *block;
 	size_t len;
 
+	if (c->sock.queued == 0) /* nothing waits: a stall can only start now */
+		wl_limits_wrote(c);
 	while (!c->closing && c->sock.queued < WL_WRITE_HIGH) {
 		ward_buf_init(&out, 2 * WRITE_BLOCK); /* room for a frame past the block */
 		if (ward_h2_collect(c->h2, &out, WRITE_BLOCK) < 0) {
 			ward_buf_free(&out);
-			return conn_close(c);
+			return wl_conn_close(c);
 		}
 		if (!(block = ward_buf_detach(&out, &len)))
 			break;
 		c->out_total += len;
 		if (ward_stream_write(&c->sock, block, len) < 0)
-			return conn_close(c);
+			return wl_conn_close(c);
 	}
 	wl_conn_place_sent(c);
 	if (c->sock.queued >= WL_WRITE_HIGH)
@@ -149,13 +153,15 @@ static void conn_start(struct wl_conn *c)
 	else
 		ward_log(WARD_LOG_WARN, "workload_api_no_peer_creds", "{s:s}", "reason",
 			 ward_err_msg());
+	if (!wl_limits_admit(c))
+		return wl_conn_close(c);
 	if (wl_session_new(c) < 0) {
 		ward_log(WARD_LOG_ERROR, "workload_api_session_failed", "{s:s}", "reason",
 			 ward_err_msg());
-		return conn_close(c);
+		return wl_conn_close(c);
 	}
 	if (ward_stream_read_start(&c->sock) < 0)
-		return conn_close(c);
+		return wl_conn_close(c);
 	wl_conn_flush(c); /* our SETTINGS */
 }
 
@@ -177,9 +183,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	c->sock.read_size = READ_SIZE;
 	c->sock.wipe = true;
 	ward_list_add(&srv->conns, &c->link);
-	if (ward_stream_accept(&c->sock, listener) < 0 || srv->conns.n > WARD_WL_MAX_CONNS) {
-		ward_log(WARD_LOG_WARN, "workload_api_refused", "{s:i}", "connections",
-			 (int)srv->conns.n);
+	if (ward_stream_accept(&c->sock, listener) < 0) {
 		c->closing = true;
 		ward_stream_close(&c->sock, false);
 		return;
@@ -221,7 +225,7 @@ static int make_parent(const char *path)
 
 static void on_listener_closed(struct ward_unix_listener *l)
 {
-	maybe_free_server(l->pipe.data);
+	wl_server_maybe_free(l->pipe.data);
 }
 
 int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
@@ -240,10 +244,12 @@ int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl
 	srv->loop = loop;
 	srv->ops = ops;
 	srv->arg = arg;
+	wl_limits_init(srv);
 	rc = ward_unix_listener_start(&srv->listener, loop, path, SOCKET_MODE, 128, on_connection,
 				      srv, on_listener_closed);
 	if (rc < 0) {
 		srv->stopping = true; /* freed once the listener has closed */
+		wl_limits_stop(srv);
 		return rc;
 	}
 	*out = srv;
@@ -277,4 +283,5 @@ void ward_wl_server_stop(struct ward_wl_server *srv)
 			wl_conn_flush(c); /* closes once its last bytes are written */
 	}
 	ward_unix_listener_stop(&srv->listener);
+	wl_limits_stop(srv);
 }

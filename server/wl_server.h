@@ -30,11 +30,19 @@
  * Limits: every length from the wire is checked by nghttp2 (frames, HPACK)
  * or the gRPC reader (messages); a connection that breaks HTTP/2 (a bad
  * preface, garbage) is closed without affecting others; at most 100
- * concurrent streams per connection and WARD_WL_MAX_CONNS connections.
+ * concurrent streams per connection. Connections are held to struct
+ * ward_wl_limits (wl_limits.c): the socket is open to every local user, so a
+ * connection on which no call has been granted yet (no preface, no request,
+ * or only refusals) is "pending" and pending ones have a budget of their own;
+ * any connection with no call open is closed after idle_timeout_ms, and one
+ * whose peer takes none of the output waiting for it for write_stall_ms is
+ * closed too. Memory a burst of connections took is given back when it
+ * ends (lib/trim.h).
  * Backpressure: a stream holds at most the message being sent and the
  * newest one waiting (older states are skipped: each is complete); a
- * connection whose peer does not read stops being read once 256 KiB wait
- * to be written. */
+ * connection whose peer does not read stops being read once 64 KiB wait
+ * to be written, and is closed once it has taken nothing for
+ * write_stall_ms. */
 #ifndef WARD_SPIFFE_WL_SERVER_H
 #define WARD_SPIFFE_WL_SERVER_H
 
@@ -47,8 +55,22 @@
 #include "lib/err.h"
 #include "server/attest.h"
 
-#define WARD_WL_MAX_CONNS 1024
 #define WARD_WL_WHY_MAX 256
+
+/* A uid that has entries gets its calls granted at once and leaves the
+ * pending budget, so room always remains for it: whatever a uid without
+ * entries does, it holds at most max_pending_per_uid connections (its oldest
+ * pending one goes first), all such uids together max_pending (the oldest
+ * goes first), and never longer than idle_timeout_ms each. */
+struct ward_wl_limits {
+	unsigned max_connections;	  /* in all (1024) */
+	unsigned max_connections_per_uid; /* from one uid (512) */
+	unsigned max_pending;		  /* without a granted call yet (128) */
+	unsigned max_pending_per_uid;	  /* ... its share when the budget is full (32) */
+	unsigned idle_timeout_ms;	  /* with no call open: closed after (5000) */
+	unsigned write_stall_ms; /* output waiting and none taken for this long: closed (10000) */
+};
+void ward_wl_limits_default(struct ward_wl_limits *l);
 
 enum ward_wl_method {
 	WARD_WL_FETCH_X509_SVID,
@@ -80,6 +102,9 @@ struct ward_wl_server;
  * attestation, not file mode, decides what a caller gets, as in SPIRE. */
 int ward_wl_server_start(uv_loop_t *loop, const char *path, const struct ward_wl_ops *ops,
 			 void *arg, struct ward_wl_server **out) WARD_MUST_CHECK;
+/* Replaces the limits (ward_wl_limits_default until then); connections
+ * already open keep their place. */
+void ward_wl_server_set_limits(struct ward_wl_server *srv, const struct ward_wl_limits *l);
 /* Rebuilds every open call's message and sends those that changed. Returns
  * the generation of the state it sent: the number delivery is asked about. */
 uint64_t ward_wl_server_refresh(struct ward_wl_server *srv);

@@ -8,14 +8,17 @@
 #include <stdint.h>
 
 #include "spiffe/grpc.h"
+#include "lib/budget.h"
 #include "lib/list.h"
+#include "lib/log.h"
+#include "lib/trim.h"
 #include "lib/stream.h"
 #include "server/wl_server.h"
 
 #define WL_MAX_STREAMS 100	   /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define WL_MAX_REQUEST (64 * 1024) /* a request message; X509SVIDRequest is empty */
-#define WL_WRITE_HIGH (256 * 1024) /* stop reading a peer that does not read */
-#define WL_WRITE_LOW (64 * 1024)
+#define WL_WRITE_HIGH (64 * 1024)  /* stop reading a peer that does not read */
+#define WL_WRITE_LOW (16 * 1024)
 
 struct wl_stream {
 	int32_t id;
@@ -54,6 +57,11 @@ struct wl_conn {
 	struct wl_stream *streams;
 	bool closing;
 	uint64_t out_total; /* bytes handed to the socket; minus sock.queued: written */
+	/* wl_limits.c */
+	struct ward_budget_slot pending; /* until a call is granted */
+	unsigned calls;			 /* granted calls open */
+	uint64_t idle_since_ms;		 /* uv_now() when the last call ended, or accept */
+	uint64_t wrote_ms;		 /* uv_now() when the peer last took output */
 };
 
 struct ward_wl_server {
@@ -64,6 +72,14 @@ struct ward_wl_server {
 	struct ward_list conns; /* struct wl_conn, link */
 	bool stopping;
 	uint64_t gen; /* of the state: bumped by each refresh */
+	/* wl_limits.c */
+	struct ward_wl_limits limits;
+	struct ward_budget pending;
+	struct ward_budget_counts pending_counts;
+	uv_timer_t sweep; /* closes idle and stalled connections, trims memory */
+	bool sweep_open;
+	struct ward_log_limit shed_log;
+	struct ward_trim trim;
 };
 
 /* wl_stream.c */
@@ -79,5 +95,21 @@ void wl_conn_place_sent(struct wl_conn *c);
 /* wl_server.c */
 /* Hands nghttp2's pending output to the socket, within the write limit. */
 void wl_conn_flush(struct wl_conn *c);
+/* The one teardown of a connection. Never called from inside nghttp2. */
+void wl_conn_close(struct wl_conn *c);
+void wl_server_maybe_free(struct ward_wl_server *srv);
+
+/* wl_limits.c: the limits. */
+void wl_limits_init(struct ward_wl_server *srv);
+void wl_limits_stop(struct ward_wl_server *srv);
+/* Room for a new connection (its creds read): false means refuse it. */
+bool wl_limits_admit(struct wl_conn *c);
+/* The peer took some of the output waiting for it (or none was waiting). */
+void wl_limits_wrote(struct wl_conn *c);
+/* A call on c was granted / one granted call ended. */
+void wl_limits_granted(struct wl_conn *c);
+void wl_limits_call_ended(struct wl_conn *c);
+/* c is closing: its pending slot is given back. */
+void wl_limits_release(struct wl_conn *c);
 
 #endif

@@ -68,8 +68,10 @@ void wl_stream_free(struct wl_stream *st)
 		;
 	if (*pp)
 		*pp = st->next;
-	if (st->call)
+	if (st->call) {
 		c->srv->ops->close(c->srv->arg, st->call);
+		wl_limits_call_ended(c);
+	}
 	ward_grpc_reader_free(&st->request);
 	ward_buf_free(&st->out); /* zeroed: messages carry private keys */
 	ward_buf_free(&st->next_msg);
@@ -164,6 +166,7 @@ static ssize_t data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
 		if (ward_buf_len(&st->out) == 0) {
 			st->done_gen = st->out_gen;
 			st->done_unplaced = true;
+			ward_buf_free(&st->out); /* sent: no key waits in memory */
 		}
 		return (ssize_t)n;
 	}
@@ -248,6 +251,7 @@ static void start_call(struct wl_stream *st)
 		wl_stream_end(st, status.code, status.message);
 		return;
 	}
+	wl_limits_granted(c);
 	if (!build(st))
 		return; /* ended */
 	st->responded = true;
@@ -384,9 +388,10 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
 	rc = ward_grpc_reader_feed(&st->request, data, len);
 	if (rc == 0)
 		rc = ward_grpc_reader_next(&st->request, &msg, &msg_len);
-	if (rc == 0)
+	if (rc == 0) {
 		start_call(st);
-	else if (rc == WARD_ERR_RANGE)
+		ward_grpc_reader_free(&st->request); /* read once: nothing more is */
+	} else if (rc == WARD_ERR_RANGE)
 		wl_stream_end(st, WARD_GRPC_RESOURCE_EXHAUSTED, "request message over 64 KiB");
 	else if (rc == WARD_ERR_UNSUPPORTED)
 		wl_stream_end(st, WARD_GRPC_INTERNAL, "compressed messages are not supported");

@@ -35,6 +35,8 @@ export LOG_LEVEL=${LOG_LEVEL:-info}
 export WORKERS=${WORKERS:-1} # ward proxy.workers; each HAProxy gets nbthread 1 too
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 source "$WARD_ROOT/tests/e2e/lib.sh"
+# shellcheck source=app.sh
+source "$BENCH_DIR/app.sh"
 need_root
 trap ward_cleanup EXIT
 
@@ -54,6 +56,7 @@ IDLE_MODE=${BENCH_IDLE_MODE:-connect} # or request: one HTTP request on each fir
 #   capture too; its server side forwards to 8070/8071), ward direct mTLS
 #   8090/8091 (outbound.tunnel_exclude_ports) and the ward tunnel 8080/8081.
 UNCAPTURED=8070,8071,28080,28081
+SETTLE_S=${BENCH_SETTLE_S:-3} # after the idle connections close, before memory is read again
 TLS13_SUITES=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 SETUPS=(direct haproxy ward tunnel)
 declare -A APP_PORT=([direct]=8070 [haproxy]=8070 [ward]=8090 [tunnel]=8080)
@@ -89,6 +92,33 @@ rss_kb() { # PID... -> summed VmRSS in kB
     sum=$((sum + v))
   done
   echo "$sum"
+}
+
+# smaps_kb FIELD PID... -> summed smaps_rollup FIELD in kB (Pss, Private_Clean, ...)
+smaps_kb() {
+  local field=$1 pid sum=0 v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/smaps_rollup") || die "process $pid is gone"
+    sum=$((sum + v))
+  done
+  echo "$sum"
+}
+# private SETUP NAME: PSS and USS (private clean + dirty) of the setup's proxies
+# beside R[SETUP.rss_NAME]: most of an idle proxy's RSS is shared library pages.
+private() {
+  R[$1.pss_$2]=$(smaps_kb Pss "${PROXY_PIDS[@]}")
+  R[$1.uss_$2]=$(($(smaps_kb Private_Clean "${PROXY_PIDS[@]}") + $(smaps_kb Private_Dirty "${PROXY_PIDS[@]}")))
+}
+
+# mem_now NAME: private memory of the HAProxy pair and of ward's agents (both
+# ward setups share them).
+mem_now() {
+  use haproxy
+  private haproxy "$1"
+  use ward
+  private ward "$1"
+  R[tunnel.pss_$1]=${R[ward.pss_$1]} R[tunnel.uss_$1]=${R[ward.uss_$1]}
 }
 
 cpu_ticks() { # PID... -> summed utime+stime (clock ticks) of all their threads
@@ -253,6 +283,7 @@ hold() {
     sleep 1
     alive "${PROXY_PIDS[@]}"
     R[$setup.$key]=$(rss_kb "${PROXY_PIDS[@]}")
+    private "$setup" conns
     R[$setup.$key.pc]=$(awk -v a="$before" -v b="${R[$setup.$key]}" -v n="$IDLE_CONNS" \
       'BEGIN {printf "%.1f", (b - a) / n}')
     printf '  %-9s %-9s RSS %s kB before, with %s connections (%s) %s kB (%s)\n' "$setup" "$key" \
@@ -291,23 +322,7 @@ for p in a b; do # HAProxy wants certificate and key in one PEM file
   chmod 600 "$WARD_TMP/hap-$p.pem"
 done
 
-head -c 1024 /dev/zero | tr '\0' x >"$WARD_TMP/1k.txt"
-cat >"$WARD_TMP/app.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8192
-defaults
-  mode http
-  timeout client 120s
-  timeout http-request 10s
-  timeout http-keep-alive 120s
-frontend app
-  bind 0.0.0.0:8070
-  bind 0.0.0.0:8080
-  bind 0.0.0.0:8090
-  http-request return status 200 content-type text/plain file $WARD_TMP/1k.txt
-EOF
-pod_bg b haproxy -db -f "$WARD_TMP/app.cfg"
+bench_app b 8070 8080 8090
 for port in 8071 8081 8091; do
   pod_bg b /usr/bin/python3 "$BENCH_DIR/bulk_server.py" "$port" $((BULK_MB * 1048576))
   wait_port b 127.0.0.1 "$port"
@@ -398,6 +413,7 @@ HS_KEY='ward_tls_handshakes_total{direction="outbound",result="success"}'
 sleep 0.5
 R[haproxy.rss_idle]=$(rss_kb $HAP_A $HAP_B)
 R[ward.rss_idle]=$(rss_kb $WARD_AGENTS) R[tunnel.rss_idle]=${R[ward.rss_idle]}
+mem_now idle
 echo "bench: keep-alive ($CONNS connections, 1 KiB responses)"
 measure_wrk keepalive
 echo "bench: latency at a fixed rate ($RATE_CONNS connections, one request each per ${RATE_DELAY_MS} ms)"
@@ -413,16 +429,21 @@ for key in ka ka_cpu rate p50 p99 nc nc_cpu bulk; do
 done
 R[haproxy.rss_after]=$(rss_kb $HAP_A $HAP_B)
 R[ward.rss_after]=$(rss_kb $WARD_AGENTS) R[tunnel.rss_after]=${R[ward.rss_after]}
+mem_now after
 echo "bench: memory with $IDLE_CONNS idle connections"
 hold haproxy "$IDLE_MODE" rss_conns
+sleep "$SETTLE_S" # the proxies' memory after the burst, once they have had a moment
 R[haproxy.rss_closed]=$(rss_kb ${PIDS[haproxy]})
+private haproxy closed
 # Both ward setups share the agents: each is measured on fresh ones, so that
 # neither reuses memory the other's connections left in the allocator.
 for s in ward tunnel; do
   agents_restart ''
   [ "$s" = ward ] || pod a curl -sS -o /dev/null --max-time 5 "$(url_of tunnel)" # the pool is warm
   hold "$s" "$IDLE_MODE" rss_conns
+  sleep "$SETTLE_S"
   R[$s.rss_closed]=$(rss_kb ${PIDS[$s]})
+  private "$s" closed
 done
 grep -h '"level":"\(warn\|error\)"' "$WARD_TMP/a.log" "$WARD_TMP/b.log" | head -5 | sed 's/^/  agent log: /' || true
 
@@ -498,11 +519,20 @@ row "  p99 ms" "${R[direct.p99]}" "${R[haproxy.p99]}" "${R[ward.p99]}" "${R[tunn
 row "new connections/s ($NEWCONN_CONNS conns, close)" "${R[direct.nc]}" "${R[haproxy.nc]}" "${R[ward.nc]}" "${R[tunnel.nc]}"
 row "  proxy CPU us/connection" - "${R[haproxy.nc_cpu]}" "${R[ward.nc_cpu]}" "${R[tunnel.nc_cpu]}"
 row "bulk MB/s (one $BULK_MB MiB download)" "${R[direct.bulk]}" "${R[haproxy.bulk]}" "${R[ward.bulk]}" "${R[tunnel.bulk]}"
+# mem_rows NAME: PSS and USS rows under an RSS row.
+mem_rows() {
+  row "  PSS MiB" - "$(mb "${R[haproxy.pss_$1]:--}")" "$(mb "${R[ward.pss_$1]:--}")" "$(mb "${R[tunnel.pss_$1]:--}")"
+  row "  USS (private) MiB" - "$(mb "${R[haproxy.uss_$1]:--}")" "$(mb "${R[ward.uss_$1]:--}")" "$(mb "${R[tunnel.uss_$1]:--}")"
+}
 row "RSS idle MiB, fresh (both proxies)" - "$(mb "${R[haproxy.rss_idle]}")" "$(mb "${R[ward.rss_idle]}")" "$(mb "${R[tunnel.rss_idle]}")"
+mem_rows idle
 row "RSS idle MiB, after the load runs" - "$(mb "${R[haproxy.rss_after]}")" "$(mb "${R[ward.rss_after]}")" "$(mb "${R[tunnel.rss_after]}")"
+mem_rows after
 row "RSS with $IDLE_CONNS idle conns MiB" - "$(mb "${R[haproxy.rss_conns]}")" "$(mb "${R[ward.rss_conns]}")" "$(mb "${R[tunnel.rss_conns]}")"
+mem_rows conns
 row "  added kB per connection (both)" - "${R[haproxy.rss_conns.pc]}" "${R[ward.rss_conns.pc]}" "${R[tunnel.rss_conns.pc]}"
-row "RSS after they closed MiB" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")" "$(mb "${R[tunnel.rss_closed]}")"
+row "RSS after they closed MiB (${SETTLE_S} s on)" - "$(mb "${R[haproxy.rss_closed]}")" "$(mb "${R[ward.rss_closed]}")" "$(mb "${R[tunnel.rss_closed]}")"
+mem_rows closed
 echo
 echo "targets (ratios from this run)"
 target "tunnel new connections/s vs haproxy" "$(ratio "${R[tunnel.nc]}" "${R[haproxy.nc]}")" ">=" 10

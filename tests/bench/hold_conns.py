@@ -2,9 +2,10 @@
 """Opens N connections to HOST:PORT and keeps them open and idle until killed.
 Mode "request" (default) first sends one keep-alive HTTP GET on each and reads
 the whole response (every connection proven end to end, through any proxies);
-mode "connect" sends nothing (the caller checks the far end).  Prints "held N"
+mode "echo" sends 1 KiB on each and reads it back (an echo server); mode
+"connect" sends nothing (the caller checks the far end).  Prints "held N"
 once done; exits 1 if any connection or response fails.
-    hold_conns.py HOST PORT N [request|connect]"""
+    hold_conns.py HOST PORT N [request|echo|connect]"""
 import socket
 import sys
 import time
@@ -17,6 +18,15 @@ try:
     for _ in range(n):
         s = socket.create_connection((host, port), timeout=10)
         socks.append(s)
+    for s in socks if mode == "echo" else []:
+        s.sendall(b"e" * 1024)
+    for s in socks if mode == "echo" else []:
+        got = b""
+        while len(got) < 1024:
+            d = s.recv(65536)
+            if not d:
+                raise OSError("connection closed before the echo")
+            got += d
     for s in socks if mode == "request" else []:
         s.sendall(req)
     for s in socks if mode == "request" else []:

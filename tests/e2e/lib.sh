@@ -333,3 +333,44 @@ capture_stop() {
   kill -INT "$WARD_CAPTURE_PID" 2>/dev/null || true
   wait "$WARD_CAPTURE_PID" 2>/dev/null || true
 }
+
+# --- attackers (tests/e2e/attack.py), for the defences' suites ---
+# attacker_pod NAME INDEX: a pod with 8 addresses (10.NET.0.INDEX, .201-.207);
+# SOURCES lists them, comma-separated.
+attacker_pod() {
+  pod_add "$1" "$2"
+  SOURCES=$(pod_ip "$1")
+  for i in $(seq 1 7); do
+    pod "$1" ip addr add "10.$WARD_NET.0.$((200 + i))/24" dev eth0
+    SOURCES="$SOURCES,10.$WARD_NET.0.$((200 + i))"
+  done
+}
+# attack POD ARGS...: tests/e2e/attack.py ARGS in pod POD (POD "-": on the
+# host, as $ATTACK_UID when set), in the background until the test ends;
+# ATTACK_PID is its pid. attack_wait N: it has opened at least N connections.
+attack() {
+  local where=$1
+  shift
+  mkdir -p -m 1777 "$WARD_TMP/attacker"
+  rm -f "$WARD_TMP/attacker/status"
+  if [ "$where" = - ]; then
+    ATTACK_STATUS=$WARD_TMP/attacker/status setpriv --reuid "${ATTACK_UID:-0}" \
+      --regid "${ATTACK_UID:-0}" --clear-groups "$WARD_PY" "$WARD_ROOT/tests/e2e/attack.py" "$@" &
+    WARD_PIDS+=($!)
+  else
+    ATTACK_STATUS=$WARD_TMP/attacker/status pod_bg "$where" "$WARD_PY" \
+      "$WARD_ROOT/tests/e2e/attack.py" "$@"
+  fi
+  ATTACK_PID=${WARD_PIDS[-1]}
+}
+attack_opened() {
+  sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$WARD_TMP/attacker/status" 2>/dev/null || echo 0
+}
+attack_wait() {
+  for _ in $(seq 1 300); do
+    [ "$(attack_opened)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "  the attacker opened only $(attack_opened) connections" >&2
+  return 1
+}

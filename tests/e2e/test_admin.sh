@@ -194,7 +194,7 @@ raw() { # POD BYTES: what the admin port answers to raw bytes
   printf '%b' "$2" | pod "$1" timeout 15 socat -t 12 - TCP:127.0.0.1:15020 2>/dev/null | head -1
 }
 check "malformed request: 400" grep -q '^HTTP/1.1 400' <<<"$(raw a 'BLAH /\x01 HTTP/9\r\n\r\n')"
-slow() { # half a request line, then nothing: answered 408 within the 10 s deadline
+slow() { # half a request line, then nothing: answered 408 at admin.header_timeout_ms
   pod a timeout 15 bash -c 'exec 3<>/dev/tcp/127.0.0.1/15020; printf "GET /metrics HT" >&3;
     head -1 <&3' | grep -q '^HTTP/1.1 408'
 }

@@ -193,12 +193,16 @@ cpid=$(agent_pid 2)
 check "c's agent runs as the proxy uid with CAP_NET_ADMIN alone" \
   grep -q "^CapEff:.*0000000000001000$" "/proc/$cpid/status"
 check "... and uid $PROXY_UID" grep -qP "^Uid:\t$PROXY_UID\t" "/proc/$cpid/status"
-# One port for every new connection in a and c: ward c's connection to the
-# app then has the same 4-tuple as a's connection to it, which iptables
-# REDIRECTed; only the conntrack zone of --preserve-source keeps them apart.
-pod a sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
+# One port for every new connection of c, and the same one for a's agent (its
+# source ports, lib/ports.h: none above the ephemeral range, 40000 reserved;
+# read again within 5 s): ward c's connection to the app then has the same
+# 4-tuple as a's connection to it, which iptables REDIRECTed; only the
+# conntrack zone of --preserve-source keeps them apart.
+pod a sysctl -qw net.ipv4.ip_local_port_range="32768 65535"
+pod a sysctl -qw net.ipv4.ip_local_reserved_ports="40000"
 pod c sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
 APP_POD=c app clash "$C" 8097
+sleep 6
 # The client's own port is outside the range, so the agents get 40000.
 pod_bg a timeout 10 "$WARD_PY" "$WHOAMI" lines "$C" 8097 1 5 45000 >"$WARD_TMP/clash.out" 2>&1
 stats_show() { # POD PY-CONDITION-ON-c: some live connection c satisfies it
@@ -212,6 +216,7 @@ check "a 4-tuple clash with the caller's own connection: the app still answers" 
 check "/stats/connections: the caller and the app's view of it share port 40000" \
   stats_show c "c.get('peer') == '$A:40000' and c.get('app', {}).get('source') == '$A:40000'"
 pod a sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+pod a sysctl -qw net.ipv4.ip_local_reserved_ports=""
 pod c sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
 agent_refused() { # how...: ward agent with preserve_source in pod d exits 1 and says why
   local out

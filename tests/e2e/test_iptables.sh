@@ -38,6 +38,8 @@ nobody=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all)
 ward_ipt() { in_ns "$ward" iptables "$@"; }
 # The nat table without comments and counters, so snapshots compare.
 nat4() { in_ns iptables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+filter4() { in_ns iptables-save -t filter | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+GUARD_JUMP='-A OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j WARD_GUARD'
 nat6() { in_ns ip6tables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
 count() { grep -cxF -- "$1" || true; }
 
@@ -122,8 +124,8 @@ user_rules=$(nat4 | grep -e USER_CHAIN)
 # --- dry run: prints both families, changes nothing, needs no privileges
 before=$(nat4)
 dry=$(ward_ipt --dry-run)
-check "dry run prints v4 and v6 input" \
-  test "$(grep -c '^COMMIT$' <<<"$dry")" -eq 2
+check "dry run prints v4 and v6 input (nat and filter each)" \
+  test "$(grep -c '^COMMIT$' <<<"$dry")" -eq 4
 check "dry run prints the jumps" \
   test "$(count '-A OUTPUT -p tcp -j WARD_OUTPUT' <<<"$dry")" -eq 2
 check "dry run changes nothing" test "$(nat4)" = "$before"
@@ -152,10 +154,18 @@ check "outbound redirect to 15001" \
 check "IPv6 rules too (lo has ::1)" \
   test "$(nat6 | count '-A OUTPUT -p tcp -j WARD_OUTPUT')" -eq 1
 check "other rules untouched" test "$(nat4 | grep -e USER_CHAIN)" = "$user_rules"
+guard=$(filter4)
+check "fail-closed: one jump to WARD_GUARD, first in filter OUTPUT" \
+  test "$(grep '^-A OUTPUT' <<<"$guard" | head -1)" = "$GUARD_JUMP"
+check "fail-closed: the guard refuses what capture would take" \
+  test "$(count '-A WARD_GUARD -p tcp -j REJECT --reject-with tcp-reset' <<<"$guard")" -eq 1
+check "fail-closed: IPv6 too" \
+  test "$(in_ns ip6tables-save -t filter | count "$GUARD_JUMP")" -eq 1
 
 # --- idempotent
 ward_ipt
 check "second run leaves the same rules" test "$(nat4)" = "$rules"
+check "second run: the same guard" test "$(filter4)" = "$guard"
 check "second run: one v6 jump" test "$(nat6 | count '-A OUTPUT -p tcp -j WARD_OUTPUT')" -eq 1
 # A duplicate jump (say, from an older tool) is folded back into one.
 in_ns iptables -t nat -A OUTPUT -p tcp -j WARD_OUTPUT
@@ -218,6 +228,8 @@ ward_ipt --cleanup
 after=$(nat4)
 check "cleanup: no WARD_ chains or jumps (v4)" test -z "$(grep WARD_ <<<"$after")"
 check "cleanup: no WARD_ chains or jumps (v6)" test -z "$(nat6 | grep WARD_)"
+check "cleanup: no guard (v4, v6)" \
+  test -z "$(filter4 | grep WARD_)$(in_ns ip6tables-save -t filter | grep WARD_)"
 check "cleanup: other rules untouched" test "$(grep -e USER_CHAIN <<<"$after")" = "$user_rules"
 check "cleanup: traffic flows uncaptured" answer_is "peer direct" "$ns" 1000 1000 10.99.0.2 80
 check "cleanup with nothing to remove succeeds" ward_ipt --cleanup

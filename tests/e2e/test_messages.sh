@@ -41,7 +41,7 @@ check "an --override that is not JSON" \
   says 2 'ward agent: --override: not a JSON object (unexpected token near end of file)' \
   "$W" agent --config good.json --override '{"log":'
 check "a missing file is named once" \
-  says 2 'ward agent: unable to open nope.json: No such file or directory' "$W" agent --config nope.json
+  says 2 'ward agent: nope.json: No such file or directory' "$W" agent --config nope.json
 check "a syntax error names the file once" \
   says 2 "ward agent: broken.json: line 2 column 0: string or '}' expected near end of file" \
   "$W" agent --config broken.json --override '{}'
@@ -49,8 +49,9 @@ check "a config without identity, the override not to blame" \
   says 2 'ward agent: noid.json: identity: set identity.files or identity.workload_api (or SPIFFE_ENDPOINT_SOCKET)' \
   env -u SPIFFE_ENDPOINT_SOCKET "$W" agent --config noid.json --override '{"log": {"level": "info"}}'
 "$W" agent --help >help.txt
-check "the usage line shows --override" \
-  grep -qxF 'usage: ward agent --config FILE [--override JSON] [--check]' help.txt
+check "the usage lines show --override and the config layers" bash -c \
+  "grep -qxF 'usage: ward agent --config FILE [--config-optional] [--defaults JSON]' help.txt &&
+   grep -qxF '                  [--override JSON] [--check]' help.txt"
 check "-h is --help" cmp help.txt <("$W" agent -h)
 check "a usage error gets the usage" bash -c '"$1" agent 2>&1 | grep -q "^usage: ward agent"' _ "$W"
 
@@ -65,7 +66,7 @@ check "status: a usage error still gets the usage" \
 check "doctor: a bad config is named once" says 2 "ward doctor: bad.json: $BUF" \
   "$W" doctor -c bad.json
 check "server: a missing config is named once" \
-  says 2 'ward server: unable to open nope.json: No such file or directory' \
+  says 2 'ward server: nope.json: No such file or directory' \
   "$W" server -c nope.json --check
 check "server: a syntax error names the file once" \
   says 2 "ward server: broken.json: line 2 column 0: string or '}' expected near end of file" \

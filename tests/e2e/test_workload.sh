@@ -12,11 +12,15 @@ trap ward_cleanup EXIT
 CLIENT_UID=1337
 SERVER_UID=1338
 # The serial of the certificate pod SERVER's agent presents on a new handshake
-# (openssl shows it before the server asks for a client certificate).
+# (openssl shows it before the server asks for a client certificate), asked
+# from pod probe, which has no capture rules. Not from pod client as the proxy
+# uid: that connection ends in a reset (no client certificate), leaves no
+# TIME-WAIT, and the load's next connection to the same address could be given
+# its 4-tuple; the fail-closed rule then refuses it (before it, it left in
+# clear). One failed request in 30 runs, from the test, not from ward.
 presented_serial() {
-  pod client setpriv --reuid "$CLIENT_UID" --regid "$CLIENT_UID" --clear-groups \
-    timeout 5 openssl s_client -connect "$(pod_ip server):8080" -tls1_3 </dev/null 2>/dev/null |
-    openssl x509 -noout -serial 2>/dev/null | cut -d= -f2 || true
+  pod probe timeout 5 openssl s_client -connect "$(pod_ip server):8080" -tls1_3 </dev/null \
+    2>/dev/null | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2 || true
 }
 
 count() { grep -c -F -- "$2" "$WARD_TMP/$1.log" || true; }
@@ -31,6 +35,7 @@ check "config/server.example.json and its entries pass ward server --check" \
 
 pod_add client 1
 pod_add server 2
+pod_add probe 3
 wlserver_config 4 "$CLIENT_UID:client" "$SERVER_UID:server"
 serve server echo 8080
 

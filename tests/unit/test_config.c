@@ -80,6 +80,12 @@ static void test_defaults(void **state)
 	assert_string_equal(c.tcp.congestion, "");
 	assert_false(c.tcp.fastopen);
 	assert_int_equal(c.limits.max_connections, 10000);
+	assert_int_equal(c.limits.max_handshakes, 4096);
+	assert_int_equal(c.limits.max_handshakes_per_source, 256);
+	assert_int_equal(c.admin.header_timeout_ms, 1000);
+	assert_int_equal(c.admin.max_clients, 64);
+	assert_int_equal(c.admin.max_clients_per_address, 16);
+	assert_int_equal(c.admin.loopback_clients, 8);
 	assert_int_equal(c.limits.buffer_bytes, 65536);
 	assert_int_equal(c.limits.connect_timeout_ms, 5000);
 	assert_int_equal(c.limits.idle_timeout_s, 3600);
@@ -310,6 +316,12 @@ static void test_refused(void **state)
 	    {BASE ",\"limits\":{\"connect_timeout_ms\":5000.5}}",
 	     "limits.connect_timeout_ms: must be an integer between 100 and 300000 (got 5000.5)"},
 	    {BASE ",\"limits\":{\"max_connections\":0}}", "limits.max_connections: must be"},
+	    {BASE ",\"limits\":{\"max_handshakes\":0}}", "limits.max_handshakes: must be"},
+	    {BASE ",\"limits\":{\"max_handshakes_per_source\":100001}}",
+	     "limits.max_handshakes_per_source: must be an integer between 1 and 100000"},
+	    {BASE ",\"admin\":{\"header_timeout_ms\":50}}", "admin.header_timeout_ms: must be"},
+	    {BASE ",\"admin\":{\"max_clients\":4,\"loopback_clients\":4}}",
+	     "admin.loopback_clients: must be less than admin.max_clients (4)"},
 	    {BASE ",\"limits\":{\"drain_timeout_s\":-1}}", "limits.drain_timeout_s: must be"},
 	    {BASE ",\"proxy\":{\"uid\":-1}}", "proxy.uid: must be an integer between 0"},
 	    {BASE ",\"proxy\":{\"gid\":4294967295}}", "proxy.gid: must be an integer"},

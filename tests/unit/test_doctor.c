@@ -170,10 +170,18 @@ static void test_capture(void **state)
 	    "-A WARD_INBOUND -p tcp -j WARD_IN_REDIRECT\n"
 	    "-A WARD_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\n"
 	    "-A WARD_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
-	    "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n";
+	    "-A WARD_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
+	    /* the filter table, as `iptables -S` prints it */
+	    "-P OUTPUT ACCEPT\n-N WARD_GUARD\n"
+	    "-A OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j WARD_GUARD\n"
+	    "-A WARD_GUARD -p tcp -m owner --uid-owner 1337 -m conntrack --ctstate DNAT -j REJECT "
+	    "--reject-with tcp-reset\n"
+	    "-A WARD_GUARD -m owner --uid-owner 1337 -j RETURN\n"
+	    "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN\n"
+	    "-A WARD_GUARD -p tcp -j REJECT --reject-with tcp-reset\n";
 	struct ward_doctor_env e = env();
 	struct ward_check c;
-	char *bad;
+	char *bad, *p;
 
 	(void)state;
 	e.iptables_text = good;
@@ -185,6 +193,21 @@ static void test_capture(void **state)
 	ward_doctor_capture(&e, &c);
 	assert_int_equal(c.status, WARD_CHECK_FAIL);
 	assert_non_null(strstr(c.value, "inbound REDIRECT"));
+	free(bad);
+	/* the nat rules without the fail-closed filter rule: a failure */
+	e.iptables_text = bad = strdup(good);
+	*strstr(bad, "-P OUTPUT ACCEPT") = '\0';
+	ward_doctor_capture(&e, &c);
+	assert_int_equal(c.status, WARD_CHECK_FAIL);
+	assert_non_null(strstr(c.value, "fail-closed jump OUTPUT -> WARD_GUARD"));
+	free(bad);
+	/* the guard chain without its REJECT refuses nothing */
+	e.iptables_text = bad = strdup(good);
+	p = strstr(bad, "-A WARD_GUARD -p tcp -j REJECT");
+	memcpy(p + 3, "WARD_GUARX", 10);
+	ward_doctor_capture(&e, &c);
+	assert_int_equal(c.status, WARD_CHECK_FAIL); /* the self-loop REJECT is not the guard */
+	assert_non_null(strstr(c.value, "uncaptured app connections refused"));
 	free(bad);
 	/* a port that is a prefix of the one in the rules is not a match */
 	e.iptables_text = good;

@@ -1,7 +1,9 @@
 /* The HTTP server on a real unix socket: a client thread talks to it while
  * the test's loop serves. Plain and HTTPS requests, keep-alive with pipelined
  * requests, and the refusals that must answer and close: malformed, oversize,
- * too slow, too many clients; the server keeps serving after each. */
+ * too slow (a silent client, a trickled head), errors, too many clients (the
+ * oldest idle one makes way, busy ones never do); the server keeps serving
+ * after each. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,6 +33,9 @@ struct harness {
 	int requests; /* handled, counted on the loop thread */
 	struct ward_http_pending *pending;
 	uv_timer_t later;
+	struct ward_http_pending *held[4]; /* /hold: answered together, 300 ms on */
+	int n_held;
+	uv_timer_t release;
 };
 
 static WOLFSSL_CTX *tls_client_ctx;
@@ -43,12 +50,31 @@ static void on_later(uv_timer_t *t)
 	h->pending = NULL;
 }
 
+static void on_release(uv_timer_t *t)
+{
+	struct harness *h = t->data;
+
+	for (int i = 0; i < h->n_held; i++) {
+		struct ward_http_response r = {0};
+
+		assert_int_equal(ward_http_response_text(&r, 200, "held"), 0);
+		ward_http_pending_reply(h->held[i], &r);
+	}
+	h->n_held = 0;
+}
+
 static void handler(struct ward_http_server *srv, const struct ward_http_request *req,
 		    struct ward_http_response *resp, void *arg)
 {
 	struct harness *h = arg;
 
 	h->requests++;
+	if (ward_http_path_is(req, "/hold") && h->n_held < 4) { /* busy for a while */
+		h->held[h->n_held] = ward_http_defer(srv, req);
+		assert_non_null(h->held[h->n_held++]);
+		uv_timer_start(&h->release, on_release, 300, 0);
+		return;
+	}
 	if (ward_http_path_is(req, "/later")) { /* answered on the next loop turn */
 		h->pending = ward_http_defer(srv, req);
 		assert_non_null(h->pending);
@@ -98,6 +124,7 @@ static void on_done(uv_async_t *a)
 	ward_http_server_free(h->srv);
 	uv_close((uv_handle_t *)&h->done, NULL);
 	uv_close((uv_handle_t *)&h->later, NULL);
+	uv_close((uv_handle_t *)&h->release, NULL);
 }
 
 static void client_thread(void *arg)
@@ -120,6 +147,8 @@ static void run(void (*client)(struct harness *h), const struct ward_http_limits
 	h.done.data = &h;
 	uv_timer_init(&h.loop, &h.later);
 	h.later.data = &h;
+	uv_timer_init(&h.loop, &h.release);
+	h.release.data = &h;
 	assert_int_equal(ward_http_server_new(&h.loop, l, handler, &h, &h.srv), 0);
 	assert_int_equal(ward_http_server_listen_unix(h.srv, h.path), 0);
 	if (server_ctx)
@@ -138,9 +167,41 @@ static struct ward_http_limits small_limits(void)
 	ward_http_limits_default(&l);
 	l.header_bytes = 1024;
 	l.body_bytes = 64;
+	l.header_timeout_ms = 1000;
 	l.request_timeout_ms = 1000;
+	l.idle_timeout_ms = 1000;
 	l.max_clients = 2;
 	return l;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads what fd has until the server closes it. */
+static char *read_all(int fd)
+{
+	static char out[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(out) - 1 && (n = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	return out;
+}
+
+/* The server closed fd (within ms). */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char b[256];
+
+	return poll(&p, 1, ms) == 1 && read(fd, b, sizeof(b)) == 0;
 }
 
 static bool starts(const char *s, const char *prefix)
@@ -169,6 +230,11 @@ static void plain_client(struct harness *h)
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 6\r\n")); /* of "HEAD \n", not sent */
 	assert_non_null(strstr(out, "keep-alive\r\n\r\nHTTP/1.1 404 "));
+	/* an error closes a kept-alive connection: the request behind it is not read */
+	out = exchange(h, "GET /nope HTTP/1.1\r\n\r\nGET /echo HTTP/1.1\r\n\r\n");
+	assert_true(starts(out, "HTTP/1.1 404 "));
+	assert_non_null(strstr(out, "Connection: close"));
+	assert_null(strstr(out, "200 OK"));
 	out = exchange(h, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_true(starts(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "\r\n\r\nlater\n"));
@@ -199,10 +265,16 @@ static void test_plain(void **state)
 
 static void busy_client(struct harness *h)
 {
+	const char *hold = "GET /hold HTTP/1.1\r\nConnection: close\r\n\r\n";
 	int a = dial(h->path), b = dial(h->path);
 
-	/* both idle clients hold the two slots: a third is refused with 503 */
+	/* two clients being answered hold the two slots: a third gets 503 */
+	assert_int_equal(write(a, hold, strlen(hold)), (ssize_t)strlen(hold));
+	assert_int_equal(write(b, hold, strlen(hold)), (ssize_t)strlen(hold));
+	usleep(100000);
 	assert_true(starts(exchange(h, "GET /echo HTTP/1.1\r\n\r\n"), "HTTP/1.1 503 "));
+	assert_true(starts(read_all(a), "HTTP/1.1 200 "));
+	assert_true(starts(read_all(b), "HTTP/1.1 200 "));
 	close(a);
 	close(b);
 	/* once the server has seen the closes, a slot is free again */
@@ -212,7 +284,7 @@ static void busy_client(struct harness *h)
 			return;
 		usleep(10000);
 	}
-	fail_msg("no slot freed after the two idle clients closed");
+	fail_msg("no slot freed after the two clients closed");
 }
 
 static void test_max_clients(void **state)
@@ -220,8 +292,74 @@ static void test_max_clients(void **state)
 	struct ward_http_limits l = small_limits();
 
 	(void)state;
-	l.request_timeout_ms = 5000;
+	l.header_timeout_ms = l.request_timeout_ms = 5000;
 	run(busy_client, &l, NULL);
+}
+
+/* Clients that only hold a place (silent, or a head never finished) make way
+ * for a newcomer, the oldest first. */
+static void idle_client(struct harness *h)
+{
+	int a = dial(h->path), b = dial(h->path);
+
+	assert_int_equal(write(b, "GET /echo HTTP/1.1\r\nX: ", 23), 23);
+	usleep(100000);
+	assert_true(starts(exchange(h, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n"),
+			   "HTTP/1.1 200 "));
+	assert_true(closed_within(a, 1000)); /* the oldest went */
+	close(a);
+	a = dial(h->path); /* full again: b (half a request) and a */
+	usleep(100000);
+	assert_true(starts(exchange(h, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n"),
+			   "HTTP/1.1 200 "));
+	assert_true(closed_within(b, 1000)); /* the oldest again */
+	assert_false(closed_within(a, 100));
+	close(a);
+	close(b);
+}
+
+static void test_idle_clients_make_way(void **state)
+{
+	struct ward_http_limits l = small_limits();
+
+	(void)state;
+	l.header_timeout_ms = l.request_timeout_ms = l.idle_timeout_ms = 10000;
+	run(idle_client, &l, NULL);
+}
+
+/* The head has its own deadline, however the bytes trickle in; a kept-alive
+ * connection with nothing to say is closed after the idle time, without 408. */
+static void slow_client(struct harness *h)
+{
+	const char *req = "GET /echo HTTP/1.1\r\n\r\n";
+	uint64_t t0 = now_ms();
+	int fd = dial(h->path), i;
+	char *out;
+
+	assert_int_equal(write(fd, "GET /echo HTTP/1.1\r\n", 20), 20);
+	for (i = 0; i < 40 && write(fd, "X: y\r\n", 6) == 6; i++)
+		usleep(50000);
+	out = read_all(fd);
+	close(fd);
+	assert_true(starts(out, "HTTP/1.1 408 "));
+	assert_true(now_ms() - t0 < 1500); /* header_timeout 300, not request_timeout 3000 */
+	fd = dial(h->path);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	out = read_all(fd); /* the answer, then the close at the idle time */
+	assert_true(starts(out, "HTTP/1.1 200 "));
+	assert_null(strstr(out, "408"));
+	close(fd);
+}
+
+static void test_header_timeout(void **state)
+{
+	struct ward_http_limits l = small_limits();
+
+	(void)state;
+	l.header_timeout_ms = 300;
+	l.request_timeout_ms = 3000;
+	l.idle_timeout_ms = 200;
+	run(slow_client, &l, NULL);
 }
 
 static void tls_client(struct harness *h)
@@ -253,7 +391,8 @@ static void test_https(void **state)
 	WOLFSSL_CTX *sctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
 
 	(void)state;
-	l.request_timeout_ms = 20000; /* handshakes under valgrind are slow */
+	/* handshakes under valgrind are slow */
+	l.header_timeout_ms = l.request_timeout_ms = 20000;
 	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sctx, FIX "good.pem"),
 			 WOLFSSL_SUCCESS);
 	assert_int_equal(
@@ -272,6 +411,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain),
 	    cmocka_unit_test(test_max_clients),
+	    cmocka_unit_test(test_idle_clients_make_way),
+	    cmocka_unit_test(test_header_timeout),
 	    cmocka_unit_test(test_https),
 	};
 	int rc;

@@ -72,6 +72,19 @@ static const char default_v4[] = "*nat\n"
 				 "-A WARD_OUTPUT -p tcp -j WARD_REDIRECT\n"
 				 "-A PREROUTING -p tcp -j WARD_INBOUND\n"
 				 "-A OUTPUT -p tcp -j WARD_OUTPUT\n"
+				 "COMMIT\n"
+				 "*filter\n"
+				 ":WARD_GUARD - [0:0]\n"
+				 "-A WARD_GUARD -p tcp -m owner --uid-owner 1337 -m conntrack "
+				 "--ctstate DNAT -j REJECT --reject-with tcp-reset\n"
+				 "-A WARD_GUARD -p tcp -m owner --gid-owner 1337 -m conntrack "
+				 "--ctstate DNAT -j REJECT --reject-with tcp-reset\n"
+				 "-A WARD_GUARD -m owner --uid-owner 1337 -j RETURN\n"
+				 "-A WARD_GUARD -m owner --gid-owner 1337 -j RETURN\n"
+				 "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN\n"
+				 "-A WARD_GUARD -p tcp -j REJECT --reject-with tcp-reset\n"
+				 "-I OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN "
+				 "-j WARD_GUARD\n"
 				 "COMMIT\n";
 
 static void test_defaults(void **state)
@@ -397,9 +410,52 @@ static void test_existing_jumps_replaced(void **state)
 	assert_int_equal(lines(text, "-D OUTPUT -p tcp -j WARD_OUTPUT"), 1);
 	assert_int_equal(lines(text, "-A PREROUTING -p tcp -j WARD_INBOUND"), 1);
 	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_OUTPUT"), 1);
-	/* Deletes must precede the re-add, all in one COMMIT. */
+	/* Deletes must precede the re-add, all in one COMMIT per table. */
 	assert_true(strstr(text, "-D PREROUTING") < strstr(text, "-A PREROUTING"));
-	assert_int_equal(lines(text, "COMMIT"), 1);
+	assert_int_equal(lines(text, "COMMIT"), 2);
+}
+
+/* The fail-closed guard mirrors the outbound capture scope exactly: what is
+ * excluded passes, what would be captured but was not is refused, and what
+ * is outside an include list is none of its business. */
+static void test_guard(void **state)
+{
+	struct ward_iptables_opts o;
+	struct ward_iptables_jumps have = {.guard = 2};
+	char *text, buf[4096];
+
+	assert_int_equal(parse(&o, "--include-outbound-cidrs", "10.0.0.0/8,fd00::/8",
+			       "--include-outbound-ports", "80,443", "--exclude-outbound-cidrs",
+			       "10.9.0.0/16", "--exclude-outbound-ports", "22", "--proxy-uid",
+			       "1400", NULL),
+			 0);
+	text = render(&o, AF_INET, &have);
+	assert_int_equal(lines(text, "-D OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK "
+				     "SYN -j WARD_GUARD"),
+			 2);
+	assert_int_equal(lines(text, "-I OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK "
+				     "SYN -j WARD_GUARD"),
+			 1);
+	assert_true(strstr(text, "-D OUTPUT ! -o lo") < strstr(text, "-I OUTPUT ! -o lo"));
+	assert_int_equal(lines(text, "-A WARD_GUARD -m owner --uid-owner 1400 -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_GUARD -d 10.9.0.0/16 -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_GUARD -p tcp --dport 22 -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_GUARD -d 10.0.0.0/8 -p tcp --dport 443 -j REJECT "
+				     "--reject-with tcp-reset"),
+			 1);
+	/* The catch-all is only there when everything is captured. */
+	assert_int_equal(lines(text, "-A WARD_GUARD -p tcp -j REJECT --reject-with tcp-reset"), 0);
+	assert_null(strstr(text, "fd00::/8"));
+	/* The exclusions come before the refusals. */
+	assert_true(strstr(text, "-A WARD_GUARD -p tcp --dport 22 -j RETURN") <
+		    strstr(text, "-A WARD_GUARD -d 10.0.0.0/8"));
+	assert_true(ward_iptables_render_cleanup(&have, buf, sizeof(buf)) > 0);
+	assert_int_equal(lines(buf, "-D OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK "
+				    "SYN -j WARD_GUARD"),
+			 2);
+	assert_int_equal(lines(buf, "-X WARD_GUARD"), 1);
+	assert_null(strstr(buf, "-A WARD_GUARD"));
 }
 
 static void test_cleanup_render(void **state)
@@ -459,7 +515,7 @@ static void test_preserve_source(void **state)
 	text = render(&o, AF_INET6, NULL);
 	assert_true(strstr(text, "*nat\n") < strstr(text, "*mangle\n"));
 	assert_true(strstr(text, "*mangle\n") < strstr(text, "*raw\n"));
-	assert_int_equal(lines(text, "COMMIT"), 3);
+	assert_int_equal(lines(text, "COMMIT"), 4);
 	assert_int_equal(lines(text, "-A OUTPUT -p tcp -j WARD_SOURCE"), 2);
 	assert_int_equal(
 	    lines(text, "-A WARD_SOURCE -m connmark --mark 0x7761 -j MARK --set-mark 0x7761"), 1);
@@ -510,7 +566,7 @@ static void test_dry_run(void **state)
 	out = dry_run(&o);
 	assert_non_null(strstr(out, "# ward iptables: IPv4 rules"));
 	assert_non_null(strstr(out, "# ward iptables: IPv6 rules"));
-	assert_int_equal(lines(out, "COMMIT"), 2);
+	assert_int_equal(lines(out, "COMMIT"), 4); /* nat and filter, each family */
 	assert_int_equal(lines(out, "-A OUTPUT -p tcp -j WARD_OUTPUT"), 2);
 	/* Each CIDR lands in its own family's section only. */
 	assert_true(strstr(out, "10.9.0.0/16") < strstr(out, "# ward iptables: IPv6"));
@@ -519,12 +575,13 @@ static void test_dry_run(void **state)
 	assert_int_equal(parse(&o, "--dry-run", "--ipv6", "off", NULL), 0);
 	out = dry_run(&o);
 	assert_null(strstr(out, "IPv6"));
-	assert_int_equal(lines(out, "COMMIT"), 1);
+	assert_int_equal(lines(out, "COMMIT"), 2);
 
 	assert_int_equal(parse(&o, "--dry-run", "--cleanup", "--ipv6", "on", NULL), 0);
 	out = dry_run(&o);
 	assert_int_equal(lines(out, "-D PREROUTING -p tcp -j WARD_INBOUND"), 2);
 	assert_int_equal(lines(out, "-X WARD_REDIRECT"), 2);
+	assert_int_equal(lines(out, "-X WARD_GUARD"), 2);
 	assert_null(strstr(out, "-A "));
 	assert_null(strstr(out, "WARD_SOURCE"));
 
@@ -556,6 +613,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_options),
 	    cmocka_unit_test(test_main_exit_status),
 	    cmocka_unit_test(test_existing_jumps_replaced),
+	    cmocka_unit_test(test_guard),
 	    cmocka_unit_test(test_cleanup_render),
 	    cmocka_unit_test(test_render_truncates_like_snprintf),
 	    cmocka_unit_test(test_dry_run),

@@ -32,11 +32,11 @@ static void refused(const char *json, const char *why)
 		fail_msg("reason \"%s\" lacks \"%s\"", ward_err_msg(), why);
 }
 
-#define MIN "\"trust_domain\": \"example.org\", \"entries\": \"entries.json\""
+#define MIN_CONFIG "\"trust_domain\": \"example.org\", \"entries\": \"entries.json\""
 
 static void test_defaults(void **state)
 {
-	struct ward_server_config *c = load("{" MIN "}");
+	struct ward_server_config *c = load("{" MIN_CONFIG "}");
 
 	assert_string_equal(c->trust_domain, "example.org");
 	assert_string_equal(c->entries, "/etc/ward/entries.json");
@@ -48,6 +48,12 @@ static void test_defaults(void **state)
 	assert_null(c->upstream.cert);
 	assert_int_equal(c->n_federation, 0);
 	assert_int_equal(c->workload_size_limit, 256LL * 1024 * 1024);
+	assert_int_equal(c->limits.max_connections, 1024);
+	assert_int_equal(c->limits.max_connections_per_uid, 512);
+	assert_int_equal(c->limits.max_pending, 128);
+	assert_int_equal(c->limits.max_pending_per_uid, 32);
+	assert_int_equal(c->limits.idle_timeout_ms, 5000);
+	assert_int_equal(c->limits.write_stall_ms, 10000);
 	assert_int_equal(c->rotation_grace_ms, 500);
 	assert_int_equal(c->rotation_max_wait_ms, 5000);
 	assert_string_equal(c->log_level, "info");
@@ -57,11 +63,14 @@ static void test_defaults(void **state)
 static void test_everything(void **state)
 {
 	struct ward_server_config *c = load(
-	    "{" MIN ", \"socket\": \"/tmp/w.sock\", \"admin_socket\": \"a.sock\","
+	    "{" MIN_CONFIG ", \"socket\": \"/tmp/w.sock\", \"admin_socket\": \"a.sock\","
 	    "\"data_dir\": \"data\", \"svid_ttl_s\": 5, \"ca_ttl_s\": 60,"
 	    "\"upstream\": {\"cert\": \"up.pem\", \"key\": \"/k/up.key\", \"bundle\": \"b.pem\"},"
 	    "\"federation\": {\"partner.org\": \"p.pem\", \"other.net\": \"/o.pem\"},"
 	    "\"attestation\": {\"workload_size_limit\": 0}, \"log\": {\"level\": \"debug\"},"
+	    "\"limits\": {\"max_connections\": 10, \"max_connections_per_uid\": 9,"
+	    "\"max_pending\": 8, \"max_pending_per_uid\": 7, \"idle_timeout_ms\": 600,"
+	    "\"write_stall_ms\": 700},"
 	    "\"rotation\": {\"grace_ms\": 0, \"max_wait_ms\": 100}}");
 
 	assert_string_equal(c->socket, "/tmp/w.sock");
@@ -77,6 +86,12 @@ static void test_everything(void **state)
 	assert_string_equal(c->federation[0].bundle_file, "/etc/ward/p.pem");
 	assert_string_equal(c->federation[1].bundle_file, "/o.pem");
 	assert_int_equal(c->workload_size_limit, 0);
+	assert_int_equal(c->limits.max_connections, 10);
+	assert_int_equal(c->limits.max_connections_per_uid, 9);
+	assert_int_equal(c->limits.max_pending, 8);
+	assert_int_equal(c->limits.max_pending_per_uid, 7);
+	assert_int_equal(c->limits.idle_timeout_ms, 600);
+	assert_int_equal(c->limits.write_stall_ms, 700);
 	assert_int_equal(c->rotation_grace_ms, 0);
 	assert_int_equal(c->rotation_max_wait_ms, 100);
 	assert_string_equal(c->log_level, "debug");
@@ -89,44 +104,56 @@ static void test_bad(void **state)
 	refused("{", "config: line 1");
 	refused("{\"entries\": \"e.json\"}", "trust_domain: required");
 	refused("{\"trust_domain\": \"example.org\"}", "entries: required");
-	refused("{" MIN ", \"sockets\": \"x\"}", "sockets: unknown key");
+	refused("{" MIN_CONFIG ", \"sockets\": \"x\"}", "sockets: unknown key");
 	refused("{\"trust_domain\": \"spiffe://example.org\", \"entries\": \"e\"}",
 		"trust_domain: \"spiffe://example.org\" is a SPIFFE ID");
 	refused("{\"trust_domain\": \"Example.org\", \"entries\": \"e\"}", "trust_domain: ");
-	refused("{" MIN ", \"svid_ttl_s\": 0}",
+	refused("{" MIN_CONFIG ", \"svid_ttl_s\": 0}",
 		"svid_ttl_s: must be an integer from 1 to 31536000");
-	refused("{" MIN ", \"ca_ttl_s\": 59}", "ca_ttl_s: must be an integer from 60");
-	refused("{" MIN ", \"svid_ttl_s\": 600, \"ca_ttl_s\": 600}",
+	refused("{" MIN_CONFIG ", \"ca_ttl_s\": 59}", "ca_ttl_s: must be an integer from 60");
+	refused("{" MIN_CONFIG ", \"svid_ttl_s\": 600, \"ca_ttl_s\": 600}",
 		"svid_ttl_s: 600 must be shorter than ca_ttl_s (600)");
-	refused("{" MIN ", \"socket\": 7}", "socket: must be a non-empty string (got 7)");
-	refused("{" MIN ", \"socket\": \"/"
+	refused("{" MIN_CONFIG ", \"socket\": 7}", "socket: must be a non-empty string (got 7)");
+	refused("{" MIN_CONFIG ", \"socket\": \"/"
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
 		"socket: socket path longer than 107 bytes");
-	refused("{" MIN ", \"socket\": \"/s\", \"admin_socket\": \"/s\"}",
+	refused("{" MIN_CONFIG ", \"socket\": \"/s\", \"admin_socket\": \"/s\"}",
 		"admin_socket: the same path as socket");
-	refused("{" MIN ", \"upstream\": {\"cert\": \"c\", \"key\": \"k\"}}",
+	refused("{" MIN_CONFIG ", \"upstream\": {\"cert\": \"c\", \"key\": \"k\"}}",
 		"upstream.bundle: required");
-	refused("{" MIN ", \"upstream\": {\"cert\": \"c\", \"key\": \"k\", \"bundle\": \"b\", "
+	refused("{" MIN_CONFIG
+		", \"upstream\": {\"cert\": \"c\", \"key\": \"k\", \"bundle\": \"b\", "
 		"\"chain\": \"x\"}}",
 		"upstream.chain: unknown key");
-	refused("{" MIN ", \"federation\": {\"Partner\": \"p.pem\"}}", "federation.\"Partner\": ");
-	refused("{" MIN ", \"federation\": {\"example.org\": \"p.pem\"}}",
+	refused("{" MIN_CONFIG ", \"federation\": {\"Partner\": \"p.pem\"}}",
+		"federation.\"Partner\": ");
+	refused("{" MIN_CONFIG ", \"federation\": {\"example.org\": \"p.pem\"}}",
 		"federation.\"example.org\": the server's own trust domain");
-	refused("{" MIN ", \"federation\": {\"partner.org\": 1}}",
+	refused("{" MIN_CONFIG ", \"federation\": {\"partner.org\": 1}}",
 		"federation.\"partner.org\": must be a non-empty string");
-	refused("{" MIN ", \"attestation\": {\"size\": 1}}", "attestation.size: unknown key");
-	refused("{" MIN ", \"attestation\": {\"workload_size_limit\": -1}}",
+	refused("{" MIN_CONFIG ", \"attestation\": {\"size\": 1}}",
+		"attestation.size: unknown key");
+	refused("{" MIN_CONFIG ", \"attestation\": {\"workload_size_limit\": -1}}",
 		"attestation.workload_size_limit: must be an integer from 0");
-	refused("{" MIN ", \"log\": {\"level\": \"loud\"}}",
+	refused("{" MIN_CONFIG ", \"log\": {\"level\": \"loud\"}}",
 		"log.level: must be debug, info, warn or error (got \"loud\")");
-	refused("{" MIN ", \"log\": {\"lvl\": \"info\"}}", "log.lvl: unknown key");
-	refused("{" MIN ", \"rotation\": {\"grace_ms\": 60001}}", "rotation.grace_ms: must be an");
-	refused("{" MIN ", \"rotation\": {\"max_wait_ms\": 99}}", "rotation.max_wait_ms: must be");
-	refused("{" MIN ", \"rotation\": {\"max_wait_ms\": \"5s\"}}", "rotation.max_wait_ms: must");
-	refused("{" MIN ", \"rotation\": {\"wait\": 1}}", "rotation.wait: unknown key");
-	refused("{" MIN ", \"rotation\": []}", "rotation: must be an object");
-	refused("{" MIN ", \"entries\": \"again\"}", "duplicate object key");
+	refused("{" MIN_CONFIG ", \"log\": {\"lvl\": \"info\"}}", "log.lvl: unknown key");
+	refused("{" MIN_CONFIG ", \"limits\": {\"max_pending\": 0}}",
+		"limits.max_pending: must be an integer from 1 to 100000");
+	refused("{" MIN_CONFIG ", \"limits\": {\"idle_timeout_ms\": 10}}",
+		"limits.idle_timeout_ms: must be an integer from 100");
+	refused("{" MIN_CONFIG ", \"limits\": {\"max_conns\": 1}}",
+		"limits.max_conns: unknown key");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"grace_ms\": 60001}}",
+		"rotation.grace_ms: must be an");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"max_wait_ms\": 99}}",
+		"rotation.max_wait_ms: must be");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"max_wait_ms\": \"5s\"}}",
+		"rotation.max_wait_ms: must");
+	refused("{" MIN_CONFIG ", \"rotation\": {\"wait\": 1}}", "rotation.wait: unknown key");
+	refused("{" MIN_CONFIG ", \"rotation\": []}", "rotation: must be an object");
+	refused("{" MIN_CONFIG ", \"entries\": \"again\"}", "duplicate object key");
 }
 
 static void test_file(void **state)

@@ -3,7 +3,9 @@
  * behind it is a fake whose state the tests change, so what is checked is
  * the wire: statuses (Trailers-Only and trailers), one message per state
  * change and none for an unchanged state, calls released exactly once, a
- * connection that sends garbage closed alone, and shutdown. */
+ * connection that sends garbage closed alone, the connection limits (silent
+ * connections shed oldest first and closed when idle, never one with a call
+ * granted), and shutdown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -371,6 +373,71 @@ static void test_garbage_closes_one_connection(void **state)
 	client_close(&good);
 }
 
+/* Lets the server accept (and shed) what has connected so far. */
+static void settle(void)
+{
+	for (int i = 0; i < 20; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+/* A client that never wrote a byte: the server closes it (within 2 s). */
+static bool closed_silently(struct client *c)
+{
+	char b[64];
+	ssize_t n;
+
+	for (int i = 0; i < 2000; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		n = read(c->fd, b, sizeof(b));
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_limits(void **state)
+{
+	struct client granted, late, silent[3];
+	struct ward_wl_limits l;
+	int want = 1;
+
+	ward_wl_limits_default(&l);
+	l.max_pending = l.max_pending_per_uid = 2;
+	l.idle_timeout_ms = 300;
+	ward_wl_server_set_limits(srv, &l);
+	client_open(&granted);
+	request(&granted, SVID, true);
+	pump_until(&granted, has_messages, &want);
+	/* Three silent connections (no preface): the pending budget holds two,
+	 * the oldest goes; the one with a call granted is not pending. */
+	for (int i = 0; i < 3; i++) {
+		client_open(&silent[i]);
+		settle();
+	}
+	assert_true(closed_silently(&silent[0]));
+	/* A newcomer that asks is served: the oldest silent one makes way. */
+	client_open(&late);
+	request(&late, SVID, true);
+	pump_until(&late, has_messages, &want);
+	assert_true(closed_silently(&silent[1]));
+	/* Silent ones are closed after idle_timeout_ms; open calls never are. */
+	assert_true(closed_silently(&silent[2]));
+	for (int i = 0; i < 60; i++) {
+		pump(&granted);
+		usleep(10000);
+	}
+	assert_false(granted.eof);
+	assert_false(late.eof);
+	assert_int_equal(svc.opens, 2);
+	for (int i = 0; i < 3; i++)
+		client_close(&silent[i]);
+	client_close(&late);
+	client_close(&granted);
+}
+
 static void delivery(uint64_t gen, size_t open, size_t sent)
 {
 	struct ward_wl_delivery d;
@@ -492,6 +559,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_pushes_changes_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_closes_one_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_counts_written_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_ends_streams, setup, teardown),
