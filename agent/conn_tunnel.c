@@ -216,7 +216,9 @@ void ward_conn_accept_stream(struct ward_worker *w, struct ward_h2_end *e,
 		ward_conn_close(c, false);
 		return;
 	}
-	if (atomic_load(w->active_conns) > w->cfg->limits.max_connections) {
+	/* Each stream holds a socket to the app: it counts as a connection. */
+	c->counted = true;
+	if (atomic_fetch_add(w->active_conns, 1) + 1 > w->cfg->limits.max_connections) {
 		ward_metric_add(&w->stats.refused, 1);
 		ward_conn_close(c, false); /* 503 */
 		return;

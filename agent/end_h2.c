@@ -203,6 +203,10 @@ int ward_h2_end_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8
 
 	(void)h2;
 	(void)frame; /* never padded: no padding callback */
+	/* A frame nghttp2 kept (WOULDBLOCK below) whose end was released
+	 * meanwhile: its blocks are gone, so the stream is reset instead. */
+	if (e->released || e->out_len < length)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (!out || ward_buf_limit(out) - ward_buf_len(out) < 9 + length)
 		return NGHTTP2_ERR_WOULDBLOCK; /* the next flush takes it */
 	if (ward_buf_append(out, framehd, 9) < 0)

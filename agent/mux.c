@@ -353,14 +353,15 @@ int ward_mux_recv(struct ward_mux *m, const uint8_t *data, size_t len)
 
 /* Where a flush gathers frames: one per thread (a worker flushes one tunnel
  * at a time), kept between flushes, so gathering allocates nothing. Room
- * for one whole frame past out_high. */
+ * for one whole frame past out_high (the same for every tunnel of a worker:
+ * another size makes a new one). */
 static _Thread_local struct ward_buf staging;
 
 static struct ward_buf *staging_buf(const struct ward_mux *m)
 {
 	size_t limit = m->lim.out_high + STAGING_SLACK;
 
-	if (ward_buf_limit(&staging) < limit) {
+	if (ward_buf_limit(&staging) != limit) {
 		ward_buf_free(&staging);
 		ward_buf_init(&staging, limit);
 	}

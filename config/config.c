@@ -729,7 +729,7 @@ static const struct field inbound_fields[] = {
 
 static const struct field tunnel_fields[] = {
     UINT_FIELD("max_streams_per_connection", tunnel.max_streams_per_connection, 1, 1000),
-    UINT_FIELD("stream_window_bytes", tunnel.stream_window_bytes, 16384, 16777216),
+    UINT_FIELD("stream_window_bytes", tunnel.stream_window_bytes, 65535, 16777216),
     UINT_FIELD("idle_timeout_s", tunnel.idle_timeout_s, 1, 86400),
     UINT_FIELD("max_connection_age_s", tunnel.max_connection_age_s, 10, 604800),
     UINT_FIELD("fallback_s", tunnel.fallback_s, 1, 86400),

@@ -3,8 +3,10 @@
 # bench's two-pod topology (tests/e2e/lib.sh): pod a's wrk -> ward a -> mTLS ->
 # ward b -> HAProxy in pod b returning 1 KiB. The agents take their SVIDs from
 # `ward server` (short TTL: each SVID rotates at half its life). Half the
-# requests ride kept-alive connections, half open a new connection (a full mTLS
-# handshake) each. Sampled every SOAK_SAMPLE_S: RSS, PSS, USS and descriptors of
+# requests ride kept-alive connections, half open a new app connection each:
+# through the tunnel (the agents' default) a new stream on the pooled mTLS
+# connection, which drains and is replaced at every rotation; with
+# WARD_TUNNEL=never a full mTLS handshake each. Sampled every SOAK_SAMPLE_S: RSS, PSS, USS and descriptors of
 # both agents and the server, the agents' handshake histograms and rotations.
 # Reported per minute, then the verdict: PASS when no request failed and the
 # private memory and descriptors at the end are those of minute 3 (within 10%).
@@ -12,7 +14,8 @@
 # Env: WARD_BIN (build/ward), SOAK_DURATION seconds (1800), SOAK_RATE requests/s
 #   (1000), SOAK_NEW_PERCENT of them on new connections (50), SOAK_SVID_TTL_S (20:
 #   a rotation every 10 s), SOAK_SAMPLE_S (10), SOAK_OUT report file
-#   (build/soak-<date>.txt), WORKERS per agent (1).
+#   (build/soak-<date>.txt), WORKERS per agent (1), WARD_TUNNEL (the agents'
+#   outbound.tunnel: unset = auto, never = direct mTLS).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,7 +64,8 @@ a_pid=$(agent_pid 1) b_pid=$(agent_pid 2)
   echo "ward soak, $(date -Is): $(git -C "$WARD_ROOT" describe --always --dirty 2>/dev/null || echo '?'),"
   echo "  $(nproc) CPUs (shared with other work: load average $(cut -d' ' -f1-3 /proc/loadavg)),"
   echo "  ${DUR}s at $RATE req/s: $((ka_conns * 100)) on $ka_conns kept-alive connections," \
-    "$((new_conns * 100)) on a new connection each; SVID TTL ${TTL}s (a rotation every $((TTL / 2))s)"
+    "$((new_conns * 100)) on a new connection each; SVID TTL ${TTL}s (a rotation every $((TTL / 2))s);"
+  echo "  outbound.tunnel ${WARD_TUNNEL:-auto (the default)}"
 } | tee "$OUT"
 "$WARD_PY" "$BENCH_DIR/soak_sample.py" sample "$WARD_TMP/samples.jsonl" "$SAMPLE" \
   "a=$a_pid@$WARD_RUN-a" "b=$b_pid@$WARD_RUN-b" "server=$WARD_SERVER_PID" &

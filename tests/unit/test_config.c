@@ -286,7 +286,7 @@ static void test_refused(void **state)
 	     "tunnel.max_connection_age_s: must be an integer between 10 and 604800"},
 	    {BASE ",\"tunnel\":{\"streams\":1}}", "tunnel.streams: unknown key"},
 	    {BASE ",\"tunnel\":{\"stream_window_bytes\":1024}}",
-	     "tunnel.stream_window_bytes: must be an integer between 16384 and 16777216"},
+	     "tunnel.stream_window_bytes: must be an integer between 65535 and 16777216"},
 	    /* trust domain */
 	    {"{" WL "}", "trust_domain: required"},
 	    {"{\"trust_domain\":\"Example.org\"," WL "}",

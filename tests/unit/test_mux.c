@@ -27,6 +27,7 @@ struct side {
 	struct ward_mux m;
 	struct ward_buf wire; /* sent by this side, not yet delivered */
 	bool stalled;	      /* the transport takes nothing (queued is huge) */
+	bool stall_on_send;   /* and stalls after each write */
 	int requests, goaways;
 	/* server: how to answer the next requests (0: leave pending) */
 	int answer;
@@ -52,6 +53,7 @@ static int t_send(void *owner, const uint8_t *data, size_t len)
 {
 	struct side *s = owner;
 
+	s->stalled |= s->stall_on_send;
 	return ward_buf_append(&s->wire, data, len);
 }
 
@@ -545,6 +547,49 @@ static void test_close_after_refusal_tells_once(void **state)
 	close_conn(&c, false);
 }
 
+/* A DATA frame nghttp2 kept for the next flush (the flush's buffer was
+ * full) whose stream end is released before that flush: the frame's bytes
+ * are gone with the end, so the stream is reset, and nothing reads them. */
+static void test_release_with_a_frame_kept(void **state)
+{
+	static const struct ward_mux_limits small = {.max_streams = MAX_STREAMS,
+						     .max_header_list = 4096,
+						     .stream_window = BUF,
+						     .buffer_bytes = BUF,
+						     .out_high = 16384};
+	struct tconn c[MAX_STREAMS];
+	static uint8_t data[BUF / 2];
+
+	(void)state;
+	ward_mux_close(&client.m);
+	ward_mux_close(&server.m);
+	assert_int_equal(ward_mux_init(&client.m, WARD_MUX_CLIENT, &small, &ops, &client), 0);
+	assert_int_equal(ward_mux_init(&server.m, WARD_MUX_SERVER, &small, &ops, &server), 0);
+	pump();
+	server.answer = 200;
+	for (int i = 0; i < MAX_STREAMS; i++)
+		open_conn(&c[i], "10.1.2.3:8080");
+	pump();
+	assert_int_equal(n_sconn, MAX_STREAMS);
+	/* 8 x 32 KiB against a 48 KiB flush buffer, one flush at a time. */
+	server.stall_on_send = true;
+	for (int i = 0; i < MAX_STREAMS; i++)
+		put(&sconn[i], data, sizeof(data));
+	server.stalled = false;
+	assert_int_equal(ward_mux_flush(&server.m), 0);
+	assert_true(server.stalled);
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		ward_h2_end_release(sconn[i].e, true);
+		sconn[i].e = NULL;
+	}
+	server.stall_on_send = server.stalled = false;
+	pump();
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		assert_int_equal(c[i].resets, 1);
+		close_conn(&c[i], false);
+	}
+}
+
 static void test_header_list_limit(void **state)
 {
 	char big[5000];
@@ -632,6 +677,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_stream_is_retryable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_stream_waits_elsewhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_after_refusal_tells_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_release_with_a_frame_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_list_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_under_streams, setup, teardown),
 	    cmocka_unit_test(test_forwarded),
