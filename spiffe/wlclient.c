@@ -32,6 +32,7 @@ struct ward_wlclient {
 	long http_status;
 	bool grpc_content;
 	bool connected;
+	bool answered;	 /* a header block with grpc-status has ended: the call is over */
 	int grpc_status; /* -1 until a grpc-status header or trailer */
 	char grpc_message[256];
 	char fail[256]; /* why we aborted the transfer ourselves */
@@ -191,6 +192,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 
 	(void)line;
 	read_response(c);
+	if (len <= 2 && c->grpc_status >= 0)
+		c->answered = true;
 	if (len <= 2 && !c->connected && c->http_status == 200 && c->grpc_content &&
 	    c->grpc_status < 0) {
 		c->connected = true;
@@ -275,7 +278,7 @@ static void reset_attempt(struct ward_wlclient *c)
 	ward_grpc_reader_init(&c->reader, WARD_GRPC_MAX_MESSAGE);
 	c->http_status = 0;
 	c->grpc_content = false;
-	c->connected = false;
+	c->connected = c->answered = false;
 	c->grpc_status = -1;
 	c->grpc_message[0] = c->fail[0] = c->curl_err[0] = '\0';
 }
@@ -402,6 +405,16 @@ static void check_done(struct ward_wlclient *c)
 	while ((m = curl_multi_info_read(c->multi, &left)))
 		if (m->msg == CURLMSG_DONE && m->easy_handle == c->easy)
 			finish_attempt(c, m->data.result);
+	/* A call that fails at once is answered Trailers-Only: one HEADERS
+	 * frame with the status ends the response (gRPC over HTTP/2, "Responses").
+	 * The call is over when that frame has come, whether or not curl has
+	 * seen the HTTP/2 stream end: a server may answer before it has read the
+	 * request (RFC 9113, section 8.1), and libcurl 7.88 then closes the
+	 * stream while it sends the request's last DATA frame and never looks at
+	 * it again (fixed in curl 8.1.0, curl PR 11005): without this the call
+	 * would wait until the server closed the connection. */
+	if (c->easy && c->answered)
+		finish_attempt(c, CURLE_OK);
 }
 
 int ward_wlclient_start(uv_loop_t *loop, const char *endpoint,
