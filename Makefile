@@ -26,7 +26,7 @@ endif
 PKGS := libuv jansson libcurl libnghttp2 yaml-0.1
 DEP_CFLAGS = $(WOLF_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # http-parser ships no pkg-config file.
-DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+DEP_LIBS = $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 CFLAGS_ALL = $(CFLAGS_BASE) $(DEP_CFLAGS) -I. $(CFLAGS)
 
 # Folders from the foundation up; a folder uses only those before it.
@@ -46,15 +46,16 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-san/%)
 
 .SECONDARY:
-.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e demo drill bench fuzz clean help format \
-	install uninstall
+.PHONY: all deps deps-test deps-bench test unit unit-san unit-valgrind e2e test-pods demo drill bench \
+	fuzz clean help format install uninstall
 all: $(BUILD)/ward
 
 help:
 	@echo "make            build build/ward"
 	@echo "make demo       two meshed pods in network namespaces, one request, a summary"
 	@echo "make drill      a cert-rotation drill under load in the demo's pods, with a report"
-	@echo "make test       unit tests (plain and ASan/UBSan) and e2e scenarios (needs root)"
+	@echo "make test       unit tests (plain and ASan/UBSan), e2e scenarios and the pod test (root)"
+	@echo "make test-pods  ward's image and injected pods on podman (root)"
 	@echo "make bench      ward vs HAProxy vs plaintext in the same topology"
 	@echo "make fuzz       bounded libFuzzer runs of the untrusted-input parsers"
 	@echo "make install    build/ward, the systemd units and users, example configs"
@@ -107,8 +108,13 @@ unit-valgrind: $(UNIT_BINS) | deps-test
 e2e: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/run.sh
 
+# ward's image built from this tree, injected manifests played by podman
+# (tests/pods/run.sh; podman and the base images come with it).
+test-pods: $(BUILD)/ward | deps-test
+	@WARD_BIN=$(abspath $(BUILD))/ward tests/pods/run.sh
+
 test: deps-test
-	@$(MAKE) --no-print-directory unit unit-san unit-valgrind e2e
+	@$(MAKE) --no-print-directory unit unit-san unit-valgrind e2e test-pods
 
 demo: $(BUILD)/ward | deps-test
 	@WARD_BIN=$(abspath $(BUILD))/ward tests/e2e/demo.sh

@@ -6,6 +6,7 @@
 
 #include "lib/http.h"
 #include "lib/log.h"
+#include "agent/app_probe.h"
 #include "agent/fdlimit.h"
 #include "agent/metrics.h"
 
@@ -17,6 +18,7 @@ struct ward_admin {
 	uv_loop_t *loop;
 	const struct ward_config *cfg; /* borrowed */
 	struct ward_http_server *http;
+	struct ward_app_probes *probes; /* owned: the app's kubelet probes */
 	ward_admin_drain_cb drain;
 	void *drain_arg;
 	struct ward_tls_ctx *tls;    /* owned ref: the context in service */
@@ -345,7 +347,11 @@ static void handle(struct ward_http_server *srv, const struct ward_http_request 
 {
 	struct ward_admin *a = arg;
 
-	if (ward_http_path_is(req, "/drain")) {
+	if (ward_app_probes_serve(a->probes, srv, req, r))
+		return;
+	/* /quitquitquit: the name Envoy and Istio's agent use, which a Job's
+	 * app may already call when it is done. */
+	if (ward_http_path_is(req, "/drain") || ward_http_path_is(req, "/quitquitquit")) {
 		if (post_allowed(req, r)) {
 			text_response(r, 200, "draining");
 			if (a->drain)
@@ -406,6 +412,12 @@ void ward_admin_set_workers(struct ward_admin *a, struct ward_worker *workers, u
 	a->n_workers = n;
 }
 
+void ward_admin_set_app_probes(struct ward_admin *a, struct ward_app_probes *probes)
+{
+	ward_app_probes_free(a->probes);
+	a->probes = probes;
+}
+
 void ward_admin_set_draining(struct ward_admin *a)
 {
 	if (a)
@@ -416,6 +428,8 @@ void ward_admin_stop(struct ward_admin *a)
 {
 	if (!a || !a->http)
 		return;
+	ward_app_probes_free(a->probes); /* answers the probes in flight */
+	a->probes = NULL;
 	ward_http_server_free(a->http); /* deferred replies still come to us */
 	a->http = NULL;
 }

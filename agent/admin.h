@@ -13,7 +13,10 @@
  *   GET  /stats/connections   JSON: live connections with TCP_INFO (?limit=N)
  *   GET  /log/level           the current level
  *   POST /log/level?level=L   set the level (loopback only)
- *   POST /drain               drain as SIGTERM does (loopback only) */
+ *   POST /drain               drain as SIGTERM does, then exit (loopback only)
+ *   POST /quitquitquit        the same (the name Envoy and Istio use)
+ *   GET  /app-health/...      the app's own probes, run for the kubelet
+ *                             (agent/app_probe.h) */
 #ifndef WARD_ADMIN_H
 #define WARD_ADMIN_H
 
@@ -35,6 +38,10 @@ int ward_admin_start(uv_loop_t *loop, const struct ward_config *cfg, ward_admin_
 void ward_admin_set_identity(struct ward_admin *a, struct ward_tls_ctx *ctx);
 /* The started workers, listeners up (borrowed until ward_admin_free). */
 void ward_admin_set_workers(struct ward_admin *a, struct ward_worker *workers, unsigned n);
+struct ward_app_probes;
+/* The app probes to serve under /app-health/ (owned from now on; started on
+ * the admin's loop by the caller). */
+void ward_admin_set_app_probes(struct ward_admin *a, struct ward_app_probes *probes);
 /* /ready turns 503 ("draining") and /stats/connections is refused. */
 void ward_admin_set_draining(struct ward_admin *a);
 /* A worker signalled the main loop (wire ward_worker.notify here): answers

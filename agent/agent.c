@@ -1,6 +1,7 @@
 /* `ward agent`: load the config and identity, start the workers, and run the
  * control loop (signals, identity reloads, drain) on the main thread. */
 #include <errno.h>
+#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -18,6 +19,7 @@
 #include "config/config.h"
 #include "lib/tls.h"
 #include "agent/admin.h"
+#include "agent/app_probe.h"
 #include "agent/app.h"
 #include "agent/cli.h"
 #include "agent/fdlimit.h"
@@ -37,7 +39,10 @@ struct agent {
 	unsigned n_workers;
 	atomic_uint active_conns;
 	bool draining;
+	bool config_file; /* the --config file was there (or it is an empty layer) */
 	struct ward_admin *admin;
+	struct ward_app_probes *probes; /* until the admin takes them */
+	unsigned n_app_probes;
 	uv_async_t from_workers; /* workers -> main: snapshot filled, loop finished */
 	bool from_workers_open;
 };
@@ -46,10 +51,14 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: ward agent --config FILE [--override JSON] [--check]\n\n"
+	    "usage: ward agent --config FILE [--config-optional] [--defaults JSON]\n"
+	    "                  [--override JSON] [--check]\n\n"
 	    "Runs the sidecar: the outbound listener wraps the app's connections in\n"
 	    "mutual TLS 1.3, the inbound listener terminates it and enforces policy.\n\n"
 	    "  -c, --config FILE  JSON configuration (see README, \"Configuration\")\n"
+	    "      --config-optional  a missing FILE is not an error (an empty layer)\n"
+	    "      --defaults JSON  a JSON object the file is merged over, key by key\n"
+	    "                     (ward inject passes the mesh-wide defaults this way)\n"
 	    "      --override JSON  a JSON object merged over the file's, key by key\n"
 	    "                     (e.g. '{\"inbound\":{\"mode\":\"permissive\"}}'; ward inject\n"
 	    "                     passes a pod's ward.io/ annotations this way)\n"
@@ -235,14 +244,15 @@ static void log_ready(struct agent *a, bool have_identity)
 	ward_log_emit(
 	    WARD_LOG_INFO, "ready",
 	    json_pack(
-		"{s:s,s:s,s:s,s:i,s:i,s:b,s:o}", "outbound",
+		"{s:s,s:s,s:s,s:i,s:i,s:b,s:o,s:b,s:i}", "outbound",
 		ward_addr_format((struct sockaddr *)&cfg->outbound.listen.ss, out, sizeof(out)),
 		"inbound",
 		ward_addr_format((struct sockaddr *)&cfg->inbound.listen.ss, in, sizeof(in)),
 		"admin",
 		ward_addr_format((struct sockaddr *)&cfg->admin.listen.ss, adm, sizeof(adm)),
 		"workers", (int)a->n_workers, "uid", (int)geteuid(), "identity", have_identity,
-		"mesh_cidrs", mesh_scope(cfg)));
+		"mesh_cidrs", mesh_scope(cfg), "config_file", a->config_file, "app_probes",
+		(int)a->n_app_probes));
 }
 
 /* At start, before any socket: the soft limit goes up to the hard one, and a
@@ -294,6 +304,10 @@ static int run(struct agent *a)
 	log_key_exchange(&a->policy);
 	ward_metrics_process_start();
 	GUARD(ward_admin_start(&a->loop, a->cfg, admin_drain, a, &a->admin));
+	a->n_app_probes = ward_app_probes_count(a->probes);
+	GUARD(ward_app_probes_start(a->probes, &a->loop));
+	ward_admin_set_app_probes(a->admin, a->probes);
+	a->probes = NULL;
 	uv_async_init(&a->loop, &a->from_workers, on_workers);
 	a->from_workers.data = a;
 	a->from_workers_open = true;
@@ -334,6 +348,7 @@ static void shutdown_agent(struct agent *a)
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT); /* let closed handles finish */
 	ward_admin_free(a->admin);	  /* the workers, joined, signal it no more */
+	ward_app_probes_free(a->probes);  /* not handed over: run() failed early */
 	free(a->workers);
 	uv_loop_close(&a->loop);
 	ward_config_free(a->cfg);
@@ -374,56 +389,96 @@ static bool override_sets(json_t *over, const char *msg)
 	return v != NULL;
 }
 
-/* The file and the override merged, through the same validating loader (so
- * an override gets the same key-naming errors). */
-static int load_merged(const char *path, json_t *over, struct ward_config **out)
+/* Where the config comes from: --defaults, the file, --override, merged key
+ * by key in that order (a ConfigMap overrides the mesh-wide defaults the
+ * injector passes, a pod's annotations override both). */
+struct config_src {
+	const char *path, *defaults, *override;
+	bool optional;	   /* --config-optional: a missing file is an empty layer */
+	bool file_present; /* out */
+};
+
+static int parse_layer(const char *flag, const char *text, json_t **out)
 {
 	json_error_t err;
-	json_t *base = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	char *text = NULL, *dir, *abs = NULL;
+
+	*out = text ? json_loads(text, JSON_REJECT_DUPLICATES, &err) : json_object();
+	if (json_is_object(*out))
+		return 0;
+	ENSURE(!*out, WARD_ERR_INVALID, "%s: not a JSON object (got another JSON value)", flag);
+	return ward_err_set(WARD_ERR_INVALID, "%s: not a JSON object (%s)", flag, err.text);
+}
+
+/* The file's object, or an empty one when it is optional and absent. Its
+ * errors are the file loader's own (they name the file). */
+static int load_file_layer(struct config_src *src, json_t **out)
+{
+	struct ward_config *cfg = NULL;
+	json_error_t err;
 	int rc;
 
-	if (!json_is_object(base)) {
-		json_decref(base);
-		return ward_config_load_file(path, out); /* its own error, naming path */
+	src->file_present = !(src->optional && access(src->path, F_OK) != 0 && errno == ENOENT);
+	*out = src->file_present ? json_load_file(src->path, JSON_REJECT_DUPLICATES, &err)
+				 : json_object();
+	if (json_is_object(*out))
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	rc = ward_config_load_file(src->path, &cfg);
+	ward_config_free(cfg);
+	return rc < 0 ? rc : ward_err_set(WARD_ERR_INVALID, "%s: not a JSON object", src->path);
+}
+
+/* Which layer holds the wrong value an error names: the last that sets the
+ * key (the text before the error's first ':'). */
+static const char *blame(const struct config_src *src, json_t *defaults, json_t *file, json_t *over)
+{
+	if (override_sets(over, ward_err_msg()))
+		return "--override";
+	if (!override_sets(file, ward_err_msg()) && override_sets(defaults, ward_err_msg()))
+		return "--defaults";
+	return src->path;
+}
+
+/* The layers merged, through the same validating loader as a file (so every
+ * layer gets the same key-naming errors). Errors name the file or the flag
+ * that holds the wrong value. */
+static int load_config(struct config_src *src, struct ward_config **out)
+{
+	json_t *defaults = NULL, *file = NULL, *over = NULL, *merged = NULL;
+	char *text = NULL, *dir = NULL, *abs = NULL;
+	int rc;
+
+	if (!src->defaults && !src->override && !src->optional) {
+		src->file_present = true;
+		return ward_config_load_file(src->path, out);
 	}
-	json_object_update_recursive(base, over);
-	text = json_dumps(base, JSON_COMPACT);
-	json_decref(base);
+	rc = parse_layer("--defaults", src->defaults, &defaults);
+	if (rc == 0)
+		rc = parse_layer("--override", src->override, &over);
+	if (rc == 0)
+		rc = load_file_layer(src, &file);
+	if (rc == 0 && (!(merged = json_deep_copy(defaults)) ||
+			json_object_update_recursive(merged, file) < 0 ||
+			json_object_update_recursive(merged, over) < 0 ||
+			!(text = json_dumps(merged, JSON_COMPACT)) || !(dir = strdup(src->path))))
+		rc = ward_err_set(WARD_ERR_NOMEM, "out of memory");
 	/* Absolute, as the file loader makes it: identity paths must not
-	 * depend on the working directory. */
-	if ((dir = strdup(path)))
-		abs = realpath(dirname(dir), NULL);
-	rc = text && abs ? ward_config_load_string(text, abs, out)
-			 : ward_err_set(WARD_ERR_IO, "%s: directory not found", path);
+	 * depend on the working directory. A missing optional file may lack
+	 * its directory too (a runtime that skips the mount of an absent
+	 * ConfigMap): then paths are taken from the directory as written. */
+	if (rc == 0 && !(abs = realpath(dirname(dir), NULL)) &&
+	    (src->file_present || !(abs = strdup(dir))))
+		rc = ward_err_set(WARD_ERR_IO, "%s: directory not found", src->path);
+	if (rc == 0 && (rc = ward_config_load_string(text, abs, out)) < 0 && rc != WARD_ERR_NOMEM)
+		ward_err_prefix(rc, "%s", blame(src, defaults, file, over));
 	free(text);
 	free(dir);
 	free(abs);
-	return rc;
-}
-
-/* The config file with `override` merged over it. Errors name where the
- * wrong value is: "--override: KEY: ..." when the override sets KEY,
- * "FILE: ..." otherwise. */
-static int load_config(const char *path, const char *override, struct ward_config **out)
-{
-	json_error_t err;
-	json_t *over;
-	int rc;
-
-	if (!override)
-		return ward_config_load_file(path, out);
-	over = json_loads(override, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(over)) {
-		json_decref(over);
-		return ward_err_set(WARD_ERR_INVALID, "--override: not a JSON object (%s)",
-				    over ? "got another JSON value" : err.text);
-	}
-	rc = load_merged(path, over, out);
-	if (rc < 0 && rc != WARD_ERR_NOMEM && !strstr(ward_err_msg(), path))
-		ward_err_prefix(rc, "%s",
-				override_sets(over, ward_err_msg()) ? "--override" : path);
+	json_decref(merged);
 	json_decref(over);
+	json_decref(file);
+	json_decref(defaults);
 	return rc;
 }
 
@@ -432,10 +487,12 @@ int ward_agent_main(int argc, char **argv)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"check", no_argument, NULL, 'k'},
 					     {"override", required_argument, NULL, 'O'},
+					     {"defaults", required_argument, NULL, 'D'},
+					     {"config-optional", no_argument, NULL, 'o'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct agent a = {0};
-	const char *config = NULL, *override = NULL;
+	struct config_src src = {0};
 	bool check = false;
 	int opt, rc;
 
@@ -443,13 +500,19 @@ int ward_agent_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			src.path = optarg;
+			break;
+		case 'D':
+			src.defaults = optarg;
+			break;
+		case 'o':
+			src.optional = true;
 			break;
 		case 'k':
 			check = true;
 			break;
 		case 'O':
-			override = optarg;
+			src.override = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -459,18 +522,25 @@ int ward_agent_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!config || optind != argc) {
+	if (!src.path || optind != argc) {
 		fprintf(stderr, "ward agent: %s\n",
-			config ? "unexpected argument" : "--config FILE is required");
+			src.path ? "unexpected argument" : "--config FILE is required");
 		usage(stderr);
 		return 2;
 	}
-	if (load_config(config, override, &a.cfg) < 0) {
+	if (load_config(&src, &a.cfg) < 0) {
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg()); /* names the file or flag */
+		return 2;
+	}
+	a.config_file = src.file_present;
+	if (ward_app_probes_parse(getenv(WARD_APP_PROBES_ENV), &a.probes) < 0) {
+		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+		ward_config_free(a.cfg);
 		return 2;
 	}
 	if (ward_log_set_level_name(a.cfg->log.level) < 0 || ward_tls_global_init() < 0) {
 		fprintf(stderr, "ward agent: %s\n", ward_err_msg());
+		ward_app_probes_free(a.probes);
 		ward_config_free(a.cfg);
 		return 1;
 	}

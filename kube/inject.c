@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "kube/cli.h"
-#include "config/capture.h"
 
 #define DEFAULT_CONTAINER "kubectl.kubernetes.io/default-container"
 
@@ -174,25 +173,66 @@ static void prepend(json_t *list, json_t *items)
 }
 
 static void set_status(struct pod *p, json_t *init, json_t *containers, json_t *volumes,
-		       json_t *annotations, json_t *created)
+		       json_t *annotations, json_t *created, json_t *probes)
 {
 	json_t *status =
 	    json_pack("{s:s,s:o,s:o,s:o,s:O,s:O}", "version", WARD_VERSION, "initContainers",
 		      names_of(init), "containers", names_of(containers), "volumes",
 		      names_of(volumes), "annotations", annotations, "created", created);
-	char *text = json_dumps(status, JSON_COMPACT);
+	char *text;
+
+	if (json_object_size(probes))
+		json_object_set(status, "probes", probes);
+	text = json_dumps(status, JSON_COMPACT);
 
 	json_object_set_new(p->annotations, WARD_INJECT_STATUS, json_string(text));
 	free(text);
 	json_decref(status);
 }
 
-static void warn_probes(struct pod *p, const struct ward_inject_opts *s);
+/* The app's probes on captured ports go to the proxy (kube/probes.c); the
+ * ones left in plain text get a warning. */
+static int take_probes(struct pod *p, const struct ward_inject_opts *s, json_t *proxy,
+		       json_t *originals)
+{
+	json_t *warnings = json_array(), *w;
+	size_t i;
+	int rc;
+
+	ENSURE(warnings, WARD_ERR_NOMEM, "out of memory");
+	rc = ward_inject_probes_rewrite(p->spec, s, proxy, originals, warnings);
+	json_array_foreach(warnings, i, w) note(p, "%s", json_string_value(w));
+	json_decref(warnings);
+	return rc;
+}
+
+/* An app container that runs as the proxy's uid is exempt from capture by
+ * the same rule that keeps the proxy's own traffic out: its connections
+ * would leave the pod in plain text. */
+static void warn_uid_clash(struct pod *p, const struct ward_inject_opts *s)
+{
+	json_t *pod_uid = json_object_get(json_object_get(p->spec, "securityContext"), "runAsUser");
+	json_t *c, *uid;
+	size_t i;
+
+	json_array_foreach(json_object_get(p->spec, "containers"), i, c)
+	{
+		uid = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+		if (!uid)
+			uid = pod_uid;
+		if (json_is_integer(uid) && json_integer_value(uid) == (json_int_t)s->proxy_uid)
+			note(
+			    p,
+			    "warning: container %s runs as uid %u, the proxy's: its traffic is not "
+			    "captured; give the proxy another uid with ward.io/proxy-uid",
+			    json_string_value(json_object_get(c, "name")), s->proxy_uid);
+	}
+}
 
 static int inject(struct pod *p, const struct ward_inject_opts *o)
 {
 	struct ward_inject_opts s;
-	json_t *init, *app, *vols, *created, *added_ann, *initc, *ctrs, *vlist;
+	json_t *init, *app, *vols, *created, *added_ann, *initc, *ctrs, *vlist, *probes, *proxy;
 	const char *why;
 	int rc = 0;
 
@@ -206,6 +246,7 @@ static int inject(struct pod *p, const struct ward_inject_opts *o)
 	app = json_array();
 	json_array_append_new(s.legacy_sidecar ? app : init, ward_inject_proxy_container(&s));
 	vols = ward_inject_volumes(&s);
+	probes = json_object();
 	if (check_free_name(json_object_get(p->spec, "initContainers"), init, p->where,
 			    "initContainers") < 0 ||
 	    check_free_name(json_object_get(p->spec, "containers"), app, p->where, "containers") <
@@ -231,80 +272,24 @@ static int inject(struct pod *p, const struct ward_inject_opts *o)
 				json_object_get(json_array_get(ctrs, 0), "name"));
 		json_array_append_new(added_ann, json_string(DEFAULT_CONTAINER));
 	}
-	warn_probes(p, &s);
-	prepend(initc, init);
-	prepend(ctrs, app);
-	json_array_extend(vlist, vols);
-	set_status(p, init, app, vols, added_ann, created);
+	warn_uid_clash(p, &s);
+	/* The proxy: the first regular container, or the second init one. */
+	proxy = s.legacy_sidecar ? json_array_get(app, 0) : json_array_get(init, 1);
+	rc = take_probes(p, &s, proxy, probes);
+	if (rc == 0) {
+		prepend(initc, init);
+		prepend(ctrs, app);
+		json_array_extend(vlist, vols);
+		set_status(p, init, app, vols, added_ann, created, probes);
+	}
 	json_decref(created);
 	json_decref(added_ann);
 out:
 	json_decref(init);
 	json_decref(app);
 	json_decref(vols);
+	json_decref(probes);
 	return rc;
-}
-
-/* --- probes the kubelet sends in plain text to a port ward captures --- */
-
-static long probe_port(json_t *container, json_t *probe)
-{
-	static const char *const handlers[] = {"httpGet", "tcpSocket", "grpc", NULL};
-	json_t *port = NULL, *cp;
-	size_t i;
-
-	for (const char *const *h = handlers; *h && !port; h++)
-		port = json_object_get(json_object_get(probe, *h), "port");
-	if (json_is_integer(port))
-		return (long)json_integer_value(port);
-	json_array_foreach(json_object_get(container, "ports"), i, cp)
-	{
-		if (json_is_string(port) && json_equal(json_object_get(cp, "name"), port))
-			return (long)json_integer_value(json_object_get(cp, "containerPort"));
-	}
-	return 0;
-}
-
-static bool in_list(const char *list, long port, bool empty_is_all)
-{
-	struct ward_capture_ports ports;
-
-	if (!list)
-		return empty_is_all;
-	if (ward_capture_parse_ports(list, true, &ports) < 0)
-		return false;
-	if (ports.all)
-		return true;
-	for (size_t i = 0; i < ports.n; i++)
-		if (ports.port[i] == port)
-			return true;
-	return false;
-}
-
-static void warn_probes(struct pod *p, const struct ward_inject_opts *s)
-{
-	static const char *const probes[] = {"readinessProbe", "livenessProbe", "startupProbe",
-					     NULL};
-	json_t *c;
-	size_t i;
-
-	if (s->inbound_mode && !strcmp(s->inbound_mode, "permissive"))
-		return;
-	json_array_foreach(json_object_get(p->spec, "containers"), i, c)
-	{
-		for (const char *const *pr = probes; *pr; pr++) {
-			long port = probe_port(c, json_object_get(c, *pr));
-
-			if (port > 0 && in_list(s->include_inbound_ports, port, true) &&
-			    !in_list(s->exclude_inbound_ports, port, false))
-				note(p,
-				     "warning: container %s: the kubelet's %s on port %ld is "
-				     "plain text and will be refused in strict mode; set "
-				     "ward.io/inbound-mode: permissive or exclude the port with "
-				     "ward.io/exclude-inbound-ports",
-				     json_string_value(json_object_get(c, "name")), *pr, port);
-		}
-	}
 }
 
 /* --- uninject --- */
@@ -395,6 +380,11 @@ static int uninject(struct pod *p)
 	remove_named(json_object_get(p->spec, "volumes"), json_object_get(status, "volumes"));
 	json_array_foreach(json_object_get(status, "annotations"), i, n)
 	    json_object_del(p->annotations, json_string_value(n));
+	if (json_object_get(status, "probes") &&
+	    ward_inject_probes_restore(p->spec, json_object_get(status, "probes"), p->where) < 0) {
+		json_decref(status);
+		return WARD_ERR_INVALID;
+	}
 	json_object_del(p->annotations, WARD_INJECT_STATUS);
 	created = json_object_get(status, "created");
 	for (const char *const *f = created_fields; *f; f++)

@@ -39,7 +39,9 @@ struct ward_inject_opts {
 	char *workload_socket_hostpath; /* NULL: the SPIFFE CSI driver */
 	char *workload_socket_name;	/* its file name; NULL: by where it comes from */
 	bool legacy_sidecar;
+	bool rewrite_probes; /* hand the app's probes to the proxy (README) */
 	uint32_t proxy_uid;
+	json_t *agent_defaults; /* owned: the mesh-wide agent config (--defaults) */
 	char *include_inbound_ports, *exclude_inbound_ports;
 	char *include_outbound_ports, *exclude_outbound_ports;
 	char *include_outbound_cidrs, *exclude_outbound_cidrs;

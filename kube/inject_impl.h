@@ -19,4 +19,14 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s);
 json_t *ward_inject_proxy_container(const struct ward_inject_opts *s);
 json_t *ward_inject_volumes(const struct ward_inject_opts *s);
 
+/* Points the app containers' httpGet, tcpSocket and grpc probes on captured
+ * ports at the proxy's admin port and adds WARD_APP_PROBES to proxy's env
+ * (kube/probes.c). The replaced probes go into originals ({container:
+ * {field: probe}}); probes left in plain text on a captured port get a
+ * warning in warnings (strings). */
+WARD_MUST_CHECK int ward_inject_probes_rewrite(json_t *spec, const struct ward_inject_opts *s,
+					       json_t *proxy, json_t *originals, json_t *warnings);
+/* Puts originals back (uninject); where prefixes field names in errors. */
+WARD_MUST_CHECK int ward_inject_probes_restore(json_t *spec, json_t *originals, const char *where);
+
 #endif

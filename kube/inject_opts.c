@@ -11,8 +11,13 @@
 
 #include "kube/cli.h"
 #include "config/capture.h"
+#include "config/config.h"
 
 #define ANNOTATION_PREFIX "ward.io/"
+/* The trust domain of deploy/kubernetes/ and of the agent's defaults when no
+ * agent_defaults are configured. */
+#define DEFAULT_TRUST_DOMAIN "cluster.local"
+#define AGENT_DEFAULTS_MAX 16384
 
 static int check_ports_all(const char *v)
 {
@@ -207,6 +212,8 @@ int ward_inject_opts_init(struct ward_inject_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->proxy_uid = 1337;
+	o->rewrite_probes = true;
+	o->agent_defaults = json_pack("{s:s}", "trust_domain", DEFAULT_TRUST_DOMAIN);
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		char **f = (char **)((char *)o + defaults[i].offset);
 
@@ -222,17 +229,51 @@ void ward_inject_opts_free(struct ward_inject_opts *o)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++)
 		free(*field_of(o, &settings[i]));
+	json_decref(o->agent_defaults);
 	memset(o, 0, sizeof(*o));
+}
+
+/* agent_defaults: the mesh-wide agent config every proxy gets as `ward
+ * agent --defaults` (a namespace's ConfigMap overrides it). Checked here with
+ * the agent's own loader, over a stand-in trust domain and identity where it
+ * names none, so that a bad key fails the injector rather than every proxy. */
+static int load_agent_defaults(struct ward_inject_opts *o, json_t *v)
+{
+	json_t *probe;
+	char *text = NULL;
+	struct ward_config *cfg = NULL;
+	int rc;
+
+	ENSURE(json_is_object(v), WARD_ERR_INVALID, "agent_defaults: must be a JSON object");
+	probe = json_pack("{s:s,s:{s:s}}", "trust_domain", DEFAULT_TRUST_DOMAIN, "identity",
+			  "workload_api", "unix:///spiffe-workload-api/agent.sock");
+	if (!probe || json_object_update(probe, v) < 0 || !(text = json_dumps(probe, JSON_COMPACT)))
+		rc = ward_err_set(WARD_ERR_NOMEM, "agent_defaults: out of memory");
+	else if (strlen(text) > AGENT_DEFAULTS_MAX)
+		rc = ward_err_set(WARD_ERR_INVALID, "agent_defaults: more than %d bytes",
+				  AGENT_DEFAULTS_MAX);
+	else
+		rc = ward_config_load_string(text, "/etc/ward", &cfg);
+	ward_config_free(cfg);
+	free(text);
+	json_decref(probe);
+	if (rc < 0)
+		return rc == WARD_ERR_NOMEM ? rc : ward_err_prefix(rc, "agent_defaults");
+	json_decref(o->agent_defaults);
+	o->agent_defaults = json_deep_copy(v);
+	ENSURE(o->agent_defaults, WARD_ERR_NOMEM, "agent_defaults: out of memory");
+	return 0;
 }
 
 static int load_bool_or_uid(struct ward_inject_opts *o, const char *key, json_t *v)
 {
-	if (!strcmp(key, "legacy_sidecar")) {
-		ENSURE(json_is_boolean(v), WARD_ERR_INVALID,
-		       "legacy_sidecar: must be true or false");
-		o->legacy_sidecar = json_is_true(v);
+	if (!strcmp(key, "legacy_sidecar") || !strcmp(key, "rewrite_probes")) {
+		ENSURE(json_is_boolean(v), WARD_ERR_INVALID, "%s: must be true or false", key);
+		*(key[0] == 'l' ? &o->legacy_sidecar : &o->rewrite_probes) = json_is_true(v);
 		return 0;
 	}
+	if (!strcmp(key, "agent_defaults"))
+		return load_agent_defaults(o, v);
 	ENSURE(json_is_integer(v) && json_integer_value(v) > 0 &&
 		   json_integer_value(v) < 4294967295LL,
 	       WARD_ERR_INVALID, "proxy_uid: must be an integer between 1 and 4294967294");
@@ -242,7 +283,8 @@ static int load_bool_or_uid(struct ward_inject_opts *o, const char *key, json_t 
 
 static int load_one(struct ward_inject_opts *o, const char *key, json_t *v)
 {
-	if (!strcmp(key, "legacy_sidecar") || !strcmp(key, "proxy_uid"))
+	if (!strcmp(key, "legacy_sidecar") || !strcmp(key, "proxy_uid") ||
+	    !strcmp(key, "rewrite_probes") || !strcmp(key, "agent_defaults"))
 		return load_bool_or_uid(o, key, v);
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		if (strcmp(key, settings[i].key))
@@ -315,6 +357,31 @@ static const struct setting *annotation_setting(const char *name)
 	return NULL;
 }
 
+/* The annotations that are not strings to copy: a uid and a flag. */
+static int pod_special(struct ward_inject_opts *pod, const char *name, json_t *v, const char *where)
+{
+	const char *text = json_string_value(v);
+	char *end;
+	unsigned long long uid;
+	int flag;
+
+	if (!strcmp(name, "ward.io/rewrite-probes")) {
+		char field[96];
+
+		snprintf(field, sizeof(field), "%smetadata.annotations[\"%s\"]", where, name);
+		GUARD(ward_inject_flag(v, field, &flag));
+		pod->rewrite_probes = flag == 1;
+		return 0;
+	}
+	uid = text && text[0] >= '1' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+	ENSURE(uid > 0 && uid < 4294967295ULL && !*end && strlen(text) <= 10, WARD_ERR_INVALID,
+	       "%smetadata.annotations[\"%s\"]: must be a uid between 1 and 4294967294, "
+	       "as a string",
+	       where, name);
+	pod->proxy_uid = (uint32_t)uid;
+	return 0;
+}
+
 int ward_inject_pod_settings(const struct ward_inject_opts *o, json_t *annotations,
 			     const char *where, struct ward_inject_opts *pod)
 {
@@ -329,6 +396,10 @@ int ward_inject_pod_settings(const struct ward_inject_opts *o, json_t *annotatio
 		if (strncmp(name, ANNOTATION_PREFIX, strlen(ANNOTATION_PREFIX)) ||
 		    !strcmp(name, "ward.io/inject") || !strcmp(name, WARD_INJECT_STATUS))
 			continue;
+		if (!strcmp(name, "ward.io/proxy-uid") || !strcmp(name, "ward.io/rewrite-probes")) {
+			GUARD(pod_special(pod, name, v, where));
+			continue;
+		}
 		ENSURE((s = annotation_setting(name)), WARD_ERR_INVALID,
 		       "%smetadata.annotations[\"%s\"]: unknown ward annotation", where, name);
 		ENSURE(json_is_string(v), WARD_ERR_INVALID,

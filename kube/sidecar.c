@@ -78,6 +78,14 @@ json_t *ward_inject_init_container(const struct ward_inject_opts *s)
 			 0, "capabilities", "add", "NET_ADMIN", "NET_RAW", "drop", "ALL");
 }
 
+static void add_json_flag(json_t *argv, const char *flag, json_t *value)
+{
+	char *text = json_object_size(value) ? json_dumps(value, JSON_COMPACT) : NULL;
+
+	add_flag(argv, flag, text);
+	free(text);
+}
+
 /* "10.244.0.0/16,fd00:10:244::/56" (checked when loaded) as a JSON list. */
 static json_t *cidr_list(const char *text)
 {
@@ -115,13 +123,19 @@ static json_t *inbound_override(const struct ward_inject_opts *s)
 	return NULL;
 }
 
-/* Per-pod agent settings travel as `ward agent --override JSON`. */
+/* The agent's config in three layers: the mesh-wide defaults (--defaults),
+ * the namespace's ConfigMap when it exists (--config, optional), and the
+ * pod's own settings (--override: its annotations, the injector's mesh
+ * scope, and the proxy uid that ward-init's capture rules exempt). */
 static json_t *proxy_command(const struct ward_inject_opts *s)
 {
-	json_t *argv =
-	    json_pack("[s,s,s,s]", "ward", "agent", "--config", CONFIG_DIR "/config.json");
-	json_t *over = json_object(), *in = inbound_override(s);
+	json_t *argv = json_pack("[s,s,s,s,s]", "ward", "agent", "--config",
+				 CONFIG_DIR "/config.json", "--config-optional");
+	json_t *over = json_pack("{s:{s:I,s:I}}", "proxy", "uid", (json_int_t)s->proxy_uid, "gid",
+				 (json_int_t)s->proxy_uid);
+	json_t *in = inbound_override(s);
 
+	add_json_flag(argv, "--defaults", s->agent_defaults);
 	if (s->mesh_cidrs)
 		json_object_set_new(over, "outbound",
 				    json_pack("{s:o}", "mesh_cidrs", cidr_list(s->mesh_cidrs)));
@@ -129,12 +143,7 @@ static json_t *proxy_command(const struct ward_inject_opts *s)
 		json_object_set_new(over, "inbound", in);
 	if (s->log_level)
 		json_object_set_new(over, "log", json_pack("{s:s}", "level", s->log_level));
-	if (json_object_size(over)) {
-		char *text = json_dumps(over, JSON_COMPACT);
-
-		add_flag(argv, "--override", text);
-		free(text);
-	}
+	add_json_flag(argv, "--override", over);
 	json_decref(over);
 	return argv;
 }
@@ -217,6 +226,8 @@ json_t *ward_inject_volumes(const struct ward_inject_opts *s)
 	else
 		socket = json_pack("{s:s,s:{s:s,s:b}}", "name", SOCKET_VOLUME, "csi", "driver",
 				   "csi.spiffe.io", "readOnly", 1);
-	return json_pack("[o,{s:s,s:{s:s}}]", socket, "name", CONFIG_VOLUME, "configMap", "name",
-			 s->agent_config_map);
+	/* Optional: without the namespace's ConfigMap the mesh-wide defaults
+	 * apply, and the pod still starts. */
+	return json_pack("[o,{s:s,s:{s:s,s:b}}]", socket, "name", CONFIG_VOLUME, "configMap",
+			 "name", s->agent_config_map, "optional", 1);
 }

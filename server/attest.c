@@ -31,8 +31,9 @@ int ward_attest_peer_creds(int fd, struct ward_attest_creds *out)
 
 	ENSURE(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred),
 	       WARD_ERR_IO, "SO_PEERCRED: %s", strerror(errno));
-	/* pid 0: the peer is in a pid namespace that this one cannot see. */
-	ENSURE(cred.pid > 0, WARD_ERR_DENIED, "peer process is not visible from here");
+	/* pid 0: the peer is in a pid namespace that this one cannot see (a
+	 * pod calling ward server's pod); its uid and gid are still the
+	 * kernel's, translated into our user namespace. */
 	*out = (struct ward_attest_creds){cred.pid, cred.uid, cred.gid};
 	return 0;
 }
@@ -222,9 +223,11 @@ int ward_attest_selectors(const struct ward_attest_creds *c, const struct ward_a
 		rc = add(out, PREFIX "gid:%u", (unsigned)c->gid);
 	if (rc == 0)
 		rc = add_group(out, "group", c->gid);
-	if (rc == 0)
+	/* Without a visible process there are no supplementary groups, path or
+	 * hash to read: entries that need them do not match (fail closed). */
+	if (rc == 0 && c->pid > 0)
 		rc = add_supplementary(out, proc, c->pid);
-	if (rc == 0)
+	if (rc == 0 && c->pid > 0)
 		rc = add_binary(out, &opts, c->pid);
 	if (rc < 0)
 		ward_selectors_free(out);

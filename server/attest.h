@@ -18,7 +18,11 @@
  * entry needs it and only up to a size limit (SPIRE's workload_size_limit).
  *
  * The process is read when a call arrives: a caller that has exited by
- * then, or whose binary cannot be read, fails attestation. */
+ * then, or whose binary cannot be read, fails attestation. A caller in a pid
+ * namespace this process cannot see (SO_PEERCRED gives pid 0: a pod calling
+ * ward server in its own pod without hostPID) gets only the uid, user, gid
+ * and group selectors, which the kernel vouches for without /proc; entries
+ * that also need supplementary groups, path or sha256 do not match it. */
 #ifndef WARD_SPIFFE_ATTEST_H
 #define WARD_SPIFFE_ATTEST_H
 
@@ -32,7 +36,7 @@
 #define WARD_ATTEST_MAX_SELECTORS 96
 
 struct ward_attest_creds {
-	pid_t pid;
+	pid_t pid; /* 0: not visible from this pid namespace */
 	uid_t uid;
 	gid_t gid;
 };

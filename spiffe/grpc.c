@@ -2,6 +2,8 @@
  * are in grpc.h. */
 #include "spiffe/grpc.h"
 
+#include <string.h>
+
 #define FLAG_COMPRESSED 1
 
 /* All of gRPC's codes, not only those ward sends or acts on: a peer may send
@@ -31,6 +33,17 @@ const char *ward_grpc_status_name(int status)
 	if (status < 0 || (size_t)status >= sizeof(status_names) / sizeof(status_names[0]))
 		return "unknown";
 	return status_names[status];
+}
+
+int ward_grpc_status_parse(const char *v)
+{
+	int n = 0;
+
+	if (!*v || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v))
+		return WARD_GRPC_UNKNOWN;
+	for (; *v; v++)
+		n = n * 10 + (*v - '0');
+	return n;
 }
 
 int ward_grpc_frame_append(struct ward_buf *out, const uint8_t *msg, size_t len)

@@ -41,6 +41,9 @@ enum ward_grpc_status {
 /* "permission_denied", ...: bounded names for logs and metric labels;
  * "unknown" for codes outside the table. */
 const char *ward_grpc_status_name(int status);
+/* A grpc-status header's value: "0".."16" and nothing else; anything else is
+ * WARD_GRPC_UNKNOWN. */
+int ward_grpc_status_parse(const char *v);
 
 /* Appends the 5-byte prefix and msg to out. */
 int ward_grpc_frame_append(struct ward_buf *out, const uint8_t *msg, size_t len) WARD_MUST_CHECK;

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "lib/curl_loop.h"
 #include "spiffe/grpc.h"
 
 #define FETCH_X509_SVID_URL "http://localhost/SpiffeWorkloadAPI/FetchX509SVID"
@@ -20,10 +21,9 @@ struct ward_wlclient {
 	struct ward_wlclient_callbacks cb;
 	void *arg;
 	char socket_path[128];
-	CURLM *multi;		    /* owned */
-	CURL *easy;		    /* owned; NULL between attempts */
-	struct curl_slist *headers; /* owned */
-	uv_timer_t curl_timer;	    /* curl's own timeouts */
+	struct ward_curl_loop *curl; /* owned */
+	CURL *easy;		     /* owned; NULL between attempts */
+	struct curl_slist *headers;  /* owned */
 	uv_timer_t retry_timer;
 	int pending_closes; /* handles not yet closed; freed at zero */
 	bool stopping;
@@ -32,7 +32,7 @@ struct ward_wlclient {
 	long http_status;
 	bool grpc_content;
 	bool connected;
-	bool answered;	 /* a header block with grpc-status has ended: the call is over */
+	bool answered;	 /* a header block with grpc-status ended: the call is over */
 	int grpc_status; /* -1 until a grpc-status header or trailer */
 	char grpc_message[256];
 	char fail[256]; /* why we aborted the transfer ourselves */
@@ -40,19 +40,10 @@ struct ward_wlclient {
 	unsigned backoff_ms;
 };
 
-/* One socket curl asked us to watch. Freed in its close callback. */
-struct watched {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct ward_wlclient *c;
-};
-
 static void release(struct ward_wlclient *c)
 {
 	if (c->pending_closes > 0 || !c->stopping)
 		return;
-	if (c->multi)
-		curl_multi_cleanup(c->multi);
 	curl_slist_free_all(c->headers);
 	ward_grpc_reader_free(&c->reader);
 	free(c);
@@ -64,103 +55,6 @@ static void on_timer_closed(uv_handle_t *h)
 
 	c->pending_closes--;
 	release(c);
-}
-
-static void on_poll_closed(uv_handle_t *h)
-{
-	struct watched *w = h->data;
-	struct ward_wlclient *c = w->c;
-
-	free(w);
-	c->pending_closes--;
-	release(c);
-}
-
-static void check_done(struct ward_wlclient *c);
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-	struct watched *w = p->data;
-	struct ward_wlclient *c = w->c;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(c->multi, w->fd, flags, &running);
-	check_done(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct ward_wlclient *c = userp;
-	struct watched *w = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (w) {
-			curl_multi_assign(c->multi, fd, NULL);
-			c->pending_closes++;
-			uv_close((uv_handle_t *)&w->poll, on_poll_closed);
-		}
-		return 0;
-	}
-	if (!w) {
-		w = calloc(1, sizeof(*w));
-		if (!w || uv_poll_init_socket(c->loop, &w->poll, fd) != 0) {
-			free(w);
-			return -1;
-		}
-		w->fd = fd;
-		w->c = c;
-		w->poll.data = w;
-		curl_multi_assign(c->multi, fd, w);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&w->poll, events, on_poll);
-	return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-	struct ward_wlclient *c = t->data;
-	int running;
-
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
-}
-
-/* curl wants to be called back after timeout_ms (0: on the next loop turn,
- * never from inside this callback). */
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct ward_wlclient *c = userp;
-
-	(void)multi;
-	if (timeout_ms < 0)
-		uv_timer_stop(&c->curl_timer);
-	else
-		uv_timer_start(&c->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
-}
-
-/* "0".."16" and nothing else: a status outside gRPC's codes is unknown. */
-static int parse_status(const char *v)
-{
-	int n = 0;
-
-	if (!*v || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v))
-		return WARD_GRPC_UNKNOWN;
-	for (; *v; v++)
-		n = n * 10 + (*v - '0');
-	return n;
 }
 
 /* What the response said so far, from curl's own header store: the status
@@ -177,7 +71,7 @@ static void read_response(struct ward_wlclient *c)
 	if (curl_easy_header(c->easy, "content-type", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		c->grpc_content = !strncasecmp(h->value, "application/grpc", 16);
 	if (curl_easy_header(c->easy, "grpc-status", 0, origin, -1, &h) == CURLHE_OK)
-		c->grpc_status = parse_status(h->value);
+		c->grpc_status = ward_grpc_status_parse(h->value);
 	if (curl_easy_header(c->easy, "grpc-message", 0, origin, -1, &h) == CURLHE_OK)
 		ward_grpc_message_decode(h->value, strlen(h->value), c->grpc_message,
 					 sizeof(c->grpc_message));
@@ -192,8 +86,19 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 
 	(void)line;
 	read_response(c);
-	if (len <= 2 && c->grpc_status >= 0)
+	/* A call that fails at once is answered Trailers-Only: one HEADERS
+	 * frame whose status ends the response (gRPC over HTTP/2, "Responses").
+	 * The call is over when that block has come, so the transfer ends here
+	 * (a short count makes curl end it: CURLE_WRITE_ERROR, reported as the
+	 * status), not when curl sees the HTTP/2 stream end. A server may answer
+	 * before it has read the request (RFC 9113, section 8.1); libcurl 7.88
+	 * then closes the stream while it sends the request's last DATA frame
+	 * and never looks at it again (fixed in curl 8.1.0, curl PR 11005), and
+	 * the call would wait until the server closed the connection. */
+	if (len <= 2 && c->grpc_status >= 0) {
 		c->answered = true;
+		return 0;
+	}
 	if (len <= 2 && !c->connected && c->http_status == 200 && c->grpc_content &&
 	    c->grpc_status < 0) {
 		c->connected = true;
@@ -283,12 +188,14 @@ static void reset_attempt(struct ward_wlclient *c)
 	c->grpc_message[0] = c->fail[0] = c->curl_err[0] = '\0';
 }
 
+static void on_done(CURL *easy, CURLcode res, void *arg);
+
 static int dial(struct ward_wlclient *c)
 {
 	reset_attempt(c);
 	c->easy = curl_easy_init();
 	ENSURE(c->easy, WARD_ERR_NOMEM, "workload api: curl handle");
-	if (set_options(c, c->easy) < 0 || curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
+	if (set_options(c, c->easy) < 0 || ward_curl_loop_add(c->curl, c->easy, on_done, c) < 0) {
 		curl_easy_cleanup(c->easy);
 		c->easy = NULL;
 		return ward_err_set(WARD_ERR_UNSUPPORTED, "workload api: cannot start a transfer");
@@ -300,7 +207,7 @@ static void drop_easy(struct ward_wlclient *c)
 {
 	if (!c->easy)
 		return;
-	curl_multi_remove_handle(c->multi, c->easy);
+	ward_curl_loop_remove(c->curl, c->easy);
 	curl_easy_cleanup(c->easy);
 	c->easy = NULL;
 }
@@ -360,7 +267,7 @@ static void describe_end(struct ward_wlclient *c, CURLcode res, struct ward_wlcl
 			 os_errno ? strerror((int)os_errno) : curl_easy_strerror(res));
 		e->code = "connect_failed";
 		e->message = c->fail;
-	} else if (res != CURLE_OK) {
+	} else if (res != CURLE_OK && !c->answered) {
 		e->code = res == CURLE_HTTP2 || res == CURLE_HTTP2_STREAM ||
 				  res == CURLE_WEIRD_SERVER_REPLY || res == CURLE_GOT_NOTHING
 			      ? "protocol_error"
@@ -397,24 +304,10 @@ static void finish_attempt(struct ward_wlclient *c, CURLcode res)
 	drop_easy(c); /* after on_error: e.message may point at curl's buffer */
 }
 
-static void check_done(struct ward_wlclient *c)
+static void on_done(CURL *easy, CURLcode res, void *arg)
 {
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(c->multi, &left)))
-		if (m->msg == CURLMSG_DONE && m->easy_handle == c->easy)
-			finish_attempt(c, m->data.result);
-	/* A call that fails at once is answered Trailers-Only: one HEADERS
-	 * frame with the status ends the response (gRPC over HTTP/2, "Responses").
-	 * The call is over when that frame has come, whether or not curl has
-	 * seen the HTTP/2 stream end: a server may answer before it has read the
-	 * request (RFC 9113, section 8.1), and libcurl 7.88 then closes the
-	 * stream while it sends the request's last DATA frame and never looks at
-	 * it again (fixed in curl 8.1.0, curl PR 11005): without this the call
-	 * would wait until the server closed the connection. */
-	if (c->easy && c->answered)
-		finish_attempt(c, CURLE_OK);
+	(void)easy;
+	finish_attempt(arg, res);
 }
 
 int ward_wlclient_start(uv_loop_t *loop, const char *endpoint,
@@ -431,10 +324,8 @@ int ward_wlclient_start(uv_loop_t *loop, const char *endpoint,
 	*c = (struct ward_wlclient){.loop = loop, .cb = *cb, .arg = arg, .grpc_status = -1};
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", path);
 	ward_grpc_reader_init(&c->reader, WARD_GRPC_MAX_MESSAGE);
-	uv_timer_init(loop, &c->curl_timer);
 	uv_timer_init(loop, &c->retry_timer);
-	c->curl_timer.data = c->retry_timer.data = c;
-	c->multi = curl_multi_init();
+	c->retry_timer.data = c;
 	c->headers = curl_slist_append(NULL, "content-type: application/grpc");
 	c->headers = c->headers ? curl_slist_append(c->headers, "te: trailers") : NULL;
 	/* The Workload API's security header: proof that this is a deliberate
@@ -442,14 +333,10 @@ int ward_wlclient_start(uv_loop_t *loop, const char *endpoint,
 	 * (Workload API standard, section 3). */
 	c->headers = c->headers ? curl_slist_append(c->headers, "workload.spiffe.io: true") : NULL;
 	c->headers = c->headers ? curl_slist_append(c->headers, "user-agent: ward") : NULL;
-	if (!c->multi || !c->headers) {
+	if (!c->headers || ward_curl_loop_new(loop, &c->curl) < 0) {
 		ward_wlclient_stop(c);
 		return ward_err_set(WARD_ERR_NOMEM, "workload api client");
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	if (dial(c) < 0) {
 		int rc = ward_err_set(WARD_ERR_UNSUPPORTED, "%s", ward_err_msg());
 
@@ -473,8 +360,7 @@ void ward_wlclient_stop(struct ward_wlclient *c)
 		return;
 	c->stopping = true;
 	drop_easy(c); /* closes curl's sockets: their watchers close too */
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, NULL);
-	c->pending_closes += 2;
-	uv_close((uv_handle_t *)&c->curl_timer, on_timer_closed);
+	ward_curl_loop_free(c->curl);
+	c->pending_closes++;
 	uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
 }

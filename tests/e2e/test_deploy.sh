@@ -246,7 +246,7 @@ open(os.path.join(sys.argv[2], "rendered-injector.json"), "w").write(json.dumps(
 EOF
 "$ward" inject --config "$tmp/rendered-injector.json" -f "$tmp/pod.yaml" >"$tmp/rendered-pod.yaml"
 check "--mesh-cidrs reaches every injected proxy" grep -qF \
-  '{"outbound":{"mesh_cidrs":["10.244.0.0/16","fd00:10:244::/56"]}}' "$tmp/rendered-pod.yaml"
+  '"outbound":{"mesh_cidrs":["10.244.0.0/16","fd00:10:244::/56"]}' "$tmp/rendered-pod.yaml"
 check "--ward-server: the proxies' socket is the one server.yaml serves" bash -c '
   sock=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"socket\"])" "$2")
   grep -q "path: $(dirname "$sock")" "$1" &&

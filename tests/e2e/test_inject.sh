@@ -118,6 +118,15 @@ check "bad injector config names the key" bash -c \
 check "unknown injector config key" bash -c \
   '"$1" inject --config <(echo "{\"imag\": \"x\"}") </dev/null 2>&1 | grep -q "imag: unknown key"' \
   _ "$ward"
+check "bad agent_defaults names the agent's key" bash -c \
+  '"$1" inject --config <(echo "{\"agent_defaults\": {\"inbound\": {\"mode\": \"loud\"}}}") </dev/null 2>&1 |
+   grep -q "agent_defaults: inbound.mode: must be one of strict, permissive"' _ "$ward"
+check "agent_defaults must be an object" bash -c \
+  '"$1" inject --config <(echo "{\"agent_defaults\": []}") </dev/null 2>&1 |
+   grep -q "agent_defaults: must be a JSON object"' _ "$ward"
+check "rewrite_probes must be a bool" bash -c \
+  '"$1" inject --config <(echo "{\"rewrite_probes\": \"no\"}") </dev/null 2>&1 |
+   grep -q "rewrite_probes: must be true or false"' _ "$ward"
 check "usage error exits 2" bash -c '"$1" inject --nope </dev/null 2>/dev/null; [ $? -eq 2 ]' _ "$ward"
 
 summary inject

@@ -63,7 +63,7 @@ print(cmd[cmd.index("--override") + 1])
 PY
 )
 check "the injector passes the scope to the agent" \
-  test "$override" = "{\"outbound\":{\"mesh_cidrs\":[\"$S/32\"]}}"
+  test "$override" = "{\"proxy\":{\"uid\":1337,\"gid\":1337},\"outbound\":{\"mesh_cidrs\":[\"$S/32\"]}}"
 kill "${WARD_PIDS[-1]}"
 wait "${WARD_PIDS[-1]}" 2>/dev/null || true
 pod client "$WARD_BIN" iptables --cleanup >/dev/null

@@ -49,8 +49,9 @@ check "a config without identity, the override not to blame" \
   says 2 'ward agent: noid.json: identity: set identity.files or identity.workload_api (or SPIFFE_ENDPOINT_SOCKET)' \
   env -u SPIFFE_ENDPOINT_SOCKET "$W" agent --config noid.json --override '{"log": {"level": "info"}}'
 "$W" agent --help >help.txt
-check "the usage line shows --override" \
-  grep -qxF 'usage: ward agent --config FILE [--override JSON] [--check]' help.txt
+check "the usage lines show --override and the config layers" bash -c \
+  "grep -qxF 'usage: ward agent --config FILE [--config-optional] [--defaults JSON]' help.txt &&
+   grep -qxF '                  [--override JSON] [--check]' help.txt"
 check "-h is --help" cmp help.txt <("$W" agent -h)
 check "a usage error gets the usage" bash -c '"$1" agent 2>&1 | grep -q "^usage: ward agent"' _ "$W"
 

@@ -14,25 +14,33 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.)
 
 # Sources each target needs besides its own file.
+# (inject_opts.c checks agent_defaults with the agent's config loader.)
 kube_srcs="kube/manifest.c kube/yaml_read.c kube/yaml_write.c kube/yaml_scalar.c kube/inject.c
-  kube/inject_opts.c kube/sidecar.c kube/workload.c config/capture.c lib/buf.c lib/err.c lib/file.c"
+  kube/inject_opts.c kube/sidecar.c kube/workload.c kube/probes.c config/capture.c config/probe.c
+  config/config.c lib/tls_profile.c lib/addr.c spiffe/id.c spiffe/pattern.c
+  lib/json.c lib/buf.c lib/err.c lib/file.c"
 declare -A srcs=(
   [fuzz_spiffe_id]="spiffe/id.c spiffe/pattern.c lib/err.c"
   [fuzz_workload_msg]="spiffe/workload_msg.c spiffe/proto.c spiffe/grpc.c spiffe/id.c lib/buf.c lib/err.c"
   [fuzz_http]="lib/http_parse.c lib/buf.c lib/err.c"
   [fuzz_manifest]="$kube_srcs"
   [fuzz_admission]="$kube_srcs kube/admission.c kube/patch.c"
+  [fuzz_app_probes]="agent/app_probe_parse.c config/probe.c lib/json.c spiffe/grpc.c spiffe/proto.c
+    lib/buf.c lib/err.c"
 )
 # Libraries each target links besides the sanitizer runtimes.
 declare -A libs=(
   [fuzz_http]="-lhttp_parser"
-  [fuzz_manifest]="-ljansson -lyaml"
+  [fuzz_manifest]="-ljansson -lyaml -lwolfssl"
   [fuzz_admission]="-ljansson -lyaml -lwolfssl"
+  [fuzz_app_probes]="-ljansson -lcurl"
 )
 # Seed inputs: valid and nearly valid IDs.
 declare -A seeds=(
   [fuzz_spiffe_id]="spiffe://example.org/ns/default/sa/web spiffe://example.org spiffe://example.org/** spiffe://Example.org/a//b/../c?x#y"
 )
+# Seed inputs: what ward inject writes for tests/kube/in/probes.yaml.
+seeds[fuzz_app_probes]='{"/app-health/web/liveness":{"tcpSocket":{"port":8080}},"/app-health/web/readiness":{"httpGet":{"httpHeaders":[{"name":"X-Probe","value":"kubelet"}],"path":"/healthz?full=1","port":8080,"scheme":"HTTPS"},"timeoutSeconds":2},"/app-health/web/startup":{"grpc":{"port":9090,"service":"web"},"timeoutSeconds":60}}'
 # Seed files: the golden-test inputs.
 declare -A seed_files=(
   [fuzz_manifest]="tests/kube/in/*.yaml tests/kube/in/*.json tests/kube/bad/*.yaml"

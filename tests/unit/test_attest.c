@@ -114,6 +114,24 @@ static void test_unnamed_ids(void **state)
 	ward_selectors_free(&s);
 }
 
+/* pid 0 (a caller in a pid namespace the server cannot see): the kernel's
+ * uid and gid, nothing read from /proc. */
+static void test_pid_not_visible(void **state)
+{
+	struct ward_attest_creds creds = {0, 0, 0};
+	struct ward_attest_opts opts = {.want_sha256 = true, .proc_root = root};
+	struct ward_selectors s;
+
+	if (ward_attest_selectors(&creds, &opts, &s) < 0)
+		fail_msg("%s", ward_err_msg());
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.items[0], "unix:uid:0");
+	assert_has(&s, "unix:user:root");
+	assert_has(&s, "unix:gid:0");
+	assert_has(&s, "unix:group:root");
+	ward_selectors_free(&s);
+}
+
 static void test_failures(void **state)
 {
 	struct ward_attest_creds gone = {43, 0, 0}, creds = {42, 0, 0};
@@ -167,9 +185,8 @@ static void test_peer_creds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_selectors_from_proc),
-	    cmocka_unit_test(test_unnamed_ids),
-	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_selectors_from_proc), cmocka_unit_test(test_unnamed_ids),
+	    cmocka_unit_test(test_pid_not_visible),	cmocka_unit_test(test_failures),
 	    cmocka_unit_test(test_peer_creds),
 	};
 

@@ -266,10 +266,13 @@ static void test_app_annotations(void **state)
 		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 0);
 		proxy = json_array_get(
 		    json_object_get(json_object_get(tmpl, "spec"), "initContainers"), 1);
-		cmd = json_string_value(json_array_get(json_object_get(proxy, "command"), 5));
+		cmd = json_string_value(json_array_get(json_object_get(proxy, "command"), 7));
+		assert_string_equal(cmd, "--override");
+		cmd = json_string_value(json_array_get(json_object_get(proxy, "command"), 8));
 		snprintf(
 		    text, sizeof(text),
-		    "{\"inbound\":{\"preserve_source\":%s,\"proxy_protocol_ports\":[5432,8080]}}",
+		    "{\"proxy\":{\"uid\":1337,\"gid\":1337},\"inbound\":{\"preserve_source\":%s,"
+		    "\"proxy_protocol_ports\":[5432,8080]}}",
 		    flags[i]);
 		assert_string_equal(cmd, text);
 		sc = json_object_get(proxy, "securityContext");
