@@ -14,7 +14,7 @@ build_pkgs=(build-essential pkg-config dpkg-dev autoconf automake libtool
   libnghttp2-dev libyaml-dev libhttp-parser-dev)
 # chromium: an independent post-quantum TLS client (X25519MLKEM768), and the
 # headless browser in which the e2e opens `ward drill`'s HTML report.
-test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc clang
+test_pkgs=(iptables iproute2 tcpdump openssl curl socat procps psmisc strace clang
   libclang-rt-14-dev python3 python3-yaml python3-h2 python3-grpcio valgrind prometheus haproxy
   squid systemd chromium) # systemd: systemd-analyze only; python3-h2: an independent HBONE client
 bench_pkgs=(wrk)

@@ -32,6 +32,7 @@ struct ward_wlclient {
 	long http_status;
 	bool grpc_content;
 	bool connected;
+	bool answered;	 /* a header block with grpc-status ended: the call is over */
 	int grpc_status; /* -1 until a grpc-status header or trailer */
 	char grpc_message[256];
 	char fail[256]; /* why we aborted the transfer ourselves */
@@ -85,6 +86,19 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 
 	(void)line;
 	read_response(c);
+	/* A call that fails at once is answered Trailers-Only: one HEADERS
+	 * frame whose status ends the response (gRPC over HTTP/2, "Responses").
+	 * The call is over when that block has come, so the transfer ends here
+	 * (a short count makes curl end it: CURLE_WRITE_ERROR, reported as the
+	 * status), not when curl sees the HTTP/2 stream end. A server may answer
+	 * before it has read the request (RFC 9113, section 8.1); libcurl 7.88
+	 * then closes the stream while it sends the request's last DATA frame
+	 * and never looks at it again (fixed in curl 8.1.0, curl PR 11005), and
+	 * the call would wait until the server closed the connection. */
+	if (len <= 2 && c->grpc_status >= 0) {
+		c->answered = true;
+		return 0;
+	}
 	if (len <= 2 && !c->connected && c->http_status == 200 && c->grpc_content &&
 	    c->grpc_status < 0) {
 		c->connected = true;
@@ -169,7 +183,7 @@ static void reset_attempt(struct ward_wlclient *c)
 	ward_grpc_reader_init(&c->reader, WARD_GRPC_MAX_MESSAGE);
 	c->http_status = 0;
 	c->grpc_content = false;
-	c->connected = false;
+	c->connected = c->answered = false;
 	c->grpc_status = -1;
 	c->grpc_message[0] = c->fail[0] = c->curl_err[0] = '\0';
 }
@@ -253,7 +267,7 @@ static void describe_end(struct ward_wlclient *c, CURLcode res, struct ward_wlcl
 			 os_errno ? strerror((int)os_errno) : curl_easy_strerror(res));
 		e->code = "connect_failed";
 		e->message = c->fail;
-	} else if (res != CURLE_OK) {
+	} else if (res != CURLE_OK && !c->answered) {
 		e->code = res == CURLE_HTTP2 || res == CURLE_HTTP2_STREAM ||
 				  res == CURLE_WEIRD_SERVER_REPLY || res == CURLE_GOT_NOTHING
 			      ? "protocol_error"

@@ -2,7 +2,11 @@
 """fakewl.py SOCKET MODE ...: a deliberately minimal, misbehaving-on-demand
 SPIFFE Workload API server for ward's bad-input tests (standard library only).
 It speaks just enough HTTP/2 (RFC 9113) and HPACK (RFC 7541, static table and
-literals only) to answer one gRPC call per stream.
+literals only) to answer one gRPC call per stream. It answers as soon as a
+call's HEADERS frame arrives, without waiting for the request message, and
+sends no RST_STREAM after a complete answer: both allowed (RFC 9113, section
+8.1), and a client must cope with the answer coming before its request is
+all sent.
 
 Modes:
   garbage                      write non-HTTP/2 bytes to every client, close

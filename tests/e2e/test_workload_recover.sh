@@ -117,6 +117,30 @@ done
 check "the agent is ready" \
   test "$(pod client curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:15020/ready)" = 200
 
+echo "== refusals that arrive before the request's message has gone out"
+# fakewl.py answers a call as soon as its HEADERS frame arrives, as a server
+# may (RFC 9113, section 8.1). Holding each of the agent's sendto 100 ms after
+# it returns (strace fault injection) makes that order certain: the refusal is
+# in the socket before curl sends the request's DATA frame. libcurl 7.88 then
+# keeps the transfer open until the server closes the connection (the old
+# flake: ~10 s, until the next step restarted the fake); the agent must end
+# the call at its status.
+kill "$CLIENT_PID"
+wait "$CLIENT_PID" 2>/dev/null || true
+cat >"$WARD_TMP/slow-send" <<SH
+#!/bin/sh
+[ "\$1" = agent ] || exec "$WARD_BIN" "\$@"
+exec strace -f -qq --seccomp-bpf -o /dev/null -e trace=sendto \\
+  -e inject=sendto:delay_exit=100000 "$WARD_BIN" "\$@"
+SH
+chmod 755 "$WARD_TMP/slow-send"
+pod_add early 3
+fake flaky 7 "no identity issued" 1 "${svid[@]}"
+WARD_BIN=$WARD_TMP/slow-send agent_start early "$WARD_TMP/client.json"
+check "early refusals: SVID loaded" wait_log early 0 15 '"event":"identity_loaded"'
+check "early refusals: each one ended its call, SVID within one backoff step" \
+  recovered early 0 permission_denied 1 "$CALLS"
+
 echo "== ward server: no entry for the agent, then a restart with one"
 pod_add other 2
 wlserver_config 60 "4242:nobody"
