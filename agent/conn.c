@@ -239,22 +239,17 @@ static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
 {
 	struct ward_conn *c = ward_list_entry(s, struct ward_conn, unauth);
 
-	conn_fail(c, "handshake_shed",
-		  why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
-					       : "limits.max_handshakes reached");
+	conn_fail(c, "handshake_shed", ward_worker_shed_reason(why));
 }
 
-/* Inbound: the connection waits for its peer to authenticate in the worker's
- * budget, keyed by the peer's address. */
+/* Inbound: the connection waits for its peer to authenticate. */
 static void hold_unauthenticated(struct ward_conn *c)
 {
 	struct sockaddr_storage peer = {0};
-	uint8_t key[WARD_ADDR_SOURCE_KEY];
 	int len = sizeof(peer);
 
 	uv_tcp_getpeername(&c->sock[CONN_DOWN].h.tcp, (struct sockaddr *)&peer, &len);
-	ward_addr_source_key(&peer, key);
-	ward_budget_take(&c->worker->budget, &c->unauth, key, on_shed);
+	ward_worker_hold_unauthenticated(c->worker, &c->unauth, &peer, on_shed);
 }
 
 /* --- relaying --- */

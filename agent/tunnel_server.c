@@ -28,21 +28,7 @@ static void on_shed(struct ward_budget_slot *s, enum ward_budget_reason why)
 {
 	struct ward_tunnel *t = ward_list_entry(s, struct ward_tunnel, unauth);
 
-	drop(t, "handshake_shed",
-	     why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
-					  : "limits.max_handshakes reached");
-}
-
-/* Until the client authenticates, the connection waits in the worker's
- * handshake budget (the one direct inbound connections share), keyed by the
- * client's address: silent sockets on the tunnel port take no connection
- * slots and shed each other, not real peers. */
-static void hold_unauthenticated(struct ward_tunnel *t)
-{
-	uint8_t key[WARD_ADDR_SOURCE_KEY];
-
-	ward_addr_source_key(&t->peer, key);
-	ward_budget_take(&t->worker->budget, &t->unauth, key, on_shed);
+	drop(t, "handshake_shed", ward_worker_shed_reason(why));
 }
 
 void ward_tunnel_accept(struct ward_worker *w, uv_stream_t *listener)
@@ -60,7 +46,9 @@ void ward_tunnel_accept(struct ward_worker *w, uv_stream_t *listener)
 		return;
 	}
 	uv_tcp_getpeername(&t->sock.h.tcp, (struct sockaddr *)&t->peer, &len);
-	hold_unauthenticated(t);
+	/* Until the client authenticates: silent sockets on the tunnel port take
+	 * no connection slots, and shed each other, not real peers. */
+	ward_worker_hold_unauthenticated(t->worker, &t->unauth, &t->peer, on_shed);
 	/* TCP options came with the socket, from its listener (worker.c). */
 	if (tunnel_begin_tls(t, WARD_TLS_SERVER) < 0)
 		refuse(t, ward_err_msg());

@@ -301,6 +301,21 @@ int ward_worker_init(struct ward_worker *w, unsigned id, const struct ward_confi
 	return rc;
 }
 
+void ward_worker_hold_unauthenticated(struct ward_worker *w, struct ward_budget_slot *s,
+				      const struct sockaddr_storage *peer, ward_budget_shed_fn shed)
+{
+	uint8_t key[WARD_ADDR_SOURCE_KEY];
+
+	ward_addr_source_key(peer, key);
+	ward_budget_take(&w->budget, s, key, shed);
+}
+
+const char *ward_worker_shed_reason(enum ward_budget_reason why)
+{
+	return why == WARD_BUDGET_KEY_LIMIT ? "limits.max_handshakes_per_source reached"
+					    : "limits.max_handshakes reached";
+}
+
 static void run(void *arg)
 {
 	struct ward_worker *w = arg;

@@ -100,5 +100,12 @@ void ward_worker_drain(struct ward_worker *w);
 void ward_worker_snapshot(struct ward_worker *w, struct ward_worker_snapshot *req);
 /* Waits for the thread and releases everything. */
 void ward_worker_join(struct ward_worker *w);
+/* An inbound connection (direct, or to the tunnel port) whose peer has not
+ * proved who it is yet waits in the worker's handshake budget, keyed by the
+ * peer's address (lib/budget.h). */
+void ward_worker_hold_unauthenticated(struct ward_worker *w, struct ward_budget_slot *s,
+				      const struct sockaddr_storage *peer, ward_budget_shed_fn shed);
+/* What a connection the budget shed logs as its reason. */
+const char *ward_worker_shed_reason(enum ward_budget_reason why);
 
 #endif

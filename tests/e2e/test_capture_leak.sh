@@ -7,12 +7,16 @@
 # REDIRECT, and used to cross the wire in clear. Unpaced churn from pod a's app
 # (uid 1000) to pod b (meshed, strict): an RST-closing app, a closed port, a
 # normal app; every request carries its own marker, and tcpdump on a's wire
-# must see none of them, in three runs of each, over IPv4 and over IPv6.
+# must see none of them, in three runs of each, over IPv4 and over IPv6. The
+# attack needs an agent flow per app connection: a's agent goes direct
+# (outbound.tunnel never); through the tunnel, the default, its one pooled
+# flow to b's port 15008 is checked once after.
 #   a: client pod (capture rules, agent, the churning app); b: meshed server.
 # Needs root. WARD_BIN overrides the binary (default build/ward); LEAK_N and
 # LEAK_RUNS the connections per run (3000) and the runs (3).
 set -euo pipefail
 ulimit -n 20000 2>/dev/null || true
+export WARD_TUNNEL=never
 source "$(dirname "$0")/lib.sh"
 need_root
 trap ward_cleanup EXIT
@@ -74,17 +78,34 @@ echo "-- the fail-closed rule alone: no source ports are left for the agent"
 # With the ephemeral range up to 65535 and none reserved, the agent's upstream
 # connections take ports from the apps' range, and 4-tuples do meet again.
 pod a sysctl -qw net.ipv4.ip_local_port_range="32768 65535"
-kill "$(agent_pid 0)"
-wait "$(agent_pid 0)" 2>/dev/null || true
-ma=$(log_mark a)
-pod_bg a "$WARD_BIN" agent --config "$WARD_TMP/a.json" 2>>"$WARD_TMP/a.log"
-wait_log a "$ma" 10 '"event":"ready"' >/dev/null
+# restart_a TUNNEL: a's agent again with outbound.tunnel TUNNEL; its log mark in ma.
+restart_a() {
+  kill "$A_AGENT"
+  wait "$A_AGENT" 2>/dev/null || true
+  ma=$(log_mark a)
+  pod_bg a "$WARD_BIN" agent --config "$WARD_TMP/a.json" \
+    --override "{\"outbound\":{\"tunnel\":\"$1\"}}" 2>>"$WARD_TMP/a.log"
+  A_AGENT=${WARD_PIDS[-1]}
+  wait_log a "$ma" 10 '"event":"ready"' >/dev/null
+}
+A_AGENT=$(agent_pid 0)
+restart_a never
 check "the agent says it has no source ports of its own" \
   log_grep a "$ma" '"event":"source_ports_few"' '"ports":0'
 before=$(refused)
 check "rst, guard alone: no plaintext marker on the wire" run rst 8080 4
 echo "  app SYNs the fail-closed rule refused: $(($(refused) - before))"
 check "the rule did refuse app SYNs that skipped capture" test "$(refused)" -gt "$before"
+
+echo "-- through the tunnel (outbound.tunnel auto, the default), one run of each"
+restart_a auto
+for scen in rst:8080 closed:8081 normal:8082; do
+  check "${scen%%:*} through the tunnel: no plaintext marker on the wire" \
+    run "${scen%%:*}" "${scen#*:}" 5
+done
+check "... and they went through the tunnel" \
+  test "$(pod a curl -s --max-time 5 http://127.0.0.1:15020/metrics |
+    awk '$1 ~ /^ward_tunnel_streams_total\{direction="outbound",result="opened"/ { s += $2 } END { print s + 0 }')" -gt 0
 
 echo "-- ward doctor"
 check "ward doctor finds the fail-closed rule" \
