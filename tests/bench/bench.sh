@@ -5,7 +5,7 @@
 # connections, for four setups: plaintext without a proxy, a HAProxy pair
 # (mutual TLS 1.3), ward direct mTLS (one mTLS connection per app connection)
 # and the ward tunnel (pooled mTLS to port 15008, one HTTP/2 CONNECT stream per
-# app connection, the default). Then the targets of issue 11 as ratios from the
+# app connection, the default). Then the tunnel's targets as ratios from the
 # same run, and what the hybrid post-quantum key exchange costs ward (new
 # connections/s, handshake bytes) against classic groups only.
 #

@@ -370,9 +370,9 @@ check "  and overrides the defaults (log level debug)" bash -c \
 check "web's trust domain comes from the defaults" bash -c \
   "curl -s -m 5 http://$W:15020/certs | grep -q '\"trust_domain\": \"$td\"'"
 
-phase "client -> web: plain HTTP in the app, mTLS on the wire"
+phase "client -> web: plain HTTP in the app, mTLS on the wire (the tunnel, port 15008)"
 marker=ward-pods-$RANDOM$RANDOM
-timeout 30 tcpdump -nU -i "$bridge" -w "$tmp/wire.pcap" "tcp and host $W and port 8080" \
+timeout 30 tcpdump -nU -i "$bridge" -w "$tmp/wire.pcap" "tcp and host $W and (port 8080 or port 15008)" \
   2>"$tmp/tcpdump.err" &
 dump_pid=$!
 until_ok 5 grep -q listening "$tmp/tcpdump.err"
@@ -385,7 +385,10 @@ sleep 1
 kill -INT "$dump_pid" 2>/dev/null || true
 wait "$dump_pid" 2>/dev/null || true
 dump_pid=
-eval "$("$PY" "$root/tests/e2e/tlswire.py" "$tmp/wire.pcap" --port 8080 --marker "$marker" --format shell)"
+eval "$("$PY" "$root/tests/e2e/tlswire.py" "$tmp/wire.pcap" --port 15008 --marker "$marker" --format shell)"
+to_app_port=$(tcpdump -nr "$tmp/wire.pcap" 'tcp port 8080' 2>/dev/null | wc -l)
+check "the request went through the tunnel: no packet to port 8080 on the bridge ($to_app_port)" \
+  test "$to_app_port" = 0
 check "the bridge carried TLS 1.3 (${wire_records_application_data:-0} application data records)" \
   test "${wire_server_hello_version:-}" = TLSv1.3 -a "${wire_records_application_data:-0}" -gt 0
 check "  and nothing but TLS records (${wire_non_tls_bytes:-?} other bytes)" test "${wire_non_tls_bytes:-1}" = 0
