@@ -76,7 +76,7 @@ static struct ward_tunnel *tunnel_connect(struct ward_worker *w, const struct so
 		ward_tunnel_close(t, true);
 		return NULL;
 	}
-	tunnel_arm(t, cfg->limits.connect_timeout_ms);
+	tunnel_arm(t, cfg->tunnel.connect_timeout_ms);
 	return t;
 }
 

@@ -733,6 +733,7 @@ static const struct field tunnel_fields[] = {
     UINT_FIELD("idle_timeout_s", tunnel.idle_timeout_s, 1, 86400),
     UINT_FIELD("max_connection_age_s", tunnel.max_connection_age_s, 10, 604800),
     UINT_FIELD("fallback_s", tunnel.fallback_s, 1, 86400),
+    UINT_FIELD("connect_timeout_ms", tunnel.connect_timeout_ms, 100, 300000),
     {0},
 };
 
@@ -850,6 +851,7 @@ int ward_config_init_defaults(struct ward_config *c)
 	c->tunnel.idle_timeout_s = 300;
 	c->tunnel.max_connection_age_s = 3600;
 	c->tunnel.fallback_s = 60;
+	c->tunnel.connect_timeout_ms = 1000;
 	c->tls.handshake_timeout_ms = 5000;
 	c->tcp.nodelay = true;
 	c->tcp.keepalive_idle_s = 60;

@@ -85,6 +85,9 @@ struct ward_config {
 		unsigned idle_timeout_s;       /* an unused pooled connection closes */
 		unsigned max_connection_age_s; /* any tunnel connection drains */
 		unsigned fallback_s;	       /* a peer without a tunnel goes direct this long */
+		/* A tunnel port that does not answer sooner is taken as none (a
+		 * Service's ClusterIP has no port 15008): the wait before going direct. */
+		unsigned connect_timeout_ms;
 	} tunnel;
 
 	struct {

@@ -178,6 +178,22 @@ check "a second connection goes direct at once" rev_ok fallback-two
 check "... and is not logged again" test "$(log_since a "$ma" | grep -c tunnel_fallback)" -eq 1
 check "both counted as fallback" \
   test "$(metric a 'ward_tunnel_pool_total{result="fallback"}')" -eq $((fb + 2))
+# A tunnel port that never answers (as a Service's ClusterIP): o's second
+# address drops what comes to 15008. The wait is tunnel.connect_timeout_ms
+# (1 s), not limits.connect_timeout_ms (5 s).
+O2=10.$WARD_NET.0.44
+pod o ip addr add "$O2/24" dev eth0
+pod o iptables -w -I INPUT -d "$O2" -p tcp --dport 15008 -j DROP
+ma=$(log_mark a)
+t0=$(date +%s%N)
+rev_to() { [ "$(echo "$1" | pod a timeout 8 socat -t 2 - "TCP:$O2:8443" | head -1)" = "$(echo "$1" | rev)" ]; }
+check "a -> a silent tunnel port: answered direct" rev_to fallback-silent
+waited_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "  answered after $waited_ms ms"
+check "a logs that fallback (connect_timeout)" wait_log a "$ma" 3 '"event":"tunnel_fallback"' \
+  "$O2:15008" '"reason":"connect_timeout"'
+check "the wait was tunnel.connect_timeout_ms, not limits.connect_timeout_ms" \
+  test "$waited_ms" -lt 4000
 
 echo "-- 12. IPv6: the tunnel listener's [::] twin, a [v6]:port authority"
 pod a ip addr add "fd00:$WARD_NET::1/64" dev eth0 nodad

@@ -102,6 +102,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.tunnel.stream_window_bytes, 262144);
 	assert_int_equal(c.tunnel.idle_timeout_s, 300);
 	assert_int_equal(c.tunnel.max_connection_age_s, 3600);
+	assert_int_equal(c.tunnel.connect_timeout_ms, 1000);
 	assert_int_equal(c.tunnel.fallback_s, 60);
 	assert_string_equal(c.log.level, "info");
 	ward_config_uninit(&c);
