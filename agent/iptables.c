@@ -171,7 +171,10 @@ static void put_guard_rules(struct sink *w, const struct ward_iptables_opts *o, 
 		    owner[i], id[i]);
 	for (int i = 0; i < 2; i++)
 		put(w, "-A WARD_GUARD -m owner %s %u -j RETURN\n", owner[i], id[i]);
-	put(w, "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN\n");
+	/* Only ward's own REDIRECT passes (its reply comes from the outbound
+	 * listener), not a DNAT by other nat rules that ran before ward's. */
+	put(w, "-A WARD_GUARD -p tcp -m conntrack --ctstate DNAT --ctreplsrcport %u -j RETURN\n",
+	    o->outbound_port);
 	put_out_excludes(w, o, family, "WARD_GUARD");
 	put_out_includes(w, o, family, "WARD_GUARD", GUARD_REJECT);
 }

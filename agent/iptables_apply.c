@@ -285,7 +285,7 @@ static int show_table(const char *path, const char *name, const char *table, cha
 int ward_iptables_show(int family, char **out)
 {
 	const char *name = family == AF_INET6 ? "ip6tables" : "iptables";
-	char path[PATH_MAX], *nat, *filter;
+	char path[PATH_MAX], *nat, *filter = NULL;
 	int rc;
 
 	GUARD(find_binary(name, path, sizeof(path)));
@@ -294,8 +294,7 @@ int ward_iptables_show(int family, char **out)
 	if (rc == 0 && asprintf(out, "%s%s", nat, filter) < 0)
 		rc = ward_err_set(WARD_ERR_NOMEM, "%s: out of memory", name);
 	free(nat);
-	if (rc == 0)
-		free(filter);
+	free(filter); /* set only when show_table succeeded */
 	return rc;
 }
 

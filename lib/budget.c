@@ -107,7 +107,6 @@ void ward_budget_heard(struct ward_budget *b, struct ward_budget_slot *s)
 		return;
 	s->heard = true;
 	ward_list_remove(&b->silent, &s->age);
-	ward_list_remove(&b->buckets[s->bucket], &s->key);
 	ward_list_add_tail(&b->heard, &s->age);
 }
 
@@ -118,6 +117,5 @@ void ward_budget_put(struct ward_budget *b, struct ward_budget_slot *s)
 	s->held = false;
 	count(&b->counts->released);
 	ward_list_remove(s->heard ? &b->heard : &b->silent, &s->age);
-	if (!s->heard)
-		ward_list_remove(&b->buckets[s->bucket], &s->key);
+	ward_list_remove(&b->buckets[s->bucket], &s->key);
 }

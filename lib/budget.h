@@ -9,9 +9,10 @@
  * A new connection is always admitted. While there is room nothing is shed,
  * so a burst from one busy client (whose connections may stay silent for a
  * while) is only ever bounded by `max`. When the budget is full, one
- * connection makes room: the newcomer's key's oldest silent one if that key
- * already holds `max_per_key` silent ones (the heavy hitter pays); else the
- * oldest silent one of all; else the oldest of all. A peer that gets through
+ * connection makes room: the newcomer's key's oldest one if that key already
+ * holds `max_per_key` (the heavy hitter pays, whether its connections are
+ * silent or have sent a byte or two); else the oldest silent one of all;
+ * else the oldest of all. A peer that gets through
  * promptly therefore always does, however many silent connections others
  * hold; an attacker only ever displaces its own or older attempts.
  *
@@ -52,7 +53,7 @@ typedef void (*ward_budget_shed_fn)(struct ward_budget_slot *s, enum ward_budget
 /* Embedded in the connection object; zero it before the first take. */
 struct ward_budget_slot {
 	struct ward_list_node age; /* in budget.silent or .heard: oldest at the head */
-	struct ward_list_node key; /* silent: in its bucket, oldest at the head */
+	struct ward_list_node key; /* in its key's bucket, oldest at the head */
 	uint8_t id[WARD_BUDGET_KEY];
 	uint32_t bucket;
 	ward_budget_shed_fn shed;
@@ -64,7 +65,7 @@ struct ward_budget {
 	unsigned max, max_per_key;
 	uint32_t seed; /* bucket hash: keys cannot be chosen to collide */
 	struct ward_list silent, heard;
-	struct ward_list buckets[WARD_BUDGET_BUCKETS]; /* silent slots by key */
+	struct ward_list buckets[WARD_BUDGET_BUCKETS]; /* slots by key */
 	struct ward_budget_counts *counts;	       /* borrowed */
 };
 
@@ -76,8 +77,9 @@ void ward_budget_set_max(struct ward_budget *b, unsigned max, unsigned max_per_k
  * a budget is full. */
 void ward_budget_take(struct ward_budget *b, struct ward_budget_slot *s,
 		      const uint8_t key[WARD_BUDGET_KEY], ward_budget_shed_fn shed);
-/* The peer has sent its first bytes: the slot no longer counts against its
- * key's limit, and is shed after every silent one. */
+/* The peer has sent its first bytes: the slot is shed after every silent
+ * one, and still counts against its key's limit (one byte per connection
+ * must not buy a source more than its share). */
 void ward_budget_heard(struct ward_budget *b, struct ward_budget_slot *s);
 /* Gives the slot back (proved, or closing). Safe to call more than once and
  * on a slot never taken. */

@@ -6,6 +6,8 @@ RATE new connections a second), so the pressure never lets up.
 
   silent HOST PORT N [SRC,SRC...]   TCP connections that never send a byte,
                                     spread over the given source addresses
+  onebyte HOST PORT N [SRC,...]     TCP connections that send one byte (a TLS
+                                    record's first, 0x16) and nothing more
   slowloris HOST PORT N [SRC,...]   HTTP requests that never finish: the
                                     request line and one header, then one
                                     more header line every 2 s
@@ -50,6 +52,8 @@ class Attack:
         s.setblocking(False)
         if self.kind == "slowloris":
             s.send(b"GET /healthz HTTP/1.1\r\nHost: ward\r\n")
+        elif self.kind == "onebyte":
+            s.send(b"\x16")
         self.sel.register(s, selectors.EVENT_READ)
         self.socks[s] = time.monotonic()
         self.opened += 1

@@ -90,6 +90,18 @@ check "a's requests went through the tunnel" \
   test "$(pod a curl -s --max-time 5 http://127.0.0.1:15020/metrics |
     awk '$1 ~ /^ward_tunnel_streams_total\{direction="outbound",result="opened"/ { s += $2 } END { print s + 0 }')" -gt 0
 kill "$ATTACK_PID"
+
+echo "-- 1600 connections from one address, each sending one byte (0x16) and no more"
+src0=$(metric 'ward_handshakes_shed_total{reason="source_limit"}')
+attack x onebyte "$B" 8080 1600 "$(pod_ip x)"
+check "the attacker opened 1600 connections" attack_wait 1600
+check "requests both ways succeed, none failed" traffic 3
+inflight=$(metric ward_handshakes_in_progress)
+echo "  unauthenticated connections held by b: $inflight"
+check "b holds at most max_handshakes (256) of them" test "$inflight" -le 256
+check "a byte each does not lift the source's share: its own oldest made way (source_limit)" \
+  test "$(metric 'ward_handshakes_shed_total{reason="source_limit"}')" -gt "$src0"
+kill "$ATTACK_PID"
 gone() { [ "$(metric ward_handshakes_in_progress)" -eq 0 ]; }
 for _ in $(seq 1 50); do gone && break; sleep 0.1; done
 check "once the attacker is gone, nothing unauthenticated is held" gone

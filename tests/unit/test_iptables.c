@@ -81,7 +81,8 @@ static const char default_v4[] = "*nat\n"
 				 "--ctstate DNAT -j REJECT --reject-with tcp-reset\n"
 				 "-A WARD_GUARD -m owner --uid-owner 1337 -j RETURN\n"
 				 "-A WARD_GUARD -m owner --gid-owner 1337 -j RETURN\n"
-				 "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN\n"
+				 "-A WARD_GUARD -p tcp -m conntrack --ctstate DNAT "
+				 "--ctreplsrcport 15001 -j RETURN\n"
 				 "-A WARD_GUARD -p tcp -j REJECT --reject-with tcp-reset\n"
 				 "-I OUTPUT ! -o lo -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN "
 				 "-j WARD_GUARD\n"
@@ -438,7 +439,9 @@ static void test_guard(void **state)
 			 1);
 	assert_true(strstr(text, "-D OUTPUT ! -o lo") < strstr(text, "-I OUTPUT ! -o lo"));
 	assert_int_equal(lines(text, "-A WARD_GUARD -m owner --uid-owner 1400 -j RETURN"), 1);
-	assert_int_equal(lines(text, "-A WARD_GUARD -m conntrack --ctstate DNAT -j RETURN"), 1);
+	assert_int_equal(lines(text, "-A WARD_GUARD -p tcp -m conntrack --ctstate DNAT "
+				     "--ctreplsrcport 15001 -j RETURN"),
+			 1);
 	assert_int_equal(lines(text, "-A WARD_GUARD -d 10.9.0.0/16 -j RETURN"), 1);
 	assert_int_equal(lines(text, "-A WARD_GUARD -p tcp --dport 22 -j RETURN"), 1);
 	assert_int_equal(lines(text, "-A WARD_GUARD -d 10.0.0.0/8 -p tcp --dport 443 -j REJECT "
