@@ -212,8 +212,7 @@ static void apply_sockopts(struct ward_conn *c, int side)
 
 _Static_assert(WARD_ADDR_SOURCE_KEY == WARD_BUDGET_KEY, "a source address is a budget key");
 
-/* Counts the connection against limits.max_connections, or refuses it. */
-static bool count_in(struct ward_conn *c)
+bool conn_count_in(struct ward_conn *c)
 {
 	unsigned max = c->worker->cfg->limits.max_connections;
 
@@ -221,6 +220,14 @@ static bool count_in(struct ward_conn *c)
 	if (atomic_fetch_add(c->worker->active_conns, 1) + 1 <= max)
 		return true;
 	ward_metric_add(&c->worker->stats.refused, 1);
+	return false;
+}
+
+/* Counts the connection against limits.max_connections, or refuses it. */
+static bool count_in(struct ward_conn *c)
+{
+	if (conn_count_in(c))
+		return true;
 	conn_fail(c, "conn_refused", "limits.max_connections reached");
 	return false;
 }

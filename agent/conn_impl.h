@@ -81,6 +81,9 @@ void conn_start_connect(struct ward_conn *c);
 void conn_relay_start(struct ward_conn *c);
 void conn_relay_next(struct ward_conn *c, enum ward_relay_state st);
 void conn_plain_end(struct ward_conn *c, int side);
+/* Counts c against limits.max_connections (undone at release); false, and
+ * counted as refused, when that is full: the caller refuses c its own way. */
+bool conn_count_in(struct ward_conn *c);
 void conn_arm_timer(struct ward_conn *c, uint64_t ms, bool repeat);
 void conn_arm_idle_timer(struct ward_conn *c);
 /* The ID policy on c->peer_id; false when denied (counted and logged). */

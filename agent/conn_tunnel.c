@@ -217,9 +217,7 @@ void ward_conn_accept_stream(struct ward_worker *w, struct ward_h2_end *e,
 		return;
 	}
 	/* Each stream holds a socket to the app: it counts as a connection. */
-	c->counted = true;
-	if (atomic_fetch_add(w->active_conns, 1) + 1 > w->cfg->limits.max_connections) {
-		ward_metric_add(&w->stats.refused, 1);
+	if (!conn_count_in(c)) {
 		ward_conn_close(c, false); /* 503 */
 		return;
 	}

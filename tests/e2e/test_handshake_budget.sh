@@ -51,12 +51,19 @@ traffic() {
   return $rc
 }
 
+# flood KIND PORT N SOURCES: the attacker holds N connections of KIND to b's
+# PORT from SOURCES while new connections run both ways (none may fail); then
+# inflight is what b holds unauthenticated.
+flood() {
+  attack x "$1" "$B" "$2" "$3" "$4"
+  check "the attacker opened $3 connections" attack_wait "$3"
+  check "requests both ways succeed, none failed" traffic 3
+  inflight=$(metric ward_handshakes_in_progress)
+}
+
 rss0=$(rss_kb)
 echo "-- 400 silent connections from one address (max_connections 200)"
-attack x silent "$B" 8080 400 "$(pod_ip x)"
-check "the attacker opened 400 connections" attack_wait 400
-check "requests both ways succeed, none failed" traffic 3
-inflight=$(metric ward_handshakes_in_progress)
+flood silent 8080 400 "$(pod_ip x)"
 echo "  unauthenticated connections held by b: $inflight"
 check "b holds at most max_handshakes (256) of them" test "$inflight" -le 256 -a "$inflight" -ge 64
 check "once full, the attacker's own oldest made way (counted as source_limit)" \
@@ -64,10 +71,7 @@ check "once full, the attacker's own oldest made way (counted as source_limit)" 
 kill "$ATTACK_PID"
 
 echo "-- 1600 silent connections from 8 addresses"
-attack x silent "$B" 8080 1600 "$SOURCES"
-check "the attacker opened 1600 connections" attack_wait 1600
-check "requests both ways succeed, none failed" traffic 3
-inflight=$(metric ward_handshakes_in_progress)
+flood silent 8080 1600 "$SOURCES"
 rss1=$(rss_kb)
 echo "  unauthenticated connections held by b: $inflight; b's RSS ${rss0} kB fresh, ${rss1} kB under attack"
 check "b holds at most max_handshakes (256) of them" test "$inflight" -le 256 -a "$inflight" -ge 64
@@ -78,10 +82,7 @@ kill "$ATTACK_PID"
 
 echo "-- 1600 silent connections from 8 addresses to the tunnel port (15008)"
 shed0=$(metric 'ward_handshakes_shed_total{reason="worker_limit"}')
-attack x silent "$B" 15008 1600 "$SOURCES"
-check "the attacker opened 1600 connections" attack_wait 1600
-check "requests both ways succeed (a -> b through the tunnel), none failed" traffic 3
-inflight=$(metric ward_handshakes_in_progress)
+flood silent 15008 1600 "$SOURCES"
 echo "  unauthenticated connections held by b: $inflight; b's RSS $(rss_kb) kB"
 check "b holds at most max_handshakes (256) of them" test "$inflight" -le 256 -a "$inflight" -ge 64
 check "the tunnel listener sheds the oldest too" \
@@ -93,10 +94,7 @@ kill "$ATTACK_PID"
 
 echo "-- 1600 connections from one address, each sending one byte (0x16) and no more"
 src0=$(metric 'ward_handshakes_shed_total{reason="source_limit"}')
-attack x onebyte "$B" 8080 1600 "$(pod_ip x)"
-check "the attacker opened 1600 connections" attack_wait 1600
-check "requests both ways succeed, none failed" traffic 3
-inflight=$(metric ward_handshakes_in_progress)
+flood onebyte 8080 1600 "$(pod_ip x)"
 echo "  unauthenticated connections held by b: $inflight"
 check "b holds at most max_handshakes (256) of them" test "$inflight" -le 256
 check "a byte each does not lift the source's share: its own oldest made way (source_limit)" \
