@@ -288,6 +288,8 @@ static void test_refused(void **state)
 	    {BASE ",\"tunnel\":{\"streams\":1}}", "tunnel.streams: unknown key"},
 	    {BASE ",\"tunnel\":{\"stream_window_bytes\":1024}}",
 	     "tunnel.stream_window_bytes: must be an integer between 65535 and 16777216"},
+	    {BASE ",\"tunnel\":{\"connect_timeout_ms\":50}}",
+	     "tunnel.connect_timeout_ms: must be an integer between 100 and 300000"},
 	    /* trust domain */
 	    {"{" WL "}", "trust_domain: required"},
 	    {"{\"trust_domain\":\"Example.org\"," WL "}",
